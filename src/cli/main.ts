@@ -1,0 +1,25 @@
+// The ld-surgeon CLI. Each command lives in src/cli/commands/<name>.ts and exports `register`;
+// this file only wires them up and turns errors into one clear line on stderr.
+import { Command, CommanderError } from 'commander';
+import { commands } from './commands';
+import { UserError } from '../core/errors';
+
+const program = new Command();
+program
+  .name('ld-surgeon')
+  .description('LD-Pruner surgery for ONNX latent diffusion models: inspect, score, prune, sample, distill')
+  .option('--verbose', 'print stack traces on errors')
+  .showHelpAfterError()
+  .exitOverride();
+
+for (const register of commands) register(program);
+
+function report(err: unknown): never {
+  const verbose = program.opts().verbose || process.argv.includes('--verbose');
+  if (err instanceof CommanderError) process.exit(err.exitCode);
+  if (verbose && err instanceof Error) console.error(err.stack);
+  else console.error(`ld-surgeon: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(err instanceof UserError ? 2 : 1);
+}
+
+program.parseAsync(process.argv).catch(report);
