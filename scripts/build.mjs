@@ -1,16 +1,30 @@
 // Builds the four bundles: extension host, scoring worker, CLI, webview UI.
 import { build } from 'esbuild';
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 
 const watch = process.argv.includes('--watch');
 const common = { bundle: true, sourcemap: true, logLevel: 'warning', minify: process.argv.includes('--minify') };
 const nodeTarget = { ...common, platform: 'node', target: 'node20', format: 'cjs', external: ['vscode', 'onnxruntime-node'] };
 
+// `import text from 'some/file?text'` inlines a file as a string: the webview starts its layout
+// worker (elkjs's elk-worker.min.js) from a Blob URL, as its CSP allows no worker script URL.
+const textImport = {
+  name: 'text-import',
+  setup(b) {
+    b.onResolve({ filter: /\?text$/ }, async (args) => {
+      const r = await b.resolve(args.path.slice(0, -'?text'.length), { kind: args.kind, resolveDir: args.resolveDir });
+      return r.errors.length ? { errors: r.errors } : { path: r.path, namespace: 'text-import' };
+    });
+    b.onLoad({ filter: /.*/, namespace: 'text-import' }, async (args) => ({ contents: await readFile(args.path, 'utf8'), loader: 'text' }));
+  },
+};
+
 const bundles = [
   { entry: 'src/extension/extension.ts', out: 'dist/extension.js', opts: nodeTarget },
   { entry: 'src/worker/worker.ts', out: 'dist/worker.js', opts: nodeTarget },
   { entry: 'src/cli/main.ts', out: 'dist/cli.js', opts: nodeTarget },
-  { entry: 'webview-ui/src/main.ts', out: 'dist/webview.js', opts: { ...common, platform: 'browser', target: 'es2022', format: 'iife' } },
+  { entry: 'webview-ui/src/main.ts', out: 'dist/webview.js', opts: { ...common, platform: 'browser', target: 'es2022', format: 'iife', plugins: [textImport] } },
 ];
 
 const missing = bundles.filter((b) => !existsSync(b.entry)).map((b) => b.entry);

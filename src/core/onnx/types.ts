@@ -3,12 +3,12 @@
 // except that tensor payloads are never held: a TensorData knows where its bytes are
 // and reads them on demand, by range.
 
-/** ONNX TensorProto.DataType numbers, including the newer element types (IR v9/v10/v11). */
+/** ONNX TensorProto.DataType numbers, including the newer element types (IR v9/v10/v11/v12). */
 export enum ElemType {
   UNDEFINED = 0, FLOAT = 1, UINT8 = 2, INT8 = 3, UINT16 = 4, INT16 = 5, INT32 = 6, INT64 = 7,
   STRING = 8, BOOL = 9, FLOAT16 = 10, DOUBLE = 11, UINT32 = 12, UINT64 = 13, COMPLEX64 = 14,
   COMPLEX128 = 15, BFLOAT16 = 16, FLOAT8E4M3FN = 17, FLOAT8E4M3FNUZ = 18, FLOAT8E5M2 = 19,
-  FLOAT8E5M2FNUZ = 20, UINT4 = 21, INT4 = 22, FLOAT4E2M1 = 23,
+  FLOAT8E5M2FNUZ = 20, UINT4 = 21, INT4 = 22, FLOAT4E2M1 = 23, FLOAT8E8M0 = 24, UINT2 = 25, INT2 = 26,
 }
 
 /** Where a tensor's bytes live. Offsets are absolute byte offsets in `file`. */
@@ -42,12 +42,16 @@ export interface TensorData {
   segment?: { begin: number; end: number };
   /** TensorProto.metadata_props (IR v10) */
   metadataProps?: KeyValue[];
+  /** protobuf fields this IR does not model (newer ONNX), carried through a round trip */
+  opaqueFields?: OpaqueField[];
 }
 
 export interface SparseTensorData {
   values: TensorData;
   indices: TensorData;
   dims: number[];
+  /** protobuf fields this IR does not model (newer ONNX), carried through a round trip */
+  opaqueFields?: OpaqueField[];
 }
 
 export interface KeyValue { key: string; value: string }
@@ -55,19 +59,23 @@ export interface KeyValue { key: string; value: string }
 export interface Dim { value?: number; param?: string; denotation?: string }
 
 /** onnx TypeProto. Tensor types are first-class; other kinds are kept structurally. */
-export type TypeInfo =
+export type TypeInfoKind =
   | { kind: 'tensor'; elemType: number; shape?: Dim[]; denotation?: string }
   | { kind: 'sparse_tensor'; elemType: number; shape?: Dim[]; denotation?: string }
   | { kind: 'sequence'; elem?: TypeInfo; denotation?: string }
   | { kind: 'map'; keyType: number; value?: TypeInfo; denotation?: string }
   | { kind: 'optional'; elem?: TypeInfo; denotation?: string }
   | { kind: 'unknown'; denotation?: string };
+// (each kind may carry opaqueFields: e.g. TypeProto.opaque_type, which only 'unknown' can represent)
+export type TypeInfo = TypeInfoKind & { opaqueFields?: OpaqueField[] };
 
 export interface ValueInfo {
   name: string;
   type?: TypeInfo;
   docString?: string;
   metadataProps?: KeyValue[];
+  /** protobuf fields this IR does not model (newer ONNX), carried through a round trip */
+  opaqueFields?: OpaqueField[];
 }
 
 export enum AttrType {
@@ -98,6 +106,8 @@ export interface Attribute {
   graphs?: Graph[];
   sparseTensors?: SparseTensorData[];
   typeProtos?: TypeInfo[];
+  /** protobuf fields this IR does not model (newer ONNX), carried through a round trip */
+  opaqueFields?: OpaqueField[];
 }
 
 export interface Node {
@@ -111,6 +121,8 @@ export interface Node {
   docString?: string;
   overload?: string;
   metadataProps?: KeyValue[];
+  /** protobuf fields this IR does not model (newer ONNX), carried through a round trip */
+  opaqueFields?: OpaqueField[];
 }
 
 export interface Graph {
@@ -142,6 +154,8 @@ export interface FunctionDef {
   valueInfo: ValueInfo[];
   docString?: string;
   metadataProps?: KeyValue[];
+  /** protobuf fields this IR does not model (newer ONNX), carried through a round trip */
+  opaqueFields?: OpaqueField[];
 }
 
 /** A protobuf field this IR does not model, carried through a round trip byte for byte. */
@@ -164,17 +178,19 @@ export interface Model {
   opaqueFields?: OpaqueField[];
 }
 
-/** Element size in bits (sub-byte types are 4 bits); undefined for strings and unknown types. */
+/** Element size in bits (sub-byte types are 4 or 2 bits); undefined for strings and unknown types. */
 export function elemBits(t: number): number | undefined {
   switch (t) {
     case ElemType.FLOAT: case ElemType.INT32: case ElemType.UINT32: return 32;
     case ElemType.UINT8: case ElemType.INT8: case ElemType.BOOL:
     case ElemType.FLOAT8E4M3FN: case ElemType.FLOAT8E4M3FNUZ: case ElemType.FLOAT8E5M2: case ElemType.FLOAT8E5M2FNUZ:
+    case ElemType.FLOAT8E8M0:
       return 8;
     case ElemType.UINT16: case ElemType.INT16: case ElemType.FLOAT16: case ElemType.BFLOAT16: return 16;
     case ElemType.INT64: case ElemType.UINT64: case ElemType.DOUBLE: case ElemType.COMPLEX64: return 64;
     case ElemType.COMPLEX128: return 128;
     case ElemType.UINT4: case ElemType.INT4: case ElemType.FLOAT4E2M1: return 4;
+    case ElemType.UINT2: case ElemType.INT2: return 2;
     default: return undefined;
   }
 }

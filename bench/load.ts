@@ -1,0 +1,152 @@
+// Load benchmark: our lazy reader vs onnx-proto's whole-message ModelProto.decode, on the same files.
+//
+//   npx tsx bench/load.ts [--runs N] [--no-synthetic] [model.onnx ...]
+//
+// Without model arguments it measures the 3 largest corpus models, bench/out/sd15-unet/model.onnx
+// (from bench/gen_sd_unet.py) when present, and a synthetic 1.7 GB single-file model (1000 float32
+// initializers, generated once into bench/out/synthetic-1.7g/ by our own writer with
+// externalData:'never'). Each measurement runs in its own child process so peak RSS is honest;
+// `baseline` is the RSS of a child that loads the same modules and reads nothing. Prints JSON.
+import { spawnSync } from 'node:child_process';
+import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { join, resolve } from 'node:path';
+import { once } from 'node:events';
+import { onnx } from 'onnx-proto';
+import { readModel } from '../src/core/onnx/reader';
+import { writeModel } from '../src/core/onnx/writer';
+import { forEachTensor } from '../src/core/onnx/walk';
+import { ElemType } from '../src/core/onnx/types';
+
+const ROOT = resolve(__dirname, '..');
+const CORPUS = resolve(ROOT, '..', 'shared', 'corpus', 'onnx-backend');
+const SD_UNET = join(ROOT, 'bench', 'out', 'sd15-unet', 'model.onnx');
+const SYNTHETIC = join(ROOT, 'bench', 'out', 'synthetic-1.7g', 'model.onnx');
+
+type Side = 'ours' | 'onnx-proto' | 'baseline';
+interface ChildResult { ms: number; maxRssMB: number; detail?: Record<string, number> }
+
+async function child(side: Side, path: string): Promise<void> {
+  // Both sides' modules are loaded (statically, above) before the clock starts: only the load is timed.
+  const t0 = performance.now();
+  let detail: Record<string, number> | undefined;
+  if (side === 'ours') {
+    const stats = { bytesRead: 0, fileBytes: 0 };
+    const m = await readModel(path, { stats });
+    let tensors = 0;
+    forEachTensor(m, () => tensors++);
+    detail = { nodes: m.graph.nodes.length, tensors, onnxFileBytesRead: stats.bytesRead, onnxFileBytes: stats.fileBytes };
+  } else if (side === 'onnx-proto') {
+    const m = onnx.ModelProto.decode(readFileSync(path));
+    detail = { nodes: m.graph?.node?.length ?? 0, tensors: m.graph?.initializer?.length ?? 0 };
+  }
+  const ms = performance.now() - t0;
+  const out: ChildResult = { ms, maxRssMB: process.resourceUsage().maxRSS / 1024, detail };
+  process.stdout.write(JSON.stringify(out));
+}
+
+function measure(side: Side, path: string): ChildResult {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', __filename, '--child', side, path], {
+    cwd: ROOT, encoding: 'utf8', maxBuffer: 1 << 20,
+  });
+  if (r.status !== 0) throw new Error(`${side} on ${path} failed: ${r.stderr.slice(-2000)}`);
+  return JSON.parse(r.stdout) as ChildResult;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+/** The .onnx size, and the size of the external data files its tensors point into. */
+async function modelBytes(path: string): Promise<{ onnx: number; external: number }> {
+  const files = new Set<string>();
+  forEachTensor(await readModel(path), (t) => { if (t.location.kind === 'external') files.add(t.location.file); });
+  return { onnx: statSync(path).size, external: [...files].reduce((n, f) => n + statSync(f).size, 0) };
+}
+
+async function makeSynthetic(path: string, tensors = 1000, rows = 425, cols = 1000): Promise<void> {
+  const dir = resolve(path, '..');
+  mkdirSync(dir, { recursive: true });
+  // The weights are staged in a scratch file and referenced as external data, so our writer streams
+  // them into the single-file model without the generator ever holding 1.7 GB.
+  const scratch = join(dir, 'scratch.bin');
+  const each = rows * cols * 4;
+  const ws = createWriteStream(scratch);
+  const block = randomBytes(each);
+  for (let i = 0; i < tensors; i++) {
+    block.writeUInt32LE(i, 0);
+    if (!ws.write(Buffer.from(block))) await once(ws, 'drain');
+  }
+  ws.end();
+  await once(ws, 'finish');
+  const inits = Array.from({ length: tensors }, (_, i) => ({
+    name: `w${i}`, elemType: ElemType.FLOAT, dims: [rows, cols], byteLength: each,
+    location: { kind: 'external' as const, file: scratch, location: 'scratch.bin', offset: i * each, length: each },
+  }));
+  const nodes = inits.map((w, i) => ({
+    name: `add${i}`, opType: 'Add', domain: '', inputs: [i ? `h${i}` : 'x', w.name], outputs: [i === tensors - 1 ? 'y' : `h${i + 1}`], attributes: [],
+  }));
+  const f = (name: string, dims: number[]) => ({ name, type: { kind: 'tensor' as const, elemType: ElemType.FLOAT, shape: dims.map((value) => ({ value })) } });
+  try {
+    await writeModel({
+      path: '', irVersion: 8, opsetImports: [{ domain: '', version: 17 }], producerName: 'ld-surgeon bench', metadataProps: [], functions: [],
+      graph: { name: 'synthetic', nodes, inputs: [f('x', [1, cols])], outputs: [f('y', [rows, cols])], valueInfo: [], initializers: inits, sparseInitializers: [] },
+    }, path, { externalData: 'never' });
+  } finally {
+    rmSync(scratch, { force: true });
+  }
+}
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  if (args[0] === '--child') return child(args[1] as Side, args[2]);
+  let runs = 3;
+  let synthetic = true;
+  const models: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === '--runs') runs = Number(args[++i]);
+    else if (args[i] === '--no-synthetic') synthetic = false;
+    else models.push(resolve(args[i]));
+  }
+  if (!models.length) {
+    if (existsSync(CORPUS)) {
+      const all: [number, string][] = [];
+      for (const suite of readdirSync(CORPUS)) {
+        const sd = join(CORPUS, suite);
+        if (!statSync(sd).isDirectory()) continue;
+        for (const t of readdirSync(sd)) {
+          const p = join(sd, t, 'model.onnx');
+          if (existsSync(p)) all.push([statSync(p).size, p]);
+        }
+      }
+      models.push(...all.sort((a, b) => b[0] - a[0]).slice(0, 3).map(([, p]) => p));
+    }
+    if (existsSync(SD_UNET)) models.push(SD_UNET);
+    if (synthetic) {
+      if (!existsSync(SYNTHETIC)) {
+        process.stderr.write(`generating ${SYNTHETIC} (1.7 GB, once)...\n`);
+        await makeSynthetic(SYNTHETIC);
+      }
+      models.push(SYNTHETIC);
+    }
+  }
+  const results = [];
+  for (const path of models) {
+    const size = await modelBytes(path);
+    const row: Record<string, unknown> = { model: path.startsWith(ROOT) ? path.slice(ROOT.length + 1) : path, onnxBytes: size.onnx, externalDataBytes: size.external };
+    for (const side of ['baseline', 'ours', 'onnx-proto'] as Side[]) {
+      const rs = Array.from({ length: runs }, () => measure(side, path));
+      row[side] = { ms: +median(rs.map((r) => r.ms)).toFixed(1), peakRssMB: +median(rs.map((r) => r.maxRssMB)).toFixed(1), ...(rs[0].detail ?? {}) };
+      if (side === 'baseline') row[side] = { peakRssMB: (row[side] as ChildResult & { peakRssMB: number }).peakRssMB };
+    }
+    results.push(row);
+    process.stderr.write(`${JSON.stringify(row)}\n`);
+  }
+  process.stdout.write(JSON.stringify({ bench: 'load', runs, node: process.version, results }, null, 2) + '\n');
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

@@ -1,0 +1,114 @@
+// Graph webview benchmark: time to first paint at module level and time to expand a block, in
+// headless Chromium, on SD-scale graph indexes. Prints JSON.
+//
+//   npm run build && npx tsx bench/webview.ts [--runs N]
+//
+// Cases: the synthetic SD v1 U-Net of webview-ui/dev/syntheticUnet.ts with 1, 2 and 3 transformer
+// blocks per attention (~4k, ~7k, ~10k nodes; ~550 to ~1.1k modules), plus the index of
+// bench/out/sd15-unet/model.onnx (bench/gen_sd_unet.py) when it exists. Each run opens a fresh
+// page of the dev harness (webview-ui/dev/harness.html: the real dist/webview.js under the real
+// CSP, fed by a stand-in host), reads the page's own performance measures:
+//   ld:first-paint  init message received → module-level graph laid out, drawn and painted
+//   ld:expand       click on a block → its expansion laid out, drawn and painted
+// and expands down_blocks.1 → attentions.0 → transformer_blocks.0 → attn1 (the deepest path).
+// Needs Debian's chromium and playwright-core (bash test/e2e/setup.sh installs both).
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { cpus, loadavg } from 'node:os';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { build } from 'esbuild';
+import { analyzeModel, buildGraphIndex } from '../src/core/graph';
+import { readModel } from '../src/core/onnx/reader';
+import type { GraphIndex } from '../src/protocol/webview';
+
+const ROOT = resolve(__dirname, '..');
+const runs = Number(process.argv[process.argv.indexOf('--runs') + 1] || 3);
+const BUDGET = { firstPaintMs: 1000, expandMs: 200 };
+const CHAIN = ['down_blocks.1', 'down_blocks.1.attentions.0', 'down_blocks.1.attentions.0.transformer_blocks.0', 'down_blocks.1.attentions.0.transformer_blocks.0.attn1'];
+
+interface Case {
+  name: string;
+  query: string;
+  index?: GraphIndex;
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? s[Math.floor((s.length - 1) / 2)] : NaN;
+};
+const round = (x: number) => Math.round(x * 10) / 10;
+
+async function main(): Promise<void> {
+  if (!existsSync(join(ROOT, 'dist/webview.js'))) throw new Error('dist/webview.js is missing: run npm run build first');
+  const e2e = join(ROOT, 'test/e2e/package.json');
+  if (!existsSync(join(ROOT, 'test/e2e/node_modules/playwright-core'))) throw new Error('playwright-core is missing: run bash test/e2e/setup.sh');
+  const { chromium } = createRequire(e2e)('playwright-core');
+  await build({ entryPoints: [join(ROOT, 'webview-ui/dev/harness.ts')], outfile: join(ROOT, 'out/harness/harness.js'), bundle: true, format: 'iife', platform: 'browser', target: 'es2022', logLevel: 'warning' });
+
+  const cases: Case[] = [1, 2, 3].map((d) => ({ name: `synthetic-sd-depth${d}`, query: `scores=all&depth=${d}` }));
+  const real = join(ROOT, 'bench/out/sd15-unet/model.onnx');
+  if (existsSync(real)) {
+    const a = await analyzeModel(await readModel(real), { inputShapes: { sample: [2, 4, 64, 64] } });
+    cases.push({ name: 'sd15-unet (bench/out)', query: 'scores=all', index: buildGraphIndex(a) });
+  }
+
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--allow-file-access-from-files'],
+  });
+  const results = [];
+  try {
+    for (const c of cases) {
+      const first: number[] = [];
+      const firstLayout: number[] = [];
+      const expand: number[][] = CHAIN.map(() => []);
+      let size: Record<string, number> = {};
+      for (let r = 0; r < runs; r++) {
+        const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+        const errors: string[] = [];
+        page.on('pageerror', (e: Error) => errors.push(e.message));
+        if (c.index) await page.addInitScript({ content: `window.__ldIndex = ${JSON.stringify(c.index)};` });
+        await page.goto(`${pathToFileURL(join(ROOT, 'webview-ui/dev/harness.html')).href}?${c.query}`);
+        await page.waitForSelector('#app[data-ready="true"]', { timeout: 60_000 });
+        // page code goes in as a string: tsx would wrap a function's inner helpers in its own __name
+        const m: { first: number; layout: number; nodes: number; modules: number; bytes: number } = await page.evaluate(`(() => {
+          const d = (n) => performance.getEntriesByName(n, 'measure')[0].duration;
+          const h = window.__harness.index;
+          return { first: d('ld:first-paint'), layout: d('ld:layout'), nodes: h.nodes.length, modules: h.modules.length, bytes: JSON.stringify(h).length };
+        })()`);
+        first.push(m.first);
+        firstLayout.push(m.layout);
+        size = { nodes: m.nodes, modules: m.modules, indexBytes: m.bytes };
+        for (let i = 0; i < CHAIN.length; i++) {
+          await page.click(`[data-key="m:${CHAIN[i]}"]`);
+          // polled from here: waitForFunction would eval inside the page, which its CSP forbids
+          const until = Date.now() + 30_000;
+          while ((await page.evaluate(`performance.getEntriesByName('ld:expand', 'measure').length`)) < i + 1) {
+            if (Date.now() > until) throw new Error(`${c.name}: expanding ${CHAIN[i]} never finished`);
+            await new Promise((res) => setTimeout(res, 10));
+          }
+          const d: number = await page.evaluate(`performance.getEntriesByName('ld:expand', 'measure')[${i}].duration`);
+          expand[i].push(d);
+        }
+        if (errors.length) throw new Error(`${c.name}: page errors: ${errors.join('; ')}`);
+        await page.close();
+      }
+      results.push({
+        case: c.name,
+        ...size,
+        firstPaintMs: { median: round(median(first)), runs: first.map(round), firstLayoutMs: round(median(firstLayout)) },
+        expandMs: Object.fromEntries(CHAIN.map((id, i) => [id, { median: round(median(expand[i])), runs: expand[i].map(round) }])),
+        withinBudget: median(first) <= BUDGET.firstPaintMs && expand.every((x) => median(x) <= BUDGET.expandMs),
+      });
+    }
+  } finally {
+    await browser.close();
+  }
+  console.log(JSON.stringify({ bench: 'webview', runs, budget: BUDGET, machine: { cpus: cpus().length, loadavg1m: round(loadavg()[0]) }, results }, null, 2));
+}
+
+main().catch((e) => {
+  console.error(e instanceof Error ? e.message : e);
+  process.exit(1);
+});

@@ -1,0 +1,760 @@
+"""The distillation run: student (pruned U-Net, from its preserved weights) learns from the teacher (original U-Net).
+
+L = l_task MSE(target, S(x_t, t, c)) + l_out MSE(T(x_t, t, c), S(x_t, t, c)) + l_feat sum_stages MSE(f_T, f_S)
+(BK-SDM; features at the outputs of down_blocks.N / mid_block / up_blocks.N, matched by module scope).
+
+Progress goes to stdout as one JSON object per line (rank 0 only); human-readable logs go to stderr.
+"""
+import glob
+import hashlib
+import json
+import math
+import os
+import random
+import signal
+import sys
+import time
+from contextlib import nullcontext
+from typing import Dict, List, Optional
+
+import numpy as np
+import torch
+
+from . import __version__
+from .conditions import Conditioner
+from .data import LatentData, generate, load_dir, training_batch
+from .export import export_onnx
+from .losses import distillation_loss
+from .metrics import Evaluator
+from .onnx_import import OnnxImportError, OnnxModule
+from .pipeline import Pipeline, PipelineError, resolve_unet
+from .sampler import NoiseSchedule, SchedulerConfigError
+
+DEFAULTS = {
+    "steps": 1000, "batch_size": 8, "grad_accum": 1, "lr": 5e-5, "weight_decay": 1e-2, "adam_beta1": 0.9,
+    "adam_beta2": 0.999, "max_grad_norm": 1.0, "warmup_steps": 0, "lambda_task": 1.0, "lambda_out": 1.0,
+    "lambda_feat": 1.0, "ema_decay": 0.0, "seed": 0, "data": None, "conditions": None, "data_samples": 256,
+    "data_steps": 25, "guidance": None, "uncond_prob": None, "eval_every": 200, "eval_samples": 64, "eval_steps": 10,
+    "checkpoint_every": 200, "keep_checkpoints": 2, "log_every": 10, "device": "auto", "precision": "auto",
+    "feature_scopes": None, "output": None, "export": True, "threads": None, "sample_batch": 32,
+}
+# What a resumed run may change; everything else must stay as it was for the losses to continue exactly.
+RESUME_OVERRIDABLE = {"steps", "eval_every", "checkpoint_every", "keep_checkpoints", "log_every", "output", "export",
+                      "device"}
+
+CANCEL_EXIT = 130
+
+
+class DistillError(Exception):
+    pass
+
+
+class Emitter:
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+
+    def event(self, kind: str, **fields):
+        if self.enabled:
+            sys.stdout.write(json.dumps({"event": kind, **fields}, default=_json_default) + "\n")
+            sys.stdout.flush()
+
+    def log(self, msg: str):
+        if self.enabled:
+            sys.stderr.write(f"[distill] {msg}\n")
+            sys.stderr.flush()
+
+
+def _json_default(o):
+    if isinstance(o, (np.floating, np.integer)):
+        return o.item()
+    if isinstance(o, torch.Tensor):
+        return o.tolist()
+    return str(o)
+
+
+def _sha256(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _atomic_torch_save(obj, path: str):
+    tmp = f"{path}.tmp-{os.getpid()}"
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _atomic_json(obj, path: str):
+    tmp = f"{path}.tmp-{os.getpid()}"
+    with open(tmp, "w") as f:
+        json.dump(obj, f, indent=1, default=_json_default)
+        f.write("\n")
+    os.replace(tmp, path)
+
+
+def default_output(student_path: str) -> str:
+    base = student_path[:-5] if student_path.endswith(".onnx") else student_path
+    return base + ".distilled.onnx"
+
+
+def default_run_dir(student_path: str) -> str:
+    base = student_path[:-5] if student_path.endswith(".onnx") else student_path
+    return os.path.join(base + ".distill-runs", time.strftime("%Y%m%d-%H%M%S"))
+
+
+def latest_checkpoint(run_dir: str) -> Optional[str]:
+    found = []
+    for p in glob.glob(os.path.join(run_dir, "ckpt-*.pt")):
+        try:
+            found.append((int(os.path.basename(p)[5:-3]), p))
+        except ValueError:
+            pass
+    return max(found)[1] if found else None
+
+
+# ------------------------------------------------------------------------------------------ distributed
+
+class Dist:
+    def __init__(self, device_pref: str):
+        self.world = int(os.environ.get("WORLD_SIZE", "1"))
+        self.rank = int(os.environ.get("RANK", "0"))
+        self.local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+        want_cuda = device_pref == "cuda" or (device_pref == "auto" and torch.cuda.is_available())
+        if device_pref == "cuda" and not torch.cuda.is_available():
+            raise DistillError("--device cuda, but torch sees no CUDA device (run with --check)")
+        if want_cuda:
+            self.device = torch.device("cuda", self.local_rank % max(torch.cuda.device_count(), 1))
+            torch.cuda.set_device(self.device)
+        else:
+            self.device = torch.device("cpu")
+        self.enabled = self.world > 1
+        if self.enabled:
+            import torch.distributed as dist
+            dist.init_process_group(backend="nccl" if self.device.type == "cuda" else "gloo")
+            self.dist = dist
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+    def barrier(self):
+        if self.enabled:
+            self.dist.barrier()
+
+    def any(self, flag: bool) -> bool:
+        if not self.enabled:
+            return flag
+        t = torch.tensor([1.0 if flag else 0.0], device=self.device)
+        self.dist.all_reduce(t, op=self.dist.ReduceOp.MAX)
+        return bool(t.item() > 0)
+
+    def mean(self, values: List[float]) -> List[float]:
+        if not self.enabled:
+            return values
+        t = torch.tensor(values, dtype=torch.float64, device=self.device)
+        self.dist.all_reduce(t)
+        return (t / self.world).tolist()
+
+    def gather_objects(self, obj):
+        if not self.enabled:
+            return [obj]
+        out = [None] * self.world
+        self.dist.all_gather_object(out, obj)
+        return out
+
+    def broadcast_object(self, obj):
+        if not self.enabled:
+            return obj
+        box = [obj]
+        self.dist.broadcast_object_list(box, src=0)
+        return box[0]
+
+    def close(self):
+        if self.enabled:
+            self.dist.destroy_process_group()
+
+
+# ------------------------------------------------------------------------------------------------ the run
+
+class UNetIO:
+    """Which graph inputs are sample / timestep / condition, and how timesteps must be fed."""
+
+    def __init__(self, module: OnnxModule, source: str):
+        names = module.input_names
+        by = {n.lower(): n for n in names}
+        self.sample = by.get("sample", names[0])
+        self.timestep = by.get("timestep", by.get("timesteps", names[1] if len(names) > 1 else None))
+        rest = [n for n in names if n not in (self.sample, self.timestep)]
+        self.cond = by.get("encoder_hidden_states", rest[0] if rest else None)
+        if self.timestep is None:
+            raise DistillError(f"{source}: the U-Net has no timestep input (inputs: {', '.join(names)})")
+        info = module.input_info[self.timestep]
+        from .ops import ONNX_TO_TORCH_DTYPE
+        self.t_dtype = ONNX_TO_TORCH_DTYPE.get(info["elem_type"], torch.float32)
+        self.t_scalar = info["dims"] is not None and len(info["dims"]) == 0
+        self.output = module.output_names[0]
+        self.sample_dims = module.input_info[self.sample]["dims"]
+
+    def feeds(self, x, t, cond):
+        tt = t.to(self.t_dtype)
+        if self.t_scalar:
+            tt = tt.reshape(-1)[0]
+        f = {self.sample: x, self.timestep: tt}
+        if self.cond is not None:
+            f[self.cond] = cond
+        return f
+
+
+class Trainer:
+    def __init__(self, cfg: Dict, emit: Emitter, dist: Dist, resume_dir: Optional[str]):
+        self.cfg, self.emit, self.dist = cfg, emit, dist
+        self.resume_dir = resume_dir
+        self.device = dist.device
+        self.cancel_requested = False
+
+    # -------------------------------------------------------------------------------------------- setup
+
+    def _install_signals(self):
+        def handler(signum, frame):
+            if self.cancel_requested:
+                return
+            self.cancel_requested = True
+            self.emit.log(f"received signal {signum}: finishing the current step, then writing a checkpoint")
+        signal.signal(signal.SIGINT, handler)
+        signal.signal(signal.SIGTERM, handler)
+
+    def _load_models(self):
+        cfg = self.cfg
+        self.teacher = OnnxModule(cfg["teacher"], trainable=False).to(self.device).eval()
+        self.student = OnnxModule(cfg["student"], trainable=True).to(self.device)
+        self.io_s = UNetIO(self.student, cfg["student"])
+        self.io_t = UNetIO(self.teacher, cfg["teacher"])
+        if (self.io_s.cond is None) != (self.io_t.cond is None):
+            raise DistillError(f"{cfg['student']}: student and teacher disagree on being conditional")
+
+    def _match_features(self):
+        cfg = self.cfg
+        if cfg["feature_scopes"]:
+            wanted = [s.strip() for s in cfg["feature_scopes"].split(",") if s.strip()]
+            t_all, s_all = self.teacher.scope_outputs(), self.student.scope_outputs()
+            t_map = {k: t_all[k] for k in wanted if k in t_all}
+            s_map = {k: s_all[k] for k in wanted if k in s_all}
+            unknown = [k for k in wanted if k not in t_all]
+            if unknown:
+                raise DistillError(f"{cfg['teacher']}: no module scope {', '.join(unknown)} in the teacher")
+        else:
+            t_map, s_map = self.teacher.stage_outputs(), self.student.stage_outputs()
+        matched = [k for k in t_map if k in s_map]
+        skipped = {k: "the student has no nodes in this scope" for k in t_map if k not in s_map}
+        if matched:
+            probe = self._probe_batch()
+            with torch.no_grad():
+                t_out = self.teacher.run(self.io_t.feeds(*probe), [t_map[k] for k in matched])
+                s_out = self.student.run(self.io_s.feeds(*probe), [s_map[k] for k in matched])
+            for k in list(matched):
+                ts, ss = tuple(t_out[t_map[k]].shape), tuple(s_out[s_map[k]].shape)
+                if ts != ss:
+                    skipped[k] = f"shape {list(ss)} in the student, {list(ts)} in the teacher"
+                    matched.remove(k)
+        self.stages = matched
+        self.skipped_stages = skipped
+        self.teacher.set_capture([t_map[k] for k in matched])
+        self.student.set_capture([s_map[k] for k in matched])
+        self.feature_values = {k: {"teacher": t_map[k], "student": s_map[k]} for k in matched}
+
+    def _probe_batch(self):
+        shape = [1] + self.latent_shape
+        x = torch.zeros(shape, device=self.device)
+        t = torch.full((1,), self.schedule.T // 2, dtype=torch.long, device=self.device)
+        cond = None
+        if self.io_s.cond is not None:
+            dims = self.student.input_info[self.io_s.cond]["dims"] or []
+            if self.conditioner is not None:
+                cond = self.conditioner.uncond(1) if self.conditioner.mode != "embeddings" else \
+                    self.conditioner.embeddings[:1].to(self.device)
+            else:
+                cond = torch.zeros([1] + [d if isinstance(d, int) and d > 0 else 1 for d in dims[1:]],
+                                   device=self.device)
+        return x, t, cond
+
+    def unet_fn(self, module: OnnxModule, io: UNetIO):
+        def run(x, t, cond):
+            with self._autocast():
+                out = module.run(io.feeds(x, t, cond))[io.output]
+            return out.float()
+        return run
+
+    def _autocast(self):
+        if self.amp_dtype is None:
+            return nullcontext()
+        return torch.autocast(device_type="cuda", dtype=self.amp_dtype)
+
+    # ---------------------------------------------------------------------------------------------- run
+
+    def run(self) -> int:
+        cfg, emit, dist = self.cfg, self.emit, self.dist
+        self._install_signals()
+        torch.manual_seed(cfg["seed"])
+        np.random.seed(cfg["seed"] & 0xFFFFFFFF)
+        random.seed(cfg["seed"])
+        self.amp_dtype = None
+        if self.device.type == "cuda" and cfg["precision"] in ("auto", "bf16", "fp16"):
+            if cfg["precision"] == "fp16" or (cfg["precision"] == "auto" and not torch.cuda.is_bf16_supported()):
+                self.amp_dtype = torch.float16
+            else:
+                self.amp_dtype = torch.bfloat16
+        shown = {k: v for k, v in cfg.items() if not k.startswith("_") and k not in ("device", "precision", "world_size")}
+        emit.event("start", **shown, device_requested=cfg["device"], device=str(self.device), device_name=torch.cuda.get_device_name(self.device)
+                   if self.device.type == "cuda" else "cpu", precision_requested=cfg["precision"],
+                   precision=str(self.amp_dtype or torch.float32).replace("torch.", ""),
+                   world_size=dist.world, python=sys.executable, torch=torch.__version__, trainer=__version__,
+                   resumed=self.resume_dir is not None)
+        t0 = time.time()
+        self._load_models()
+        self.pipeline = Pipeline(cfg["pipeline"]) if cfg["pipeline"] else None
+        if self.pipeline is None or not self.pipeline.scheduler_config_path:
+            raise DistillError(f"{cfg['teacher']}: no pipeline around the U-Net (expected ../model_index.json or "
+                               f"../scheduler/scheduler_config.json); pass a pipeline folder")
+        self.schedule = NoiseSchedule(self.pipeline.scheduler_config(), self.pipeline.scheduler_config_path)
+        self.latent_shape = self.pipeline.latent_shape(self.io_s.sample_dims)
+        self.conditioner = None
+        if self.io_s.cond is not None:
+            self.conditioner = Conditioner(self.pipeline, self.device, cfg["conditions"])
+        guidance = cfg["guidance"] if cfg["guidance"] is not None else self.pipeline.guidance_scale()
+        self.guidance = guidance if self.conditioner is not None else 1.0
+        uncond_prob = cfg["uncond_prob"] if cfg["uncond_prob"] is not None else (0.1 if self.guidance != 1.0 else 0.0)
+        self.uncond_prob = uncond_prob if self.conditioner is not None else 0.0
+        self.uncond = self.conditioner.uncond(1) if self.conditioner is not None and self.uncond_prob > 0 else None
+        self._match_features()
+        n_params = sum(p.numel() for p in self.student.parameters())
+        n_teacher = sum(p.numel() for p in self.teacher.parameters())
+        emit.event("setup", features={"matched": self.stages, "skipped": self.skipped_stages},
+                   parameters={"student": n_params, "teacher": n_teacher}, latent_shape=self.latent_shape,
+                   guidance=self.guidance, uncond_prob=self.uncond_prob,
+                   conditions=self.conditioner.describe() if self.conditioner else None,
+                   seconds=round(time.time() - t0, 2))
+        for k, why in self.skipped_stages.items():
+            emit.log(f"feature stage {k} skipped: {why}")
+
+        state = self._load_checkpoint() if self.resume_dir else None
+        data = self._data(state)
+        if data is None:
+            return self._cancel(step=state["step"] if state else 0, state=state)
+
+        self.evaluator = Evaluator(self.pipeline, self.schedule, self.conditioner, self.latent_shape,
+                                   cfg["eval_samples"], cfg["eval_steps"], self.guidance, cfg["seed"], self.device,
+                                   self.io_s.t_dtype, batch=cfg["sample_batch"])
+        if dist.main:
+            ref_path = os.path.join(cfg["run_dir"], "eval-reference.pt")
+            if os.path.isfile(ref_path):
+                self.evaluator.reference = torch.load(ref_path)
+            else:
+                self.evaluator.set_reference(self.unet_fn(self.teacher, self.io_t))
+                _atomic_torch_save(self.evaluator.reference, ref_path)
+
+        return self._train(data, state)
+
+    # --------------------------------------------------------------------------------------------- data
+
+    def _data(self, state) -> Optional[LatentData]:
+        cfg, dist = self.cfg, self.dist
+        cache = os.path.join(cfg["run_dir"], "data.pt")
+        key = {k: cfg[k] for k in ("teacher", "data", "conditions", "data_samples", "data_steps", "seed")}
+        key["guidance"] = self.guidance
+        if os.path.isfile(cache):
+            saved = torch.load(cache)
+            if saved.get("key") == key:
+                data = LatentData.from_state(saved["data"])
+                self.emit.event("data", source=data.source, samples=len(data), cached=True)
+                return data
+        t0 = time.time()
+        if cfg["data"]:
+            data = load_dir(cfg["data"], self.pipeline, self.conditioner, self.latent_shape,
+                            self.pipeline.scaling_factor(), self.device) if dist.main else None
+            data = dist.broadcast_object(data)
+        else:
+            self.emit.log(f"generating {cfg['data_samples']} training latents with the teacher "
+                          f"(DDIM, {cfg['data_steps']} steps)")
+            last = [time.time()]
+
+            def progress(done, total):
+                if time.time() - last[0] > 10:
+                    last[0] = time.time()
+                    self.emit.event("data_progress", done=done * self.dist.world, total=cfg["data_samples"])
+            data = generate(self.unet_fn(self.teacher, self.io_t), self.schedule, self.conditioner,
+                            self.latent_shape, cfg["data_samples"], cfg["data_steps"], self.guidance, cfg["seed"],
+                            self.device, batch=cfg["sample_batch"], rank=dist.rank, world=dist.world,
+                            timestep_dtype=self.io_t.t_dtype, should_stop=lambda: self.cancel_requested,
+                            progress=progress, gather=dist.gather_objects if dist.enabled else None)
+            if dist.any(data is None):
+                return None
+        if dist.main:
+            _atomic_torch_save({"key": key, "data": data.state()}, cache)
+        self.emit.event("data", source=data.source, samples=len(data), cached=False,
+                        seconds=round(time.time() - t0, 2))
+        return data
+
+    # ------------------------------------------------------------------------------------- checkpoints
+
+    def _load_checkpoint(self) -> Optional[Dict]:
+        path = latest_checkpoint(self.resume_dir)
+        if path is None:
+            raise DistillError(f"{self.resume_dir}: no ckpt-*.pt to resume from")
+        state = torch.load(path, map_location="cpu")
+        self.student.load_state_dict(state["model"])
+        self.emit.log(f"resuming from {path} (step {state['step']})")
+        return state
+
+    def _rng_state(self):
+        return {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate(),
+                "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None}
+
+    def _set_rng_state(self, s):
+        torch.set_rng_state(s["torch"])
+        np.random.set_state(s["numpy"])
+        random.setstate(s["python"])
+        if s.get("cuda") is not None and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(s["cuda"])
+
+    def _save_checkpoint(self, step: int) -> Optional[str]:
+        if not self.dist.main:
+            return None
+        path = os.path.join(self.cfg["run_dir"], f"ckpt-{step}.pt")
+        _atomic_torch_save({
+            "step": step, "model": self.student.state_dict(), "optimizer": self.opt.state_dict(),
+            "ema": self.ema, "scaler": self.scaler.state_dict() if self.scaler else None,
+            "rng": self._rng_state(), "data_cursor": {"step": step, "samples_seen": self.samples_seen},
+            "best": self.best, "metrics_before": self.metrics_before, "metrics_teacher": self.metrics_teacher,
+            "history": self.history, "student_sha256": self.cfg["_student_sha256"],
+        }, path)
+        keep = self.cfg["keep_checkpoints"]
+        olds = sorted((int(os.path.basename(p)[5:-3]), p) for p in glob.glob(os.path.join(self.cfg["run_dir"],
+                                                                                           "ckpt-*.pt")))
+        for s, p in olds[:-keep] if keep > 0 else []:
+            if s != step:
+                os.unlink(p)
+        return path
+
+    # -------------------------------------------------------------------------------------- evaluation
+
+    def _weights(self):
+        """The weights evaluated/exported: the EMA when enabled, else the live ones."""
+        if self.ema is None:
+            return {k: v.detach().clone() for k, v in self.student.state_dict().items()}
+        sd = {k: v.detach().clone() for k, v in self.student.state_dict().items()}
+        sd.update({k: v.clone() for k, v in self.ema.items()})
+        return sd
+
+    def _evaluate(self, weights=None) -> Dict[str, float]:
+        live = None
+        if weights is not None:
+            live = {k: v.detach().clone() for k, v in self.student.state_dict().items()}
+            self.student.load_state_dict(weights)
+        was = self.student.training
+        self.student.eval()
+        caps = list(self.student._capture)
+        self.student.set_capture([])
+        try:
+            return self.evaluator.evaluate(self.unet_fn(self.student, self.io_s))
+        finally:
+            self.student.set_capture(caps)
+            self.student.train(was)
+            if live is not None:
+                self.student.load_state_dict(live)
+
+    def _better(self, m: Dict, best: Optional[Dict]) -> bool:
+        key = self.evaluator.primary
+        return best is None or (key in m and m[key] < best["metrics"].get(key, math.inf))
+
+    # -------------------------------------------------------------------------------------------- train
+
+    def _train(self, data: LatentData, state: Optional[Dict]) -> int:
+        cfg, emit, dist = self.cfg, self.emit, self.dist
+        params = [p for p in self.student.parameters() if p.requires_grad]
+        self.opt = torch.optim.AdamW(params, lr=cfg["lr"], betas=(cfg["adam_beta1"], cfg["adam_beta2"]),
+                                     weight_decay=cfg["weight_decay"])
+        self.scaler = torch.cuda.amp.GradScaler() if self.amp_dtype == torch.float16 else None
+        self.ema = None
+        if cfg["ema_decay"] > 0:
+            self.ema = {k: v.detach().clone() for k, v in self.student.state_dict().items()
+                        if v.dtype.is_floating_point}
+        self.best, self.history = None, []
+        self.samples_seen = 0
+        start = 0
+        if state is not None:
+            if state.get("student_sha256") != cfg["_student_sha256"]:
+                raise DistillError(f"{cfg['student']}: the student model changed since the run started; "
+                                   f"resume needs the same file")
+            self.opt.load_state_dict(state["optimizer"])
+            if self.scaler and state.get("scaler"):
+                self.scaler.load_state_dict(state["scaler"])
+            self.ema = state["ema"]
+            self.best, self.history = state["best"], state["history"]
+            self.metrics_before, self.metrics_teacher = state["metrics_before"], state["metrics_teacher"]
+            self.samples_seen = state["data_cursor"]["samples_seen"]
+            start = state["step"]
+            self._set_rng_state(state["rng"])
+        else:
+            self.metrics_before = self.metrics_teacher = None
+            if dist.main:
+                self.metrics_teacher = self.evaluator.evaluate(self.unet_fn(self.teacher, self.io_t))
+                self.metrics_before = self._evaluate()
+                self.best = {"step": 0, "metrics": self.metrics_before, "weights": self._weights()}
+                emit.event("eval", step=0, metrics=self.metrics_before, teacher=self.metrics_teacher, best=True)
+            self._save_checkpoint(0)
+
+        model = self.student
+        if dist.enabled:
+            from torch.nn.parallel import DistributedDataParallel as DDP
+            model = DDP(self.student, device_ids=[self.device.index] if self.device.type == "cuda" else None)
+        self.student.train()
+        accum, B = cfg["grad_accum"], cfg["batch_size"]
+        lt, lo, lf = cfg["lambda_task"], cfg["lambda_out"], cfg["lambda_feat"]
+        window = {"loss": 0.0, "task": 0.0, "out": 0.0, "feat": 0.0, "n": 0, "t0": time.time(), "samples": 0}
+        step = start
+        for step in range(start + 1, cfg["steps"] + 1):
+            lr = cfg["lr"] * min(1.0, step / cfg["warmup_steps"]) if cfg["warmup_steps"] else cfg["lr"]
+            for group in self.opt.param_groups:
+                group["lr"] = lr
+            parts = torch.zeros(4, dtype=torch.float64)
+            for micro in range(accum):
+                x0, cond, t, noise, _ = training_batch(data, self.schedule, step, micro, accum, dist.rank,
+                                                       dist.world, B, cfg["seed"], self.uncond, self.uncond_prob)
+                x0, t, noise = x0.to(self.device), t.to(self.device), noise.to(self.device)
+                cond = cond.to(self.device) if cond is not None else None
+                x_t = self.schedule.add_noise(x0, noise, t)
+                target = self.schedule.target(x0, noise, t)
+                with torch.no_grad(), self._autocast():
+                    t_out, t_feats = self._forward(self.teacher, self.io_t, x_t, t, cond)
+                sync = nullcontext() if not dist.enabled or micro == accum - 1 else model.no_sync()
+                with sync:
+                    with self._autocast():
+                        s_out, s_feats = self._forward(model, self.io_s, x_t, t, cond)
+                    loss, p = distillation_loss(s_out, t_out, target, s_feats, t_feats, lt, lo, lf)
+                    scaled = loss / accum
+                    if self.scaler:
+                        self.scaler.scale(scaled).backward()
+                    else:
+                        scaled.backward()
+                parts += torch.tensor([loss.item(), p["task"].item(), p["out"].item(), p["feat"].item()],
+                                      dtype=torch.float64) / accum
+            if self.scaler:
+                self.scaler.unscale_(self.opt)
+            if cfg["max_grad_norm"] and cfg["max_grad_norm"] > 0:
+                torch.nn.utils.clip_grad_norm_(params, cfg["max_grad_norm"])
+            if self.scaler:
+                self.scaler.step(self.opt)
+                self.scaler.update()
+            else:
+                self.opt.step()
+            self.opt.zero_grad(set_to_none=True)
+            if self.ema is not None:
+                d = cfg["ema_decay"]
+                with torch.no_grad():
+                    sd = self.student.state_dict()
+                    for k, v in self.ema.items():
+                        v.mul_(d).add_(sd[k].detach(), alpha=1 - d)
+            self.samples_seen += B * accum * dist.world
+            vals = dist.mean(parts.tolist())
+            window["loss"] += vals[0]
+            window["task"] += vals[1]
+            window["out"] += vals[2]
+            window["feat"] += vals[3]
+            window["n"] += 1
+            window["samples"] += B * accum * dist.world
+            if step % cfg["log_every"] == 0 or step == cfg["steps"] or step == start + 1:
+                dt = max(time.time() - window["t0"], 1e-9)
+                n = window["n"]
+                emit.event("step", step=step, loss=window["loss"] / n, loss_task=window["task"] / n,
+                           loss_out=window["out"] / n, loss_feat=window["feat"] / n, lr=lr,
+                           samples_per_s=round(window["samples"] / dt, 3))
+                window = {"loss": 0.0, "task": 0.0, "out": 0.0, "feat": 0.0, "n": 0, "t0": time.time(), "samples": 0}
+            if dist.any(self.cancel_requested):
+                return self._cancel(step)
+            if cfg["eval_every"] and step % cfg["eval_every"] == 0 and step != cfg["steps"]:
+                self._eval_step(step)
+            if cfg["checkpoint_every"] and step % cfg["checkpoint_every"] == 0 and step != cfg["steps"]:
+                path = self._save_checkpoint(step)
+                emit.event("checkpoint", step=step, path=path)
+                dist.barrier()
+        final = cfg["steps"]
+        if start < final:
+            self._eval_step(final)
+            path = self._save_checkpoint(final)
+            emit.event("checkpoint", step=final, path=path)
+        return self._finish()
+
+    def _forward(self, model, io: UNetIO, x_t, t, cond):
+        out, feats = model(**io.feeds(x_t, t, cond))
+        return out, feats
+
+    def _eval_step(self, step: int):
+        if self.dist.main:
+            m = self._evaluate(self._weights() if self.ema is not None else None)
+            better = self._better(m, self.best)
+            if better:
+                self.best = {"step": step, "metrics": m, "weights": self._weights()}
+            self.history.append({"step": step, "metrics": m})
+            self.emit.event("eval", step=step, metrics=m, best=better)
+        self.dist.barrier()
+
+    def _cancel(self, step: int, state=None) -> int:
+        path = None
+        if hasattr(self, "opt"):
+            path = self._save_checkpoint(step)
+        elif self.dist.main and state is None:
+            path = None  # cancelled before training started: nothing to resume beyond a fresh start
+        self.emit.event("cancelled", step=step, checkpoint=path)
+        return CANCEL_EXIT
+
+    # ------------------------------------------------------------------------------------------- export
+
+    def _finish(self) -> int:
+        cfg, emit = self.cfg, self.emit
+        if not self.dist.main:
+            self.dist.barrier()
+            return 0
+        best = self.best
+        result = {"best_step": best["step"] if best else None, "metrics_before": self.metrics_before,
+                  "metrics_teacher": self.metrics_teacher, "metrics_best": best["metrics"] if best else None,
+                  "history": self.history}
+        if not cfg["export"]:
+            emit.event("done", output=None, metrics_after=best["metrics"] if best else None, **result)
+            self.dist.barrier()
+            return 0
+        self.student.load_state_dict(best["weights"])
+        self.student.eval()
+        self.student.set_capture([])
+        out_path = cfg["output"]
+        g = torch.Generator().manual_seed(cfg["seed"])
+        x = torch.randn([2] + self.latent_shape, generator=g)
+        t = torch.tensor([self.schedule.T - 1, 1])
+        cond = None
+        if self.io_s.cond is not None:
+            cond = self.evaluator.cond[:2].clone() if self.evaluator.cond is not None else \
+                torch.randn([2] + [d for d in self.student.input_info[self.io_s.cond]["dims"][1:]], generator=g)
+        example = {k: v.cpu() for k, v in self.io_s.feeds(x, t, cond).items()}
+        cpu_student = self.student.to("cpu")
+        export_onnx(cpu_student, example, out_path)
+        self.student.to(self.device)
+        check = self._check_export(out_path, cpu_student, example)
+        exported = OnnxModule(out_path, trainable=False).to(self.device).eval()
+        metrics_after = self.evaluator.evaluate(self.unet_fn(exported, UNetIO(exported, out_path)))
+        emit.event("done", output=out_path, metrics_after=metrics_after, export_check=check, **result)
+        self.dist.barrier()
+        return 0
+
+    def _check_export(self, path: str, student: OnnxModule, example: Dict) -> Dict:
+        import onnx
+        onnx.checker.check_model(path)
+        reloaded = OnnxModule(path, trainable=False).eval()
+        g = torch.Generator().manual_seed(self.cfg["seed"] + 1)
+        feeds = {}
+        for k, v in example.items():  # a different batch size than the export's, to prove dynamic batch
+            if v.is_floating_point() and k != self.io_s.timestep:
+                feeds[k] = torch.randn([3] + list(v.shape[1:]), generator=g)
+            else:
+                feeds[k] = torch.cat([v, v[:1]]) if v.dim() > 0 else v
+        with torch.no_grad():
+            ref = student.run(feeds)[student.output_names[0]]
+            got = reloaded.run(feeds)[reloaded.output_names[0]]
+        diff = float((ref - got).abs().max())
+        tol = 1e-4 + 1e-3 * float(ref.abs().max())
+        scoped = sum(1 for n, *_ in reloaded.nodes() if n.startswith("/"))
+        if diff > tol:
+            raise DistillError(f"{path}: the exported model differs from the trained student by {diff:.3g} "
+                               f"(tolerance {tol:.3g})")
+        return {"max_abs_diff": diff, "tolerance": tol, "checker": "ok", "scoped_nodes": scoped,
+                "nodes": len(reloaded.nodes())}
+
+
+def build_config(args: Dict, emit: Emitter) -> Dict:
+    """CLI arguments (None = not given) -> full run configuration; on --resume, the saved one with overrides."""
+    resume = args.get("resume")
+    if resume:
+        path = os.path.join(resume, "config.json")
+        if not os.path.isfile(path):
+            raise DistillError(f"{resume}: not a run folder (no config.json)")
+        with open(path) as f:
+            cfg = json.load(f)
+        for k, v in args.items():
+            if v is None or k in ("resume", "student", "teacher", "run_dir"):
+                continue
+            if k in RESUME_OVERRIDABLE:
+                cfg[k] = v
+            elif k in cfg and cfg[k] != v:
+                raise DistillError(f"--{k.replace('_', '-')} differs from the run being resumed ({cfg[k]!r}); "
+                                   f"only {', '.join(sorted(RESUME_OVERRIDABLE))} may change")
+        cfg["run_dir"] = os.path.abspath(resume)
+        if cfg.get("_student_sha256") and os.path.isfile(cfg["student"]) and \
+                _sha256(cfg["student"]) != cfg["_student_sha256"]:
+            raise DistillError(f"{cfg['student']}: the student model changed since the run started")
+        return cfg
+    if not args.get("student"):
+        raise DistillError("--student is required (a pipeline folder or a U-Net .onnx)")
+    cfg = dict(DEFAULTS)
+    cfg.update({k: v for k, v in args.items() if v is not None and k in DEFAULTS})
+    student, s_pipe = resolve_unet(args["student"])
+    teacher_arg = args.get("teacher")
+    if teacher_arg:
+        teacher, t_pipe = resolve_unet(teacher_arg)
+    elif s_pipe and os.path.isfile(os.path.join(s_pipe, "unet", "model.onnx")) and \
+            os.path.abspath(os.path.join(s_pipe, "unet", "model.onnx")) != student:
+        teacher, t_pipe = os.path.join(s_pipe, "unet", "model.onnx"), s_pipe
+    else:
+        raise DistillError(f"{student}: --teacher is required (the student is its pipeline's own unet/model.onnx)")
+    if os.path.samefile(student, teacher):
+        raise DistillError(f"{student}: the student and the teacher are the same file")
+    cfg["student"], cfg["teacher"] = student, teacher
+    cfg["pipeline"] = t_pipe or s_pipe
+    cfg["output"] = os.path.abspath(cfg["output"]) if cfg["output"] else default_output(student)
+    if os.path.abspath(cfg["output"]) in (student, teacher):
+        raise DistillError(f"{cfg['output']}: the output would overwrite an input model")
+    cfg["run_dir"] = os.path.abspath(args["run_dir"]) if args.get("run_dir") else default_run_dir(student)
+    if cfg["data"]:
+        cfg["data"] = os.path.abspath(cfg["data"])
+    if cfg["conditions"]:
+        cfg["conditions"] = os.path.abspath(cfg["conditions"])
+    for k in ("steps", "batch_size", "grad_accum", "data_samples", "data_steps", "eval_samples", "eval_steps"):
+        if int(cfg[k]) < 1:
+            raise DistillError(f"--{k.replace('_', '-')} must be at least 1")
+    cfg["_student_sha256"] = _sha256(student)
+    cfg["threads"] = cfg["threads"] or torch.get_num_threads()
+    return cfg
+
+
+def main_train(args: Dict) -> int:
+    rank = int(os.environ.get("RANK", "0"))
+    emit = Emitter(rank == 0)
+    dist = None
+    try:
+        cfg = build_config(args, emit)
+        torch.set_num_threads(int(cfg["threads"]))
+        dist = Dist(cfg["device"])
+        if dist.main:
+            os.makedirs(cfg["run_dir"], exist_ok=True)
+            if not args.get("resume"):
+                if os.path.isfile(os.path.join(cfg["run_dir"], "config.json")):
+                    raise DistillError(f"{cfg['run_dir']}: already holds a run; use --resume {cfg['run_dir']}")
+            _atomic_json({**cfg, "world_size": dist.world}, os.path.join(cfg["run_dir"], "config.json"))
+        dist.barrier()
+        trainer = Trainer(cfg, emit, dist, args.get("resume"))
+        return trainer.run()
+    except (DistillError, PipelineError, OnnxImportError, SchedulerConfigError) as e:
+        emit.event("error", message=str(e))
+        emit.log(f"error: {e}")
+        return 2
+    except Exception as e:  # unexpected: still one JSON line for the caller, traceback for a human
+        import traceback
+        emit.event("error", message=f"{type(e).__name__}: {e}")
+        traceback.print_exc()
+        return 1
+    finally:
+        if dist is not None:
+            dist.close()

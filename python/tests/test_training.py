@@ -1,0 +1,242 @@
+"""The trainer end to end, through its command line: progress protocol, cancellation, exact resume, DDP, data."""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import unittest
+
+import numpy as np
+import onnx
+import torch
+from onnx import helper
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import fixtures  # noqa: E402
+
+from ld_surgeon_distill.conditions import Conditioner  # noqa: E402
+from ld_surgeon_distill.data import load_dir  # noqa: E402
+from ld_surgeon_distill.export import write_model_atomic  # noqa: E402
+from ld_surgeon_distill.pipeline import Pipeline, PipelineError  # noqa: E402
+from ld_surgeon_distill.png import write_png  # noqa: E402
+
+PY = sys.executable
+PYTHON_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ENV = dict(os.environ, PYTHONPATH=PYTHON_DIR + os.pathsep + os.environ.get("PYTHONPATH", ""))
+SMALL = ["--batch-size", "4", "--data-samples", "8", "--data-steps", "3", "--eval-samples", "6", "--eval-steps", "3",
+         "--log-every", "1", "--threads", "1"]
+
+
+def events(text):
+    out = []
+    for line in text.splitlines():
+        line = line.strip()
+        if line:
+            out.append(json.loads(line))  # stdout carries nothing but JSON lines
+    return out
+
+
+def distill(*args, timeout=600):
+    p = subprocess.run([PY, "-m", "ld_surgeon_distill", *args], env=ENV, capture_output=True, text=True,
+                       timeout=timeout)
+    return p.returncode, events(p.stdout), p.stderr
+
+
+class TinyPipelineCase(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="ldsd-train-")
+        cls.root = os.path.join(cls.tmp, "pipe")
+        fixtures.build_pipeline(cls.root, conditional=True, vae_encoder=True)
+        cls.student = fixtures.make_student(cls.root)
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+
+class ResumeTest(TinyPipelineCase):
+    def test_cancel_then_resume_gives_the_uninterrupted_losses(self):
+        steps = ["--steps", "8", "--eval-every", "4", "--checkpoint-every", "3", "--lr", "1e-3", "--no-export"]
+        full_dir = os.path.join(self.tmp, "full")
+        rc, full, err = distill("--student", self.student, "--run-dir", full_dir, *SMALL, *steps)
+        self.assertEqual(rc, 0, err)
+        want = {e["step"]: e for e in full if e["event"] == "step"}
+        self.assertEqual(sorted(want), list(range(1, 9)))
+
+        run_dir = os.path.join(self.tmp, "cancelled")
+        p = subprocess.Popen([PY, "-m", "ld_surgeon_distill", "--student", self.student, "--run-dir", run_dir,
+                              *SMALL, *steps], env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        first = []
+        for line in p.stdout:
+            e = json.loads(line)
+            first.append(e)
+            if e["event"] == "step" and e["step"] >= 2:
+                p.send_signal(signal.SIGTERM)
+                break
+        rest, err = p.communicate(timeout=300)
+        first += events(rest)
+        self.assertEqual(p.returncode, 130, err)
+        cancelled = [e for e in first if e["event"] == "cancelled"]
+        self.assertEqual(len(cancelled), 1)
+        stop = cancelled[0]["step"]
+        self.assertTrue(2 <= stop < 8, stop)
+        self.assertTrue(os.path.isfile(cancelled[0]["checkpoint"]))
+        self.assertEqual(os.path.basename(cancelled[0]["checkpoint"]), f"ckpt-{stop}.pt")
+
+        rc, resumed, err = distill("--resume", run_dir)
+        self.assertEqual(rc, 0, err)
+        self.assertTrue(resumed[0]["resumed"])
+        got = {e["step"]: e for e in first + resumed if e["event"] == "step"}
+        self.assertEqual(sorted(got), list(range(1, 9)))
+        for k in range(1, 9):
+            for key in ("loss", "loss_task", "loss_out", "loss_feat"):
+                self.assertEqual(got[k][key], want[k][key], f"step {k} {key}")
+        done_full = [e for e in full if e["event"] == "done"][0]
+        done_resumed = [e for e in resumed if e["event"] == "done"][0]
+        self.assertEqual(done_resumed["metrics_best"], done_full["metrics_best"])
+        self.assertEqual(done_resumed["metrics_before"], done_full["metrics_before"])
+
+    def test_resume_refuses_a_changed_training_setting(self):
+        run_dir = os.path.join(self.tmp, "short")
+        rc, ev, err = distill("--student", self.student, "--run-dir", run_dir, *SMALL, "--steps", "1", "--no-export",
+                              "--eval-every", "0")
+        self.assertEqual(rc, 0, err)
+        rc, ev, _ = distill("--resume", run_dir, "--lr", "0.5")
+        self.assertEqual(rc, 2)
+        self.assertEqual(ev[-1]["event"], "error")
+        self.assertIn("--lr differs", ev[-1]["message"])
+        rc, ev, err = distill("--resume", run_dir, "--steps", "2", "--eval-every", "0")
+        self.assertEqual(rc, 0, err)
+        self.assertEqual([e["step"] for e in ev if e["event"] == "step"], [2])
+
+
+class ProtocolTest(TinyPipelineCase):
+    def test_full_run_reports_and_exports_a_checked_model(self):
+        run_dir = os.path.join(self.tmp, "proto")
+        out = os.path.join(self.tmp, "out", "student.distilled.onnx")
+        rc, ev, err = distill("--student", self.student, "--run-dir", run_dir, "--output", out, *SMALL,
+                              "--steps", "3", "--eval-every", "2", "--checkpoint-every", "2")
+        self.assertEqual(rc, 0, err)
+        kinds = [e["event"] for e in ev]
+        self.assertEqual(kinds[0], "start")
+        self.assertEqual(kinds[-1], "done")
+        start = ev[0]
+        self.assertEqual(start["python"], sys.executable)
+        self.assertEqual(start["torch"], torch.__version__)
+        self.assertEqual(start["device"], "cpu")
+        setup = [e for e in ev if e["event"] == "setup"][0]
+        self.assertEqual(setup["features"]["matched"],
+                         ["down_blocks.0", "down_blocks.1", "mid_block", "up_blocks.0", "up_blocks.1"])
+        for e in ev:
+            if e["event"] == "step":
+                self.assertTrue({"loss", "loss_task", "loss_out", "loss_feat", "lr", "samples_per_s"} <= set(e))
+        ckpts = [e for e in ev if e["event"] == "checkpoint"]
+        self.assertTrue(all(os.path.isfile(c["path"]) for c in ckpts))
+        with open(os.path.join(run_dir, "config.json")) as f:
+            self.assertEqual(json.load(f)["student"], self.student)
+        done = ev[-1]
+        self.assertEqual(done["output"], out)
+        self.assertTrue(os.path.isfile(out))
+        onnx.checker.check_model(out)
+        self.assertLessEqual(done["export_check"]["max_abs_diff"], done["export_check"]["tolerance"])
+        self.assertIn("latent_score", done["metrics_after"])
+        self.assertIn("latent_score", done["metrics_before"])
+        self.assertEqual(sorted(os.listdir(os.path.dirname(out))), ["student.distilled.onnx"])  # no temp leftovers
+
+    def test_unsupported_student_fails_before_training(self):
+        m = onnx.load(self.student)
+        bad = m.graph.node[5]
+        bad.op_type = "NonZero"
+        path = os.path.join(self.tmp, "bad.onnx")
+        write_model_atomic(m, path)
+        rc, ev, _ = distill("--student", path, "--teacher", self.root, "--run-dir", os.path.join(self.tmp, "bad"),
+                            *SMALL, "--steps", "2")
+        self.assertEqual(rc, 2)
+        self.assertEqual(ev[-1]["event"], "error")
+        self.assertIn("NonZero", ev[-1]["message"])
+        self.assertIn(bad.name, ev[-1]["message"])
+        self.assertFalse(any(e["event"] == "step" for e in ev))
+
+    def test_student_equal_to_teacher_is_refused(self):
+        rc, ev, _ = distill("--student", self.root)
+        self.assertEqual(rc, 2)
+        self.assertIn("--teacher is required", ev[-1]["message"])
+
+    def test_check_prints_one_json_line(self):
+        p = subprocess.run([PY, "-m", "ld_surgeon_distill", "--check"], env=ENV, capture_output=True, text=True)
+        self.assertEqual(p.returncode, 0)
+        lines = p.stdout.strip().splitlines()
+        self.assertEqual(len(lines), 1)
+        info = json.loads(lines[0])
+        self.assertEqual(info["python"], sys.executable)
+        self.assertEqual(info["torch"], torch.__version__)
+        self.assertEqual(info["onnx"], onnx.__version__)
+        self.assertIn("cuda_available", info)
+        self.assertEqual(info["missing"], [])
+
+
+class DistributedTest(TinyPipelineCase):
+    def test_two_processes_equal_one_with_the_global_batch(self):
+        common = ["--student", self.student, "--steps", "3", "--data-samples", "8", "--data-steps", "3",
+                  "--eval-samples", "6", "--eval-steps", "3", "--log-every", "1", "--eval-every", "0",
+                  "--no-export", "--lr", "1e-3", "--threads", "1"]
+        rc, single, err = distill(*common, "--batch-size", "4", "--run-dir", os.path.join(self.tmp, "single"))
+        self.assertEqual(rc, 0, err)
+        p = subprocess.run([PY, "-m", "ld_surgeon_distill.torchrun", "--nproc_per_node=2", "-m",
+                            "ld_surgeon_distill", *common, "--batch-size", "2",
+                            "--run-dir", os.path.join(self.tmp, "ddp")], env=ENV, capture_output=True, text=True,
+                           timeout=600)
+        self.assertEqual(p.returncode, 0, p.stderr[-3000:])
+        ddp = events(p.stdout)  # rank 1 prints nothing: every stdout line is rank 0's
+        self.assertEqual(sum(1 for e in ddp if e["event"] == "start"), 1)
+        self.assertEqual(ddp[0]["world_size"], 2)
+        a = [e for e in single if e["event"] == "step"]
+        b = [e for e in ddp if e["event"] == "step"]
+        self.assertEqual([e["step"] for e in a], [e["step"] for e in b])
+        for x, y in zip(a, b):
+            self.assertAlmostEqual(x["loss"], y["loss"], delta=1e-5 * abs(x["loss"]))
+        da = [e for e in single if e["event"] == "done"][0]["metrics_best"]["latent_score"]
+        db = [e for e in ddp if e["event"] == "done"][0]["metrics_best"]["latent_score"]
+        self.assertAlmostEqual(da, db, delta=1e-4 * abs(da))
+
+
+class DataDirTest(TinyPipelineCase):
+    def test_png_npy_and_latent_files_with_conditions(self):
+        d = os.path.join(self.tmp, "data")
+        os.makedirs(d, exist_ok=True)
+        img = (np.arange(32 * 32).reshape(32, 32) % 256).astype(np.uint8)
+        write_png(os.path.join(d, "a.png"), img)
+        write_png(os.path.join(d, "b.png"), np.stack([img, img, img], axis=2))  # RGB -> gray for a 1-channel VAE
+        np.save(os.path.join(d, "c.npy"), np.zeros((2, 1, 32, 32), np.float32))
+        np.save(os.path.join(d, "d.latent.npy"), np.ones((4, 8, 8), np.float32))
+        with open(os.path.join(d, "conditions.json"), "w") as f:
+            json.dump({"a.png": "a digit two", "b.png": {"label": 1}, "c.npy": ["a digit zero", {"label": 3}],
+                       "*": "a digit one"}, f)
+        pipe = Pipeline(self.root)
+        cond = Conditioner(pipe, torch.device("cpu"))
+        data = load_dir(d, pipe, cond, [4, 8, 8], 1.0, torch.device("cpu"))
+        self.assertEqual(tuple(data.x0.shape), (5, 4, 8, 8))
+        self.assertTrue(torch.equal(data.x0[4], torch.ones(4, 8, 8)))  # the latent file, unchanged
+        self.assertEqual(tuple(data.cond.shape), (5, 6, 16))
+        # gray and RGB versions of the same picture encode to the same latent
+        torch.testing.assert_close(data.x0[0], data.x0[1], rtol=1e-4, atol=1e-4)
+        torch.testing.assert_close(data.cond[1], cond.for_prompts(["a digit one"])[0])
+        torch.testing.assert_close(data.cond[3], cond.for_prompts(["a digit three"])[0])
+
+        os.unlink(os.path.join(d, "conditions.json"))
+        with open(os.path.join(d, "conditions.json"), "w") as f:
+            json.dump({"a.png": "a digit two"}, f)
+        with self.assertRaisesRegex(PipelineError, "no entry for 'b.png'"):
+            load_dir(d, pipe, cond, [4, 8, 8], 1.0, torch.device("cpu"))
+
+        rc, ev, err = distill("--student", self.student, "--data", os.path.join(self.tmp, "nodata"),
+                              "--run-dir", os.path.join(self.tmp, "r-nodata"), *SMALL, "--steps", "1")
+        self.assertEqual(rc, 2)
+        self.assertIn("not a folder", ev[-1]["message"])
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,17 @@
+import { chromium } from '/work/main/test/e2e/node_modules/playwright-core/index.mjs';
+const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run', '--allow-file-access-from-files'] });
+const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+await page.goto('file:///work/main/webview-ui/dev/harness.html?scores=none');
+await page.waitForSelector('#app[data-ready="true"]');
+console.log(await page.evaluate(() => performance.getEntriesByType('measure').map((m) => `${m.name}=${m.duration.toFixed(0)}`).join(' ') + ' nav->init ' + performance.getEntriesByName('ld:init')[0].startTime.toFixed(0)));
+await page.click('[data-key="m:down_blocks.1"]');
+await page.waitForTimeout(1500);
+await page.click('[data-key="m:down_blocks.1.attentions.0"]');
+await page.waitForTimeout(1500);
+await page.click('[data-key="m:down_blocks.1.attentions.0.transformer_blocks.0"]');
+await page.waitForTimeout(1500);
+await page.click('[data-key="m:down_blocks.1.attentions.0.transformer_blocks.0.attn1"]');
+await page.waitForTimeout(1500);
+console.log(await page.evaluate(() => performance.getEntriesByType('measure').map((m) => `${m.name}=${m.duration.toFixed(0)}`).join(' ')));
+await page.screenshot({ path: '/tmp/wv/dark2.png' });
+await browser.close();

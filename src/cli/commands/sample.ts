@@ -1,0 +1,114 @@
+// ld-surgeon sample PIPELINE: generate samples with the pipeline's U-Net (DDIM/DDPM), decode
+// them, score them with the pipeline's metric and write samples.png / samples.npy / latents.npy /
+// conditions.json / metrics.json into --out.
+import type { Command } from 'commander';
+import { UserError } from '../../core/errors';
+import { parseConditionIds, type ConditionInput } from '../../core/pipeline/conditions';
+import { runSampleJob } from '../../core/pipeline/sample-job';
+
+interface SampleFlags {
+  out: string;
+  n?: string;
+  seed: string;
+  steps?: string;
+  scheduler?: string;
+  eta?: string;
+  guidance?: string;
+  prompt: string[];
+  conditionIds?: string;
+  conditions?: string;
+  noise?: string;
+  batch: string;
+  ep: string;
+  height?: string;
+  width?: string;
+  metrics: boolean;
+  quiet?: boolean;
+}
+
+function int(flag: string, v: string | undefined, min: number): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) throw new UserError(`${flag} '${v}': expected an integer ≥ ${min}`);
+  return n;
+}
+
+function num(flag: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw new UserError(`${flag} '${v}': expected a number`);
+  return n;
+}
+
+export function register(program: Command): void {
+  program
+    .command('sample')
+    .description('generate samples from a diffusion pipeline folder and score them with its metric')
+    .argument('<pipeline>', 'pipeline folder (model_index.json, unet/, vae_decoder/, scheduler/, ...)')
+    .requiredOption('--out <dir>', 'output folder (created if needed)')
+    .option('--n <count>', 'number of samples (default 16, or the count in --noise)')
+    .option('--seed <seed>', 'run seed; sample i uses seed + i', '0')
+    .option('--steps <steps>', 'inference steps (default: the pipeline\'s, else 25)')
+    .option('--scheduler <name>', 'ddim or ddpm (default: the one in scheduler_config.json, else ddim)')
+    .option('--eta <eta>', 'DDIM eta (0 = deterministic)')
+    .option('--guidance <scale>', 'classifier-free guidance scale (conditional pipelines)')
+    .option('--prompt <text>', 'a prompt (repeatable; cycled over the samples)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option('--condition-ids <rows>', 'token id rows, e.g. "1,5,7;1,5,8" (padded to the tokenizer length)')
+    .option('--conditions <file.npy>', 'precomputed encoder hidden states [N, L, D]')
+    .option('--noise <file.npy>', 'initial latents [N, C, H, W] instead of seeded noise')
+    .option('--batch <size>', 'samples per U-Net call', '8')
+    .option('--ep <providers>', 'onnxruntime execution providers, comma-separated (cpu, cuda, webgpu, dml, ...)', 'cpu')
+    .option('--height <px>', 'sample height in pixels, when the U-Net input is dynamic')
+    .option('--width <px>', 'sample width in pixels, when the U-Net input is dynamic')
+    .option('--no-metrics', 'skip the pipeline\'s quality metric')
+    .option('--quiet', 'no progress output')
+    .action(async (pipeline: string, f: SampleFlags) => {
+      const sources = [f.prompt.length > 0, f.conditionIds !== undefined, f.conditions !== undefined].filter(Boolean).length;
+      if (sources > 1) throw new UserError('use only one of --prompt, --condition-ids, --conditions');
+      const conditions: ConditionInput =
+        f.prompt.length ? { kind: 'prompts', prompts: f.prompt }
+        : f.conditionIds !== undefined ? { kind: 'ids', ids: parseConditionIds(f.conditionIds) }
+        : f.conditions !== undefined ? { kind: 'embeddings', file: f.conditions }
+        : { kind: 'default' };
+      if (f.scheduler !== undefined && f.scheduler !== 'ddim' && f.scheduler !== 'ddpm') throw new UserError(`--scheduler '${f.scheduler}': expected ddim or ddpm`);
+      const eta = num('--eta', f.eta);
+      if (eta !== undefined && eta < 0) throw new UserError(`--eta '${f.eta}': must be ≥ 0`);
+      const seed = num('--seed', f.seed)!;
+      if (!Number.isInteger(seed)) throw new UserError(`--seed '${f.seed}': expected an integer`);
+      const ep = f.ep.split(',').map((s) => s.trim()).filter(Boolean);
+      const tty = process.stderr.isTTY && !f.quiet;
+      const abort = new AbortController();
+      const onSigint = () => abort.abort();
+      process.once('SIGINT', onSigint);
+      try {
+        const r = await runSampleJob({
+          pipeline,
+          out: f.out,
+          n: int('--n', f.n, 1),
+          seed,
+          steps: int('--steps', f.steps, 1),
+          scheduler: f.scheduler as 'ddim' | 'ddpm' | undefined,
+          eta,
+          guidance: num('--guidance', f.guidance),
+          conditions,
+          noiseFile: f.noise,
+          batchSize: int('--batch', f.batch, 1),
+          executionProviders: ep,
+          height: int('--height', f.height, 1),
+          width: int('--width', f.width, 1),
+          noMetrics: !f.metrics,
+          signal: abort.signal,
+          onProgress: tty
+            ? (p) => process.stderr.write(p.phase === 'denoise'
+                ? `\rbatch ${p.batch}/${p.batches}  step ${p.step}/${p.steps}   `
+                : `\rdecoding ${p.batch}/${p.batches}            `)
+            : undefined,
+        });
+        if (tty) process.stderr.write('\n');
+        if (r.metricLine) console.log(r.metricLine);
+        console.log(`wrote ${r.files.length} files to ${f.out} (${r.latentShape[0]} samples, latents [${r.latentShape.slice(1)}], ${r.seconds.toFixed(1)} s)`);
+      } finally {
+        process.off('SIGINT', onSigint);
+      }
+    });
+}

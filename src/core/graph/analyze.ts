@@ -1,0 +1,179 @@
+// One pass over a model that everything downstream reads: the graph view, shapes, exporter
+// noise, the module tree with per-module totals, parameters and FLOPs.
+import { UserError } from '../errors';
+import type { Model, Node, TensorData } from '../onnx/types';
+import { attr } from './attrs';
+import { nodeCost, type NodeCost } from './flops';
+import { GraphView } from './graph-view';
+import { buildModuleTree, lowestCommon, walkModules, type ModuleNode, type ModuleTree } from './modules';
+import { classifyNoise, type NoiseKind } from './noise';
+import { findParams, type ParamTensor } from './params';
+import { factsFromType, inferShapes, type DimValue, type ShapeMap } from './shapes';
+import { readFoldValues, type TensorBytesReader } from './tensor-values';
+
+export interface AnalyzeOptions {
+  /** concrete shapes for graph inputs, e.g. { sample: [1, 4, 64, 64] } */
+  inputShapes?: Readonly<Record<string, readonly number[]>>;
+  /** how to read a tensor's bytes (default: from the model's files) */
+  readBytes?: TensorBytesReader;
+}
+
+/** Totals of a module and everything under it. */
+export interface ModuleStats {
+  /** graph nodes, noise included */
+  nodes: number;
+  /** nodes doing work on data (noise excluded) */
+  ops: number;
+  noiseNodes: number;
+  /** op type → count, noise excluded */
+  opCounts: Record<string, number>;
+  params: number;
+  paramBytes: number;
+  macs: number;
+  flops: number;
+  /** non-noise nodes whose cost is unknown (no rule, or shapes unknown); not in macs/flops */
+  uncounted: number;
+}
+
+export interface ModelAnalysis {
+  model: Model;
+  view: GraphView;
+  shapes: ShapeMap;
+  /** shapes used for the graph inputs (declared, with the caller's concrete dims applied) */
+  inputShapes: Record<string, DimValue[] | undefined>;
+  noise: Map<Node, NoiseKind>;
+  /** null: unknown cost */
+  cost: Map<Node, NodeCost | null>;
+  tree: ModuleTree;
+  params: ParamTensor[];
+  /** module each parameter belongs to (lowest common module of its users) */
+  paramModule: Map<ParamTensor, ModuleNode>;
+  /** own stats (nodes directly in the module, params assigned to it) */
+  own: Map<ModuleNode, ModuleStats>;
+  /** totals over the module's subtree */
+  total: Map<ModuleNode, ModuleStats>;
+}
+
+/** Tensors whose values the shape pass may fold: initializers and Constant/ConstantOfShape tensors. */
+function foldCandidates(model: Model): TensorData[] {
+  const out: TensorData[] = [...model.graph.initializers];
+  for (const n of model.graph.nodes) {
+    if (n.opType === 'Constant' || n.opType === 'ConstantOfShape') {
+      const t = attr(n, 'value')?.t;
+      if (t) out.push(t);
+    }
+  }
+  return out;
+}
+
+export async function analyzeModel(model: Model, options: AnalyzeOptions = {}): Promise<ModelAnalysis> {
+  const values = await readFoldValues(foldCandidates(model), options.readBytes);
+  return analyzeWithValues(model, values, options.inputShapes);
+}
+
+/** The synchronous core of analyzeModel, for callers that already hold the folded tensor values. */
+export function analyzeWithValues(model: Model, tensorValues: ReadonlyMap<TensorData, number[]>, given?: Readonly<Record<string, readonly number[]>>): ModelAnalysis {
+  const view = new GraphView(model.graph);
+  const inputShapes = resolveInputShapes(model, view, given ?? {});
+  const opset = model.opsetImports.find((o) => o.domain === '' || o.domain === 'ai.onnx')?.version;
+  const shapes = inferShapes(view, { inputShapes: inputShapesForPass(inputShapes), tensorValues, opset });
+  const noise = classifyNoise(view);
+  const tree = buildModuleTree(view, noise);
+  const cost = new Map<Node, NodeCost | null>();
+  for (const n of view.nodes) cost.set(n, noise.has(n) ? { macs: 0, flops: 0 } : nodeCost(n, shapes));
+  const params = findParams(view, noise);
+  const paramModule = new Map<ParamTensor, ModuleNode>();
+  for (const p of params) paramModule.set(p, lowestCommon(p.users.map((u) => tree.moduleOf.get(u)!)));
+
+  const own = new Map<ModuleNode, ModuleStats>();
+  walkModules(tree.root, (m) => own.set(m, emptyStats()));
+  for (const n of view.nodes) {
+    const s = own.get(tree.moduleOf.get(n)!)!;
+    s.nodes++;
+    if (noise.has(n)) {
+      s.noiseNodes++;
+      continue;
+    }
+    s.ops++;
+    s.opCounts[n.opType] = (s.opCounts[n.opType] ?? 0) + 1;
+    const c = cost.get(n);
+    if (c) {
+      s.macs += c.macs;
+      s.flops += c.flops;
+    } else s.uncounted++;
+  }
+  for (const [p, m] of paramModule) {
+    const s = own.get(m)!;
+    s.params += p.elements;
+    s.paramBytes += p.bytes;
+  }
+  const total = new Map<ModuleNode, ModuleStats>();
+  const roll = (m: ModuleNode): ModuleStats => {
+    const t = { ...own.get(m)!, opCounts: { ...own.get(m)!.opCounts } };
+    for (const c of m.children) addStats(t, roll(c));
+    total.set(m, t);
+    return t;
+  };
+  roll(tree.root);
+  return { model, view, shapes, inputShapes, noise, cost, tree, params, paramModule, own, total };
+}
+
+function emptyStats(): ModuleStats {
+  return { nodes: 0, ops: 0, noiseNodes: 0, opCounts: {}, params: 0, paramBytes: 0, macs: 0, flops: 0, uncounted: 0 };
+}
+
+function addStats(into: ModuleStats, s: ModuleStats): void {
+  into.nodes += s.nodes;
+  into.ops += s.ops;
+  into.noiseNodes += s.noiseNodes;
+  into.params += s.params;
+  into.paramBytes += s.paramBytes;
+  into.macs += s.macs;
+  into.flops += s.flops;
+  into.uncounted += s.uncounted;
+  for (const [k, v] of Object.entries(s.opCounts)) into.opCounts[k] = (into.opCounts[k] ?? 0) + v;
+}
+
+function inputShapesForPass(shapes: Record<string, DimValue[] | undefined>): Record<string, DimValue[]> {
+  const out: Record<string, DimValue[]> = {};
+  for (const [k, v] of Object.entries(shapes)) if (v) out[k] = v;
+  return out;
+}
+
+/**
+ * Applies the caller's concrete dims to the declared input shapes. A symbol bound by one input
+ * ('batch' = 2 from sample) is bound in every other input that uses it. Mismatches are user errors.
+ */
+export function resolveInputShapes(model: Model, view: GraphView, given: Readonly<Record<string, readonly number[]>>): Record<string, DimValue[] | undefined> {
+  const file = model.path || 'model';
+  const inputs = view.dataInputs();
+  const names = inputs.map((v) => v.name);
+  const bindings = new Map<string, number>();
+  for (const [name, dims] of Object.entries(given)) {
+    const v = inputs.find((x) => x.name === name);
+    if (!v) throw new UserError(`${file}: has no input '${name}' (inputs: ${names.join(', ') || 'none'})`, model.path);
+    if (dims.some((d) => !Number.isInteger(d) || d < 0)) throw new UserError(`${file}: input '${name}': dims must be non-negative integers, got ${dims.join(',')}`, model.path);
+    const declared = factsFromType(v.type)?.shape;
+    if (!declared) continue;
+    if (declared.length !== dims.length) {
+      throw new UserError(`${file}: input '${name}' has rank ${declared.length} ([${declared.map((d) => d ?? '?').join(',')}]), got ${dims.length} dims`, model.path);
+    }
+    declared.forEach((d, i) => {
+      if (typeof d === 'number' && d !== dims[i]) {
+        throw new UserError(`${file}: input '${name}' dim ${i} is fixed at ${d} in the model, got ${dims[i]}`, model.path);
+      }
+      if (typeof d === 'string') {
+        const prev = bindings.get(d);
+        if (prev !== undefined && prev !== dims[i]) throw new UserError(`${file}: dim '${d}' is given as both ${prev} and ${dims[i]}`, model.path);
+        bindings.set(d, dims[i]);
+      }
+    });
+  }
+  const out: Record<string, DimValue[] | undefined> = {};
+  for (const v of inputs) {
+    const g = given[v.name];
+    const declared = factsFromType(v.type)?.shape;
+    out[v.name] = g ? [...g] : declared?.map((d) => (typeof d === 'string' && bindings.has(d) ? bindings.get(d)! : d));
+  }
+  return out;
+}

@@ -1,0 +1,139 @@
+// The compact, JSON-serialisable graph the webview draws: structure, shapes, module totals.
+// Never weights. Everything the webview overlays (scores, selections) refers to nodes by `id`
+// and to modules by their canonical path.
+import type { Node } from '../onnx/types';
+import type { ModelAnalysis, ModuleStats } from './analyze';
+import { walkModules, type ModuleNode } from './modules';
+import type { NoiseKind } from './noise';
+import { formatShape } from './shapes';
+
+export const GRAPH_INDEX_SCHEMA = 'ld-surgeon/graph-index@1' as const;
+
+export interface GraphIndex {
+  schema: typeof GRAPH_INDEX_SCHEMA;
+  /** depth-first pre-order; modules[0] is the root (id '') */
+  modules: IndexModule[];
+  /** in topological order */
+  nodes: IndexNode[];
+  /**
+   * Values (tensors) as parallel arrays, one entry per value index (columns keep a 10k-node
+   * U-Net's index small): name[i], shape[i] ('[1,4,64,64]', '[batch,4,?,?]', '?' when the rank is
+   * unknown), elemType[i] (ONNX element type number, 0 when unknown).
+   */
+  values: { name: string[]; shape: string[]; elemType: number[] };
+  /** [producer node, consumer node, value] indices: one per (value, consumer) pair */
+  edges: [number, number, number][];
+  /** value indices of the graph inputs (not initializers), outputs and initializers */
+  inputs: number[];
+  outputs: number[];
+  initializers: number[];
+}
+
+export interface IndexModule {
+  /** canonical dot-joined path */
+  id: string;
+  name: string;
+  /** torch module class, when the exporter recorded it */
+  className?: string;
+  /** index in modules, -1 for the root */
+  parent: number;
+  depth: number;
+  /** totals over the subtree */
+  nodes: number;
+  ops: number;
+  params: number;
+  paramBytes: number;
+  macs: number;
+  flops: number;
+  uncounted: number;
+  opCounts: Record<string, number>;
+}
+
+export interface IndexNode {
+  /** GraphView.nodeId: the node name when unique, otherwise '#<index>:<op>' */
+  id: string;
+  op: string;
+  /** only for non-default domains */
+  domain?: string;
+  /** index in modules */
+  module: number;
+  /** value indices; -1 marks an omitted optional input */
+  in: number[];
+  out: number[];
+  /** set for exporter noise */
+  noise?: NoiseKind;
+  /** null when unknown; absent for noise */
+  flops?: number | null;
+  macs?: number;
+}
+
+
+export function buildGraphIndex(a: ModelAnalysis): GraphIndex {
+  const { view, tree, shapes } = a;
+  const modules: IndexModule[] = [];
+  const moduleIndex = new Map<ModuleNode, number>();
+  walkModules(tree.root, (m) => {
+    moduleIndex.set(m, modules.length);
+    const t: ModuleStats = a.total.get(m)!;
+    modules.push({
+      id: m.id, name: m.name, parent: m.parent ? moduleIndex.get(m.parent)! : -1, depth: m.depth,
+      nodes: t.nodes, ops: t.ops, params: t.params, paramBytes: t.paramBytes, macs: t.macs, flops: t.flops,
+      uncounted: t.uncounted, opCounts: t.opCounts,
+    });
+    if (m.className) modules[modules.length - 1].className = m.className;
+  });
+
+  let order: readonly Node[];
+  try {
+    order = view.topoOrder();
+  } catch {
+    order = view.nodes;
+  }
+  const values: GraphIndex['values'] = { name: [], shape: [], elemType: [] };
+  const valueIndex = new Map<string, number>();
+  const nodeIndex = new Map<Node, number>();
+  order.forEach((n, i) => nodeIndex.set(n, i));
+  const initializers: number[] = [];
+  const valueOf = (name: string): number => {
+    let i = valueIndex.get(name);
+    if (i === undefined) {
+      const f = shapes.get(name);
+      i = values.name.length;
+      values.name.push(name);
+      values.shape.push(formatShape(f?.shape));
+      values.elemType.push(f?.elemType ?? 0);
+      valueIndex.set(name, i);
+      if (view.kind(name) === 'initializer') initializers.push(i);
+    }
+    return i;
+  };
+  const inputs = view.dataInputs().map((v) => valueOf(v.name));
+  const nodes: IndexNode[] = [];
+  const edges: [number, number, number][] = [];
+  for (const n of order) {
+    const noise = a.noise.get(n);
+    const c = a.cost.get(n);
+    const entry: IndexNode = {
+      id: view.nodeId(n),
+      op: n.opType,
+      module: moduleIndex.get(tree.moduleOf.get(n)!)!,
+      in: n.inputs.map((x) => (x ? valueOf(x) : -1)),
+      out: n.outputs.map((x) => valueOf(x)),
+    };
+    if (n.domain) entry.domain = n.domain;
+    if (noise) entry.noise = noise;
+    else {
+      entry.flops = c ? c.flops : null;
+      if (c?.macs) entry.macs = c.macs;
+    }
+    nodes.push(entry);
+  }
+  order.forEach((n, to) => {
+    for (const x of view.allInputs(n, true)) {
+      const p = view.producer(x);
+      if (p) edges.push([nodeIndex.get(p)!, to, valueOf(x)]);
+    }
+  });
+  const outputs = view.graph.outputs.map((v) => valueOf(v.name));
+  return { schema: GRAPH_INDEX_SCHEMA, modules, nodes, values, edges, inputs, outputs, initializers };
+}

@@ -1,0 +1,238 @@
+// The module hierarchy of an exported model. Each node gets a scope chain, outermost first,
+// e.g. ['down_blocks.1', 'down_blocks.1.attentions.0', 'down_blocks.1.attentions.0.proj_in'],
+// from (in order of preference):
+//   1. per-node metadata `pkg.torch.onnx.name_scopes` (torch.export-based exporter), a Python
+//      list literal of module paths ending with the node's own name;
+//   2. the node-name path torch.onnx writes: '/down_blocks.1/attentions.0/proj_in/Conv' (the last
+//      segment names the op, so it is dropped; '/Constant' has no scope);
+//   3. nothing: when no node of the graph has a scope, modules are the op types (flat).
+// A module's id is its dot-joined path ('down_blocks.1.attentions.0'), the canonical id used
+// everywhere; the root module's id is ''.
+import type { Node } from '../onnx/types';
+import type { GraphView } from './graph-view';
+import type { NoiseKind } from './noise';
+
+export type ScopeSource = 'metadata' | 'node-names' | 'op-type';
+
+export interface ModuleNode {
+  /** dot-joined path; '' for the root */
+  id: string;
+  /** the last part of the path, relative to the parent ('attentions.0'); '' for the root */
+  name: string;
+  parent: ModuleNode | null;
+  children: ModuleNode[];
+  depth: number;
+  /** nodes directly in this module (not in a child) */
+  nodes: Node[];
+  /** the torch module class, when the exporter recorded it (pkg.torch.onnx.class_hierarchy) */
+  className?: string;
+}
+
+export interface ModuleTree {
+  root: ModuleNode;
+  byId: Map<string, ModuleNode>;
+  moduleOf: Map<Node, ModuleNode>;
+  source: ScopeSource;
+}
+
+const NAME_SCOPES_KEY = 'pkg.torch.onnx.name_scopes';
+const CLASS_HIERARCHY_KEY = 'pkg.torch.onnx.class_hierarchy';
+
+/** The strings of a Python list literal as torch writes it with repr(): "['', 'a.b', \"c['d']\"]". */
+function pythonStrings(raw: string): string[] {
+  return [...raw.matchAll(/'((?:[^'\\]|\\.)*)'|"((?:[^"\\]|\\.)*)"/g)].map((m) => (m[1] ?? m[2] ?? '').replace(/\\(.)/g, '$1'));
+}
+
+/** Scope chain from torch.export metadata, or undefined when the node has none. */
+export function scopeFromMetadata(node: Node): string[] | undefined {
+  return scopeAndClasses(node)?.chain;
+}
+
+/** The chain, and each scope's module class (pkg.torch.onnx.class_hierarchy) where given. */
+function scopeAndClasses(node: Node): { chain: string[]; classes: (string | undefined)[] } | undefined {
+  const raw = node.metadataProps?.find((p) => p.key === NAME_SCOPES_KEY)?.value;
+  if (!raw) return undefined;
+  const entries = pythonStrings(raw).map(normalizeTorchPath);
+  const rawClasses = node.metadataProps?.find((p) => p.key === CLASS_HIERARCHY_KEY)?.value;
+  const classList = rawClasses ? pythonStrings(rawClasses) : [];
+  const aligned = classList.length === entries.length;
+  entries.pop(); // the node's own name, not a module
+  // entries are usually fully qualified ('down_blocks.0', 'down_blocks.0.resnets.0'); older
+  // exporters listed local names ('down_blocks.0', 'resnets.0'): join those
+  const chain: string[] = [];
+  const classes: (string | undefined)[] = [];
+  entries.forEach((p, i) => {
+    if (!p) return;
+    const prev = chain[chain.length - 1];
+    let id: string | undefined;
+    if (prev === undefined || p.startsWith(prev + '.')) id = p;
+    else if (p !== prev) id = `${prev}.${p}`;
+    if (id === undefined) return;
+    chain.push(id);
+    classes.push(aligned ? classList[i] : undefined);
+  });
+  return { chain, classes };
+}
+
+function normalizeTorchPath(s: string): string {
+  return s
+    .replace(/^L\['self'\]\.?/, '')
+    .replace(/\[(\d+)\]/g, '.$1')
+    .replace(/\['([^']+)'\]/g, '.$1')
+    .replace(/^\./, '');
+}
+
+/** Scope chain from a '/a/b/Op' node name; [] for unscoped names. */
+export function scopeFromName(name: string): string[] {
+  if (!name.includes('/')) return [];
+  const segs = name.split('/').filter(Boolean);
+  segs.pop();
+  const chain: string[] = [];
+  for (const s of segs) chain.push(chain.length ? `${chain[chain.length - 1]}.${s}` : s);
+  return chain;
+}
+
+function makeModule(id: string, parent: ModuleNode | null): ModuleNode {
+  const name = parent && parent.id && id.startsWith(parent.id + '.') ? id.slice(parent.id.length + 1) : id;
+  const m: ModuleNode = { id, name, parent, children: [], depth: parent ? parent.depth + 1 : 0, nodes: [] };
+  parent?.children.push(m);
+  return m;
+}
+
+/**
+ * Builds the module tree. Noise nodes without a scope of their own (torch puts many Constants
+ * at the top level) join the lowest common module of their consumers.
+ */
+export function buildModuleTree(view: GraphView, noise: ReadonlyMap<Node, NoiseKind>): ModuleTree {
+  const root = makeModule('', null);
+  const byId = new Map<string, ModuleNode>([['', root]]);
+  const moduleOf = new Map<Node, ModuleNode>();
+  const ensure = (chain: readonly string[]) => {
+    let cur = root;
+    for (const id of chain) {
+      let m = byId.get(id);
+      if (!m) byId.set(id, (m = makeModule(id, cur)));
+      cur = m;
+    }
+    return cur;
+  };
+
+  const chains = new Map<Node, string[]>();
+  let fromMetadata = false;
+  let scoped = false;
+  const classOf = new Map<string, string>();
+  for (const n of view.nodes) {
+    const meta = scopeAndClasses(n);
+    if (meta) {
+      fromMetadata = true;
+      meta.chain.forEach((id, i) => {
+        const c = meta.classes[i];
+        if (c && !classOf.has(id)) classOf.set(id, c);
+      });
+    }
+    const chain = meta?.chain ?? scopeFromName(n.name);
+    if (chain.length) scoped = true;
+    chains.set(n, chain);
+  }
+  const source: ScopeSource = fromMetadata ? 'metadata' : scoped ? 'node-names' : 'op-type';
+
+  for (const n of view.nodes) {
+    if (source === 'op-type') moduleOf.set(n, noise.has(n) ? root : ensure([n.opType]));
+    else moduleOf.set(n, ensure(chains.get(n)!));
+  }
+
+  if (source !== 'op-type') {
+    let order: readonly Node[];
+    try {
+      order = view.topoOrder();
+    } catch {
+      order = view.nodes;
+    }
+    for (let i = order.length - 1; i >= 0; i--) {
+      const n = order[i];
+      if (!noise.has(n) || chains.get(n)!.length) continue;
+      const users: ModuleNode[] = [];
+      for (const o of n.outputs) if (o) for (const c of view.consumers(o)) users.push(moduleOf.get(c)!);
+      if (users.length) moduleOf.set(n, lowestCommon(users));
+    }
+  }
+  for (const n of view.nodes) moduleOf.get(n)!.nodes.push(n);
+  for (const [id, c] of classOf) {
+    const m = byId.get(id);
+    if (m) m.className = c;
+  }
+  return { root, byId, moduleOf, source };
+}
+
+/** The deepest module containing all the given ones. */
+export function lowestCommon(modules: readonly ModuleNode[]): ModuleNode {
+  let acc = modules[0];
+  for (let i = 1; i < modules.length; i++) {
+    let b = modules[i];
+    let a = acc;
+    while (a.depth > b.depth) a = a.parent!;
+    while (b.depth > a.depth) b = b.parent!;
+    while (a !== b) {
+      a = a.parent!;
+      b = b.parent!;
+    }
+    acc = a;
+  }
+  return acc;
+}
+
+/** Modules in depth-first pre-order (a parent before its children, children in first-seen order). */
+export function walkModules(root: ModuleNode, visit: (m: ModuleNode) => void): void {
+  const stack = [root];
+  while (stack.length) {
+    const m = stack.pop()!;
+    visit(m);
+    for (let i = m.children.length - 1; i >= 0; i--) stack.push(m.children[i]);
+  }
+}
+
+/** Every node in the module and its descendants, in graph order. */
+export function subtreeNodes(tree: ModuleTree, m: ModuleNode): Node[] {
+  const inside = new Set<ModuleNode>();
+  walkModules(m, (x) => inside.add(x));
+  const out: Node[] = [];
+  for (const [n, mod] of tree.moduleOf) if (inside.has(mod)) out.push(n);
+  return out;
+}
+
+export interface ModuleBoundary {
+  /** the subtree's nodes, in graph order */
+  nodes: Node[];
+  /** values read from outside the module (graph inputs or other modules' outputs), first use first */
+  inputs: string[];
+  /** initializers the module reads */
+  initializers: string[];
+  /** values the module writes that something outside reads, or that are graph outputs */
+  outputs: string[];
+}
+
+/** Where a module meets the rest of the graph: what surgery on it must reconnect. */
+export function moduleBoundary(view: GraphView, tree: ModuleTree, m: ModuleNode): ModuleBoundary {
+  const nodes = subtreeNodes(tree, m);
+  const inside = new Set(nodes);
+  const inputs: string[] = [];
+  const initializers: string[] = [];
+  const seen = new Set<string>();
+  const outputs: string[] = [];
+  for (const n of nodes) {
+    for (const x of view.allInputs(n)) {
+      if (seen.has(x)) continue;
+      seen.add(x);
+      const p = view.producer(x);
+      if (p && inside.has(p)) continue;
+      if (!p && view.initializer(x)) initializers.push(x);
+      else inputs.push(x);
+    }
+  }
+  for (const n of nodes) {
+    for (const o of n.outputs) {
+      if (o && (view.isGraphOutput(o) || view.consumers(o).some((c) => !inside.has(c)))) outputs.push(o);
+    }
+  }
+  return { nodes, inputs, initializers, outputs };
+}

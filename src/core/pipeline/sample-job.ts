@@ -1,0 +1,150 @@
+// `ld-surgeon sample` as a library call: generate N samples from a pipeline folder, decode
+// them, score them with the pipeline's metric, and write the outputs. Everything is computed
+// in memory first, so a cancelled or failed run writes nothing.
+import { resolve } from 'node:path';
+import { UserError } from '../errors';
+import { encodeNpy, readNpyFloat32 } from '../npy';
+import { resolveConditions, type ConditionInput } from './conditions';
+import { samplesToPng } from './image-grid';
+import { formatMetric, type MetricResult } from './metrics';
+import { writeOutputs } from './output-files';
+import { PipelineRunner, type Progress } from './runner';
+import { createScheduler, defaultSchedulerName, type SchedulerName } from './schedulers';
+
+export interface SampleJobOptions {
+  pipeline: string;
+  out: string;
+  /** number of samples; default 16, or the count in `noiseFile` */
+  n?: number;
+  seed?: number;
+  steps?: number;
+  scheduler?: SchedulerName;
+  eta?: number;
+  guidance?: number;
+  conditions?: ConditionInput;
+  /** initial latents x_T [n, C, H, W] as .npy, instead of seeded noise */
+  noiseFile?: string;
+  batchSize?: number;
+  executionProviders?: string[];
+  height?: number;
+  width?: number;
+  /** skip the metric even when the pipeline has one */
+  noMetrics?: boolean;
+  signal?: AbortSignal;
+  onProgress?: (p: Progress) => void;
+  /** an open runner to reuse (its sessions stay open); otherwise one is opened and released */
+  runner?: PipelineRunner;
+}
+
+export interface SampleJobResult {
+  files: string[];
+  latentShape: number[];
+  sampleShape: number[];
+  metrics?: MetricResult;
+  /** one line for a terminal, when there is a metric */
+  metricLine?: string;
+  seconds: number;
+}
+
+const isAudio = (task: unknown) => typeof task === 'string' && /audio/i.test(task);
+
+export async function runSampleJob(o: SampleJobOptions): Promise<SampleJobResult> {
+  const t0 = Date.now();
+  const runner = o.runner ?? PipelineRunner.open(o.pipeline, { executionProviders: o.executionProviders });
+  try {
+    const layout = runner.layout;
+    const sCfg = layout.schedulerConfig;
+    const schedulerName = o.scheduler ?? defaultSchedulerName(sCfg);
+    const steps = o.steps ?? layout.ldSurgeon.numInferenceSteps ?? 25;
+    const eta = o.eta ?? 0;
+    if (schedulerName === 'ddpm' && o.eta !== undefined) throw new UserError('--eta applies to the DDIM scheduler only');
+    const scheduler = createScheduler(schedulerName, sCfg, { steps, eta });
+    const conditional = await runner.isConditional();
+    const guidance = o.guidance ?? (conditional ? layout.ldSurgeon.guidanceScale ?? 7.5 : 1);
+    if (!conditional && o.guidance !== undefined && o.guidance !== 1) throw new UserError(`${layout.folder}: --guidance needs a conditional pipeline; this U-Net has no encoder_hidden_states input`);
+    const latentShape = await runner.latentShape({ height: o.height, width: o.width });
+    const per = latentShape.reduce((a, b) => a * b, 1);
+
+    let noise: Float32Array | undefined;
+    let n = o.n;
+    if (o.noiseFile) {
+      const a = readNpyFloat32(o.noiseFile);
+      const [count, ...rest] = a.shape;
+      if (a.shape.length !== 4 || rest.join(',') !== latentShape.join(',')) {
+        throw new UserError(`${o.noiseFile}: initial noise must be [N, ${latentShape}], it is [${a.shape}]`, o.noiseFile);
+      }
+      if (n !== undefined && n !== count) throw new UserError(`${o.noiseFile}: holds ${count} latents but --n is ${n}`, o.noiseFile);
+      n = count;
+      noise = a.data;
+    }
+    n ??= 16;
+    const seed = o.seed ?? 0;
+    const resolved = await resolveConditions(runner, o.conditions ?? { kind: 'default' }, guidance);
+
+    const gen = await runner.generate({
+      n, seed, noise, scheduler, guidance,
+      conditioning: resolved.conditioning,
+      batchSize: o.batchSize,
+      latentShape,
+      signal: o.signal,
+      onProgress: o.onProgress,
+    });
+    const dec = await runner.decode(gen.latents, gen.shape, { batchSize: o.batchSize, signal: o.signal, onProgress: o.onProgress });
+
+    const condCount = resolved.conditioning?.count ?? 0;
+    const sampleLabels = resolved.labels && condCount ? Array.from({ length: n }, (_, i) => resolved.labels![i % condCount]) : undefined;
+    let metrics: MetricResult | undefined;
+    if (!o.noMetrics && n >= 2) metrics = await runner.evaluate(dec.samples, dec.shape, sampleLabels);
+
+    const record = {
+      createdBy: 'ld-surgeon sample',
+      pipeline: layout.folder,
+      unet: runner.unetPath,
+      executionProviders: runner.executionProviders,
+      n,
+      seed,
+      noise: noise ? { file: resolve(o.noiseFile!) } : { generator: 'MT19937 (init_genrand) → 53-bit uniforms → Box-Muller, float32', perSampleSeed: 'seed + i' },
+      seeds: gen.seeds,
+      scheduler: {
+        name: schedulerName,
+        steps,
+        ...(schedulerName === 'ddim' ? { eta } : {}),
+        timesteps: scheduler.timesteps,
+        config: layout.schedulerConfigFile,
+        predictionType: sCfg.predictionType,
+        timestepSpacing: sCfg.timestepSpacing,
+      },
+      guidance,
+      batchSize: o.batchSize ?? 8,
+      latentShape: gen.shape,
+      sampleShape: dec.shape,
+      scalingFactor: layout.scalingFactor,
+      conditions: resolved.record,
+      samples: Array.from({ length: n }, (_, i) => ({
+        index: i,
+        seed: gen.seeds[i],
+        ...(condCount ? { condition: i % condCount } : {}),
+        ...(resolved.record.prompts ? { prompt: resolved.record.prompts[i % condCount] } : {}),
+        ...(sampleLabels ? { label: sampleLabels[i] } : {}),
+      })),
+    };
+    const files: Record<string, Uint8Array | string> = {
+      'samples.png': samplesToPng(dec.samples, dec.shape, { flipVertical: isAudio(layout.ldSurgeon.raw.task) }),
+      'samples.npy': encodeNpy(dec.samples, dec.shape),
+      'latents.npy': encodeNpy(gen.latents, gen.shape),
+      'conditions.json': JSON.stringify(record, null, 1) + '\n',
+    };
+    if (metrics) files['metrics.json'] = JSON.stringify({ ...metrics, pipeline: layout.folder, metricFile: layout.metricFile }, null, 1) + '\n';
+    const written = writeOutputs(o.out, files);
+    return {
+      files: written,
+      latentShape: gen.shape,
+      sampleShape: dec.shape,
+      metrics,
+      metricLine: metrics ? formatMetric(metrics) : undefined,
+      seconds: (Date.now() - t0) / 1000,
+    };
+  } finally {
+    if (!o.runner) await runner.release();
+  }
+}

@@ -1,0 +1,167 @@
+// Graph edits shared by the pruned model (applyModifications) and the gated evaluation model: a copy
+// of the model to edit, and the nodes that compute a candidate's replacement value.
+import { UserError } from '../errors';
+import { AttrType, ElemType, type Attribute, type Graph, type Model, type Node, type TensorData } from '../onnx/types';
+import type { Candidate, ReplacementStep } from './types';
+
+/** A copy of the model's structure that can be edited freely; tensor payloads are shared (read-only). */
+export function cloneModel(m: Model): Model {
+  return { ...m, metadataProps: [...m.metadataProps], graph: cloneGraph(m.graph), functions: [...m.functions] };
+}
+
+function cloneGraph(g: Graph): Graph {
+  return {
+    ...g,
+    nodes: g.nodes.map(cloneNode),
+    inputs: g.inputs.map((v) => ({ ...v })),
+    outputs: g.outputs.map((v) => ({ ...v })),
+    valueInfo: g.valueInfo.map((v) => ({ ...v })),
+    initializers: [...g.initializers],
+    sparseInitializers: [...g.sparseInitializers],
+  };
+}
+
+function cloneNode(n: Node): Node {
+  return {
+    ...n,
+    inputs: [...n.inputs],
+    outputs: [...n.outputs],
+    attributes: n.attributes.map((a) => (a.g || a.graphs ? { ...a, g: a.g && cloneGraph(a.g), graphs: a.graphs?.map(cloneGraph) } : a)),
+  };
+}
+
+export function int64Tensor(name: string, values: readonly number[], dims: number[] = [values.length]): TensorData {
+  const bytes = new Uint8Array(BigInt64Array.from(values.map((v) => BigInt(v))).buffer);
+  return { name, elemType: ElemType.INT64, dims, byteLength: bytes.length, location: { kind: 'inline', bytes, field: 'raw' } };
+}
+
+export function floatTensor(name: string, values: readonly number[], dims: number[] = [values.length]): TensorData {
+  const bytes = new Uint8Array(Float32Array.from(values).buffer);
+  return { name, elemType: ElemType.FLOAT, dims, byteLength: bytes.length, location: { kind: 'inline', bytes, field: 'raw' } };
+}
+
+export const ints = (name: string, v: number[]): Attribute => ({ name, type: AttrType.INTS, ints: v });
+export const int = (name: string, v: number): Attribute => ({ name, type: AttrType.INT, i: v });
+export const str = (name: string, v: string): Attribute => ({ name, type: AttrType.STRING, s: new TextEncoder().encode(v) });
+
+/** Adds nodes and initializers to a graph under names that cannot collide with existing ones. */
+export class GraphEditor {
+  private readonly names = new Set<string>();
+  private readonly nodeNames = new Set<string>();
+
+  constructor(readonly model: Model) {
+    const g = model.graph;
+    for (const v of [...g.inputs, ...g.outputs, ...g.valueInfo]) this.names.add(v.name);
+    for (const t of g.initializers) this.names.add(t.name);
+    for (const n of g.nodes) {
+      for (const o of n.outputs) this.names.add(o);
+      this.nodeNames.add(n.name);
+    }
+  }
+
+  get graph(): Graph {
+    return this.model.graph;
+  }
+
+  get opset(): number {
+    return this.model.opsetImports.find((o) => o.domain === '' || o.domain === 'ai.onnx')?.version ?? 1;
+  }
+
+  fresh(base: string): string {
+    let name = base;
+    for (let i = 1; this.names.has(name); i++) name = `${base}_${i}`;
+    this.names.add(name);
+    return name;
+  }
+
+  private freshNode(base: string): string {
+    let name = base;
+    for (let i = 1; this.nodeNames.has(name); i++) name = `${base}_${i}`;
+    this.nodeNames.add(name);
+    return name;
+  }
+
+  initializer(t: TensorData): string {
+    t.name = this.fresh(t.name);
+    this.graph.initializers.push(t);
+    return t.name;
+  }
+
+  node(opType: string, inputs: string[], nodeName: string, outName: string, attributes: Attribute[] = []): Node {
+    const node: Node = { name: this.freshNode(nodeName), opType, domain: '', inputs, outputs: [this.fresh(outName)], attributes };
+    this.graph.nodes.push(node);
+    return node;
+  }
+}
+
+/** '/up_blocks.2/resnets.0' for module id 'up_blocks.2.resnets.0', from one of its node names. */
+export function scopePrefix(nodes: readonly Node[], id: string): string {
+  for (const n of nodes) {
+    const segs = n.name.split('/').filter(Boolean);
+    for (let k = 1; k < segs.length; k++) if (segs.slice(0, k).join('.') === id) return '/' + segs.slice(0, k).join('/');
+  }
+  return `/${id.replace(/[^\w.]/g, '_')}`;
+}
+
+function emitStep(ed: GraphEditor, s: Exclude<ReplacementStep, { op: 'pad' }>, x: string, scope: string): string {
+  const opset = ed.opset;
+  const base = `${scope}/ld_surgeon`;
+  switch (s.op) {
+    case 'slice': {
+      const starts = ed.initializer(int64Tensor(`${base}/slice_starts`, [0]));
+      const ends = ed.initializer(int64Tensor(`${base}/slice_ends`, [s.size]));
+      const axes = ed.initializer(int64Tensor(`${base}/slice_axes`, [s.axis]));
+      return ed.node('Slice', [x, starts, ends, axes], `${base}_Slice`, `${base}/Slice_output_0`).outputs[0];
+    }
+    case 'avgpool':
+      return ed.node('AveragePool', [x], `${base}_AveragePool`, `${base}/AveragePool_output_0`, [
+        ints('kernel_shape', [s.factor, s.factor]), ints('strides', [s.factor, s.factor]), int('ceil_mode', 1),
+      ]).outputs[0];
+    case 'upsample': {
+      const scales = ed.initializer(floatTensor(`${base}/resize_scales`, [1, 1, s.factor, s.factor]));
+      const roi = opset >= 13 ? '' : ed.initializer(floatTensor(`${base}/resize_roi`, [], [0]));
+      return ed.node('Resize', [x, roi, scales], `${base}_Resize`, `${base}/Resize_output_0`, [
+        str('mode', 'nearest'), str('coordinate_transformation_mode', 'asymmetric'), str('nearest_mode', 'floor'),
+      ]).outputs[0];
+    }
+  }
+}
+
+/** Replacement emission with the shapes the candidate was planned with (pad amounts need the input size). */
+export function emitCandidateReplacement(ed: GraphEditor, c: Candidate, regionNodes: readonly Node[], source: string): string {
+  const plan = c.modification!;
+  if (plan.steps.length && ed.opset < 11) {
+    throw new UserError(`${ed.model.path || 'the model'}: uses opset ${ed.opset}; replacing '${c.id}' by slicing, padding or resampling needs opset 11 or later`, ed.model.path);
+  }
+  const scope = scopePrefix(regionNodes, c.id);
+  const entryShape = c.entryShape ?? [];
+  let cur = source;
+  let channels: number | undefined;
+  for (const step of plan.steps) {
+    if (step.op === 'pad') {
+      const rank = entryShape.length;
+      const have = channels ?? (entryShape[step.axis] as number);
+      if (typeof have !== 'number' || !(step.size > have)) throw new Error(`${c.id}: cannot pad axis ${step.axis} from ${have} to ${step.size}`);
+      const pads = new Array<number>(2 * rank).fill(0);
+      pads[rank + step.axis] = step.size - have;
+      const base = `${scope}/ld_surgeon`;
+      const padsName = ed.initializer(int64Tensor(`${base}/pads`, pads));
+      cur = ed.node('Pad', [cur, padsName], `${base}_Pad`, `${base}/Pad_output_0`, [str('mode', 'constant')]).outputs[0];
+      channels = step.size;
+      continue;
+    }
+    if (step.op === 'slice') channels = step.size;
+    cur = emitStep(ed, step, cur, scope);
+  }
+  return cur;
+}
+
+/**
+ * Processing order of modifications: inner modules before the modules containing them, then graph
+ * order. The gated model and applyModifications both use it, so a gate setting and the pruned
+ * model built from the same selection compute the same thing.
+ */
+export function surgeryOrder<T extends Pick<Candidate, 'id' | 'nodeIndices'>>(list: readonly T[]): T[] {
+  const depth = (c: T) => c.id.split('.').filter((p) => !/^\d+$/.test(p)).length;
+  return [...list].sort((p, q) => depth(q) - depth(p) || (p.nodeIndices[0] ?? 0) - (q.nodeIndices[0] ?? 0) || (p.id < q.id ? -1 : p.id > q.id ? 1 : 0));
+}

@@ -1,0 +1,82 @@
+// LD Surgeon's VS Code layer: wires the views, the graph editor, the jobs and the commands together.
+// It stays thin: models are read and analyzed by src/core, heavy work runs in job processes.
+import * as vscode from 'vscode';
+import { GraphEditorProvider } from './graphEditor';
+import { JobManager } from './jobs/jobManager';
+import { JobsViewProvider, type JobItem } from './jobs/jobsView';
+import { JobProgressUi } from './jobs/jobProgress';
+import { registerJobCommands } from './jobs/jobCommands';
+import { ModelService } from './modelService';
+import { ModelTreeProvider, type ModuleItem } from './modelTree';
+import { PipelineFolders } from './pipelineFolders';
+import { ScoreStore } from './scoreStore';
+import { activeGraphModel, resolveModel } from './targets';
+import { registerWorkflows } from './workflows';
+import type { LdSurgeonApi } from './api';
+
+let jobsToInterrupt: JobManager | undefined;
+
+export function activate(context: vscode.ExtensionContext): LdSurgeonApi {
+  const output = vscode.window.createOutputChannel('LD Surgeon');
+  const pipelines = new PipelineFolders();
+  const models = new ModelService();
+  const scores = new ScoreStore();
+  const jobs = new JobManager(context.globalStorageUri);
+  jobsToInterrupt = jobs;
+  const graphs = new GraphEditorProvider(context.extensionUri, models, scores, output);
+  const modelTree = new ModelTreeProvider(models, scores);
+  const jobsView = new JobsViewProvider(jobs);
+
+  const modelView = vscode.window.createTreeView<ModuleItem>('ldSurgeon.modelTree', { treeDataProvider: modelTree, showCollapseAll: true });
+  const jobsTreeView = vscode.window.createTreeView<JobItem>('ldSurgeon.jobs', { treeDataProvider: jobsView });
+
+  const updateModelViewMessage = () => {
+    const file = modelTree.model;
+    modelView.description = file ? vscode.workspace.asRelativePath(file, false) : undefined;
+    modelView.message = modelTree.statusMessage();
+  };
+
+  // Selecting a module shows it in the graph (opening the graph when needed).
+  modelView.onDidChangeSelection((e) => {
+    const item = e.selection[0];
+    if (item && item.module.parent) void graphs.reveal(item.modelPath, item.module.id).catch((err) => output.appendLine(`reveal failed: ${err}`));
+  });
+
+  const workflows = registerWorkflows({ context, output, jobs, graphs, models, scores, modelTree, pipelines });
+
+  context.subscriptions.push(
+    output, pipelines, models, scores, jobs, graphs, modelTree, jobsView, modelView, jobsTreeView,
+    new JobProgressUi(jobs, output),
+    graphs.register(),
+    graphs.onDidActivate((panel) => void modelTree.show(panel.modelPath)),
+    modelTree.onDidChangeTreeData(updateModelViewMessage),
+    ...registerJobCommands(jobs, jobsView, jobsTreeView),
+    ...workflows.disposables,
+    vscode.commands.registerCommand('ldSurgeon.openGraph', async (arg?: unknown) => {
+      try {
+        const file = await resolveModel(arg, 'LD Surgeon: Open Graph', pipelines.list());
+        if (!file) return;
+        void modelTree.show(file);
+        await graphs.open(file);
+      } catch (e) {
+        void vscode.window.showErrorMessage(e instanceof Error ? e.message : String(e));
+      }
+    }),
+    vscode.commands.registerCommand('ldSurgeon.modelTree.reveal', async (item?: ModuleItem) => {
+      const target = item ?? modelView.selection[0];
+      if (target) await graphs.reveal(target.modelPath, target.module.id);
+    }),
+    vscode.commands.registerCommand('ldSurgeon.modelTree.refresh', () => {
+      const file = modelTree.model ?? activeGraphModel();
+      if (file) void modelTree.show(file, true);
+    }),
+  );
+
+  return { jobs, jobsView, modelTree, graphs, pipelines, scores, workflows: workflows.api };
+}
+
+export function deactivate(): void {
+  // Jobs cannot outlive the window that watches them: record them as interrupted now, synchronously.
+  jobsToInterrupt?.dispose();
+  jobsToInterrupt = undefined;
+}

@@ -1,0 +1,262 @@
+// The `ldSurgeon.graph` custom editor: opening a .onnx file shows its graph in the webview-ui app.
+// This side serves the HTML shell, answers the webview's messages (src/protocol/webview.ts) and
+// pushes scores and job states to it. Jobs started from a webview outlive it.
+import * as vscode from 'vscode';
+import * as path from 'node:path';
+import {
+  WEBVIEW_PROTOCOL_VERSION, createNonce, parseFromWebview, webviewHtml, batchScores,
+  type FromWebview, type ToWebview,
+} from '../protocol/webview';
+import type { ModelService } from './modelService';
+import type { ScoreStore } from './scoreStore';
+import { buildGraphIndex } from '../core/graph';
+
+export const GRAPH_VIEW_TYPE = 'ldSurgeon.graph';
+
+/** What the webview can ask the rest of the extension to do. */
+export interface GraphActions {
+  scoreOperators(modelPath: string): Promise<void>;
+  cancelScoring(modelPath: string): Promise<void>;
+  prune(modelPath: string, ids: string[]): Promise<void>;
+  distill(modelPath: string, prunedPath: string): Promise<void>;
+  weightStats(modelPath: string, tensorName: string): Promise<Extract<ToWebview, { type: 'weightStats' }>['stats']>;
+  openNode(modelPath: string, nodeId: string): Promise<void>;
+  /** messages the host sends right after `init` (scoring state, running jobs) */
+  initialState(modelPath: string): ToWebview[];
+}
+
+/** A static page (no script) for when the graph app cannot be served at all. */
+function errorHtml(message: string): string {
+  const esc = message.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+  return `<!DOCTYPE html><html><head><meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'"></head>
+<body><p style="color: var(--vscode-errorForeground); font-family: var(--vscode-font-family)">${esc}</p></body></html>`;
+}
+
+class GraphDocument implements vscode.CustomDocument {
+  constructor(readonly uri: vscode.Uri) {}
+  dispose(): void {}
+}
+
+export class GraphPanel implements vscode.Disposable {
+  private readyResolve!: () => void;
+  private readyReject!: (e: Error) => void;
+  /** resolves once the webview said `ready` and got its `init` */
+  readonly ready: Promise<void>;
+  private isReady = false;
+  private readonly disposables: vscode.Disposable[] = [];
+  /** module ids currently selected in the webview */
+  selection: string[] = [];
+  /** what the host sent, newest last (kept short; for tests and diagnostics) */
+  readonly sent: ToWebview['type'][] = [];
+
+  constructor(
+    readonly modelPath: string,
+    readonly panel: vscode.WebviewPanel,
+    private readonly extensionUri: vscode.Uri,
+    private readonly models: ModelService,
+    private readonly scores: ScoreStore,
+    private readonly actions: GraphActions,
+    private readonly output: vscode.OutputChannel,
+  ) {
+    this.ready = new Promise((res, rej) => {
+      this.readyResolve = res;
+      this.readyReject = rej;
+    });
+    this.ready.catch(() => undefined);
+    const dist = vscode.Uri.joinPath(extensionUri, 'dist');
+    // VS Code's own icon font, so the graph's buttons look like the rest of the workbench
+    const codicons = vscode.Uri.joinPath(extensionUri, 'node_modules', '@vscode', 'codicons', 'dist');
+    panel.webview.options = { enableScripts: true, localResourceRoots: [dist, codicons, vscode.Uri.joinPath(extensionUri, 'media')] };
+    try {
+      panel.webview.html = webviewHtml({
+        scriptUri: panel.webview.asWebviewUri(vscode.Uri.joinPath(dist, 'webview.js')).toString(),
+        styleUri: panel.webview.asWebviewUri(vscode.Uri.joinPath(dist, 'webview.css')).toString(),
+        cspSource: panel.webview.cspSource,
+        nonce: createNonce(),
+        codiconsUri: panel.webview.asWebviewUri(vscode.Uri.joinPath(codicons, 'codicon.css')).toString(),
+        title: path.basename(modelPath),
+      });
+    } catch (e) {
+      const text = `cannot show the graph of ${modelPath}: ${e instanceof Error ? e.message : String(e)}`;
+      output.appendLine(text);
+      panel.webview.html = errorHtml(text);
+      this.readyReject(new Error(text));
+    }
+    this.disposables.push(
+      panel.webview.onDidReceiveMessage((raw) => void this.receive(raw)),
+      scores.onDidChange((p) => {
+        if (p === modelPath && this.isReady) void this.post({ type: 'scores', results: scores.all(p), reset: true });
+      }),
+      models.onDidChangeModel((p) => {
+        if (p === modelPath && this.isReady) void this.sendInit();
+      }),
+    );
+  }
+
+  async post(message: ToWebview): Promise<boolean> {
+    this.sent.push(message.type);
+    if (this.sent.length > 200) this.sent.splice(0, this.sent.length - 200);
+    return this.panel.webview.postMessage(message);
+  }
+
+  /** Posts after the webview is ready (messages sent before its script runs would be lost). */
+  async postWhenReady(message: ToWebview): Promise<void> {
+    await this.ready;
+    await this.post(message);
+  }
+
+  private async receive(raw: unknown): Promise<void> {
+    let msg: FromWebview;
+    try {
+      msg = parseFromWebview(raw);
+    } catch (e) {
+      this.output.appendLine(`graph view ${path.basename(this.modelPath)}: ${(e as Error).message}`);
+      return;
+    }
+    try {
+      await this.handle(msg);
+    } catch (e) {
+      const text = e instanceof Error ? e.message : String(e);
+      this.output.appendLine(`graph view ${path.basename(this.modelPath)}: ${msg.type} failed: ${text}`);
+      void vscode.window.showErrorMessage(text);
+    }
+  }
+
+  private async handle(msg: FromWebview): Promise<void> {
+    switch (msg.type) {
+      case 'ready':
+        if (msg.protocolVersion !== WEBVIEW_PROTOCOL_VERSION) {
+          const text = `The graph view speaks protocol ${msg.protocolVersion}, the extension ${WEBVIEW_PROTOCOL_VERSION}: rebuild the extension (npm run build).`;
+          this.readyReject(new Error(text));
+          void vscode.window.showErrorMessage(text);
+          return;
+        }
+        await this.sendInit();
+        return;
+      case 'requestWeightStats': {
+        try {
+          const stats = await this.actions.weightStats(this.modelPath, msg.tensorName);
+          await this.post({ type: 'weightStats', requestId: msg.requestId, tensorName: msg.tensorName, stats });
+        } catch (e) {
+          await this.post({ type: 'weightStats', requestId: msg.requestId, tensorName: msg.tensorName, error: (e as Error).message });
+        }
+        return;
+      }
+      case 'applyPrune':
+        return this.actions.prune(this.modelPath, msg.ids);
+      case 'distill':
+        return this.actions.distill(this.modelPath, msg.prunedPath);
+      case 'scoreOperators':
+        return this.actions.scoreOperators(this.modelPath);
+      case 'cancelScoring':
+        return this.actions.cancelScoring(this.modelPath);
+      case 'openNode':
+        return this.actions.openNode(this.modelPath, msg.nodeId);
+      case 'selectionChanged':
+        this.selection = msg.ids;
+        return;
+      case 'reportError':
+        this.output.appendLine(`graph view ${path.basename(this.modelPath)}: ${msg.message}${msg.stack ? `\n${msg.stack}` : ''}`);
+        return;
+    }
+  }
+
+  private async sendInit(): Promise<void> {
+    try {
+      const analysis = await this.models.analysis(this.modelPath);
+      await this.post({
+        type: 'init',
+        graph: buildGraphIndex(analysis),
+        modelName: path.basename(this.modelPath),
+        modelPath: this.modelPath,
+      });
+      const results = this.scores.all(this.modelPath);
+      for (const m of batchScores(results)) await this.post(m);
+      for (const m of this.actions.initialState(this.modelPath)) await this.post(m);
+      this.isReady = true;
+      this.readyResolve();
+    } catch (e) {
+      const text = e instanceof Error ? e.message : String(e);
+      this.readyReject(new Error(text));
+      this.output.appendLine(`cannot show ${this.modelPath}: ${text}`);
+      void vscode.window.showErrorMessage(`Cannot show the graph of ${path.basename(this.modelPath)}: ${text}`);
+    }
+  }
+
+  dispose(): void {
+    for (const d of this.disposables) d.dispose();
+  }
+}
+
+export class GraphEditorProvider implements vscode.CustomReadonlyEditorProvider<GraphDocument>, vscode.Disposable {
+  private readonly panels = new Set<GraphPanel>();
+  private readonly activeChanged = new vscode.EventEmitter<GraphPanel>();
+  /** a graph editor became the active editor */
+  readonly onDidActivate = this.activeChanged.event;
+  actions!: GraphActions;
+
+  constructor(
+    private readonly extensionUri: vscode.Uri,
+    private readonly models: ModelService,
+    private readonly scores: ScoreStore,
+    private readonly output: vscode.OutputChannel,
+  ) {}
+
+  register(): vscode.Disposable {
+    return vscode.window.registerCustomEditorProvider(GRAPH_VIEW_TYPE, this, {
+      // re-laying out a large graph on every tab switch is slow; keep the webview alive while hidden
+      webviewOptions: { retainContextWhenHidden: true },
+      supportsMultipleEditorsPerDocument: false,
+    });
+  }
+
+  openCustomDocument(uri: vscode.Uri): GraphDocument {
+    return new GraphDocument(uri);
+  }
+
+  resolveCustomEditor(document: GraphDocument, webviewPanel: vscode.WebviewPanel): void {
+    const panel = new GraphPanel(document.uri.fsPath, webviewPanel, this.extensionUri, this.models, this.scores, this.actions, this.output);
+    this.panels.add(panel);
+    webviewPanel.onDidDispose(() => {
+      this.panels.delete(panel);
+      panel.dispose();
+    });
+    webviewPanel.onDidChangeViewState((e) => {
+      if (e.webviewPanel.active) this.activeChanged.fire(panel);
+    });
+    if (webviewPanel.active) this.activeChanged.fire(panel);
+  }
+
+  panelsFor(modelPath: string): GraphPanel[] {
+    return [...this.panels].filter((p) => p.modelPath === modelPath);
+  }
+
+  /** Sends `message` to every open graph editor of `modelPath` (once each is ready). */
+  broadcast(modelPath: string, message: ToWebview): void {
+    for (const p of this.panelsFor(modelPath)) void p.postWhenReady(message);
+  }
+
+  /** Opens (or focuses) the graph editor of `modelPath` and resolves with its ready panel. */
+  async open(modelPath: string, options: { preserveFocus?: boolean } = {}): Promise<GraphPanel> {
+    await vscode.commands.executeCommand('vscode.openWith', vscode.Uri.file(modelPath), GRAPH_VIEW_TYPE, {
+      preserveFocus: options.preserveFocus ?? false,
+      preview: false,
+    });
+    const panel = this.panelsFor(modelPath)[0];
+    if (!panel) throw new Error(`the graph editor of ${modelPath} did not open`);
+    await panel.ready;
+    return panel;
+  }
+
+  /** Shows module `moduleId` in the graph of `modelPath`, opening the graph if needed. */
+  async reveal(modelPath: string, moduleId: string): Promise<void> {
+    const panel = this.panelsFor(modelPath)[0] ?? (await this.open(modelPath, { preserveFocus: true }));
+    await panel.postWhenReady({ type: 'reveal', moduleId });
+  }
+
+  dispose(): void {
+    for (const p of this.panels) p.dispose();
+    this.panels.clear();
+    this.activeChanged.dispose();
+  }
+}

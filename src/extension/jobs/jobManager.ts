@@ -1,0 +1,143 @@
+// Knows every job: those this window runs (in memory) and those recorded in run folders on disk
+// (finished ones, failed ones, and ones another window runs). The jobs view and the job commands read it.
+import * as vscode from 'vscode';
+import * as path from 'node:path';
+import { startJob, type JobRequest, type RunningJob } from './jobRunner';
+import { listRuns, readStatus, settleOrphan, isProcessAlive, writeJsonAtomic, SETTINGS_FILE, STATUS_FILE, type JobKind, type JobStatus, type RunRecord } from './runFolder';
+import { promises as fs } from 'node:fs';
+
+export const RUNS_DIR = path.join('.ld-surgeon', 'runs');
+
+/** Rebuilds a job's request from its settings.json (for re-run). */
+export type JobFactory = (settings: { target: string; options: Record<string, unknown> }) => Promise<JobRequest>;
+
+export class JobManager implements vscode.Disposable {
+  private readonly running = new Map<string, RunningJob>();
+  private readonly factories = new Map<JobKind, JobFactory>();
+  private readonly changed = new vscode.EventEmitter<void>();
+  private readonly started = new vscode.EventEmitter<RunningJob>();
+  private readonly disposables: vscode.Disposable[] = [this.changed, this.started];
+  private refreshTimer?: NodeJS.Timeout;
+
+  /** the job list changed (a job started, progressed, ended, or a run folder changed on disk) */
+  readonly onDidChange = this.changed.event;
+  /** this window started a job */
+  readonly onDidStart = this.started.event;
+
+  constructor(private readonly globalStorage: vscode.Uri) {
+    const watcher = vscode.workspace.createFileSystemWatcher(`**/${RUNS_DIR.split(path.sep).join('/')}/*/${STATUS_FILE}`);
+    watcher.onDidChange(() => this.changedSoon(), undefined, this.disposables);
+    watcher.onDidCreate(() => this.changedSoon(), undefined, this.disposables);
+    watcher.onDidDelete(() => this.changedSoon(), undefined, this.disposables);
+    this.disposables.push(watcher, vscode.workspace.onDidChangeWorkspaceFolders(() => this.changedSoon()));
+  }
+
+  registerKind(kind: JobKind, factory: JobFactory): void {
+    this.factories.set(kind, factory);
+  }
+
+  /** Where a job on `target` keeps its run folder: its workspace folder, else the extension's storage. */
+  runsRootFor(target: vscode.Uri): string {
+    const folder = vscode.workspace.getWorkspaceFolder(target) ?? vscode.workspace.workspaceFolders?.[0];
+    return folder && folder.uri.scheme === 'file'
+      ? path.join(folder.uri.fsPath, RUNS_DIR)
+      : path.join(this.globalStorage.fsPath, 'runs');
+  }
+
+  private roots(): string[] {
+    const roots = (vscode.workspace.workspaceFolders ?? [])
+      .filter((f) => f.uri.scheme === 'file')
+      .map((f) => path.join(f.uri.fsPath, RUNS_DIR));
+    roots.push(path.join(this.globalStorage.fsPath, 'runs'));
+    return [...new Set(roots)];
+  }
+
+  async start(request: JobRequest): Promise<RunningJob> {
+    const job = await startJob(this.runsRootFor(vscode.Uri.file(request.target)), request, (j) => {
+      this.running.set(j.dir, j);
+      const unsubscribe = j.onDidChange(() => this.changed.fire());
+      void j.finished.then(() => {
+        unsubscribe();
+        this.running.delete(j.dir);
+        this.changed.fire();
+      });
+      this.started.fire(j);
+    });
+    this.changed.fire();
+    return job;
+  }
+
+  get(dir: string): RunningJob | undefined {
+    return this.running.get(dir);
+  }
+
+  runningJobs(): RunningJob[] {
+    return [...this.running.values()];
+  }
+
+  /** All jobs, newest first. Jobs whose process died unobserved are reported as failed (interrupted). */
+  async list(): Promise<RunRecord[]> {
+    const onDisk = (await Promise.all(this.roots().map((r) => listRuns(r)))).flat();
+    const byDir = new Map<string, RunRecord>();
+    for (const r of onDisk) byDir.set(r.dir, { dir: r.dir, status: settleOrphan(r.status) });
+    for (const job of this.running.values()) byDir.set(job.dir, { dir: job.dir, status: job.status });
+    return [...byDir.values()].sort((a, b) => b.status.startedAt.localeCompare(a.status.startedAt) || b.dir.localeCompare(a.dir));
+  }
+
+  async status(dir: string): Promise<JobStatus | undefined> {
+    const live = this.running.get(dir);
+    if (live) return live.status;
+    const s = await readStatus(dir);
+    return s && settleOrphan(s);
+  }
+
+  async cancel(dir: string): Promise<void> {
+    const live = this.running.get(dir);
+    if (live) {
+      live.cancel();
+      return;
+    }
+    // a job another window (or a crashed one) started: stop its process and record the cancel ourselves
+    const s = await readStatus(dir);
+    if (!s || s.state !== 'running') return;
+    if (isProcessAlive(s.pid)) {
+      try {
+        process.kill(s.pid!, 'SIGTERM');
+      } catch {
+        // it ended meanwhile
+      }
+    }
+    await writeJsonAtomic(path.join(dir, STATUS_FILE), { ...s, state: 'cancelled', endedAt: new Date().toISOString() });
+    this.changed.fire();
+  }
+
+  async rerun(dir: string): Promise<RunningJob> {
+    let settings: { kind?: JobKind; target?: string; options?: Record<string, unknown> };
+    try {
+      settings = JSON.parse(await fs.readFile(path.join(dir, SETTINGS_FILE), 'utf8'));
+    } catch (e) {
+      throw new Error(`cannot re-run: ${path.join(dir, SETTINGS_FILE)} is missing or not JSON (${(e as Error).message})`);
+    }
+    const factory = settings.kind && this.factories.get(settings.kind);
+    if (!factory || typeof settings.target !== 'string') {
+      throw new Error(`cannot re-run: ${path.join(dir, SETTINGS_FILE)} does not describe a job this version can run`);
+    }
+    return this.start(await factory({ target: settings.target, options: settings.options ?? {} }));
+  }
+
+  private changedSoon(): void {
+    if (this.refreshTimer) return;
+    this.refreshTimer = setTimeout(() => {
+      this.refreshTimer = undefined;
+      this.changed.fire();
+    }, 200);
+  }
+
+  dispose(): void {
+    // The window is closing: jobs cannot report to anyone any more. Stop them and record why.
+    for (const job of this.running.values()) job.interruptSync();
+    this.running.clear();
+    if (this.refreshTimer) clearTimeout(this.refreshTimer);
+    for (const d of this.disposables) d.dispose();
+  }
+}

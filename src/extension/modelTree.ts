@@ -1,0 +1,176 @@
+// The "Model" view: the module hierarchy of the active model (the graph editor in focus, or the model a
+// command last ran on) with op counts, parameters and FLOPs, and operator scores once known.
+// Selecting a module reveals it in the graph editor.
+import * as vscode from 'vscode';
+import * as path from 'node:path';
+import { humanBytes, humanCount, type ModelAnalysis, type ModuleNode, type ModuleStats } from '../core/graph';
+import type { CandidateResult } from '../protocol/webview';
+import type { ModelService } from './modelService';
+import type { ScoreStore } from './scoreStore';
+
+export class ModuleItem extends vscode.TreeItem {
+  constructor(
+    readonly modelPath: string,
+    readonly module: ModuleNode,
+    readonly stats: ModuleStats,
+    readonly score: CandidateResult | undefined,
+  ) {
+    const isRoot = module.parent === null;
+    super(
+      isRoot ? path.basename(modelPath) : module.name,
+      isRoot
+        ? vscode.TreeItemCollapsibleState.Expanded
+        : module.children.length
+          ? vscode.TreeItemCollapsibleState.Collapsed
+          : vscode.TreeItemCollapsibleState.None,
+    );
+    this.id = `${modelPath}::${module.id}`;
+    this.description = describe(stats, score);
+    this.tooltip = tooltip(modelPath, module, stats, score);
+    this.iconPath = new vscode.ThemeIcon(isRoot ? 'file-binary' : module.children.length ? 'symbol-namespace' : 'symbol-method');
+    this.contextValue = isRoot ? 'ldSurgeon.model' : score ? 'ldSurgeon.module.scored' : 'ldSurgeon.module';
+  }
+}
+
+function flopsText(s: ModuleStats): string {
+  // nodes with unknown cost are left out of the sum: say the number is a lower bound
+  return `${humanCount(s.flops)}${s.uncounted ? '+' : ''} FLOPs`;
+}
+
+function scoreText(score: CandidateResult): string {
+  if (score.modification === 'none') return 'not prunable';
+  return score.score === null ? 'score n/a' : `score ${score.score.toPrecision(3)}`;
+}
+
+function describe(s: ModuleStats, score: CandidateResult | undefined): string {
+  const parts = [`${s.ops} ops`, `${humanCount(s.params)} params`, flopsText(s)];
+  if (score) parts.push(scoreText(score));
+  return parts.join(' · ');
+}
+
+function tooltip(modelPath: string, m: ModuleNode, s: ModuleStats, score: CandidateResult | undefined): vscode.MarkdownString {
+  const md = new vscode.MarkdownString();
+  md.appendMarkdown(`**${m.id || path.basename(modelPath)}**\n\n`);
+  md.appendMarkdown(`${s.ops.toLocaleString('en-US')} ops (${s.nodes.toLocaleString('en-US')} nodes)  \n`);
+  md.appendMarkdown(`${s.params.toLocaleString('en-US')} parameters (${humanBytes(s.paramBytes)})  \n`);
+  md.appendMarkdown(`${s.flops.toLocaleString('en-US')} FLOPs, ${s.macs.toLocaleString('en-US')} MACs per sample`);
+  if (s.uncounted) md.appendMarkdown(` (${s.uncounted} ops of unknown cost not counted)`);
+  const ops = Object.entries(s.opCounts).sort((a, b) => b[1] - a[1]).slice(0, 8);
+  if (ops.length) md.appendMarkdown(`\n\n${ops.map(([op, n]) => `${op} ×${n}`).join(', ')}`);
+  if (score) {
+    md.appendMarkdown(`\n\n---\n\nLD-Pruner: ${scoreText(score)} (${score.modification})`);
+    if (score.reason) md.appendText(`\n${score.reason}`);
+  }
+  return md;
+}
+
+export class ModelTreeProvider implements vscode.TreeDataProvider<ModuleItem>, vscode.Disposable {
+  private readonly changed = new vscode.EventEmitter<ModuleItem | undefined>();
+  readonly onDidChangeTreeData = this.changed.event;
+  private readonly activeChanged = new vscode.EventEmitter<string | undefined>();
+  /** the model shown changed */
+  readonly onDidChangeModel = this.activeChanged.event;
+  private modelPath?: string;
+  private analysis?: ModelAnalysis;
+  private error?: string;
+  private loading?: Promise<void>;
+  private readonly items = new Map<ModuleNode, ModuleItem>();
+  private readonly disposables: vscode.Disposable[] = [];
+
+  constructor(private readonly models: ModelService, private readonly scores: ScoreStore) {
+    this.disposables.push(
+      this.changed,
+      this.activeChanged,
+      models.onDidChangeModel((p) => {
+        if (p === this.modelPath) void this.load(p);
+      }),
+      scores.onDidChange((p) => {
+        if (p === this.modelPath) this.refresh();
+      }),
+    );
+  }
+
+  get model(): string | undefined {
+    return this.modelPath;
+  }
+
+  /** Shows `file`'s modules; resolves once they are loaded (or failed to load). */
+  show(file: string, reload = false): Promise<void> {
+    if (!reload && file === this.modelPath && this.loading) return this.loading;
+    return this.load(file);
+  }
+
+  private load(file: string): Promise<void> {
+    this.modelPath = file;
+    this.analysis = undefined;
+    this.error = undefined;
+    this.activeChanged.fire(file);
+    const loading = this.models.analysis(file).then(
+      (a) => {
+        if (this.modelPath === file) this.analysis = a;
+      },
+      (e) => {
+        if (this.modelPath === file) this.error = e instanceof Error ? e.message : String(e);
+      },
+    ).finally(() => this.refresh());
+    this.loading = loading;
+    this.refresh();
+    return loading;
+  }
+
+  refresh(): void {
+    this.items.clear();
+    this.changed.fire(undefined);
+  }
+
+  /** The analysis the tree shows, once loaded. */
+  current(): { modelPath: string; analysis: ModelAnalysis } | undefined {
+    return this.modelPath && this.analysis ? { modelPath: this.modelPath, analysis: this.analysis } : undefined;
+  }
+
+  /** A message for the view (loading, or why the model could not be read). */
+  statusMessage(): string | undefined {
+    if (!this.modelPath) return undefined;
+    if (this.error) return this.error;
+    if (!this.analysis) return `Reading ${path.basename(this.modelPath)}…`;
+    return undefined;
+  }
+
+  getTreeItem(item: ModuleItem): ModuleItem {
+    return item;
+  }
+
+  getChildren(parent?: ModuleItem): ModuleItem[] {
+    const a = this.analysis;
+    const file = this.modelPath;
+    if (!a || !file) return [];
+    if (!parent) return [this.item(file, a, a.tree.root)];
+    return parent.module.children.map((m) => this.item(file, a, m));
+  }
+
+  getParent(item: ModuleItem): ModuleItem | undefined {
+    const a = this.analysis;
+    const p = item.module.parent;
+    return a && p && this.modelPath ? this.item(this.modelPath, a, p) : undefined;
+  }
+
+  /** The item of module `id`, for TreeView.reveal. */
+  itemFor(moduleId: string): ModuleItem | undefined {
+    const a = this.analysis;
+    const m = a?.tree.byId.get(moduleId);
+    return a && m && this.modelPath ? this.item(this.modelPath, a, m) : undefined;
+  }
+
+  private item(file: string, a: ModelAnalysis, m: ModuleNode): ModuleItem {
+    let it = this.items.get(m);
+    if (!it) {
+      it = new ModuleItem(file, m, a.total.get(m)!, this.scores.get(file)?.get(m.id));
+      this.items.set(m, it);
+    }
+    return it;
+  }
+
+  dispose(): void {
+    for (const d of this.disposables) d.dispose();
+  }
+}

@@ -1,0 +1,96 @@
+// Which model or pipeline a command works on: the explorer selection it was invoked on, the graph editor in
+// focus, or the user's pick from the workspace's models and pipelines (with a file dialog as a last resort).
+import * as vscode from 'vscode';
+import * as path from 'node:path';
+import { promises as fs } from 'node:fs';
+import { GRAPH_VIEW_TYPE } from './graphEditor';
+import type { PipelineFolders } from './pipelineFolders';
+
+const EXCLUDE = '{**/node_modules/**,**/.git/**,**/.ld-surgeon/**}';
+
+/** The model of the active graph editor, if one is in focus. */
+export function activeGraphModel(): string | undefined {
+  const input = vscode.window.tabGroups.activeTabGroup.activeTab?.input;
+  return input instanceof vscode.TabInputCustom && input.viewType === GRAPH_VIEW_TYPE ? input.uri.fsPath : undefined;
+}
+
+async function isDirectory(p: string): Promise<boolean> {
+  try {
+    return (await fs.stat(p)).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+interface PickItem extends vscode.QuickPickItem {
+  target?: string;
+  browse?: boolean;
+}
+
+async function browse(kind: 'model' | 'model-or-pipeline', title: string): Promise<string | undefined> {
+  const picked = await vscode.window.showOpenDialog({
+    title,
+    canSelectFiles: true,
+    canSelectFolders: kind === 'model-or-pipeline',
+    canSelectMany: false,
+    filters: kind === 'model' ? { 'ONNX models': ['onnx'] } : undefined,
+    openLabel: 'Select',
+  });
+  return picked?.[0]?.fsPath;
+}
+
+/** Quick pick over the workspace's pipelines (optional) and .onnx models, plus "Browse…". */
+async function pick(kind: 'model' | 'model-or-pipeline', title: string, pipelines: readonly string[]): Promise<string | undefined> {
+  const models = await vscode.workspace.findFiles('**/*.onnx', EXCLUDE, 500);
+  const items: PickItem[] = [];
+  if (kind === 'model-or-pipeline' && pipelines.length) {
+    items.push({ label: 'Pipelines', kind: vscode.QuickPickItemKind.Separator });
+    for (const p of pipelines) {
+      items.push({ label: `$(folder) ${vscode.workspace.asRelativePath(p, false)}`, description: 'model_index.json', target: p });
+    }
+  }
+  if (models.length) {
+    items.push({ label: 'Models', kind: vscode.QuickPickItemKind.Separator });
+    for (const m of models.sort((a, b) => a.fsPath.localeCompare(b.fsPath))) {
+      items.push({ label: `$(file-binary) ${vscode.workspace.asRelativePath(m, false)}`, target: m.fsPath });
+    }
+  }
+  items.push({ label: '', kind: vscode.QuickPickItemKind.Separator }, { label: '$(folder-opened) Browse…', browse: true });
+  const choice = await vscode.window.showQuickPick(items, { title, placeHolder: kind === 'model' ? 'Pick an ONNX model' : 'Pick a pipeline folder or an ONNX model', matchOnDescription: true });
+  if (!choice) return undefined;
+  return choice.browse ? browse(kind, title) : choice.target;
+}
+
+/** Resolves the .onnx model a command should act on; undefined when the user cancelled. */
+export async function resolveModel(arg: unknown, title: string, pipelines: readonly string[]): Promise<string | undefined> {
+  const given = argPath(arg);
+  if (given) {
+    if (!given.toLowerCase().endsWith('.onnx')) throw new Error(`${given} is not an .onnx model`);
+    return given;
+  }
+  return activeGraphModel() ?? pick('model', title, pipelines);
+}
+
+/** Resolves a scoring target: a pipeline folder (holding model_index.json) or an .onnx model. */
+export async function resolveScoreTarget(arg: unknown, title: string, pipelines: PipelineFolders): Promise<string | undefined> {
+  const given = argPath(arg);
+  if (given) {
+    if (await isDirectory(given)) {
+      if (!pipelines.list().includes(given)) throw new Error(`${given} holds no model_index.json: it is not a pipeline folder`);
+      return given;
+    }
+    if (!given.toLowerCase().endsWith('.onnx')) throw new Error(`${given} is neither a pipeline folder nor an .onnx model`);
+    return given;
+  }
+  return activeGraphModel() ?? pick('model-or-pipeline', title, pipelines.list());
+}
+
+/** A path from a command argument: a Uri (explorer, editor title), a path string, or a tree item with a resourceUri. */
+export function argPath(arg: unknown): string | undefined {
+  if (arg instanceof vscode.Uri) return arg.fsPath;
+  if (typeof arg === 'string' && path.isAbsolute(arg)) return arg;
+  if (arg && typeof arg === 'object' && 'modelPath' in arg && typeof (arg as { modelPath: unknown }).modelPath === 'string') {
+    return (arg as { modelPath: string }).modelPath;
+  }
+  return undefined;
+}

@@ -1,0 +1,354 @@
+// The messages between the extension host and the graph webview (webview-ui/), both ways, plus
+// the HTML shell the host serves. One file so both sides compile against the same definitions.
+//
+// Size rule: the graph index travels once (in `init`); scores stream as small batches
+// (`batchScores`); weight statistics travel as numbers, never as tensor bytes.
+import type { GraphIndex } from '../core/graph/graph-index';
+
+export type { GraphIndex };
+
+/** Bumped whenever a message changes shape; the webview sends it in `ready`. */
+export const WEBVIEW_PROTOCOL_VERSION = 1;
+
+// ---------------------------------------------------------------------------------------------
+// Payloads
+
+/** What the scorer did (or could not do) to a candidate. */
+export type ModificationKind =
+  /** the module is bypassed: its output is its input */
+  | 'remove'
+  /** the module is swapped for something cheaper (e.g. a channel projection where shapes differ) */
+  | 'replace'
+  /** no valid modification exists (shared module, shape constraint...): never pruned */
+  | 'none';
+
+/** The LD-Pruner result for one candidate (a module path like `up_blocks.2.resnets.0.conv1`). */
+export interface CandidateResult {
+  id: string;
+  /** score with the configured variant (avg+std by default); null when not computed */
+  score: number | null;
+  /** the score under each variant formula that was computed, e.g. { avg: 0.8, std: 0.3 } */
+  variants?: Record<string, number>;
+  params: number;
+  flops: number;
+  /** fraction (0..1) of the full model's measured latency spent in this candidate */
+  latencyShare?: number;
+  modification: ModificationKind;
+  /** why it is replaced rather than removed, why it cannot be modified, or why scoring failed */
+  reason?: string;
+}
+
+export type ScoringPhase = 'idle' | 'running' | 'done' | 'failed' | 'cancelled';
+
+export interface WeightStats {
+  dtype: string;
+  shape: number[];
+  count: number;
+  min: number;
+  max: number;
+  mean: number;
+  std: number;
+  zeros?: number;
+  /** NaN and ±Inf elements, excluded from the other statistics */
+  nonFinite?: number;
+  /** equal-width bins over [lo, hi] */
+  histogram: { lo: number; hi: number; counts: number[] };
+}
+
+export interface PruneCheck {
+  name: string;
+  ok: boolean;
+  detail?: string;
+}
+
+export type BudgetMetric = 'latency' | 'params' | 'flops';
+
+export interface SelectionBudget {
+  metric: BudgetMetric;
+  /** percent (0..100) of the model's total to save */
+  percent: number;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Host → webview
+
+export type ToWebview =
+  | {
+      type: 'init';
+      graph: GraphIndex;
+      modelName: string;
+      modelPath: string;
+      /** only for harnesses; in VS Code the body classes (vscode-light/-dark/-high-contrast) decide */
+      theme?: 'light' | 'dark' | 'high-contrast' | 'high-contrast-light';
+    }
+  /** a batch of results, streamed while scoring runs; `reset` drops earlier ones first */
+  | { type: 'scores'; results: CandidateResult[]; reset?: boolean }
+  | { type: 'scoringState'; state: ScoringPhase; done?: number; total?: number; message?: string }
+  | { type: 'weightStats'; requestId: number; tensorName: string; stats?: WeightStats; error?: string }
+  | {
+      type: 'pruneResult';
+      ok: boolean;
+      checks: PruneCheck[];
+      /** measured latency ratio original / pruned (1.35 = 35% faster), when measured */
+      speedup?: number;
+      latencyBeforeMs?: number;
+      latencyAfterMs?: number;
+      paramsBefore: number;
+      paramsAfter: number;
+      removedIds: string[];
+      outputPath?: string;
+      error?: string;
+    }
+  | { type: 'pruneState'; state: 'running' | 'cancelled'; message?: string }
+  | { type: 'distillState'; state: 'running' | 'done' | 'failed'; message?: string; outputPath?: string }
+  | { type: 'reveal'; moduleId: string }
+  | ({ type: 'selectionBudget' } & SelectionBudget);
+
+// ---------------------------------------------------------------------------------------------
+// Webview → host
+
+export type FromWebview =
+  | { type: 'ready'; protocolVersion: number }
+  /** the host reads the tensor by range and answers `weightStats` with the same requestId */
+  | { type: 'requestWeightStats'; requestId: number; tensorName: string }
+  | { type: 'applyPrune'; ids: string[] }
+  | { type: 'distill'; prunedPath: string }
+  | { type: 'scoreOperators' }
+  | { type: 'cancelScoring' }
+  /** show the node's full definition (attributes, all inputs) in an editor */
+  | { type: 'openNode'; nodeId: string }
+  | { type: 'selectionChanged'; ids: string[] }
+  | { type: 'reportError'; message: string; stack?: string };
+
+export type ToWebviewType = ToWebview['type'];
+export type FromWebviewType = FromWebview['type'];
+
+// ---------------------------------------------------------------------------------------------
+// Validation: each side checks what arrives, so a malformed message fails loudly at the boundary
+// instead of deep in a view. Only the fields each side relies on are checked.
+
+export class ProtocolError extends Error {
+  override name = 'ProtocolError';
+}
+
+type Check = (m: Record<string, unknown>) => string | undefined;
+
+const isStr = (v: unknown): v is string => typeof v === 'string';
+const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+const isStrArray = (v: unknown): v is string[] => Array.isArray(v) && v.every(isStr);
+const need = (ok: boolean, what: string): string | undefined => (ok ? undefined : what);
+
+function checkCandidate(c: unknown): string | undefined {
+  if (!c || typeof c !== 'object') return 'a result is not an object';
+  const r = c as Record<string, unknown>;
+  if (!isStr(r.id) || !r.id) return 'a result has no id';
+  if (!(r.score === null || isNum(r.score))) return `result ${r.id}: score must be a finite number or null`;
+  if (!isNum(r.params) || !isNum(r.flops)) return `result ${r.id}: params and flops must be numbers`;
+  if (r.latencyShare !== undefined && !isNum(r.latencyShare)) return `result ${r.id}: latencyShare must be a number`;
+  if (r.modification !== 'remove' && r.modification !== 'replace' && r.modification !== 'none') {
+    return `result ${r.id}: unknown modification ${String(r.modification)}`;
+  }
+  return undefined;
+}
+
+const toWebviewChecks: Record<ToWebviewType, Check> = {
+  init: (m) =>
+    need(!!m.graph && typeof m.graph === 'object', 'init.graph must be an object') ??
+    need(isStr(m.modelName) && isStr(m.modelPath), 'init needs modelName and modelPath'),
+  scores: (m) => {
+    if (!Array.isArray(m.results)) return 'scores.results must be an array';
+    for (const r of m.results) {
+      const e = checkCandidate(r);
+      if (e) return e;
+    }
+    return undefined;
+  },
+  scoringState: (m) =>
+    need(['idle', 'running', 'done', 'failed', 'cancelled'].includes(m.state as string), `unknown scoring state ${String(m.state)}`),
+  weightStats: (m) =>
+    need(isNum(m.requestId), 'weightStats.requestId must be a number') ??
+    need(m.stats !== undefined || isStr(m.error), 'weightStats needs stats or error'),
+  pruneResult: (m) =>
+    need(Array.isArray(m.checks), 'pruneResult.checks must be an array') ??
+    need(isStrArray(m.removedIds), 'pruneResult.removedIds must be strings') ??
+    need(isNum(m.paramsBefore) && isNum(m.paramsAfter), 'pruneResult needs paramsBefore and paramsAfter'),
+  pruneState: (m) => need(m.state === 'running' || m.state === 'cancelled', 'unknown prune state'),
+  distillState: (m) => need(['running', 'done', 'failed'].includes(m.state as string), 'unknown distill state'),
+  reveal: (m) => need(isStr(m.moduleId), 'reveal.moduleId must be a string'),
+  selectionBudget: (m) =>
+    need(['latency', 'params', 'flops'].includes(m.metric as string), 'selectionBudget.metric must be latency, params or flops') ??
+    need(isNum(m.percent) && (m.percent as number) >= 0 && (m.percent as number) <= 100, 'selectionBudget.percent must be within 0..100'),
+};
+
+const fromWebviewChecks: Record<FromWebviewType, Check> = {
+  ready: (m) => need(isNum(m.protocolVersion), 'ready.protocolVersion must be a number'),
+  requestWeightStats: (m) =>
+    need(isNum(m.requestId), 'requestWeightStats.requestId must be a number') ??
+    need(isStr(m.tensorName) && m.tensorName !== '', 'requestWeightStats.tensorName must be a non-empty string'),
+  applyPrune: (m) => need(isStrArray(m.ids) && m.ids.length > 0, 'applyPrune.ids must be a non-empty list of strings'),
+  distill: (m) => need(isStr(m.prunedPath) && m.prunedPath !== '', 'distill.prunedPath must be a non-empty string'),
+  scoreOperators: () => undefined,
+  cancelScoring: () => undefined,
+  openNode: (m) => need(isStr(m.nodeId), 'openNode.nodeId must be a string'),
+  selectionChanged: (m) => need(isStrArray(m.ids), 'selectionChanged.ids must be strings'),
+  reportError: (m) => need(isStr(m.message), 'reportError.message must be a string'),
+};
+
+function parseWith<T>(raw: unknown, checks: Record<string, Check>, side: string): T {
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new ProtocolError(`${side}: message is not an object`);
+  const m = raw as Record<string, unknown>;
+  const check = isStr(m.type) ? checks[m.type] : undefined;
+  if (!check || !Object.prototype.hasOwnProperty.call(checks, m.type as string)) {
+    throw new ProtocolError(`${side}: unknown message type ${JSON.stringify(m.type)}`);
+  }
+  const problem = check(m);
+  if (problem) throw new ProtocolError(`${side}: ${problem}`);
+  return m as T;
+}
+
+/** Validates a message the webview received; throws ProtocolError naming the problem. */
+export function parseToWebview(raw: unknown): ToWebview {
+  return parseWith<ToWebview>(raw, toWebviewChecks, 'message to webview');
+}
+
+/** Validates a message the host received from the webview; throws ProtocolError naming the problem. */
+export function parseFromWebview(raw: unknown): FromWebview {
+  return parseWith<FromWebview>(raw, fromWebviewChecks, 'message from webview');
+}
+
+/** Splits results into `scores` messages of at most `size` results each (postMessage stays small). */
+export function batchScores(results: readonly CandidateResult[], size = 200): ToWebview[] {
+  if (!(size >= 1)) throw new RangeError('batch size must be at least 1');
+  const out: ToWebview[] = [];
+  for (let i = 0; i < results.length; i += size) out.push({ type: 'scores', results: results.slice(i, i + size) });
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Request/reply over a one-way message channel: the requester numbers each request and the reply
+// carries the number back. Used by the webview for weight statistics; generic so tests and the
+// host can use it too.
+
+export class RequestTracker<Reply> {
+  private nextId = 1;
+  private pending = new Map<number, { resolve: (r: Reply) => void; reject: (e: Error) => void; timer?: ReturnType<typeof setTimeout> }>();
+
+  constructor(private readonly timeoutMs = 60_000) {}
+
+  /** Allocates an id, calls send(id), and resolves with the reply settled for that id. */
+  request(send: (requestId: number) => void): Promise<Reply> {
+    const id = this.nextId++;
+    return new Promise<Reply>((resolve, reject) => {
+      const entry: { resolve: (r: Reply) => void; reject: (e: Error) => void; timer?: ReturnType<typeof setTimeout> } = { resolve, reject };
+      if (this.timeoutMs > 0) {
+        entry.timer = setTimeout(() => {
+          this.pending.delete(id);
+          reject(new Error(`request ${id} got no reply within ${this.timeoutMs} ms`));
+        }, this.timeoutMs);
+      }
+      this.pending.set(id, entry);
+      try {
+        send(id);
+      } catch (e) {
+        this.settleError(id, e instanceof Error ? e : new Error(String(e)));
+      }
+    });
+  }
+
+  /** Delivers a reply; false when no request with that id is waiting (late or duplicate reply). */
+  settle(requestId: number, reply: Reply): boolean {
+    const p = this.pending.get(requestId);
+    if (!p) return false;
+    this.pending.delete(requestId);
+    if (p.timer) clearTimeout(p.timer);
+    p.resolve(reply);
+    return true;
+  }
+
+  settleError(requestId: number, error: Error): boolean {
+    const p = this.pending.get(requestId);
+    if (!p) return false;
+    this.pending.delete(requestId);
+    if (p.timer) clearTimeout(p.timer);
+    p.reject(error);
+    return true;
+  }
+
+  /** Rejects everything still waiting (the view is being disposed). */
+  rejectAll(reason: string): void {
+    for (const id of [...this.pending.keys()]) this.settleError(id, new Error(reason));
+  }
+
+  get size(): number {
+    return this.pending.size;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The HTML shell
+
+export interface WebviewHtmlOptions {
+  /** webview URI of dist/webview.js */
+  scriptUri: string;
+  /** webview URI of dist/webview.css */
+  styleUri: string;
+  /** webview.cspSource */
+  cspSource: string;
+  /** a fresh random nonce per render (see createNonce) */
+  nonce: string;
+  /** webview URI of @vscode/codicons' codicon.css, when the host ships it */
+  codiconsUri?: string;
+  title?: string;
+}
+
+/** 32 random characters from [A-Za-z0-9], for the CSP nonce. */
+export function createNonce(): string {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+  const bytes = new Uint8Array(32);
+  globalThis.crypto.getRandomValues(bytes);
+  let s = '';
+  for (const b of bytes) s += alphabet[b % alphabet.length];
+  return s;
+}
+
+export function contentSecurityPolicy(cspSource: string, nonce: string): string {
+  return [
+    `default-src 'none'`,
+    `img-src ${cspSource} data:`,
+    `style-src ${cspSource} 'nonce-${nonce}'`,
+    `script-src 'nonce-${nonce}'`,
+    // the layout engine runs in a worker built from a Blob URL (see webview-ui/src/layout)
+    `worker-src blob:`,
+    `font-src ${cspSource}`,
+  ].join('; ');
+}
+
+const escapeAttr = (s: string): string =>
+  s.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
+/** The complete HTML document for the graph webview, with a strict CSP. */
+export function webviewHtml(o: WebviewHtmlOptions): string {
+  if (!/^[A-Za-z0-9+/=_-]{16,}$/.test(o.nonce)) throw new Error('webviewHtml: the nonce must be at least 16 base64 characters');
+  if (/[;'"<>\r\n]/.test(o.cspSource) || !o.cspSource.trim()) {
+    throw new Error(`webviewHtml: cspSource ${JSON.stringify(o.cspSource)} contains characters a CSP source cannot`);
+  }
+  const csp = contentSecurityPolicy(o.cspSource, o.nonce);
+  const codicons = o.codiconsUri
+    ? `\n  <link rel="stylesheet" id="vscode-codicon-stylesheet" href="${escapeAttr(o.codiconsUri)}">`
+    : '';
+  return `<!DOCTYPE html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <meta http-equiv="Content-Security-Policy" content="${escapeAttr(csp)}">
+  <meta name="viewport" content="width=device-width, initial-scale=1">
+  <link rel="stylesheet" href="${escapeAttr(o.styleUri)}">${codicons}
+  <title>${escapeAttr(o.title ?? 'LD Surgeon')}</title>
+</head>
+<body>
+  <div id="app" class="app" data-loading="true"><div class="app-loading" role="status">Loading graph…</div></div>
+  <script nonce="${escapeAttr(o.nonce)}" src="${escapeAttr(o.scriptUri)}"></script>
+</body>
+</html>
+`;
+}

@@ -1,0 +1,167 @@
+#!/usr/bin/env node
+// Tests the packaged extension in a real VS Code (code-server 4.100.3) driven by headless Chromium:
+//   1. build dist/ and package the VSIX, install it into a code-server whose state lives in .e2e/run/
+//   2. extension-host tests: test/e2e/suite (mocha) inside the real Node extension host
+//   3. UI tests: test/e2e/ui (explorer context menus, the graph webview's DOM, the LD Surgeon views),
+//      with screenshots in .e2e/screenshots/
+// Ends with the line `N passed, N failed` and exits non-zero on any failure.
+//
+// Usage: node test/e2e/run.mjs [--no-build] [--host-only | --ui-only] [--keep]
+//   --no-build  reuse dist/ (still re-packages the VSIX)   --keep  leave .e2e/run/ for inspection
+import { spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync, readFileSync, appendFileSync } from 'node:fs';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const E2E = dirname(fileURLToPath(import.meta.url));
+const REPO = join(E2E, '..', '..');
+const OUT = join(REPO, '.e2e');
+const RUN = join(OUT, 'run');
+const SHOTS = join(OUT, 'screenshots');
+const args = new Set(process.argv.slice(2));
+// the pipeline the tests work on (a copy of it); overridable to try the harness on another pipeline folder
+const EXAMPLE = process.env.LD_SURGEON_E2E_EXAMPLE || join(REPO, 'examples', 'digits-cond');
+const started = Date.now();
+const timings = [];
+
+function log(msg) {
+  const line = `[e2e ${((Date.now() - started) / 1000).toFixed(1).padStart(5)}s] ${msg}`;
+  console.log(line);
+  if (existsSync(RUN)) appendFileSync(join(RUN, 'e2e.log'), line + '\n');
+}
+
+async function timed(name, fn) {
+  const t0 = Date.now();
+  try {
+    return await fn();
+  } finally {
+    timings.push(`${name} ${((Date.now() - t0) / 1000).toFixed(1)}s`);
+  }
+}
+
+function sh(cmd, argv, opts = {}) {
+  const r = spawnSync(cmd, argv, { cwd: REPO, encoding: 'utf8', ...opts });
+  if (r.status !== 0) {
+    throw new Error(`${cmd} ${argv.join(' ')} failed (${r.status ?? r.signal}):\n${(r.stdout ?? '').slice(-4000)}\n${(r.stderr ?? '').slice(-4000)}`);
+  }
+  return r.stdout ?? '';
+}
+
+/** The VSIX for this machine only: the shipped .vscodeignore plus the other platforms' onnxruntime binaries. */
+function e2eIgnoreFile() {
+  const base = readFileSync(join(REPO, '.vscodeignore'), 'utf8');
+  const file = join(RUN, 'vscodeignore');
+  const platformDir = `${process.platform}/${process.arch}`;
+  const others = ['linux/x64', 'linux/arm64', 'darwin/arm64', 'darwin/x64', 'win32/x64', 'win32/arm64'].filter((p) => p !== platformDir);
+  writeFileSync(file, `${base}\n# e2e: this machine's platform only\n${others.map((p) => `node_modules/onnxruntime-node/bin/napi-v6/${p}/**`).join('\n')}\n`);
+  return file;
+}
+
+function freshWorkspace(name) {
+  const ws = join(RUN, name);
+  const example = EXAMPLE;
+  mkdirSync(ws, { recursive: true });
+  if (existsSync(example)) {
+    // a copy: tests score, prune and write next to the models; the committed example stays untouched
+    cpSync(example, join(ws, 'digits-cond'), { recursive: true, filter: (src) => !/\.(ldscores\.json|pruned\.onnx|prune\.json)$/.test(src) });
+  }
+  return ws;
+}
+
+let passed = 0;
+let failed = 0;
+const failures = [];
+let server;
+
+async function main() {
+  if (!existsSync(join(E2E, 'node_modules', '.bin', 'code-server')) || !existsSync(join(E2E, 'node_modules', 'playwright-core'))) {
+    log('test/e2e/node_modules is missing: running test/e2e/setup.sh');
+    await timed('setup', () => sh('bash', [join(E2E, 'setup.sh')], { stdio: 'inherit' }));
+  }
+  // imported only now: they need test/e2e/node_modules
+  const { serverLayout, installExtension, startServer } = await import('./lib/server.mjs');
+  const { bundleSuite, runHostTests } = await import('./lib/host-tests.mjs');
+  const { runUiTests } = await import('./ui/index.mjs');
+
+  rmSync(RUN, { recursive: true, force: true });
+  rmSync(SHOTS, { recursive: true, force: true });
+  mkdirSync(RUN, { recursive: true });
+  mkdirSync(SHOTS, { recursive: true });
+  if (!existsSync(EXAMPLE)) log(`warning: ${EXAMPLE} is missing; the model tests will fail`);
+
+  if (!args.has('--no-build')) {
+    log('building dist/');
+    await timed('build', () => sh(process.execPath, ['scripts/build.mjs']));
+  }
+  const pkg = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8'));
+  const vsix = join(RUN, `${pkg.name}-${pkg.version}.vsix`);
+  log('packaging the VSIX');
+  await timed('package', () => sh(process.execPath, [join(REPO, 'node_modules', '@vscode', 'vsce', 'vsce'), 'package',
+    '--skip-license', '--allow-missing-repository', '--ignoreFile', e2eIgnoreFile(), '--out', vsix]));
+
+  const layout = serverLayout(RUN);
+  log(`installing ${vsix}`);
+  await timed('install', () => installExtension(layout, vsix));
+  const installed = readdirSync(layout.extensions).find((d) => d.startsWith(`${pkg.publisher}.${pkg.name}-`));
+  if (!installed) throw new Error(`the VSIX did not install into ${layout.extensions}`);
+  const extensionPath = join(layout.extensions, installed);
+
+  const hostWs = freshWorkspace('ws-host');
+  const uiWs = freshWorkspace('ws-ui');
+  server = await timed('server start', () => startServer(layout, uiWs));
+  log(`code-server on ${server.url} (pgid ${server.pid})`);
+
+  if (!args.has('--ui-only')) {
+    const suitePath = await bundleSuite(REPO, RUN);
+    log('extension-host tests');
+    // the extension host's console (mocha's spec reporter, stack traces) goes to a file; results are summarised here
+    const hostLog = join(RUN, 'host.log');
+    const { exitCode, results } = await timed('host tests', () =>
+      runHostTests({ server, runDir: RUN, extensionPath, suitePath, workspace: hostWs, timeoutMs: 10 * 60_000, log: (l) => appendFileSync(hostLog, l + '\n') }));
+    for (const t of results?.tests ?? []) log(`  ${t.state === 'passed' ? '✓' : '✗'} ${t.title}${t.durationMs !== undefined ? ` (${t.durationMs}ms)` : ''}`);
+    log(`extension-host console: ${hostLog}`);
+    if (!results) {
+      failed++;
+      failures.push(`extension-host suite did not report (exit ${exitCode}); see ${join(RUN, 'data', 'logs')}`);
+    } else {
+      for (const t of results.tests) {
+        if (t.state === 'passed') passed++;
+        else {
+          failed++;
+          failures.push(`host: ${t.title}\n    ${String(t.error).split('\n').slice(0, 6).join('\n    ')}`);
+        }
+      }
+      if (exitCode !== 0 && results.failed === 0) {
+        failed++;
+        failures.push(`extension-host suite exited with ${exitCode} although no test failed`);
+      }
+    }
+  }
+
+  if (!args.has('--host-only')) {
+    log('UI tests');
+    const ui = await timed('ui tests', () => runUiTests({ server, runDir: RUN, workspace: uiWs, screenshots: SHOTS, log }));
+    passed += ui.passed;
+    failed += ui.failed;
+    failures.push(...ui.failures.map((f) => `ui: ${f}`));
+  }
+}
+
+let crashed = false;
+try {
+  await main();
+} catch (e) {
+  crashed = true;
+  failed++;
+  failures.push(`harness: ${e instanceof Error ? e.stack ?? e.message : String(e)}`);
+} finally {
+  if (server) await server.stop();
+}
+if (failures.length) console.log(`\nFailures:\n${failures.map((f) => `  - ${f}`).join('\n')}`);
+log(`timings: ${timings.join(', ')}; total ${((Date.now() - started) / 1000).toFixed(1)}s`);
+if (!args.has('--keep') && !failed && !crashed) {
+  // keep screenshots and the e2e log; drop the 300 MB of code-server state
+  for (const d of ['data', 'exts', 'xdg', 'tmp', 'chromium-host', 'chromium-ui', 'ws-host', 'ws-ui']) rmSync(join(RUN, d), { recursive: true, force: true });
+}
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);

@@ -1,0 +1,43 @@
+// Shared helpers for the extension-host tests.
+import * as vscode from 'vscode';
+import * as path from 'node:path';
+import type { LdSurgeonApi } from '../../../src/extension/api';
+
+declare const LD_SURGEON_E2E_REPO: string;
+export const REPO = LD_SURGEON_E2E_REPO;
+export const EXTENSION_ID = 'ld-surgeon.ld-surgeon';
+
+export async function api(): Promise<LdSurgeonApi> {
+  const ext = vscode.extensions.getExtension<LdSurgeonApi>(EXTENSION_ID);
+  if (!ext) throw new Error(`extension ${EXTENSION_ID} is not installed`);
+  return ext.activate();
+}
+
+export function workspaceRoot(): string {
+  const f = vscode.workspace.workspaceFolders?.[0];
+  if (!f) throw new Error('the tests need a workspace folder (the runner opens a copy of examples/digits-cond)');
+  return f.uri.fsPath;
+}
+
+/** The shipped example pipeline, as copied into the test workspace. */
+export function pipelineDir(): string {
+  return path.join(workspaceRoot(), 'digits-cond');
+}
+
+export function unetPath(): string {
+  return path.join(pipelineDir(), 'unet', 'model.onnx');
+}
+
+export async function waitFor<T>(what: string, fn: () => T | undefined | Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined && v !== false) return v as T;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+export async function closeAllEditors(): Promise<void> {
+  await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+}

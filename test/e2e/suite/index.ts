@@ -1,0 +1,37 @@
+// Entry point of the extension-host tests (the @vscode/test-electron contract: export run()). The runner
+// (test/e2e/run.mjs) bundles this file with the test modules; mocha stays external and resolves from
+// test/e2e/node_modules. Results go to results.json next to the bundle, for the runner to count.
+import { writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+
+interface MochaTest { fullTitle(): string; duration?: number }
+interface MochaRunner { on(event: 'pass', fn: (t: MochaTest) => void): MochaRunner; on(event: 'fail', fn: (t: MochaTest, err: Error) => void): MochaRunner }
+interface MochaInstance {
+  suite: { emit(event: string, ...args: unknown[]): void };
+  run(done: (failures: number) => void): MochaRunner;
+}
+type MochaCtor = new (opts: Record<string, unknown>) => MochaInstance;
+
+export function run(): Promise<void> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const Mocha = require('mocha') as MochaCtor;
+  const mocha = new Mocha({ ui: 'tdd', color: false, timeout: 60_000, reporter: 'spec' });
+  // install suite()/test()/... as globals, then load the tests (bundled; evaluated on require)
+  mocha.suite.emit('pre-require', globalThis, 'ld-surgeon-e2e', mocha);
+  require('./activation.e2e');
+  require('./modelTree.e2e');
+  require('./graphEditor.e2e');
+  require('./jobs.e2e');
+
+  const tests: { title: string; state: 'passed' | 'failed'; durationMs?: number; error?: string }[] = [];
+  return new Promise((resolve, reject) => {
+    const runner = mocha.run((failures) => {
+      const passed = tests.filter((t) => t.state === 'passed').length;
+      writeFileSync(path.join(__dirname, 'results.json'), JSON.stringify({ passed, failed: tests.length - passed, tests }, null, 2));
+      if (failures) reject(new Error(`${failures} extension-host test(s) failed`));
+      else resolve();
+    });
+    runner.on('pass', (t) => tests.push({ title: t.fullTitle(), state: 'passed', durationMs: t.duration }));
+    runner.on('fail', (t, err) => tests.push({ title: t.fullTitle(), state: 'failed', error: err?.stack ?? String(err) }));
+  });
+}

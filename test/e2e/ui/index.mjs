@@ -1,0 +1,88 @@
+// UI tests: what a user sees and clicks in the workbench (explorer context menus, the graph webview,
+// the LD Surgeon views). Each step is a test; a failing step saves a screenshot and later steps still run
+// when they do not depend on it.
+import { join } from 'node:path';
+import { launchBrowser } from '../lib/browser.mjs';
+import {
+  closeMenu, contextMenu, contextMenuWith, explorerRow, openViewContainer, pickMenuItem, viewRows, waitForWorkbench, webviewFrame,
+} from './workbench.mjs';
+
+function expect(cond, message) {
+  if (!cond) throw new Error(message);
+}
+
+export async function runUiTests({ server, runDir, workspace, screenshots, log }) {
+  const results = { passed: 0, failed: 0, failures: [] };
+  const context = await launchBrowser(join(runDir, 'chromium-ui'));
+  const page = context.pages()[0] ?? (await context.newPage());
+  page.setDefaultTimeout(30_000);
+  const shot = (name) => page.screenshot({ path: join(screenshots, `${name}.png`) });
+  const done = new Set();
+
+  async function step(name, fn, needs = []) {
+    const missing = needs.filter((n) => !done.has(n));
+    if (missing.length) {
+      results.failed++;
+      results.failures.push(`${name}: not run, it needs: ${missing.join(', ')}`);
+      log(`  ✗ ${name} (skipped: needs ${missing.join(', ')})`);
+      return;
+    }
+    const t0 = Date.now();
+    try {
+      await fn();
+      done.add(name);
+      results.passed++;
+      log(`  ✓ ${name} (${((Date.now() - t0) / 1000).toFixed(1)}s)`);
+    } catch (e) {
+      results.failed++;
+      results.failures.push(`${name}: ${e instanceof Error ? e.message : String(e)}`);
+      log(`  ✗ ${name}: ${e instanceof Error ? e.message : String(e)}`);
+      await shot(`failed-${name.replace(/[^a-z0-9]+/gi, '-')}`).catch(() => {});
+      await page.keyboard.press('Escape').catch(() => {});
+    }
+  }
+
+  try {
+    await step('workbench opens the test workspace', async () => {
+      await page.goto(`${server.url}/?folder=${encodeURIComponent(workspace)}`);
+      await waitForWorkbench(page);
+      await explorerRow(page, 'digits-cond');
+    });
+
+    await step('pipeline folder has "Score Operators" in its context menu', async () => {
+      const items = await contextMenuWith(page, await explorerRow(page, 'digits-cond'), 'Score Operators');
+      await shot('explorer-pipeline-menu');
+      await closeMenu(page);
+      expect(items.includes('Score Operators'), `menu: ${items.join(' | ')}`);
+      // a plain folder inside it is not a pipeline
+      const sub = await contextMenu(page, await explorerRow(page, 'unet', ['digits-cond']));
+      await closeMenu(page);
+      expect(!sub.includes('Score Operators'), `unet/ is not a pipeline folder, yet its menu has Score Operators: ${sub.join(' | ')}`);
+    }, ['workbench opens the test workspace']);
+
+    await step('model context menu → Open Graph shows the graph webview', async () => {
+      const row = await explorerRow(page, 'model.onnx', ['digits-cond', 'unet']);
+      const items = await contextMenu(page, row);
+      for (const want of ['Score Operators', 'Open Graph', 'Prune Model…']) expect(items.includes(want), `model.onnx menu lacks ${want}: ${items.join(' | ')}`);
+      await pickMenuItem(page, 'Open Graph');
+      const frame = await webviewFrame(page, '#app');
+      await frame.waitForFunction(() => document.querySelector('#app')?.getAttribute('data-loading') !== 'true', null, { timeout: 60_000 });
+      const text = await frame.evaluate(() => document.querySelector('#app')?.textContent ?? '');
+      await shot('graph-webview');
+      expect(/down_blocks|mid_block|up_blocks/.test(text), `the graph shows the U-Net's blocks; its text starts: ${text.slice(0, 200)}`);
+    }, ['workbench opens the test workspace']);
+
+    await step('LD Surgeon view: Model tree lists the U-Net modules with totals', async () => {
+      await openViewContainer(page, 'LD Surgeon');
+      const rows = await viewRows(page, 'Model');
+      await rows.filter({ hasText: 'model.onnx' }).first().waitFor({ timeout: 30_000 });
+      const texts = await rows.allInnerTexts();
+      await shot('model-tree');
+      expect(texts.some((t) => /model\.onnx/.test(t) && /params/.test(t) && /FLOPs/.test(t)), `root row with totals: ${texts.join(' / ')}`);
+      expect(texts.some((t) => t.includes('down_blocks.0')), `down_blocks.0 row: ${texts.join(' / ')}`);
+    }, ['workbench opens the test workspace']);
+  } finally {
+    await context.close();
+  }
+  return results;
+}

@@ -1,0 +1,121 @@
+// Dev harness (not shipped): stands in for the VS Code host. Defines acquireVsCodeApi, answers the
+// webview's messages like the extension would, and feeds it a synthetic SD U-Net index with
+// streamed fake scores. Options come from the page URL:
+//   ?theme=dark|light|hc  scores=none|stream|all  depth=1|2|3 (transformer blocks per attention:
+//   1 is SD v1's layout, 2 and 3 grow it to ~7k and ~10k nodes)  budget=latency:25
+import { syntheticScores, syntheticUnet } from './syntheticUnet';
+import type { FromWebview, GraphIndex, ToWebview, WeightStats } from '../../src/protocol/webview';
+
+const params = new URLSearchParams(location.search);
+const theme = params.get('theme') ?? 'dark';
+document.body.classList.add(theme === 'light' ? 'vscode-light' : theme === 'hc' ? 'vscode-high-contrast' : 'vscode-dark');
+
+// a real model's index can be injected before this script runs (bench/webview.ts does)
+const injected = (window as unknown as { __ldIndex?: GraphIndex }).__ldIndex;
+const index = injected ?? syntheticUnet({ depth: Number(params.get('depth') ?? 1) });
+const scores = syntheticScores(index);
+const log: FromWebview[] = [];
+let state: unknown;
+
+function send(msg: ToWebview, delay = 0): void {
+  setTimeout(() => window.postMessage(msg, '*'), delay);
+}
+
+function streamScores(): void {
+  const total = scores.length;
+  send({ type: 'scoringState', state: 'running', done: 0, total });
+  let done = 0;
+  const step = () => {
+    const batch = scores.slice(done, done + 12);
+    done += batch.length;
+    send({ type: 'scores', results: batch });
+    send({ type: 'scoringState', state: done >= total ? 'done' : 'running', done, total });
+    if (done < total) setTimeout(step, 120);
+  };
+  setTimeout(step, 300);
+}
+
+/** Deterministic bell-shaped fake statistics, so the histogram looks like a real weight's. */
+function fakeStats(name: string): WeightStats {
+  let h = 0;
+  for (const c of name) h = (h * 31 + c.charCodeAt(0)) >>> 0;
+  const std = 0.02 + (h % 100) / 2000;
+  const mean = ((h % 17) - 8) / 4000;
+  const bins = 48;
+  const counts = Array.from({ length: bins }, (_, i) => {
+    const x = (i - bins / 2 + 0.5) / (bins / 8);
+    return Math.round(40000 * Math.exp(-0.5 * x * x) * (1 + 0.04 * Math.sin(i * 1.7 + h)));
+  });
+  const i = index.values.name.indexOf(name);
+  const shape = i >= 0 ? index.values.shape[i].replace(/[[\]]/g, '').split(',').map(Number) : [];
+  const count = counts.reduce((a, b) => a + b, 0);
+  return { dtype: 'float32', shape, count, min: mean - 4.2 * std, max: mean + 4.4 * std, mean, std, zeros: 0, histogram: { lo: mean - 4 * std, hi: mean + 4 * std, counts } };
+}
+
+function handle(msg: FromWebview): void {
+  log.push(msg);
+  switch (msg.type) {
+    case 'ready': {
+      send({ type: 'init', graph: index, modelName: 'unet/model.onnx', modelPath: '/models/sd-v1-5/unet/model.onnx' });
+      const mode = params.get('scores') ?? 'stream';
+      if (mode === 'all') {
+        send({ type: 'scores', results: scores });
+        send({ type: 'scoringState', state: 'done', done: scores.length, total: scores.length });
+      } else if (mode === 'stream') streamScores();
+      const budget = params.get('budget');
+      if (budget) {
+        const [metric, pct] = budget.split(':');
+        send({ type: 'selectionBudget', metric: metric as 'latency', percent: Number(pct) }, 50);
+      }
+      return;
+    }
+    case 'scoreOperators':
+      return streamScores();
+    case 'cancelScoring':
+      return send({ type: 'scoringState', state: 'cancelled' });
+    case 'requestWeightStats':
+      return send({ type: 'weightStats', requestId: msg.requestId, tensorName: msg.tensorName, stats: fakeStats(msg.tensorName) }, 250);
+    case 'applyPrune': {
+      send({ type: 'pruneState', state: 'running' });
+      const root = index.modules[0];
+      const removed = scores.filter((s) => msg.ids.includes(s.id));
+      const params0 = root.params;
+      const params1 = params0 - removed.reduce((s, r) => s + r.params, 0);
+      const lat = removed.reduce((s, r) => s + (r.latencyShare ?? 0), 0);
+      send(
+        {
+          type: 'pruneResult',
+          ok: true,
+          checks: [
+            { name: 'graph is valid (onnx checker)', ok: true },
+            { name: 'runs on CPU (onnxruntime)', ok: true, detail: '1 step, batch 2' },
+            { name: 'output shape unchanged', ok: true, detail: '[2,4,64,64]' },
+            { name: 'latents close to original', ok: true, detail: 'score 0.213' },
+          ],
+          speedup: 1 / (1 - lat * 0.92),
+          latencyBeforeMs: 812,
+          latencyAfterMs: 812 * (1 - lat * 0.92),
+          paramsBefore: params0,
+          paramsAfter: params1,
+          removedIds: msg.ids,
+          outputPath: '/models/sd-v1-5/unet/model.pruned.onnx',
+        },
+        900,
+      );
+      return;
+    }
+    case 'distill':
+      return send({ type: 'distillState', state: 'running', message: 'epoch 1/10' }, 200);
+    default:
+      return;
+  }
+}
+
+(window as unknown as { acquireVsCodeApi: () => unknown }).acquireVsCodeApi = () => ({
+  postMessage: (m: FromWebview) => setTimeout(() => handle(m), 0),
+  getState: () => state,
+  setState: (s: unknown) => {
+    state = s;
+  },
+});
+(window as unknown as { __harness: unknown }).__harness = { log, index, scores, send };

@@ -1,0 +1,478 @@
+// The webview application: owns the view state (expanded modules, selection, prune selection,
+// budget), applies host messages to it, and keeps canvas, panels and host in step.
+import {
+  RequestTracker,
+  WEBVIEW_PROTOCOL_VERSION,
+  type CandidateResult,
+  type FromWebview,
+  type SelectionBudget,
+  type ToWebview,
+  type WeightStats,
+} from '../../src/protocol/webview';
+import { predictSavings, rankCandidates, selectForBudget, toggleCandidate, type AncestorsOf } from './model/budget';
+import { ViewGraph } from './model/graph';
+import { heatDomain, heatScale, type HeatDomain } from './model/heatmap';
+import { ScoreBook, isPrunable } from './model/scores';
+import { buildSearchIndex, type SearchEntry } from './model/search';
+import { moduleKey, nodeKey, type VisibleItem } from './model/visible';
+import { LayoutEngine } from './layout/layoutEngine';
+import { clear, h } from './view/dom';
+import { GraphCanvas } from './view/graphView';
+import { Inspector, type InspectTarget } from './view/inspector';
+import { Legend } from './view/legend';
+import { PrunesPanel, type PruneResultMsg } from './view/prunesPanel';
+import { Toolbar } from './view/toolbar';
+import { Tooltip } from './view/tooltip';
+
+export interface HostChannel {
+  post(msg: FromWebview): void;
+  getState(): unknown;
+  setState(state: unknown): void;
+}
+
+interface Persisted {
+  modelPath: string;
+  expanded: string[];
+  target?: InspectTarget;
+  selected: string[];
+  budget: SelectionBudget;
+  budgetDriven: boolean;
+}
+
+type InitMsg = Extract<ToWebview, { type: 'init' }>;
+
+export class App {
+  private graph!: ViewGraph;
+  private scores = new ScoreBook();
+  private expanded = new Set<string>();
+  private target: InspectTarget | undefined;
+  private selected = new Set<string>();
+  private budget: SelectionBudget = { metric: 'latency', percent: 20 };
+  private budgetDriven = true;
+  private budgetReached = true;
+  private domain: HeatDomain | null = null;
+  private scoring: { state: string; done?: number; total?: number; message?: string } = { state: 'idle' };
+  private pruning = false;
+  private result: PruneResultMsg | undefined;
+  private showRemoved = true;
+  private distill: { state: string; message?: string; outputPath?: string } | undefined;
+  private stats = new RequestTracker<WeightStats>(120_000);
+  private engine = new LayoutEngine();
+  private modelPath = '';
+
+  private canvas!: GraphCanvas;
+  private toolbar!: Toolbar;
+  private inspector!: Inspector;
+  private prunes!: PrunesPanel;
+  private legend!: Legend;
+  private tooltip!: Tooltip;
+  private entries: SearchEntry[] = [];
+  private ancestorsCache = new Map<string, string[]>();
+  private panelQueued = false;
+  private saveQueued = false;
+
+  constructor(private readonly root: HTMLElement, private readonly host: HostChannel) {
+    // the layout worker compiles while the host is still reading the model
+    void this.engine.warmUp();
+  }
+
+  ready(): void {
+    this.host.post({ type: 'ready', protocolVersion: WEBVIEW_PROTOCOL_VERSION });
+  }
+
+  handle(msg: ToWebview): void {
+    switch (msg.type) {
+      case 'init': return void this.init(msg);
+      case 'scores': return this.onScores(msg.results, msg.reset);
+      case 'scoringState':
+        this.scoring = { state: msg.state, done: msg.done, total: msg.total, message: msg.message };
+        this.toolbar?.setScoring(msg.state, msg.done, msg.total, msg.message);
+        return this.queuePanels();
+      case 'weightStats':
+        if (msg.stats) this.stats.settle(msg.requestId, msg.stats);
+        else this.stats.settleError(msg.requestId, new Error(msg.error ?? 'no statistics'));
+        return;
+      case 'pruneResult':
+        this.pruning = false;
+        this.result = msg;
+        this.showRemoved = msg.ok && msg.removedIds.length > 0;
+        this.canvas?.setRemoved(this.showRemoved ? new Set(msg.removedIds) : null);
+        return this.queuePanels();
+      case 'pruneState':
+        this.pruning = msg.state === 'running';
+        return this.queuePanels();
+      case 'distillState':
+        this.distill = { state: msg.state, message: msg.message, outputPath: msg.outputPath };
+        return this.queuePanels();
+      case 'reveal':
+        return void this.jumpTo({ module: msg.moduleId });
+      case 'selectionBudget':
+        return this.setBudget({ metric: msg.metric, percent: msg.percent });
+    }
+  }
+
+  dispose(): void {
+    this.stats.rejectAll('the view was closed');
+    this.engine.dispose();
+  }
+
+  // ------------------------------------------------------------------------------------------
+
+  private async init(msg: InitMsg): Promise<void> {
+    performance.mark('ld:init');
+    if (msg.theme) applyTheme(msg.theme);
+    const t0 = performance.now();
+    this.graph = new ViewGraph(msg.graph);
+    performance.measure('ld:index', { start: t0, end: performance.now() });
+    this.modelPath = msg.modelPath;
+    this.entries = buildSearchIndex(this.graph);
+    this.ancestorsCache.clear();
+    this.restore(msg.modelPath);
+    this.buildDom(msg);
+    this.root.removeAttribute('data-loading');
+    await this.canvas.show(this.expanded);
+    this.syncSelection(false);
+    this.renderPanels();
+    requestAnimationFrame(() => {
+      performance.mark('ld:first-paint');
+      performance.measure('ld:first-paint', 'ld:init', 'ld:first-paint');
+      this.root.dataset.ready = 'true';
+    });
+  }
+
+  private buildDom(msg: InitMsg): void {
+    clear(this.root);
+    const canvasWrap = h('div', { class: 'canvas-wrap' });
+    const sidebar = h('aside', { class: 'sidebar', 'aria-label': 'Details and pruning' });
+    this.toolbar = new Toolbar(this.root, this.graph, this.entries, msg.modelName, msg.modelPath, {
+      crumb: (id) => this.onCrumb(id),
+      jump: (e) => void this.jumpTo(e.kind === 'module' ? { module: e.id } : { node: e.node }),
+      fit: () => this.canvas.fit(),
+      zoom: (f) => this.canvas.zoomBy(f),
+      collapseAll: () => this.onCrumb(''),
+      score: () => this.host.post({ type: 'scoreOperators' }),
+      cancelScoring: () => this.host.post({ type: 'cancelScoring' }),
+    });
+    this.root.append(h('div', { class: 'workspace' }, canvasWrap, sidebar));
+    this.canvas = new GraphCanvas(canvasWrap, this.graph, this.scores, this.engine, {
+      activate: (it, how) => this.activate(it, how),
+      hover: (it, at) => this.onHover(it, at),
+      clearSelection: () => {
+        this.target = undefined;
+        this.syncSelection(false);
+      },
+    });
+    this.legend = new Legend(canvasWrap);
+    this.tooltip = new Tooltip(canvasWrap, this.graph);
+    this.inspector = new Inspector(sidebar, this.graph, this.scores, {
+      weightStats: (name) => this.stats.request((requestId) => this.host.post({ type: 'requestWeightStats', requestId, tensorName: name })),
+      openNode: (id) => this.host.post({ type: 'openNode', nodeId: id }),
+      reveal: (t) => void this.jumpTo(t),
+      toggleExpand: (id) => (this.expanded.has(id) ? this.collapse(id, 'keyboard') : this.expand(id, 'keyboard')),
+      isExpanded: (id) => this.expanded.has(id),
+      toggleCandidate: (id) => this.toggle(id),
+      candidateState: (id) => (this.selected.has(id) ? 'selected' : this.coveredBy(id) ? 'covered' : 'free'),
+    });
+    this.prunes = new PrunesPanel(sidebar, {
+      setBudget: (b) => this.setBudget(b),
+      toggle: (id) => this.toggle(id),
+      clear: () => {
+        this.selected.clear();
+        this.budgetDriven = false;
+        this.selectionChanged();
+      },
+      apply: () => {
+        const ids = this.savings().roots;
+        if (!ids.length) return;
+        this.pruning = true;
+        this.host.post({ type: 'applyPrune', ids });
+        this.queuePanels();
+      },
+      distill: (path) => this.host.post({ type: 'distill', prunedPath: path }),
+      reveal: (id) => void this.jumpTo(this.graph.modules.has(id) ? { module: id } : { node: this.graph.nodeIndex.get(id) }),
+      score: () => this.host.post({ type: 'scoreOperators' }),
+      setShowRemoved: (on) => {
+        this.showRemoved = on;
+        this.canvas.setRemoved(on && this.result ? new Set(this.result.removedIds) : null);
+        this.queuePanels();
+      },
+    });
+    this.toolbar.setScoring(this.scoring.state, this.scoring.done, this.scoring.total, this.scoring.message);
+    this.applyScores();
+    this.canvas.setMarked(this.selected);
+    document.addEventListener('keydown', (e) => this.onGlobalKey(e));
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Expansion, selection, navigation
+
+  private activate(it: VisibleItem, how: 'pointer' | 'keyboard' | 'body'): void {
+    if (it.kind === 'group') {
+      if (how === 'body') return this.select({ module: it.moduleId });
+      return void this.collapse(it.moduleId!, how);
+    }
+    if (it.kind === 'block' && this.graph.expandable(it.moduleId!)) return void this.expand(it.moduleId!, how);
+    if (it.kind === 'block') return this.select({ module: it.moduleId });
+    if (it.kind === 'node') return this.select({ node: it.node });
+    return this.select({ io: it.io });
+  }
+
+  private select(t: InspectTarget | undefined): void {
+    this.target = t;
+    this.syncSelection(false);
+    this.persist();
+  }
+
+  private async expand(id: string, how: 'pointer' | 'keyboard' | 'body'): Promise<void> {
+    performance.mark('ld:expand-start');
+    for (const c of this.graph.moduleChain(id)) this.expanded.add(c);
+    this.target = { module: id };
+    await this.relayout(moduleKey(id));
+    if (how === 'keyboard') this.canvas.focusItem(moduleKey(id));
+    requestAnimationFrame(() => {
+      performance.mark('ld:expand-end');
+      performance.measure('ld:expand', 'ld:expand-start', 'ld:expand-end');
+    });
+  }
+
+  private async collapse(id: string, how: 'pointer' | 'keyboard' | 'body'): Promise<void> {
+    this.expanded.delete(id);
+    for (const e of [...this.expanded]) if (this.graph.contains(id, e)) this.expanded.delete(e);
+    this.target = { module: id };
+    await this.relayout(moduleKey(id));
+    if (how === 'keyboard') this.canvas.focusItem(moduleKey(id));
+  }
+
+  private async relayout(anchor?: string): Promise<void> {
+    const done = await this.canvas.show(this.expanded, anchor);
+    if (!done) return;
+    this.syncSelection(false);
+    this.persist();
+  }
+
+  private onCrumb(id: string): void {
+    if (!id) {
+      this.expanded.clear();
+      this.target = undefined;
+      void this.canvas.show(this.expanded).then(() => {
+        this.canvas.fit();
+        this.syncSelection(false);
+        this.persist();
+      });
+      return;
+    }
+    for (const e of [...this.expanded]) if (this.graph.contains(id, e)) this.expanded.delete(e);
+    this.target = { module: id };
+    void this.relayout(moduleKey(id)).then(() => this.canvas.reveal(moduleKey(id), false));
+  }
+
+  /** Opens whatever is needed to show a module or node, selects it, centres and pulses it. */
+  private async jumpTo(t: InspectTarget): Promise<void> {
+    if (t.node === undefined && t.module === undefined) return;
+    const g = this.graph;
+    let chain: string[] = [];
+    if (t.node !== undefined) chain = g.moduleChain(g.nodes[t.node].module);
+    else if (t.module !== undefined) {
+      if (!g.modules.has(t.module)) return;
+      chain = g.moduleChain(t.module).slice(0, -1);
+    }
+    let changed = false;
+    for (const c of chain) {
+      if (g.expandable(c) && !this.expanded.has(c)) {
+        this.expanded.add(c);
+        changed = true;
+      }
+    }
+    this.target = t;
+    if (changed) await this.relayout();
+    else this.syncSelection(false);
+    const key = this.canvas.keyFor(t);
+    if (key) this.canvas.reveal(key);
+    this.persist();
+  }
+
+  private syncSelection(reveal: boolean): void {
+    const t = this.target;
+    const key = t ? (t.io !== undefined ? (this.graph.inputs.includes(t.io) ? `i:${t.io}` : `o:${t.io}`) : this.canvas.keyFor(t)) : undefined;
+    this.canvas.setSelected(key);
+    if (reveal && key) this.canvas.reveal(key);
+    this.inspector.show(t);
+    const focusModule = t?.module ?? (t?.node !== undefined ? this.graph.nodes[t.node].module : undefined);
+    const chain = focusModule ? this.graph.moduleChain(focusModule) : [...this.expanded].sort((a, b) => b.length - a.length).slice(0, 1).flatMap((m) => this.graph.moduleChain(m));
+    this.toolbar.setPath(chain);
+  }
+
+  private onHover(it: VisibleItem | null, at?: { x: number; y: number }): void {
+    if (!it || !at) {
+      this.tooltip.hide();
+      this.legend.mark(null);
+      return;
+    }
+    const heat = this.canvas.heatOf(it);
+    this.tooltip.show(it, heat, at);
+    this.legend.mark(heat && heat.result.score !== null && isPrunable(heat.result) ? heat.result.score : null);
+  }
+
+  private onGlobalKey(e: KeyboardEvent): void {
+    const inField = (e.target as HTMLElement | null)?.closest?.('input, textarea, select');
+    if ((e.key === 'f' && (e.ctrlKey || e.metaKey)) || (e.key === '/' && !inField)) {
+      e.preventDefault();
+      this.toolbar.focusSearch();
+      return;
+    }
+    if (inField || e.ctrlKey || e.metaKey || e.altKey) return;
+    if (e.key === 'f' || e.key === 'F') this.canvas.fit();
+    else if (e.key === '+' || e.key === '=') this.canvas.zoomBy(1.3);
+    else if (e.key === '-') this.canvas.zoomBy(1 / 1.3);
+    else if (e.key === 'Escape') this.select(undefined);
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Scores and pruning
+
+  private onScores(results: CandidateResult[], reset?: boolean): void {
+    this.scores.add(results, reset);
+    if (!this.graph) return;
+    this.applyScores();
+    if (this.budgetDriven) this.reselect();
+    this.queuePanels();
+  }
+
+  private applyScores(): void {
+    this.domain = heatDomain(this.scores.all());
+    this.canvas.setHeat(this.domain);
+    this.legend.setDomain(this.domain);
+  }
+
+  private ancestorsOf: AncestorsOf = (id) => {
+    let a = this.ancestorsCache.get(id);
+    if (a) return a;
+    const g = this.graph;
+    if (g.modules.has(id)) a = g.moduleChain(id).slice(0, -1);
+    else {
+      const n = g.nodeIndex.get(id);
+      a = n !== undefined ? g.moduleChain(g.nodes[n].module) : [];
+    }
+    this.ancestorsCache.set(id, a);
+    return a;
+  };
+
+  private coveredBy(id: string): string | undefined {
+    return this.ancestorsOf(id).find((a) => this.selected.has(a));
+  }
+
+  private totals() {
+    return { params: this.graph.root.params, flops: this.graph.root.flops };
+  }
+
+  private savings() {
+    return predictSavings(this.selected, (id) => this.scores.get(id), this.totals(), this.ancestorsOf);
+  }
+
+  private hasLatency(): boolean {
+    return this.scores.all().some((r) => r.latencyShare !== undefined);
+  }
+
+  private setBudget(b: SelectionBudget): void {
+    this.budget = { ...b };
+    if (this.budget.metric === 'latency' && this.scores.size && !this.hasLatency()) this.budget.metric = 'params';
+    this.budgetDriven = true;
+    this.reselect();
+    this.queuePanels();
+  }
+
+  private reselect(): void {
+    if (!this.graph) return;
+    const budget = this.budget.metric === 'latency' && !this.hasLatency() ? { ...this.budget, metric: 'params' as const } : this.budget;
+    const sel = selectForBudget(this.scores.all(), budget, this.totals(), this.ancestorsOf);
+    this.selected = new Set(sel.ids);
+    this.budgetReached = sel.reached;
+    this.selectionChanged(false);
+  }
+
+  private toggle(id: string): void {
+    this.selected = toggleCandidate(this.selected, id, this.ancestorsOf);
+    this.budgetDriven = false;
+    this.selectionChanged();
+  }
+
+  private selectionChanged(queue = true): void {
+    this.canvas?.setMarked(this.selected);
+    this.host.post({ type: 'selectionChanged', ids: [...this.selected] });
+    if (queue) this.queuePanels();
+    this.persist();
+  }
+
+  private queuePanels(): void {
+    if (this.panelQueued || !this.graph) return;
+    this.panelQueued = true;
+    requestAnimationFrame(() => {
+      this.panelQueued = false;
+      this.renderPanels();
+    });
+  }
+
+  private renderPanels(): void {
+    const all = this.scores.all();
+    const ranked = rankCandidates(all);
+    const metric = this.budget.metric === 'latency' && all.length && !this.hasLatency() ? 'params' : this.budget.metric;
+    this.prunes.render({
+      ranked,
+      unmodifiable: all.filter((r) => r.modification === 'none'),
+      failed: all.filter((r) => r.modification !== 'none' && r.score === null),
+      selected: this.selected,
+      coveredBy: (id) => this.coveredBy(id),
+      savings: this.savings(),
+      budget: { ...this.budget, metric },
+      budgetDriven: this.budgetDriven,
+      budgetReached: this.budgetReached,
+      hasLatency: this.hasLatency(),
+      heat: this.domain ? heatScale(this.domain) : undefined,
+      scoring: this.scoring,
+      pruning: this.pruning,
+      result: this.result,
+      showRemoved: this.showRemoved,
+      distill: this.distill,
+    });
+    this.inspector.refresh();
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Persistence across webview reloads (VS Code keeps getState/setState while the editor is open)
+
+  private restore(modelPath: string): void {
+    const st = this.host.getState() as Persisted | undefined;
+    if (!st || st.modelPath !== modelPath) return;
+    this.expanded = new Set(st.expanded.filter((id) => this.graph.modules.has(id)));
+    this.target = st.target;
+    this.selected = new Set(st.selected);
+    this.budget = st.budget;
+    this.budgetDriven = st.budgetDriven;
+  }
+
+  private persist(): void {
+    if (this.saveQueued) return;
+    this.saveQueued = true;
+    setTimeout(() => {
+      this.saveQueued = false;
+      const st: Persisted = {
+        modelPath: this.modelPath,
+        expanded: [...this.expanded],
+        target: this.target,
+        selected: [...this.selected],
+        budget: this.budget,
+        budgetDriven: this.budgetDriven,
+      };
+      this.host.setState(st);
+    }, 200);
+  }
+}
+
+function applyTheme(theme: NonNullable<InitMsg['theme']>): void {
+  const b = document.body.classList;
+  b.remove('vscode-light', 'vscode-dark', 'vscode-high-contrast', 'vscode-high-contrast-light');
+  b.add(theme === 'light' ? 'vscode-light' : theme === 'dark' ? 'vscode-dark' : theme === 'high-contrast' ? 'vscode-high-contrast' : 'vscode-high-contrast-light');
+  if (theme === 'high-contrast-light') b.add('vscode-high-contrast');
+}
+
+export { nodeKey };

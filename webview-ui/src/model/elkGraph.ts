@@ -1,0 +1,139 @@
+// The visible graph as an ELK input graph, and ELK's answer as absolute boxes and edge routes.
+//
+// Why ELK (elkjs, Eclipse Layout Kernel): it is maintained, its "layered" algorithm is the
+// Sugiyama-style layout dataflow graphs need, and — unlike dagre (unmaintained) or d3-dag (no
+// compound nodes) — it lays out *compound* graphs: an expanded module is a real container whose
+// children are placed inside it, with edges crossing container borders routed through it
+// (hierarchyHandling INCLUDE_CHILDREN). It ships a self-contained worker script, which the webview
+// runs from a Blob URL so layout never blocks the UI thread.
+import type { ElkExtendedEdge, ElkNode } from 'elkjs/lib/elk-api';
+import type { VisibleGraph, VisibleItem } from './visible';
+
+export interface Size {
+  w: number;
+  h: number;
+}
+
+export interface Box {
+  x: number;
+  y: number;
+  w: number;
+  h: number;
+}
+
+export interface Point {
+  x: number;
+  y: number;
+}
+
+export interface Layout {
+  boxes: Map<string, Box>;
+  edges: Map<string, Point[]>;
+  width: number;
+  height: number;
+}
+
+/** Room at the top of a group for its header (name, score). */
+export const GROUP_HEADER = 30;
+export const GROUP_PAD = 14;
+
+const ROOT_ID = '__root__';
+
+export const LAYOUT_OPTIONS: Record<string, string> = {
+  'elk.algorithm': 'layered',
+  'elk.direction': 'DOWN',
+  'elk.hierarchyHandling': 'INCLUDE_CHILDREN',
+  'elk.edgeRouting': 'ORTHOGONAL',
+  'elk.layered.spacing.nodeNodeBetweenLayers': '30',
+  'elk.layered.spacing.edgeNodeBetweenLayers': '14',
+  'elk.spacing.nodeNode': '20',
+  'elk.spacing.edgeNode': '12',
+  'elk.spacing.edgeEdge': '8',
+  // speed over the last few crossings: a deep expansion (4 nested groups, ~120 items) must lay
+  // out well within the 200 ms an expansion may take. Model-order constraints cost 2-3x and
+  // higher thoroughness buys little on these mostly chain-shaped graphs (measured in bench/).
+  'elk.layered.thoroughness': '3',
+  'elk.layered.nodePlacement.strategy': 'BRANDES_KOEPF',
+  'elk.layered.nodePlacement.bk.fixedAlignment': 'BALANCED',
+  'elk.json.shapeCoords': 'ROOT',
+  'elk.json.edgeCoords': 'ROOT',
+};
+
+export function toElk(vis: VisibleGraph, sizeOf: (item: VisibleItem) => Size): ElkNode {
+  const root: ElkNode = { id: ROOT_ID, layoutOptions: { ...LAYOUT_OPTIONS, 'elk.padding': '[top=20,left=20,bottom=20,right=20]' }, children: [], edges: [] };
+  const elkNodes = new Map<string, ElkNode>();
+  elkNodes.set(ROOT_ID, root);
+  for (const it of vis.items) {
+    const parent = it.parent === null ? root : elkNodes.get(it.parent);
+    if (!parent) throw new Error(`layout: item ${it.key} comes before its group ${it.parent}`);
+    let n: ElkNode;
+    if (it.kind === 'group') {
+      const header = sizeOf(it);
+      n = {
+        id: it.key,
+        children: [],
+        edges: [],
+        layoutOptions: {
+          'elk.padding': `[top=${GROUP_HEADER + 10},left=${GROUP_PAD},bottom=${GROUP_PAD},right=${GROUP_PAD}]`,
+          'elk.nodeSize.constraints': 'MINIMUM_SIZE',
+          'elk.nodeSize.minimum': `(${header.w},${GROUP_HEADER + 20})`,
+          'elk.layered.spacing.nodeNodeBetweenLayers': LAYOUT_OPTIONS['elk.layered.spacing.nodeNodeBetweenLayers'],
+          'elk.spacing.nodeNode': LAYOUT_OPTIONS['elk.spacing.nodeNode'],
+        },
+      };
+    } else {
+      const s = sizeOf(it);
+      n = { id: it.key, width: s.w, height: s.h };
+    }
+    (parent.children ??= []).push(n);
+    elkNodes.set(it.key, n);
+  }
+  // each edge lives in the innermost group containing both ends (ELK's convention for compound graphs)
+  const chainOf = (key: string): string[] => {
+    const chain: string[] = [];
+    let p = vis.byKey.get(key)?.parent ?? null;
+    while (p !== null) {
+      chain.push(p);
+      p = vis.byKey.get(p)?.parent ?? null;
+    }
+    return chain; // innermost first
+  };
+  const chains = new Map<string, string[]>();
+  const chain = (k: string) => {
+    let c = chains.get(k);
+    if (!c) chains.set(k, (c = chainOf(k)));
+    return c;
+  };
+  for (const e of vis.edges) {
+    const a = chain(e.src);
+    const b = new Set(chain(e.dst));
+    const lca = a.find((p) => b.has(p)) ?? ROOT_ID;
+    const holder = elkNodes.get(lca)!;
+    const edge: ElkExtendedEdge = { id: e.key, sources: [e.src], targets: [e.dst] };
+    if (!e.broadcast) edge.layoutOptions = { 'elk.layered.priority.straightness': '8', 'elk.layered.priority.direction': '4' };
+    (holder.edges ??= []).push(edge);
+  }
+  return root;
+}
+
+export function fromElk(root: ElkNode): Layout {
+  const boxes = new Map<string, Box>();
+  const edges = new Map<string, Point[]>();
+  const visit = (n: ElkNode) => {
+    for (const c of n.children ?? []) {
+      boxes.set(c.id, { x: c.x ?? 0, y: c.y ?? 0, w: c.width ?? 0, h: c.height ?? 0 });
+      visit(c);
+    }
+    for (const e of n.edges ?? []) {
+      const pts: Point[] = [];
+      for (const s of (e as ElkExtendedEdge).sections ?? []) {
+        if (!pts.length) pts.push(s.startPoint);
+        for (const b of s.bendPoints ?? []) pts.push(b);
+        pts.push(s.endPoint);
+      }
+      edges.set(e.id, pts);
+    }
+  };
+  visit(root);
+  return { boxes, edges, width: root.width ?? 0, height: root.height ?? 0 };
+}

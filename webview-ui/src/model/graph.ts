@@ -1,0 +1,254 @@
+// The webview's read-only model of one graph: the module tree (root = '' = the whole model), the
+// nodes under it, and the values connecting them. Built once from the host's GraphIndex
+// (src/core/graph/graph-index.ts: index-based, compact); every view-level question (what is
+// visible, what a search finds, what a candidate covers) reads this name-based form.
+//
+// Exporter noise (Constant nodes, the Shape→Gather→Unsqueeze→Concat chains torch emits for every
+// Reshape) is a third of an exported U-Net's nodes and carries no structure: it is hidden unless
+// asked for, and the inspector marks such inputs instead.
+import { elemTypeName } from '../../../src/core/onnx/types';
+import type { GraphIndex } from '../../../src/protocol/webview';
+
+export const ROOT = '';
+
+export interface VModule {
+  id: string;
+  /** last path segment, e.g. `attentions.0` for `down_blocks.1.attentions.0` */
+  name: string;
+  parent: string | null;
+  depth: number;
+  children: string[];
+  /** indices of the nodes whose innermost module is this one (hidden nodes excluded) */
+  nodes: number[];
+  /** operators in the subtree, exporter noise excluded (as the index counts them) */
+  ops: number;
+  /** nodes in the subtree that the view draws */
+  shownCount: number;
+  params: number;
+  flops: number;
+  opCounts: Record<string, number>;
+}
+
+export interface VNode {
+  index: number;
+  id: string;
+  op: string;
+  domain?: string;
+  module: string;
+  inputs: string[];
+  outputs: string[];
+  /** exporter noise (constant folding, shape arithmetic): drawn only on request */
+  noise?: 'constant' | 'shape';
+  flops?: number | null;
+}
+
+export type ValueKind = 'input' | 'initializer' | 'activation';
+
+export interface VValue {
+  name: string;
+  /** dims as the index reports them; undefined when unknown */
+  shape?: (number | string)[];
+  dtype?: string;
+  kind: ValueKind;
+  producer: number;
+  consumers: number[];
+}
+
+/** An edge endpoint: a node index, or a graph input/output pseudo-node `in:NAME` / `out:NAME`. */
+export type Endpoint = number | string;
+
+export interface VEdge {
+  src: Endpoint;
+  dst: Endpoint;
+  value: string;
+}
+
+/** '[2,4,64,64]' → [2, 4, 64, 64]; '[batch,4,?,?]' keeps the names; '?' → undefined. */
+export function parseShape(s: string): (number | string)[] | undefined {
+  const m = /^\[(.*)\]$/.exec(s.trim());
+  if (!m) return undefined;
+  if (!m[1].trim()) return [];
+  return m[1].split(',').map((d) => {
+    const t = d.trim();
+    return /^-?\d+$/.test(t) ? Number(t) : t;
+  });
+}
+
+export interface ViewOptions {
+  /** draw exporter noise (Constant nodes, Shape/Gather/Concat chains) too; default false */
+  showNoise?: boolean;
+}
+
+export class ViewGraph {
+  readonly modules = new Map<string, VModule>();
+  readonly nodes: VNode[];
+  readonly nodeIndex = new Map<string, number>();
+  readonly values = new Map<string, VValue>();
+  readonly edges: VEdge[] = [];
+  readonly inputs: string[];
+  readonly outputs: string[];
+  /** 1 for nodes the view folds away */
+  readonly hidden: Uint8Array;
+
+  constructor(index: GraphIndex, options: ViewOptions = {}) {
+    const cols = index?.values;
+    if (!index || !Array.isArray(index.modules) || !Array.isArray(index.nodes) || !cols || !Array.isArray(cols.name)) {
+      throw new Error('the graph index is malformed (modules and nodes must be arrays, values columns)');
+    }
+    const moduleIds = index.modules.map((m) => m.id);
+    for (const m of index.modules) {
+      this.modules.set(m.id, {
+        id: m.id,
+        name: m.id === ROOT ? 'model' : m.name || lastSegment(m.id),
+        parent: m.parent < 0 ? (m.id === ROOT ? null : ROOT) : moduleIds[m.parent] ?? ROOT,
+        depth: 0,
+        children: [],
+        nodes: [],
+        ops: m.ops,
+        shownCount: 0,
+        params: m.params,
+        flops: m.flops,
+        opCounts: m.opCounts ?? {},
+      });
+    }
+    if (!this.modules.has(ROOT)) {
+      this.modules.set(ROOT, { id: ROOT, name: 'model', parent: null, depth: 0, children: [], nodes: [], ops: 0, shownCount: 0, params: 0, flops: 0, opCounts: {} });
+    }
+    for (const m of this.modules.values()) {
+      if (m.id === ROOT) continue;
+      if (!this.modules.has(m.parent!) || m.parent === m.id) m.parent = ROOT;
+      this.modules.get(m.parent!)!.children.push(m.id);
+    }
+    const setDepth = (m: VModule, d: number) => {
+      m.depth = d;
+      for (const c of m.children) setDepth(this.modules.get(c)!, d + 1);
+    };
+    setDepth(this.modules.get(ROOT)!, 0);
+
+    const inputIdx = new Set(index.inputs);
+    const initIdx = new Set(index.initializers ?? []);
+    const values: VValue[] = cols.name.map((name, i) => ({
+      name,
+      shape: parseShape(cols.shape[i] ?? '?'),
+      dtype: cols.elemType[i] ? elemTypeName(cols.elemType[i]) : undefined,
+      kind: inputIdx.has(i) ? 'input' : initIdx.has(i) ? 'initializer' : 'activation',
+      producer: -1,
+      consumers: [],
+    }));
+    for (const v of values) this.values.set(v.name, v);
+    const valueName = (i: number) => (i >= 0 && i < values.length ? values[i].name : '');
+
+    this.nodes = index.nodes.map((n, i) => ({
+      index: i,
+      id: n.id,
+      op: n.op,
+      ...(n.domain ? { domain: n.domain } : {}),
+      module: moduleIds[n.module] ?? ROOT,
+      inputs: n.in.map(valueName),
+      outputs: n.out.map(valueName),
+      ...(n.noise ? { noise: n.noise } : {}),
+      ...(n.flops !== undefined ? { flops: n.flops } : {}),
+    }));
+    this.hidden = new Uint8Array(this.nodes.length);
+    for (const n of this.nodes) {
+      this.nodeIndex.set(n.id, n.index);
+      if (n.noise && !options.showNoise) this.hidden[n.index] = 1;
+      else this.modules.get(n.module)!.nodes.push(n.index);
+    }
+    index.nodes.forEach((n, i) => {
+      for (const x of new Set(n.in)) if (x >= 0 && x < values.length) values[x].consumers.push(i);
+      for (const x of n.out) if (x >= 0 && x < values.length) values[x].producer = i;
+    });
+    const count = (m: VModule): number => {
+      let c = m.nodes.length;
+      for (const ch of m.children) c += count(this.modules.get(ch)!);
+      m.shownCount = c;
+      return c;
+    };
+    count(this.modules.get(ROOT)!);
+
+    this.inputs = index.inputs.map(valueName).filter(Boolean);
+    this.outputs = index.outputs.map(valueName).filter(Boolean);
+    for (const [p, c, v] of index.edges) {
+      if (this.hidden[p] || this.hidden[c]) continue;
+      this.edges.push({ src: p, dst: c, value: valueName(v) });
+    }
+    for (const name of this.inputs) {
+      const v = this.values.get(name)!;
+      for (const c of v.consumers) if (!this.hidden[c]) this.edges.push({ src: `in:${name}`, dst: c, value: name });
+    }
+    const inputSet = new Set(this.inputs);
+    for (const name of this.outputs) {
+      const v = this.values.get(name)!;
+      if (v.producer >= 0 && !this.hidden[v.producer]) this.edges.push({ src: v.producer, dst: `out:${name}`, value: name });
+      else if (inputSet.has(name)) this.edges.push({ src: `in:${name}`, dst: `out:${name}`, value: name });
+    }
+  }
+
+  get root(): VModule {
+    return this.modules.get(ROOT)!;
+  }
+
+  module(id: string): VModule | undefined {
+    return this.modules.get(id);
+  }
+
+  /** Module ids from the top level down to `id` itself, root excluded. */
+  moduleChain(id: string): string[] {
+    const chain: string[] = [];
+    let m = this.modules.get(id);
+    while (m && m.id !== ROOT) {
+      chain.push(m.id);
+      m = this.modules.get(m.parent!);
+    }
+    return chain.reverse();
+  }
+
+  /** true when `ancestor` strictly contains module `id` */
+  contains(ancestor: string, id: string): boolean {
+    if (ancestor === id) return false;
+    if (ancestor === ROOT) return this.modules.has(id);
+    let m = this.modules.get(id);
+    while (m && m.parent !== null) {
+      if (m.parent === ancestor) return true;
+      m = this.modules.get(m.parent);
+    }
+    return false;
+  }
+
+  /** A module that draws as a single operator (a layer like `conv1` holding one Conv). */
+  singleNodeOf(id: string): number | undefined {
+    const m = this.modules.get(id);
+    if (!m || m.shownCount !== 1) return undefined;
+    let cur = m;
+    for (;;) {
+      if (cur.nodes.length === 1) return cur.nodes[0];
+      const next = cur.children.map((c) => this.modules.get(c)!).find((c) => c.shownCount === 1);
+      if (!next) return undefined;
+      cur = next;
+    }
+  }
+
+  /** Whether expanding the module would show more than the module itself does. */
+  expandable(id: string): boolean {
+    const m = this.modules.get(id);
+    return !!m && m.shownCount > 1;
+  }
+
+  /** Initializer inputs of a node: the weights the inspector offers statistics for. */
+  weightsOf(node: number): VValue[] {
+    const out: VValue[] = [];
+    for (const i of this.nodes[node].inputs) {
+      const v = i ? this.values.get(i) : undefined;
+      if (v && v.kind === 'initializer') out.push(v);
+    }
+    return out;
+  }
+}
+
+function lastSegment(id: string): string {
+  // module paths end in `name.index` for list members: keep the pair (`resnets.0`)
+  const parts = id.split('.');
+  if (parts.length >= 2 && /^\d+$/.test(parts[parts.length - 1])) return parts.slice(-2).join('.');
+  return parts[parts.length - 1];
+}
