@@ -3,9 +3,11 @@
 //
 //   npm run build && npx tsx bench/webview.ts [--runs N]
 //
-// Cases: the synthetic SD v1 U-Net of webview-ui/dev/syntheticUnet.ts with 1, 2 and 3 transformer
-// blocks per attention (~4k, ~7k, ~10k nodes; ~550 to ~1.1k modules), plus the index of
-// bench/out/sd15-unet/model.onnx (bench/gen_sd_unet.py) when it exists. Each run opens a fresh
+// Cases: the synthetic SD v1 U-Net of webview-ui/dev/syntheticUnet.ts with 1 and 3 transformer
+// blocks per attention (~4k and ~10k nodes; ~550 and ~1.1k modules), plus the index of
+// bench/out/sd15-unet/model.onnx (bench/gen_sd_unet.py) when it exists. `cpuShare` (the fraction
+// of one core a busy loop got over 0.5 s, measured before the runs; ~1 on an idle machine) tells
+// how loaded the machine was: timings scale roughly with its inverse. Each run opens a fresh
 // page of the dev harness (webview-ui/dev/harness.html: the real dist/webview.js under the real
 // CSP, fed by a stand-in host), reads the page's own performance measures:
 //   ld:first-paint  init message received → module-level graph laid out, drawn and painted
@@ -46,13 +48,14 @@ async function main(): Promise<void> {
   const { chromium } = createRequire(e2e)('playwright-core');
   await build({ entryPoints: [join(ROOT, 'webview-ui/dev/harness.ts')], outfile: join(ROOT, 'out/harness/harness.js'), bundle: true, format: 'iife', platform: 'browser', target: 'es2022', logLevel: 'warning' });
 
-  const cases: Case[] = [1, 2, 3].map((d) => ({ name: `synthetic-sd-depth${d}`, query: `scores=all&depth=${d}` }));
+  const cases: Case[] = [1, 3].map((d) => ({ name: `synthetic-sd-depth${d}`, query: `scores=all&depth=${d}` }));
   const real = join(ROOT, 'bench/out/sd15-unet/model.onnx');
   if (existsSync(real)) {
     const a = await analyzeModel(await readModel(real), { inputShapes: { sample: [2, 4, 64, 64] } });
     cases.push({ name: 'sd15-unet (bench/out)', query: 'scores=all', index: buildGraphIndex(a) });
   }
 
+  const cpuShare = measureCpuShare();
   const browser = await chromium.launch({
     executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
     args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--allow-file-access-from-files'],
@@ -105,7 +108,18 @@ async function main(): Promise<void> {
   } finally {
     await browser.close();
   }
-  console.log(JSON.stringify({ bench: 'webview', runs, budget: BUDGET, machine: { cpus: cpus().length, loadavg1m: round(loadavg()[0]) }, results }, null, 2));
+  console.log(JSON.stringify({ bench: 'webview', runs, budget: BUDGET, machine: { cpus: cpus().length, loadavg1m: round(loadavg()[0]), cpuShare }, results }, null, 2));
+}
+
+/** CPU time a busy loop gets per second of wall time: 1 on an idle core, less when others compete. */
+function measureCpuShare(): number {
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  let x = 0;
+  while (performance.now() - t0 < 500) for (let i = 0; i < 10_000; i++) x = (x + i) | 0;
+  const c = process.cpuUsage(c0);
+  if (x === 0.5) console.error('unreachable');
+  return Math.round(((c.user + c.system) / 1000 / (performance.now() - t0)) * 100) / 100;
 }
 
 main().catch((e) => {

@@ -59,4 +59,5 @@ test('long candidate paths shrink their middle segments, never the block or the 
   assert.equal(compactId('up_blocks.3.attentions.1.transformer_blocks.0.attn1', 28), 'up_blocks.3.a1.tb0.attn1');
   assert.equal(compactId('down_blocks.1.resnets.0.conv1', 24), 'down_blocks.1.r0.conv1');
   assert.equal(compactId('mid_block.attentions.0', 40), 'mid_block.attentions.0');
+  assert.equal(compactId('/up_blocks.3/attentions.1/transformer_blocks.0/attn1/to_q/MatMul', 40), '/up_blocks.3/a1/tb0/attn1/to_q/MatMul');
 });

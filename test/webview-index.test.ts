@@ -7,7 +7,7 @@ import ELK from 'elkjs/lib/elk.bundled.js';
 import { analyzeModel, buildGraphIndex } from '../src/core/graph';
 import { readModel } from '../src/core/onnx/reader';
 import { parseToWebview, type GraphIndex } from '../src/protocol/webview';
-import { fromElk, toElk } from '../webview-ui/src/model/elkGraph';
+import { fromElk, toElk, warmUpGraph } from '../webview-ui/src/model/elkGraph';
 import { ViewGraph } from '../webview-ui/src/model/graph';
 import { computeVisible } from '../webview-ui/src/model/visible';
 
@@ -66,4 +66,12 @@ test('ELK lays out the module level and an expansion: every drawn item gets a bo
     const last = layout.boxes.get('m:conv_out')!;
     assert.ok(first.y < last.y);
   }
+});
+
+test('the worker warm-up graph is a valid compound layout', async () => {
+  const out = fromElk(await new ELK().layout(warmUpGraph()));
+  assert.ok(out.boxes.get('g2')!.h > 0 && out.edges.get('r1')!.length >= 2);
+  const g1 = out.boxes.get('g1')!;
+  const q = out.boxes.get('q')!;
+  assert.ok(q.x >= g1.x && q.y >= g1.y, 'nested node inside its group');
 });

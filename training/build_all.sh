@@ -8,8 +8,10 @@ MODE="${1:-full}"
 HERE="$(cd "$(dirname "$0")" && pwd)"
 cd "$HERE"
 PY=/usr/bin/python3
-# one thread per process, including OpenBLAS's own pool
-export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
+# one thread per process (torch and the OpenBLAS pool it calls for matmuls): on a shared machine
+# a second thread per process oversubscribes the cores and slows everything down
+export TRAIN_THREADS="${TRAIN_THREADS:-1}"
+export OMP_NUM_THREADS="$TRAIN_THREADS" OPENBLAS_NUM_THREADS="$TRAIN_THREADS" MKL_NUM_THREADS="$TRAIN_THREADS"
 mkdir -p logs cache
 rm -f cache/results.json
 

@@ -14,7 +14,7 @@ import torch
 from classifier import DigitClassifier, feature_stats, frechet_distance, predict
 from data_digits import NUMBER_WORDS
 from onnx_export import OPSET, export
-from pipelines import DATASETS, EXAMPLES, PIPELINES, budget, ckpt, load_data, record
+from pipelines import DATASETS, EXAMPLES, PIPELINES, budget, ckpt, load_data, record, set_threads
 from png import grid, write_png_gray
 from scheduler import SD_SCHEDULER_CONFIG, Sampler, sample
 from text_encoder import TextEncoder
@@ -118,7 +118,7 @@ def main():
     ap.add_argument("pipeline", choices=sorted(PIPELINES))
     ap.add_argument("--mode", default="full", choices=["quick", "full"])
     args = ap.parse_args()
-    torch.set_num_threads(1)
+    set_threads()
     t0 = time.time()
     name = args.pipeline
     spec, vck, uck, cck, unet, text, clf = load_models(name)

@@ -23,7 +23,7 @@ import torch
 import scheduler as sched_mod
 from data_digits import NUMBER_WORDS
 from export import load_models
-from pipelines import DATASETS, PIPELINES, REPO
+from pipelines import DATASETS, PIPELINES, REPO, set_threads
 from scheduler import SD_SCHEDULER_CONFIG, Sampler, sample
 from tokenizer import WordTokenizer
 from vae import AutoencoderKL
@@ -56,7 +56,7 @@ def dumps(obj, indent=0):
 
 
 def golden(name):
-    torch.set_num_threads(1)
+    set_threads()
     spec, vck, _, _, unet, text, clf = load_models(name)
     ds = spec["dataset"]
     C, H, W = DATASETS[ds]["latent_shape"]

@@ -54,7 +54,7 @@ BUDGETS = {
               "batch": {"digits-cond": 64, "digits-uncond": 64, "audio-digits": 32}, "eval_samples": 100},
     "full": {"vae": {"digits": 1000, "audio": 800}, "classifier": 500,
              "vae_batch": {"digits": 64, "audio": 16},
-             "unet": {"digits-cond": 2000, "digits-uncond": 1500, "audio-digits": 1500},
+             "unet": {"digits-cond": 3000, "digits-uncond": 2000, "audio-digits": 2000},
              "batch": {"digits-cond": 64, "digits-uncond": 64, "audio-digits": 32}, "eval_samples": 400},
 }
 
@@ -104,3 +104,12 @@ class Timer:
 
     def __exit__(self, *a):
         self.seconds = time.time() - self.t0
+
+
+def set_threads():
+    """Threads per process (TRAIN_THREADS, default 1: with the 2 cores shared by other jobs, a second OpenMP/OpenBLAS thread
+    made steps several times slower through oversubscription).
+    Results are deterministic for a given thread count."""
+    import torch
+
+    torch.set_num_threads(int(os.environ.get("TRAIN_THREADS", "1")))

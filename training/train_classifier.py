@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from classifier import DigitClassifier, feature_stats, frechet_distance, predict
-from pipelines import DATASETS, budget, ckpt, load_data, record
+from pipelines import DATASETS, budget, ckpt, load_data, record, set_threads
 
 
 def main():
@@ -15,7 +15,7 @@ def main():
     ap.add_argument("dataset", choices=sorted(DATASETS))
     ap.add_argument("--mode", default="full", choices=["quick", "full"])
     args = ap.parse_args()
-    torch.set_num_threads(1)
+    set_threads()
     torch.manual_seed(0)
     t0 = time.time()
     data = load_data(args.dataset)

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from data_digits import prompt_for
-from pipelines import DATASETS, PIPELINES, budget, ckpt, load_data, record
+from pipelines import DATASETS, PIPELINES, budget, ckpt, load_data, record, set_threads
 from scheduler import add_noise, alphas_cumprod
 from text_encoder import TextEncoder
 from tokenizer import WordTokenizer
@@ -39,7 +39,7 @@ def main():
     ap.add_argument("pipeline", choices=sorted(PIPELINES))
     ap.add_argument("--mode", default="full", choices=["quick", "full"])
     args = ap.parse_args()
-    torch.set_num_threads(1)
+    set_threads()
     torch.manual_seed(0)
     t0 = time.time()
     spec = PIPELINES[args.pipeline]

@@ -6,7 +6,7 @@ import time
 import numpy as np
 import torch
 
-from pipelines import DATASETS, budget, ckpt, load_data, record
+from pipelines import DATASETS, budget, ckpt, load_data, record, set_threads
 from vae import AutoencoderKL, vae_loss
 
 KL_WEIGHT = 1e-3
@@ -17,7 +17,7 @@ def main():
     ap.add_argument("dataset", choices=sorted(DATASETS))
     ap.add_argument("--mode", default="full", choices=["quick", "full"])
     args = ap.parse_args()
-    torch.set_num_threads(1)
+    set_threads()
     torch.manual_seed(0)
     t0 = time.time()
     cfg = DATASETS[args.dataset]["vae"]

@@ -73,10 +73,14 @@ def generate(teacher: Callable, schedule: NoiseSchedule, conditioner: Optional[C
     mine = list(range(rank, n, world))
     xs, cs, ls = [], [], []
     uncond_row = conditioner.uncond(1) if conditioner is not None and guidance != 1.0 else None
-    for s in range(0, len(mine), batch):
+    rounds = -(-(-(-n // world)) // batch)  # the same on every rank: should_stop may be a collective call
+    for r in range(rounds):
         if should_stop():
             return None
+        s = r * batch
         idx = mine[s:s + batch]
+        if not idx:
+            continue
         gens = [generator(seed, "data", i) for i in idx]
         x_T = torch.stack([torch.randn(latent_shape, generator=g) for g in gens]).to(device)
         cond = labels = uncond = None

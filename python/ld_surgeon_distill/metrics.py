@@ -45,11 +45,11 @@ UnetFn = Callable[[torch.Tensor, torch.Tensor, Optional[torch.Tensor]], torch.Te
 class Evaluator:
     def __init__(self, pipeline: Optional[Pipeline], schedule: NoiseSchedule, conditioner: Optional[Conditioner],
                  latent_shape: List[int], n: int, steps: int, guidance: float, seed: int, device: torch.device,
-                 timestep_dtype=torch.float32, batch: int = 64):
+                 timestep_dtype=torch.float32, batch: int = 64, x_T: Optional[torch.Tensor] = None):
         self.schedule, self.steps, self.guidance, self.device = schedule, steps, guidance, device
         self.timestep_dtype, self.batch = timestep_dtype, batch
-        g = generator(seed, "eval")
-        self.x_T = torch.randn([n] + list(latent_shape), generator=g)
+        self.x_T = x_T if x_T is not None else torch.randn([n] + list(latent_shape), generator=generator(seed, "eval"))
+        n = self.x_T.shape[0]
         self.labels = None
         self.cond = self.uncond = None
         if conditioner is not None:

@@ -137,10 +137,11 @@ EpsFn = Callable[[torch.Tensor, torch.Tensor, Optional[torch.Tensor]], torch.Ten
 def sample(unet: EpsFn, schedule: NoiseSchedule, x_T: torch.Tensor, steps: int,
            cond: Optional[torch.Tensor] = None, uncond: Optional[torch.Tensor] = None, guidance: float = 1.0,
            kind: str = "ddim", generator: Optional[torch.Generator] = None, timestep_dtype=torch.float32,
-           chunk: int = 64) -> torch.Tensor:
-    """The sampling loop; unet(x, t[B], cond) -> model output. Returns the final latents."""
+           chunk: int = 64, step_noises: Optional[List[torch.Tensor]] = None) -> torch.Tensor:
+    """The sampling loop; unet(x, t[B], cond) -> model output. Returns the final latents. DDPM draws its
+    per-step noise from `generator`, or replays `step_noises[i]` for the i-th timestep."""
     x = x_T
-    for t in schedule.timesteps(steps):
+    for i, t in enumerate(schedule.timesteps(steps)):
         outs = []
         for s in range(0, x.shape[0], chunk):
             xs = x[s:s + chunk]
@@ -151,7 +152,12 @@ def sample(unet: EpsFn, schedule: NoiseSchedule, x_T: torch.Tensor, steps: int,
         if kind == "ddim":
             x = schedule.ddim_step(out, t, x, steps)
         else:
-            z = torch.randn(x.shape, generator=generator).to(x.device) if t > 0 else None
+            if t <= 0:
+                z = None
+            elif step_noises is not None:
+                z = step_noises[i].to(x.device)
+            else:
+                z = torch.randn(x.shape, generator=generator).to(x.device)
             x = schedule.ddpm_step(out, t, x, steps, z)
     return x
 

@@ -390,7 +390,7 @@ class Trainer:
             data = generate(self.unet_fn(self.teacher, self.io_t), self.schedule, self.conditioner,
                             self.latent_shape, cfg["data_samples"], cfg["data_steps"], self.guidance, cfg["seed"],
                             self.device, batch=cfg["sample_batch"], rank=dist.rank, world=dist.world,
-                            timestep_dtype=self.io_t.t_dtype, should_stop=lambda: self.cancel_requested,
+                            timestep_dtype=self.io_t.t_dtype, should_stop=lambda: dist.any(self.cancel_requested),
                             progress=progress, gather=dist.gather_objects if dist.enabled else None)
             if dist.any(data is None):
                 return None
@@ -404,8 +404,9 @@ class Trainer:
 
     def _load_checkpoint(self) -> Optional[Dict]:
         path = latest_checkpoint(self.resume_dir)
-        if path is None:
-            raise DistillError(f"{self.resume_dir}: no ckpt-*.pt to resume from")
+        if path is None:  # stopped before training began (e.g. while generating data): start over
+            self.emit.log(f"{self.resume_dir}: no checkpoint yet, starting from step 0")
+            return None
         state = torch.load(path, map_location="cpu")
         self.student.load_state_dict(state["model"])
         self.emit.log(f"resuming from {path} (step {state['step']})")
@@ -605,11 +606,8 @@ class Trainer:
         self.dist.barrier()
 
     def _cancel(self, step: int, state=None) -> int:
-        path = None
-        if hasattr(self, "opt"):
-            path = self._save_checkpoint(step)
-        elif self.dist.main and state is None:
-            path = None  # cancelled before training started: nothing to resume beyond a fresh start
+        # Before the optimizer exists nothing has been trained: no checkpoint, and --resume starts over.
+        path = self._save_checkpoint(step) if hasattr(self, "opt") else None
         self.emit.event("cancelled", step=step, checkpoint=path)
         return CANCEL_EXIT
 
@@ -671,7 +669,7 @@ class Trainer:
             raise DistillError(f"{path}: the exported model differs from the trained student by {diff:.3g} "
                                f"(tolerance {tol:.3g})")
         return {"max_abs_diff": diff, "tolerance": tol, "checker": "ok", "scoped_nodes": scoped,
-                "nodes": len(reloaded.nodes())}
+                "nodes": len(reloaded.nodes()), "stages": list(reloaded.stage_outputs())}
 
 
 def build_config(args: Dict, emit: Emitter) -> Dict:
@@ -729,14 +727,30 @@ def build_config(args: Dict, emit: Emitter) -> Dict:
     return cfg
 
 
+def _saved_device(run_dir: Optional[str]) -> Optional[str]:
+    try:
+        with open(os.path.join(run_dir, "config.json")) as f:
+            return json.load(f).get("device")
+    except (OSError, TypeError, ValueError):
+        return None
+
+
 def main_train(args: Dict) -> int:
     rank = int(os.environ.get("RANK", "0"))
     emit = Emitter(rank == 0)
     dist = None
     try:
-        cfg = build_config(args, emit)
+        dist = Dist(args.get("device") or _saved_device(args.get("resume")) or DEFAULTS["device"])
+        cfg = None
+        if dist.main:
+            try:
+                cfg = build_config(args, emit)
+            except (DistillError, PipelineError) as e:
+                cfg = e
+        cfg = dist.broadcast_object(cfg)  # one run folder (its name has a timestamp) for every rank
+        if isinstance(cfg, Exception):
+            raise cfg
         torch.set_num_threads(int(cfg["threads"]))
-        dist = Dist(cfg["device"])
         if dist.main:
             os.makedirs(cfg["run_dir"], exist_ok=True)
             if not args.get("resume"):

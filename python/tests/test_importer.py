@@ -17,6 +17,7 @@ import fixtures  # noqa: E402
 from ld_surgeon_distill import ops  # noqa: E402
 from ld_surgeon_distill.export import export_onnx  # noqa: E402
 from ld_surgeon_distill.onnx_import import OnnxImportError, OnnxModule, UnsupportedOperatorError, node_scope  # noqa: E402
+from ld_surgeon_distill.sampler import NoiseSchedule, sample  # noqa: E402
 
 EXAMPLES = os.path.join(fixtures.REPO, "examples")
 GOLDEN = os.path.join(fixtures.REPO, "test", "fixtures", "golden")
@@ -47,6 +48,16 @@ class TinyUNetTest(unittest.TestCase):
             got = self.module(x, t, c)
         self.assertEqual(tuple(got.shape), (3, 4, 8, 8))
         np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-4, atol=1e-5)
+
+    def test_cached_shape_arithmetic_follows_the_input_shapes(self):
+        # Shape-only nodes are replayed from a per-input-shape cache after the first call: alternate batch sizes
+        m = OnnxModule(self.path)
+        for batch in (2, 3, 2, 1, 3):
+            x, t, c = self.inputs(batch, seed=batch)
+            with torch.no_grad():
+                np.testing.assert_allclose(m(x, t, c).numpy(), self.unet(x, t, c).numpy(), rtol=1e-4, atol=1e-5)
+        self.assertEqual(len(m._shape_cache), 3)
+        self.assertLess(len(m._data_steps), len(m._steps) * 0.8)
 
     def test_weights_are_the_initializers_as_trainable_parameters(self):
         sd = self.unet.state_dict()
@@ -247,6 +258,22 @@ class ExamplePipelineTest(unittest.TestCase):
                     got = m(x, torch.full((x.shape[0],), t))
             np.testing.assert_allclose(got.numpy(), arr(fs["unet_out_sample"]).numpy(), rtol=1e-3, atol=1e-4,
                                        err_msg=name)
+            # the whole sampling loops (DDIM, and DDPM replaying the stored per-step noise)
+            sched = NoiseSchedule(gold["scheduler_config"])
+            fn = lambda xx, tt, cc: m.run({k: v for k, v in (("sample", xx), ("timestep", tt),
+                                                              ("encoder_hidden_states", cc)) if v is not None})["out_sample"]
+            c = gold.get("conditioning")
+            cond = arr(c["encoder_hidden_states_cond"]) if c else None
+            uncond = arr(c["encoder_hidden_states_uncond"]) if c else None
+            for run in gold["runs"]:
+                kind = "ddim" if run["scheduler"] == "DDIMScheduler" else "ddpm"
+                self.assertEqual(sched.timesteps(run["num_inference_steps"]), run["timesteps"])
+                noises = list(arr(run["step_noise"])) if kind == "ddpm" else None
+                final = sample(fn, sched, x, run["num_inference_steps"], cond, uncond,
+                               c["guidance_scale"] if c else 1.0, kind=kind, step_noises=noises)
+                tol = gold.get("suggested_tolerance", {"atol": 2e-3, "rtol": 1e-3})
+                np.testing.assert_allclose(final.numpy(), arr(run["final_latents"]).numpy(), rtol=tol["rtol"],
+                                           atol=tol["atol"], err_msg=f"{name} {kind}")
             checked += 1
         if not checked:
             self.skipTest("no golden fixtures yet")

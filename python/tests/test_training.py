@@ -44,22 +44,34 @@ def distill(*args, timeout=600):
     return p.returncode, events(p.stdout), p.stderr
 
 
+_SHARED = {}
+
+
+def setUpModule():
+    tmp = tempfile.mkdtemp(prefix="ldsd-train-")
+    root = os.path.join(tmp, "pipe")
+    fixtures.build_pipeline(root, conditional=True, vae_encoder=True)
+    _SHARED.update(tmp=tmp, root=root, student=fixtures.make_student(root))
+
+
+def tearDownModule():
+    shutil.rmtree(_SHARED["tmp"], ignore_errors=True)
+
+
 class TinyPipelineCase(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix="ldsd-train-")
-        cls.root = os.path.join(cls.tmp, "pipe")
-        fixtures.build_pipeline(cls.root, conditional=True, vae_encoder=True)
-        cls.student = fixtures.make_student(cls.root)
+    """A random-weight conditional pipeline (built once per module) and a student with mid_block.attentions.0
+    bypassed."""
 
     @classmethod
-    def tearDownClass(cls):
-        shutil.rmtree(cls.tmp, ignore_errors=True)
+    def setUpClass(cls):
+        cls.root, cls.student = _SHARED["root"], _SHARED["student"]
+        cls.tmp = tempfile.mkdtemp(prefix="case-", dir=_SHARED["tmp"])
 
 
 class ResumeTest(TinyPipelineCase):
     def test_cancel_then_resume_gives_the_uninterrupted_losses(self):
-        steps = ["--steps", "8", "--eval-every", "4", "--checkpoint-every", "3", "--lr", "1e-3", "--no-export"]
+        steps = ["--steps", "8", "--eval-every", "4", "--checkpoint-every", "3", "--lr", "1e-3", "--no-export",
+                 "--ema-decay", "0.9"]
         full_dir = os.path.join(self.tmp, "full")
         rc, full, err = distill("--student", self.student, "--run-dir", full_dir, *SMALL, *steps)
         self.assertEqual(rc, 0, err)
@@ -142,6 +154,7 @@ class ProtocolTest(TinyPipelineCase):
         self.assertTrue(os.path.isfile(out))
         onnx.checker.check_model(out)
         self.assertLessEqual(done["export_check"]["max_abs_diff"], done["export_check"]["tolerance"])
+        self.assertEqual(done["export_check"]["stages"], setup["features"]["matched"])  # scopes survive export
         self.assertIn("latent_score", done["metrics_after"])
         self.assertIn("latent_score", done["metrics_before"])
         self.assertEqual(sorted(os.listdir(os.path.dirname(out))), ["student.distilled.onnx"])  # no temp leftovers
@@ -198,9 +211,29 @@ class DistributedTest(TinyPipelineCase):
         self.assertEqual([e["step"] for e in a], [e["step"] for e in b])
         for x, y in zip(a, b):
             self.assertAlmostEqual(x["loss"], y["loss"], delta=1e-5 * abs(x["loss"]))
+        # gradient accumulation over two micro-batches of 2 is the same optimisation as batch 4
+        rc, accum, err = distill(*common, "--batch-size", "2", "--grad-accum", "2",
+                                 "--run-dir", os.path.join(self.tmp, "accum"))
+        self.assertEqual(rc, 0, err)
+        for x, y in zip(a, [e for e in accum if e["event"] == "step"]):
+            self.assertAlmostEqual(x["loss"], y["loss"], delta=1e-5 * abs(x["loss"]))
         da = [e for e in single if e["event"] == "done"][0]["metrics_best"]["latent_score"]
         db = [e for e in ddp if e["event"] == "done"][0]["metrics_best"]["latent_score"]
         self.assertAlmostEqual(da, db, delta=1e-4 * abs(da))
+
+
+class ModelArgumentTest(TinyPipelineCase):
+    def test_pipeline_folder_or_bare_unet_file(self):
+        from ld_surgeon_distill.pipeline import resolve_unet
+        unet = os.path.join(self.root, "unet", "model.onnx")
+        self.assertEqual(resolve_unet(self.root), (unet, self.root))
+        self.assertEqual(resolve_unet(self.student), (self.student, self.root))
+        self.assertEqual(resolve_unet(os.path.join(self.root, "unet")), (unet, self.root))
+        lone = os.path.join(self.tmp, "lone.onnx")
+        shutil.copy(unet, lone)
+        self.assertEqual(resolve_unet(lone), (lone, None))
+        with self.assertRaisesRegex(PipelineError, "no such file"):
+            resolve_unet(os.path.join(self.tmp, "missing.onnx"))
 
 
 class DataDirTest(TinyPipelineCase):

@@ -56,7 +56,9 @@ function handle(msg: FromWebview): void {
   log.push(msg);
   switch (msg.type) {
     case 'ready': {
-      send({ type: 'init', graph: index, modelName: 'unet/model.onnx', modelPath: '/models/sd-v1-5/unet/model.onnx' });
+      // ?index=broken sends what an incompatible host would: an index of another shape
+      const graph = params.get('index') === 'broken' ? ({ schema: 'other', modules: [] } as unknown as GraphIndex) : index;
+      send({ type: 'init', graph, modelName: 'unet/model.onnx', modelPath: '/models/sd-v1-5/unet/model.onnx' });
       const mode = params.get('scores') ?? 'stream';
       if (mode === 'all') {
         send({ type: 'scores', results: scores });

@@ -27,6 +27,7 @@ interface NodeAcc {
   outputs: string[];
   noise?: 'constant' | 'shape';
   flops?: number;
+  attrs?: Record<string, unknown>;
 }
 
 interface ValueAcc {
@@ -77,7 +78,7 @@ class Builder {
     return n;
   }
 
-  node(scope: string[], op: string, inputs: string[], outShapes: Shape[], flops = 0, _attributes?: Record<string, unknown>, dtype = 'float32'): string[] {
+  node(scope: string[], op: string, inputs: string[], outShapes: Shape[], flops = 0, attrs?: Record<string, unknown>, dtype = 'float32'): string[] {
     const module = this.ensureModule(scope);
     const base = `/${scope.join('/')}${scope.length ? '/' : ''}${op}`;
     const k = this.names.get(base) ?? 0;
@@ -89,7 +90,7 @@ class Builder {
       return v;
     });
     const noise = op === 'Constant' ? 'constant' : op === 'Shape' ? 'shape' : this.noise;
-    this.nodes.push({ id, op, module, inputs, outputs, ...(noise ? { noise } : { flops }) });
+    this.nodes.push({ id, op, module, inputs, outputs, ...(noise ? { noise } : { flops }), ...(attrs ? { attrs } : {}) });
     this.charge(module, (m) => {
       m.nodes++;
       if (!noise) {
@@ -165,6 +166,8 @@ class Builder {
       in: n.inputs.map(vi),
       out: n.outputs.map(vi),
       ...(n.noise ? { noise: n.noise } : { flops: n.flops ?? 0 }),
+      // attributes as a future index version may carry them (the webview reads them when present)
+      ...(n.attrs ? { attrs: n.attrs } : {}),
     }));
     const edges: [number, number, number][] = [];
     nodes.forEach((n, to) => {
@@ -229,7 +232,6 @@ export function syntheticUnet(o: SyntheticOptions = {}): GraphIndex {
   };
 
   const groupNorm = (scope: string[], x: string, s: Shape, eps = 1e-5): string => {
-    const mod = scope.join('.');
     const shp = b.constant(scope, [3]);
     const r = b.node(scope, 'Reshape', [x, shp], [[s[0], 32, numel(s) / s[0] / 32]])[0];
     const ones = b.weight(null, [32], scope);
@@ -339,6 +341,7 @@ export function syntheticUnet(o: SyntheticOptions = {}): GraphIndex {
   };
 
   const transformer = (scope: string[], x: string, s: Shape, ctx: string): string => {
+    // every transformer block reads the text conditioning through attn2
     const [Bn, C, H, Wd] = s;
     let h = groupNorm([...scope, 'norm'], x, s, 1e-6);
     let hs: Shape;
@@ -350,7 +353,7 @@ export function syntheticUnet(o: SyntheticOptions = {}): GraphIndex {
       const tb = [...scope, `transformer_blocks.${t}`];
       let y = attention([...tb, 'attn1'], layerNorm([...tb, 'norm1'], h, seq), seq, null);
       h = b.node(tb, 'Add', [y, h], [seq], numel(seq))[0];
-      y = attention([...tb, 'attn2'], layerNorm([...tb, 'norm2'], h, seq), seq, 'encoder_hidden_states');
+      y = attention([...tb, 'attn2'], layerNorm([...tb, 'norm2'], h, seq), seq, ctx);
       h = b.node(tb, 'Add', [y, h], [seq], numel(seq))[0];
       y = feedForward([...tb, 'ff'], layerNorm([...tb, 'norm3'], h, seq), seq);
       h = b.node(tb, 'Add', [y, h], [seq], numel(seq))[0];

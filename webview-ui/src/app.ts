@@ -14,7 +14,7 @@ import { ViewGraph } from './model/graph';
 import { heatDomain, heatScale, type HeatDomain } from './model/heatmap';
 import { ScoreBook, isPrunable } from './model/scores';
 import { buildSearchIndex, type SearchEntry } from './model/search';
-import { moduleKey, nodeKey, type VisibleItem } from './model/visible';
+import { moduleKey, type VisibleItem } from './model/visible';
 import { LayoutEngine } from './layout/layoutEngine';
 import { clear, h } from './view/dom';
 import { GraphCanvas } from './view/graphView';
@@ -74,6 +74,9 @@ export class App {
   constructor(private readonly root: HTMLElement, private readonly host: HostChannel) {
     // the layout worker compiles while the host is still reading the model
     void this.engine.warmUp();
+    document.addEventListener('keydown', (e) => {
+      if (this.graph) this.onGlobalKey(e);
+    });
   }
 
   ready(): void {
@@ -82,7 +85,8 @@ export class App {
 
   handle(msg: ToWebview): void {
     switch (msg.type) {
-      case 'init': return void this.init(msg);
+      case 'init':
+        return void this.init(msg).catch((e: unknown) => this.fail(e));
       case 'scores': return this.onScores(msg.results, msg.reset);
       case 'scoringState':
         this.scoring = { state: msg.state, done: msg.done, total: msg.total, message: msg.message };
@@ -109,6 +113,15 @@ export class App {
       case 'selectionBudget':
         return this.setBudget({ metric: msg.metric, percent: msg.percent });
     }
+  }
+
+  /** A graph that cannot be shown says why, in the view, instead of spinning forever. */
+  private fail(e: unknown): void {
+    const message = e instanceof Error ? e.message : String(e);
+    this.host.post({ type: 'reportError', message: `cannot show the graph: ${message}`, stack: e instanceof Error ? e.stack : undefined });
+    clear(this.root);
+    this.root.removeAttribute('data-loading');
+    this.root.append(h('div', { class: 'app-error', role: 'alert' }, h('h2', null, 'Cannot show this graph'), h('p', null, message)));
   }
 
   dispose(): void {
@@ -200,7 +213,6 @@ export class App {
     this.toolbar.setScoring(this.scoring.state, this.scoring.done, this.scoring.total, this.scoring.message);
     this.applyScores();
     this.canvas.setMarked(this.selected);
-    document.addEventListener('keydown', (e) => this.onGlobalKey(e));
   }
 
   // ------------------------------------------------------------------------------------------
@@ -474,5 +486,3 @@ function applyTheme(theme: NonNullable<InitMsg['theme']>): void {
   b.add(theme === 'light' ? 'vscode-light' : theme === 'dark' ? 'vscode-dark' : theme === 'high-contrast' ? 'vscode-high-contrast' : 'vscode-high-contrast-light');
   if (theme === 'high-contrast-light') b.add('vscode-high-contrast');
 }
-
-export { nodeKey };

@@ -31,5 +31,5 @@ window.addEventListener('message', (e: MessageEvent) => {
   }
   app.handle(msg);
 });
-window.addEventListener('unload', () => app.dispose());
+window.addEventListener('pagehide', () => app.dispose());
 app.ready();

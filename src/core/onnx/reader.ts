@@ -14,9 +14,8 @@ import type {
   TensorData, TensorDataField, TensorLocation, TypeInfo, ValueInfo,
 } from './types';
 import { AttrType, ElemType, elemBits, numElements } from './types';
-import { encodeStrings } from './wire';
 import { WindowFile, WireError } from './window-file';
-import { WIRE_FIXED32, WIRE_FIXED64, WIRE_LEN, WIRE_VARINT } from './wire';
+import { WIRE_FIXED32, WIRE_FIXED64, WIRE_LEN, WIRE_VARINT, encodeStrings } from './wire';
 
 export interface ReadOptions {
   /** skip the size check of external data files (default: check, it only costs a stat per file) */
@@ -204,11 +203,16 @@ function readOpset(c: Ctx, fl: Fields): OpsetImport {
 
 const TYPED_FIELDS: Record<number, TensorDataField> = { 4: 'float', 5: 'int32', 7: 'int64', 10: 'double', 11: 'uint64' };
 
+/** A tensor with no payload at all (zero elements, or not yet filled in). */
+function emptyTensor(): TensorData {
+  return { name: '', elemType: 0, dims: [], byteLength: 0, location: { kind: 'inline', bytes: new Uint8Array(0), field: 'raw' } };
+}
+
 function readTensor(c: Ctx, fl: Fields): TensorData {
-  const t: TensorData = { name: '', elemType: 0, dims: [], byteLength: 0, location: { kind: 'inline', bytes: new Uint8Array(0), field: 'raw' } };
+  const t = emptyTensor();
   let raw: [number, number] | undefined;
   let typed: TensorDataField | undefined;
-  const chunks: [number, number][] = [];
+  let chunks: [number, number][] | undefined;
   let strings: Uint8Array[] | undefined;
   let external = false;
   let opaque: OpaqueField[] | undefined;
@@ -232,7 +236,7 @@ function readTensor(c: Ctx, fl: Fields): TensorData {
         if (fl.wire !== WIRE_LEN && fl.wire !== wantWire) {
           throw new WireError(`TensorProto field ${fl.field} has wire type ${WIRE_NAMES[fl.wire]}`, fl.p);
         }
-        chunks.push(fl.wire === WIRE_LEN ? fl.range() : fl.scalarRange());
+        (chunks ??= []).push(fl.wire === WIRE_LEN ? fl.range() : fl.scalarRange());
         break;
       }
       default: opaque = pushOpaque(opaque, fl);
@@ -252,7 +256,7 @@ function readTensor(c: Ctx, fl: Fields): TensorData {
   } else if (typed === 'string') {
     t.location = { kind: 'inline', bytes: encodeStrings(strings ?? []), field: 'string' };
     t.byteLength = t.location.bytes.length;
-  } else if (typed) {
+  } else if (typed && chunks) {
     // One packed run is referenced in place; several runs (an unpacked or split field, old
     // writers) are joined into one packed payload, which is what the typed field means.
     if (chunks.length === 1) {
@@ -315,8 +319,7 @@ function readSparse(c: Ctx, fl: Fields): SparseTensorData {
       default: opaque = pushOpaque(opaque, fl);
     }
   }
-  const empty = (): TensorData => ({ name: '', elemType: 0, dims: [], byteLength: 0, location: { kind: 'inline', bytes: new Uint8Array(0), field: 'raw' } });
-  const sp: SparseTensorData = { values: values ?? empty(), indices: indices ?? empty(), dims };
+  const sp: SparseTensorData = { values: values ?? emptyTensor(), indices: indices ?? emptyTensor(), dims };
   if (opaque) sp.opaqueFields = opaque;
   return sp;
 }

@@ -90,6 +90,16 @@ export class WindowFile {
 
   /** Reads a varint at pos (bounded by end) into lo/hi; returns the position after it. */
   varint(pos: number, end: number): number {
+    // Most varints (tags, lengths, small ints) are one byte already in the window.
+    if (pos < end && pos >= this.base && pos < this.limit) {
+      const byte = this.buf[pos - this.base];
+      if (byte < 0x80) {
+        this.lo = byte;
+        this.hi = 0;
+        this.pos = pos + 1;
+        return this.pos;
+      }
+    }
     const avail = Math.min(10, end - pos);
     if (avail <= 0) throw new WireError('unexpected end of message (varint)', pos);
     const i0 = this.at(pos, avail);

@@ -72,7 +72,8 @@ export function describeEp(r: EpReport): string {
   return others.length ? `${r.used} (${others.join('; ')})` : r.used;
 }
 
+/** The gist of a session-creation failure: the first line, without the 'path: could not create…' preamble. */
 function firstLine(s: string): string {
-  const line = s.split('\n').find((l) => l.trim()) ?? s;
-  return line.length > 300 ? `${line.slice(0, 300)}…` : line;
+  const line = (s.split('\n').find((l) => l.trim()) ?? s).replace(/^.*?could not (load this model|create a session) with (execution )?providers? \[[^\]]*\]:\s*/, '');
+  return line.length > 160 ? `${line.slice(0, 160)}…` : line;
 }

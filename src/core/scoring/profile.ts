@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { Node } from '../onnx/types';
 
 export interface NodeTimes {
-  /** microseconds per original node index */
+  /** microseconds per original node index (median kernel time × runs) */
   byNode: Map<number, number>;
   /** all kernel time of the original model's nodes (our gate nodes excluded), microseconds */
   totalUs: number;
@@ -42,21 +42,36 @@ export function attributeProfile(events: readonly TraceEvent[], nodes: readonly 
     cache.set(name, hit);
     return hit;
   };
-  const byNode = new Map<number, number>();
-  let total = 0;
-  let unattributed = 0;
+  // per kernel, the median over runs: a busy machine preempts single kernels, and one preempted
+  // kernel must not make its module look expensive
+  const samples = new Map<string, number[]>();
   let runs = 0;
   for (const e of events) {
     if (e.name === 'model_run') runs++;
     if (e.cat !== 'Node' || typeof e.name !== 'string' || !e.name.endsWith('_kernel_time') || typeof e.dur !== 'number') continue;
     const name = e.name.slice(0, -'_kernel_time'.length);
     if (OWN.test(name)) continue;
-    total += e.dur;
+    let list = samples.get(name);
+    if (!list) samples.set(name, (list = []));
+    list.push(e.dur);
+  }
+  const byNode = new Map<number, number>();
+  let total = 0;
+  let unattributed = 0;
+  for (const [name, durs] of samples) {
+    const us = median(durs) * Math.max(1, runs);
+    total += us;
     const i = lookup(name);
-    if (i === undefined) unattributed += e.dur;
-    else byNode.set(i, (byNode.get(i) ?? 0) + e.dur);
+    if (i === undefined) unattributed += us;
+    else byNode.set(i, (byNode.get(i) ?? 0) + us);
   }
   return { byNode, totalUs: total, unattributedUs: unattributed, runs };
+}
+
+function median(v: number[]): number {
+  const s = [...v].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
 /** Reads the profile in `dir` written for the gated model (the one mentioning its gate nodes). */

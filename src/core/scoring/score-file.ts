@@ -117,7 +117,7 @@ export function compatibilityKey(model: ModelIdentity, settings: ScoreSettings, 
     model: { sha256: model.sha256, externalData: model.externalData },
     samples: settings.samples, steps: settings.steps, scheduler: settings.scheduler, eta: settings.eta, seed: settings.seed,
     granularity: settings.granularity, conditions: settings.conditions, inputs: settings.inputs ?? null,
-    guidance: resolved.guidance ?? null, batchSize: resolved.batchSize, ep: resolved.ep,
+    guidance: resolved.guidance ?? null, batchSize: resolved.batchSize, ep: resolved.ep, optLevel: settings.optLevel,
   };
   return createHash('sha256').update(JSON.stringify(relevant)).digest('hex');
 }

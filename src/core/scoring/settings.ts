@@ -41,7 +41,16 @@ export interface ScoreSettings {
   verifyExact?: boolean;
   /** profile one evaluation to attribute latency to candidates (default true) */
   profile?: boolean;
+  /**
+   * onnxruntime graph optimisation level of the evaluation session. 'extended' (default) keeps the
+   * gated model exact: with every gate off it reproduces the original model bit for bit. 'all' adds
+   * CPU layout transforms (NCHWc), faster, but the gates change which convolutions get fused, so
+   * latents can differ from the original model's in the last bits.
+   */
+  optLevel: OptLevel;
 }
+
+export type OptLevel = 'extended' | 'all';
 
 export const DEFAULT_SETTINGS: ScoreSettings = {
   samples: 16,
@@ -54,6 +63,7 @@ export const DEFAULT_SETTINGS: ScoreSettings = {
   seed: 0,
   conditions: { kind: 'default' },
   profile: true,
+  optLevel: 'extended',
 };
 
 function positiveInt(what: string, v: unknown, min = 1): number {
@@ -74,6 +84,7 @@ export function resolveSettings(partial: Partial<ScoreSettings>): ScoreSettings 
   if (!Number.isInteger(s.seed)) throw new UserError(`seed must be an integer, got ${s.seed}`);
   if (s.guidance !== undefined && !Number.isFinite(s.guidance)) throw new UserError(`guidance must be a number, got ${s.guidance}`);
   if (s.batchSize !== undefined) positiveInt('batch size', s.batchSize);
+  if (s.optLevel !== 'extended' && s.optLevel !== 'all') throw new UserError(`optimisation level must be extended or all, got '${s.optLevel}'`);
   if (s.shard) {
     const { index, count } = s.shard;
     positiveInt('shard count', count);

@@ -41,6 +41,7 @@ export interface EvalSource {
 export interface SourceOptions {
   gatedPath: string;
   originalPath: string;
+  /** gates of the gated model (0: a model without gates, e.g. the original, for baselines) */
   gateCount: number;
   settings: ScoreSettings;
   /** profile the gated session until endProfiling(); files go to this folder */
@@ -55,7 +56,7 @@ function gateFeed(gates: Uint8Array, count: number): ort.Tensor {
 }
 
 function sessionOptions(o: SourceOptions): ort.InferenceSession.SessionOptions {
-  const so: ort.InferenceSession.SessionOptions = { graphOptimizationLevel: 'all' };
+  const so: ort.InferenceSession.SessionOptions = { graphOptimizationLevel: o.settings.optLevel };
   if (o.profileDir) {
     so.enableProfiling = true;
     so.profileFilePrefix = `${o.profileDir}/profile`;
@@ -97,7 +98,7 @@ async function openPipelineSource(o: SourceOptions, folder: string): Promise<Eva
     const labels = resolved.labels && condCount ? Array.from({ length: n }, (_, i) => resolved.labels![i % condCount]) : undefined;
     const generate = async (unet: ort.InferenceSession | undefined, gates: Uint8Array | undefined, signal?: AbortSignal) => (await runner.generate({
       n, seed: s.seed, scheduler: scheduler(), guidance, conditioning: resolved.conditioning, batchSize, latentShape,
-      unet, extraUnetFeeds: gates ? { [GATE_INPUT]: gateFeed(gates, o.gateCount) } : undefined, signal,
+      unet, extraUnetFeeds: gates && o.gateCount ? { [GATE_INPUT]: gateFeed(gates, o.gateCount) } : undefined, signal,
     })).latents;
     let original: ort.InferenceSession | undefined;
     return {
@@ -124,7 +125,8 @@ async function openPipelineSource(o: SourceOptions, folder: string): Promise<Eva
       evaluate: (gates, signal) => generate(undefined, gates, signal),
       async evaluateOriginal(signal) {
         if (!original) {
-          original = await runner.createSession(layout.unetPath);
+          // the original U-Net with the same provider and optimisation level as the gated one, unprofiled
+          original = await ort.InferenceSession.create(layout.unetPath, { graphOptimizationLevel: s.optLevel, executionProviders: [ep.used] });
           sessions++;
         }
         return generate(original, undefined, signal);
@@ -218,7 +220,7 @@ async function openModelSource(o: SourceOptions): Promise<EvalSource> {
       const rows: Float32Array[] = [];
       for (let p = 0; p < passes; p++) {
         if (signal?.aborted) throw new CancelledError();
-        const out = await sess.run(gates ? { ...feeds[p], [GATE_INPUT]: gateFeed(gates, o.gateCount) } : feeds[p], outputs);
+        const out = await sess.run(gates && o.gateCount ? { ...feeds[p], [GATE_INPUT]: gateFeed(gates, o.gateCount) } : feeds[p], outputs);
         const parts = outputs.map((name) => {
           const t = out[name] as ort.Tensor;
           if (t.dims[0] !== perPass) throw new UserError(`${where}: output '${name}' has shape [${t.dims}]; its first axis must be the samples (${perPass} per pass)`, where);
@@ -255,7 +257,7 @@ async function openModelSource(o: SourceOptions): Promise<EvalSource> {
       evaluate: (gates, signal) => run(session, gates, signal),
       async evaluateOriginal(signal) {
         if (!original) {
-          original = await ort.InferenceSession.create(o.originalPath, { graphOptimizationLevel: 'all', executionProviders: [ep.used] });
+          original = await ort.InferenceSession.create(o.originalPath, { graphOptimizationLevel: s.optLevel, executionProviders: [ep.used] });
           sessions++;
         }
         return run(original, undefined, signal);

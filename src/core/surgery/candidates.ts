@@ -3,10 +3,10 @@
 // attn1/attn2, ff, norms, proj_in/out, time_emb_proj). Ids are module paths, stable across runs and
 // exports. Every candidate is listed: the ones that cannot be modified carry the reason.
 import { UserError } from '../errors';
-import { walkModules, type ModelAnalysis, type ModuleNode } from '../graph';
+import { subtreeNodes, walkModules, type ModelAnalysis, type ModuleNode } from '../graph';
 import type { Node } from '../onnx/types';
 import { planModification } from './modifications';
-import { findRegion, nodesBySubtree } from './regions';
+import { findRegion } from './regions';
 import type { Candidate, CandidateKind, CandidateLevel, Granularity } from './types';
 
 export interface CandidateOptions {
@@ -65,7 +65,6 @@ export function findCandidates(a: ModelAnalysis, options: CandidateOptions = {})
   if (!['block', 'layer', 'both'].includes(granularity)) throw new UserError(`granularity must be block, layer or both, got '${granularity}'`);
   const index = new Map<Node, number>();
   a.view.nodes.forEach((n, i) => index.set(n, i));
-  const subtree = nodesBySubtree(a);
   const out: Candidate[] = [];
 
   if (a.tree.source === 'op-type') {
@@ -81,10 +80,10 @@ export function findCandidates(a: ModelAnalysis, options: CandidateOptions = {})
   walkModules(a.tree.root, (m) => {
     const c = classify(m, diffusers);
     if (!c || !wanted(c.level, granularity)) return;
-    const nodes = subtree.get(m) ?? [];
+    const nodes = subtreeNodes(a.tree, m);
     if (!nodes.some((n) => !a.noise.has(n))) return;
     const shortcut = a.tree.byId.get(`${m.id}.conv_shortcut`);
-    out.push(build(a, m.id, c.level, c.kind, nodes, shortcut && subtree.get(shortcut), index));
+    out.push(build(a, m.id, c.level, c.kind, nodes, shortcut && subtreeNodes(a.tree, shortcut), index));
   });
   return dedupe(out);
 }

@@ -3,7 +3,6 @@
 // first ResNet and feeds every ResNet's time_emb_proj from it): such nodes sit in one scope but serve
 // others, so they are left out of the region rather than making it look like it has several exits.
 import type { ModelAnalysis } from '../graph';
-import type { ModuleNode } from '../graph';
 import type { DimValue } from '../graph';
 import type { Node } from '../onnx/types';
 
@@ -21,19 +20,6 @@ export interface Region {
 }
 
 export type RegionResult = { ok: true; region: Region } | { ok: false; reason: string; nodes: Node[] };
-
-/** For every module, the nodes of its subtree (graph order). */
-export function nodesBySubtree(a: ModelAnalysis): Map<ModuleNode, Node[]> {
-  const out = new Map<ModuleNode, Node[]>();
-  for (const n of a.view.nodes) {
-    for (let m: ModuleNode | null = a.tree.moduleOf.get(n)!; m; m = m.parent) {
-      let list = out.get(m);
-      if (!list) out.set(m, (list = []));
-      list.push(n);
-    }
-  }
-  return out;
-}
 
 /** A value is data (not a weight, a constant or a shape tensor) when a non-noise node or a graph input produces it. */
 export function isDataValue(a: ModelAnalysis, value: string): boolean {
@@ -139,10 +125,12 @@ export function findRegion(a: ModelAnalysis, scopeNodes: readonly Node[]): Regio
   }
   const exitShape = shapeOf(a, exit);
   const reaching = inputs.filter((x) => descendants(a, [x], members).has(exit));
+  // a shared node's output (SiLU(temb)) is a side input, never the main one
+  const fromShared = (x: string) => shared.has(a.view.producer(x)!);
   const ranked = reaching
-    .map((x, i) => ({ x, i, fit: entryFit(shapeOf(a, x), exitShape), size: knownCount(shapeOf(a, x)) }))
+    .map((x, i) => ({ x, i, side: fromShared(x) ? 1 : 0, fit: entryFit(shapeOf(a, x), exitShape), size: knownCount(shapeOf(a, x)) }))
     .filter((r) => r.fit > 0)
-    .sort((p, q) => q.fit - p.fit || q.size - p.size || p.i - q.i);
+    .sort((p, q) => p.side - q.side || q.fit - p.fit || q.size - p.size || p.i - q.i);
   if (!ranked.length) {
     const why = !exitShape ? `the shape of its output ${exit} is unknown` : `no input it reads has the rank of its output ${exit} ${fmt(exitShape)}`;
     return { ok: false, reason: `its main input cannot be determined: ${why}`, nodes: [...scopeNodes] };

@@ -8,12 +8,12 @@ import { promises as fs } from 'node:fs';
 
 export const RUNS_DIR = path.join('.ld-surgeon', 'runs');
 
-/** Rebuilds a job's request from its settings.json (for re-run). */
-export type JobFactory = (settings: { target: string; options: Record<string, unknown> }) => Promise<JobRequest>;
+/** Starts a job again from its settings.json (re-run), wired the way its kind's command wires it. */
+export type JobRestarter = (settings: { target: string; options: Record<string, unknown> }) => Promise<RunningJob>;
 
 export class JobManager implements vscode.Disposable {
   private readonly running = new Map<string, RunningJob>();
-  private readonly factories = new Map<JobKind, JobFactory>();
+  private readonly restarters = new Map<JobKind, JobRestarter>();
   private readonly changed = new vscode.EventEmitter<void>();
   private readonly started = new vscode.EventEmitter<RunningJob>();
   private readonly disposables: vscode.Disposable[] = [this.changed, this.started];
@@ -32,8 +32,8 @@ export class JobManager implements vscode.Disposable {
     this.disposables.push(watcher, vscode.workspace.onDidChangeWorkspaceFolders(() => this.changedSoon()));
   }
 
-  registerKind(kind: JobKind, factory: JobFactory): void {
-    this.factories.set(kind, factory);
+  registerKind(kind: JobKind, restart: JobRestarter): void {
+    this.restarters.set(kind, restart);
   }
 
   /** Where a job on `target` keeps its run folder: its workspace folder, else the extension's storage. */
@@ -118,11 +118,11 @@ export class JobManager implements vscode.Disposable {
     } catch (e) {
       throw new Error(`cannot re-run: ${path.join(dir, SETTINGS_FILE)} is missing or not JSON (${(e as Error).message})`);
     }
-    const factory = settings.kind && this.factories.get(settings.kind);
-    if (!factory || typeof settings.target !== 'string') {
+    const restart = settings.kind && this.restarters.get(settings.kind);
+    if (!restart || typeof settings.target !== 'string') {
       throw new Error(`cannot re-run: ${path.join(dir, SETTINGS_FILE)} does not describe a job this version can run`);
     }
-    return this.start(await factory({ target: settings.target, options: settings.options ?? {} }));
+    return restart({ target: settings.target, options: settings.options ?? {} });
   }
 
   private changedSoon(): void {

@@ -13,7 +13,13 @@ import {
 
 export type JobProcessSpec =
   | { type: 'fork'; modulePath: string; args: string[]; cwd?: string; env?: NodeJS.ProcessEnv }
-  | { type: 'spawn'; command: string; args: string[]; cwd?: string; env?: NodeJS.ProcessEnv };
+  | {
+      type: 'spawn'; command: string; args: string[]; cwd?: string; env?: NodeJS.ProcessEnv;
+      /** the signal that asks this program to stop cleanly (default SIGTERM; the CLI cleans up on SIGINT) */
+      cancelSignal?: NodeJS.Signals;
+      /** how long it may take to stop cleanly before it is killed (default CANCEL_GRACE_MS) */
+      cancelGraceMs?: number;
+    };
 
 /** What a job's process can tell us, whatever its own message format. */
 export type JobEvent =
@@ -32,6 +38,13 @@ export interface JobProtocol {
   startMessage?: unknown;
   /** IPC message asking the process to stop cleanly (it may then write a resumable file) */
   cancelMessage?: unknown;
+  /**
+   * Sees every stdout line of a spawned process first; events returned replace the default handling
+   * (JSON lines to interpret(), other lines to the log). Return undefined for the default.
+   */
+  line?(text: string): JobEvent[] | undefined;
+  /** Last events, once the process has exited and before the outcome is recorded (e.g. its outputs). */
+  onExit?(code: number | null): JobEvent[];
 }
 
 /** Everything needed to start a job, and to start it again (`settings` is what re-run reads back). */
@@ -62,6 +75,7 @@ export class RunningJob {
 
   private readonly events = new EventEmitter();
   private child?: ChildProcess;
+  private spec?: JobProcessSpec;
   private log?: WriteStream;
   private cancelRequested = false;
   private lastError?: string;
@@ -127,7 +141,7 @@ export class RunningJob {
   private async launch(): Promise<void> {
     await writeJsonAtomic(path.join(this.dir, SETTINGS_FILE), this.request.settings);
     this.log = createWriteStream(this.logFile, { flags: 'a' });
-    const spec = this.request.process(this.dir);
+    const spec = (this.spec = this.request.process(this.dir));
     const env = { ...process.env, ...spec.env, ELECTRON_RUN_AS_NODE: '1' };
     this.writeLog(`[${nowIso()}] ${this.request.title}`);
     this.writeLog(`[${nowIso()}] run folder: ${this.dir}`);
@@ -170,13 +184,15 @@ export class RunningJob {
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
     const canAsk = child.connected && this.request.protocol.cancelMessage !== undefined;
     if (canAsk) child.send(this.request.protocol.cancelMessage as object);
-    const term = () => child.exitCode === null && child.signalCode === null && child.kill('SIGTERM');
+    const stopSignal = this.spec?.type === 'spawn' ? this.spec.cancelSignal ?? 'SIGTERM' : 'SIGTERM';
+    const term = () => child.exitCode === null && child.signalCode === null && child.kill(stopSignal);
     const kill = () => child.exitCode === null && child.signalCode === null && child.kill('SIGKILL');
+    const grace = this.spec?.type === 'spawn' ? this.spec.cancelGraceMs ?? CANCEL_GRACE_MS : CANCEL_GRACE_MS;
     if (canAsk) {
-      this.killTimers.push(setTimeout(term, CANCEL_GRACE_MS), setTimeout(kill, 2 * CANCEL_GRACE_MS));
+      this.killTimers.push(setTimeout(term, grace), setTimeout(kill, 2 * grace));
     } else {
       term();
-      this.killTimers.push(setTimeout(kill, CANCEL_GRACE_MS));
+      this.killTimers.push(setTimeout(kill, grace));
     }
   }
 
@@ -196,6 +212,11 @@ export class RunningJob {
   }
 
   private stdoutLine(line: string, jsonLines: boolean): void {
+    const own = this.request.protocol.line?.(line);
+    if (own) {
+      this.apply(own);
+      return;
+    }
     const t = line.trim();
     if (jsonLines && t.startsWith('{')) {
       try {
@@ -216,6 +237,10 @@ export class RunningJob {
       this.writeLog(`unreadable message from the job process: ${(e as Error).message}`);
       return;
     }
+    this.apply(events);
+  }
+
+  private apply(events: JobEvent[]): void {
     let changed = false;
     for (const ev of events) {
       switch (ev.type) {
@@ -262,6 +287,15 @@ export class RunningJob {
       this.resolveFinished(this.status);
       return;
     }
+    if (this.request.protocol.onExit) {
+      try {
+        this.apply(this.request.protocol.onExit(code));
+      } catch (e) {
+        this.lastError = `could not read the job's results: ${(e as Error).message}`;
+      }
+    }
+    if (this.statusTimer) clearTimeout(this.statusTimer);
+    this.statusTimer = undefined;
     // a cancelled job counts as cancelled even when its process stops cleanly (exit 0) on the request
     const state = this.cancelRequested ? 'cancelled' : code === 0 && !this.lastError ? 'done' : 'failed';
     this.status = {

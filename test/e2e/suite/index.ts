@@ -22,6 +22,8 @@ export function run(): Promise<void> {
   require('./modelTree.e2e');
   require('./graphEditor.e2e');
   require('./jobs.e2e');
+  require('./scoring.e2e');
+  require('./pruneDistill.e2e');
 
   const tests: { title: string; state: 'passed' | 'failed'; durationMs?: number; error?: string }[] = [];
   return new Promise((resolve, reject) => {

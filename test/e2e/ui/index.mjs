@@ -81,6 +81,26 @@ export async function runUiTests({ server, runDir, workspace, screenshots, log }
       expect(texts.some((t) => /model\.onnx/.test(t) && /params/.test(t) && /FLOPs/.test(t)), `root row with totals: ${texts.join(' / ')}`);
       expect(texts.some((t) => t.includes('down_blocks.0')), `down_blocks.0 row: ${texts.join(' / ')}`);
     }, ['workbench opens the test workspace']);
+
+    await step('Score Operators from the explorer runs a job and colours the graph by score', async () => {
+      const row = await explorerRow(page, 'model.onnx', ['digits-cond', 'unet']);
+      await contextMenu(page, row);
+      await pickMenuItem(page, 'Score Operators');
+      // while it runs: a status bar entry
+      await page.locator('.statusbar-item', { hasText: 'LD Surgeon' }).first().waitFor({ timeout: 30_000 });
+      await shot('scoring-running');
+      await openViewContainer(page, 'LD Surgeon');
+      const jobs = await viewRows(page, 'Jobs');
+      await jobs.filter({ hasText: /Score: .*model\.onnx/ }).filter({ hasText: /done/ }).first().waitFor({ timeout: 5 * 60_000 });
+      const frame = await webviewFrame(page, 'svg.graph');
+      await frame.waitForFunction(() => [...document.querySelectorAll('[data-key] rect.body')].filter((r) => r.style.fill).length >= 5, null, { timeout: 60_000 });
+      const coloured = await frame.evaluate(() => [...document.querySelectorAll('[data-key] rect.body')].filter((r) => r.style.fill).length);
+      await shot('scored-graph');
+      expect(coloured >= 5, `coloured blocks: ${coloured}`);
+      const tree = await viewRows(page, 'Model');
+      const texts = await tree.allInnerTexts();
+      expect(texts.some((t) => /score \d/.test(t)), `the Model view shows scores: ${texts.join(' / ')}`);
+    }, ['workbench opens the test workspace']);
   } finally {
     await context.close();
   }

@@ -10,6 +10,7 @@ const rowSelector = (label) => `.explorer-folders-view .monaco-list-row[aria-lab
 
 /** An explorer row by its file or folder name; `under` lists folders to expand first. */
 export async function explorerRow(page, name, under = []) {
+  if (!(await page.locator('.explorer-folders-view').first().isVisible().catch(() => false))) await openViewContainer(page, 'Explorer');
   for (const folder of under) {
     const row = page.locator(rowSelector(folder)).first();
     await row.waitFor({ timeout: 30_000 });

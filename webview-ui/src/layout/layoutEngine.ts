@@ -2,6 +2,7 @@
 // and nothing else), so laying out even a large expansion never blocks scrolling or typing.
 import ELK, { type ELK as ElkApi, type ElkNode } from 'elkjs/lib/elk-api';
 import elkWorkerSource from 'elkjs/lib/elk-worker.min.js?text';
+import { warmUpGraph } from '../model/elkGraph';
 
 export class LayoutEngine {
   private elk: ElkApi | undefined;
@@ -18,9 +19,9 @@ export class LayoutEngine {
     return this.elk;
   }
 
-  /** Starts the worker and compiles ELK before the first real layout needs it. */
+  /** Starts the worker and warms ELK's code before the first real layout needs it. */
   warmUp(): Promise<unknown> {
-    return this.api().layout({ id: 'warm', children: [{ id: 'a', width: 10, height: 10 }, { id: 'b', width: 10, height: 10 }], edges: [{ id: 'e', sources: ['a'], targets: ['b'] }] }).catch(() => undefined);
+    return this.api().layout(warmUpGraph()).catch(() => undefined);
   }
 
   /**

@@ -66,22 +66,30 @@ function trimNumber(x: number, digits = 3): string {
 }
 
 /**
- * Shortens a long module path for a narrow list while keeping it unambiguous: the outer block and
- * the leaf stay whole, the segments between shrink to initials plus index, outermost first, until
- * it fits: `up_blocks.3.attentions.1.transformer_blocks.0.attn1` → `up_blocks.3.a1.tb0.attn1`.
+ * Shortens a long module path or node name for a narrow list while keeping it unambiguous: the
+ * outer block and the leaf stay whole, the segments between shrink to initials plus index,
+ * outermost first, until it fits:
+ * `up_blocks.3.attentions.1.transformer_blocks.0.attn1` → `up_blocks.3.a1.tb0.attn1`,
+ * `/up_blocks.3/attentions.1/transformer_blocks.0/attn1/MatMul` → `/up_blocks.3/a1/tb0/attn1/MatMul`.
  */
 export function compactId(id: string, max = 30): string {
   if (id.length <= max) return id;
+  const scoped = id.includes('/');
   const segs: string[] = [];
-  for (const p of id.split('.')) {
-    if (/^\d+$/.test(p) && segs.length) segs[segs.length - 1] += `.${p}`;
-    else segs.push(p);
+  if (scoped) segs.push(...id.split('/'));
+  else {
+    for (const p of id.split('.')) {
+      if (/^\d+$/.test(p) && segs.length) segs[segs.length - 1] += `.${p}`;
+      else segs.push(p);
+    }
   }
-  for (let i = 1; i < segs.length - 1; i++) {
+  const sep = scoped ? '/' : '.';
+  const first = scoped && segs[0] === '' ? 2 : 1;
+  for (let i = first; i < segs.length - 1; i++) {
     const m = /^([^.]+)(?:\.(\d+))?$/.exec(segs[i]);
     if (m) segs[i] = m[1].split('_').filter(Boolean).map((w) => w[0]).join('') + (m[2] ?? '');
-    const joined = segs.join('.');
+    const joined = segs.join(sep);
     if (joined.length <= max) return joined;
   }
-  return segs.join('.');
+  return segs.join(sep);
 }

@@ -40,6 +40,8 @@ export interface VNode {
   /** exporter noise (constant folding, shape arithmetic): drawn only on request */
   noise?: 'constant' | 'shape';
   flops?: number | null;
+  /** small attributes (kernel_shape, strides, axis…), when the index carries them */
+  attrs?: Record<string, unknown>;
 }
 
 export type ValueKind = 'input' | 'initializer' | 'activation';
@@ -148,6 +150,8 @@ export class ViewGraph {
       outputs: n.out.map(valueName),
       ...(n.noise ? { noise: n.noise } : {}),
       ...(n.flops !== undefined ? { flops: n.flops } : {}),
+      // not part of every index version: read when present
+      ...((n as { attrs?: Record<string, unknown> }).attrs ? { attrs: (n as { attrs?: Record<string, unknown> }).attrs } : {}),
     }));
     this.hidden = new Uint8Array(this.nodes.length);
     for (const n of this.nodes) {

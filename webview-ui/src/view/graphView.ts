@@ -2,7 +2,7 @@
 // operators, graph inputs/outputs), laid out by ELK in a worker, with d3-zoom for pan/zoom.
 // SVG keeps every element inspectable and focusable; at module level a U-Net is ~20 elements and
 // even a deep expansion stays in the hundreds, which SVG draws without trouble.
-import { select, zoom, zoomIdentity, type Selection, type ZoomBehavior, type ZoomTransform } from 'd3';
+import { select, zoom, zoomIdentity, type ZoomBehavior, type ZoomTransform } from 'd3';
 import type { CandidateResult } from '../../../src/protocol/webview';
 import { fromElk, GROUP_HEADER, toElk, type Box, type Layout, type Point, type Size } from '../model/elkGraph';
 import { formatCount, formatScore, formatShape } from '../model/format';
@@ -273,7 +273,8 @@ export class GraphCanvas {
   }
 
   focusItem(key: string): void {
-    const el = this.svg.querySelector<SVGGElement>(`[data-key="${cssEscape(key)}"]`);
+    // a group's outer element carries the key too; its header is what takes focus
+    const el = this.svg.querySelector<SVGGElement>(`[data-key="${cssEscape(key)}"][tabindex]`);
     el?.focus({ preventScroll: true });
   }
 
@@ -467,13 +468,45 @@ export class GraphCanvas {
     return false;
   }
 
+  /** How many members of `set` lie strictly inside each module. */
+  private countInside(set: ReadonlySet<string>): Map<string, number> {
+    const g = this.graph;
+    const counts = new Map<string, number>();
+    for (const id of set) {
+      let p: string | null | undefined = g.modules.has(id) ? g.modules.get(id)!.parent : g.nodeIndex.has(id) ? g.nodes[g.nodeIndex.get(id)!].module : undefined;
+      while (p) {
+        counts.set(p, (counts.get(p) ?? 0) + 1);
+        p = g.modules.get(p)?.parent ?? null;
+      }
+    }
+    return counts;
+  }
+
   private applyMarks(): void {
     if (!this.vis) return;
+    const removedInside = this.removed ? this.countInside(this.removed) : new Map<string, number>();
+    const markedInside = this.countInside(this.marked);
     this.svg.querySelectorAll<SVGGElement>('[data-key]').forEach((el) => {
       const it = this.vis!.byKey.get(el.getAttribute('data-key')!);
       if (!it) return;
       el.classList.toggle('marked', this.marked.size > 0 && this.within(this.marked, it));
       el.classList.toggle('removed', !!this.removed && this.within(this.removed, it));
+      // a collapsed block says how much of it is selected or was removed, without expanding it
+      const note = el.querySelector<SVGGElement>('.inner-mark');
+      if (note && it.moduleId !== undefined) {
+        const r = removedInside.get(it.moduleId) ?? 0;
+        const m = markedInside.get(it.moduleId) ?? 0;
+        const text = r ? `${r} removed` : m ? `${m} selected` : '';
+        note.classList.toggle('is-removed', r > 0);
+        note.style.display = text ? '' : 'none';
+        const label = note.querySelector('text')!;
+        label.textContent = text;
+        const w = this.textWidth(text, true, 10) + 12;
+        const box = this.layoutResult?.boxes.get(it.key);
+        note.querySelector('rect')!.setAttribute('width', w.toFixed(1));
+        label.setAttribute('x', (w / 2).toFixed(1));
+        if (box) note.setAttribute('transform', `translate(${(box.w - w - 10).toFixed(1)},-8)`);
+      }
     });
     this.svg.classList.toggle('before-after', !!this.removed);
   }
@@ -588,7 +621,7 @@ export class GraphCanvas {
     sub.textContent = l.sub;
     el.append(title, sub);
     if (it.kind === 'block') el.append(s('text', { class: 'score', y: 19 }));
-    if (it.kind === 'block' && it.node === undefined) el.append(s('g', { class: 'spark', 'aria-hidden': 'true' }));
+    if (it.kind === 'block' && it.node === undefined) el.append(s('g', { class: 'spark', 'aria-hidden': 'true' }), s('g', { class: 'inner-mark' }, s('rect', { height: 16, rx: 8 }), s('text', { y: 11.5 })));
     if (expandable) el.append(s('path', { class: 'expander', d: 'M0,0 h6 M3,-3 v6' }));
   }
 

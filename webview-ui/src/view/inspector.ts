@@ -220,6 +220,8 @@ export class Inspector {
     if (n.flops !== undefined) facts.push(['FLOPs', n.flops === null ? 'unknown' : formatFlops(n.flops)]);
     if (n.noise) facts.push(['exporter noise', n.noise === 'shape' ? 'shape arithmetic' : 'constant folding']);
     if (facts.length) this.body.append(section('Operator', kv(facts)));
+    const attrs = Object.entries(n.attrs ?? {});
+    if (attrs.length) this.body.append(section('Attributes', kv(attrs.map(([k, v]) => [k, formatAttr(v)]), true)));
     const actions = h('div', { class: 'actions' });
     actions.append(button({ label: 'Open definition', icon: ['go-to-file', '↗'], onClick: () => this.actions.openNode(n.id) }));
     if (!embedded) actions.append(button({ label: 'Show in graph', icon: ['target', '◎'], onClick: () => this.actions.reveal({ node: index }) }));
@@ -258,6 +260,14 @@ function kv(rows: [string, string][], mono = false): HTMLElement {
   const dl = h('dl', { class: `kv${mono ? ' kv-mono' : ''}` });
   for (const [k, v] of rows) dl.append(h('dt', null, k), h('dd', { title: v.length > 40 ? v : undefined }, v));
   return dl;
+}
+
+export function formatAttr(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(formatAttr).join(', ')}]`;
+  if (typeof v === 'number') return Number.isInteger(v) ? String(v) : String(Number(v.toPrecision(6)));
+  if (typeof v === 'string') return v;
+  if (v && typeof v === 'object') return JSON.stringify(v);
+  return String(v);
 }
 
 /** 'Conv 4 · MatMul 12 · Add 9' — the most frequent operator types of a module. */

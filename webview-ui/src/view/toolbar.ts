@@ -1,6 +1,6 @@
 // Top bar: model name, breadcrumbs of the expanded path, search (jump to a module or operator),
 // scoring status and the view controls.
-import { formatPercent } from '../model/format';
+import { compactId, formatPercent } from '../model/format';
 import type { ViewGraph } from '../model/graph';
 import { searchGraph, type SearchEntry, type SearchHit } from '../model/search';
 import { button, clear, h, icon } from './dom';
@@ -140,7 +140,7 @@ export class Toolbar {
         'li',
         { id: `sr-${i}`, role: 'option', class: `sr${i === this.active ? ' active' : ''}`, 'aria-selected': String(i === this.active) },
         h('span', { class: `sr-kind sr-${e.kind}` }, e.kind === 'module' ? 'module' : e.op ?? 'op'),
-        h('span', { class: 'sr-id' }, e.id),
+        h('span', { class: 'sr-id', title: e.id }, compactId(e.id, 54)),
       );
       li.addEventListener('mousedown', (ev) => {
         ev.preventDefault();

@@ -1,0 +1,179 @@
+// ld-surgeon score MODEL_OR_PIPELINE: LD-Pruner scores for every candidate, computed in the scoring
+// worker (a forked process), written incrementally to MODEL.ldscores.json; prints progress and the
+// ranking. Ctrl-C stops cleanly (the file stays resumable); the same command resumes.
+import type { Command } from 'commander';
+import { UserError } from '../../core/errors';
+import { parseConditionIds, type ConditionInput } from '../../core/pipeline/conditions';
+import { ScoringClient } from '../../core/scoring/client';
+import { renderIterative, renderRanking } from '../../core/scoring/format';
+import { ranked, readScoreFile } from '../../core/scoring/score-file';
+import { EP_CHOICES, parseBudget, parseShard, type EpRequest, type OptLevel, type ScoreSettings } from '../../core/scoring/settings';
+import { VARIANTS, type ScoreVariant } from '../../core/scoring/stats';
+import type { Granularity } from '../../core/surgery/types';
+import { parseInputShape } from './inspect';
+
+export function intFlag(flag: string, v: string | undefined, min: number): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) throw new UserError(`${flag} '${v}': expected an integer ≥ ${min}`);
+  return n;
+}
+
+export function numFlag(flag: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw new UserError(`${flag} '${v}': expected a number`);
+  return n;
+}
+
+export interface SamplingFlags {
+  samples?: string;
+  steps?: string;
+  scheduler?: string;
+  eta?: string;
+  seed?: string;
+  guidance?: string;
+  prompt: string[];
+  conditionIds?: string;
+  conditions?: string;
+  batch?: string;
+  ep: string;
+  input: string[];
+}
+
+/** The sampling options score and faithfulness share. */
+export function addSamplingOptions(cmd: Command, defaults: { samples: number }): Command {
+  return cmd
+    .option('--samples <n>', `samples per latent set (N)`, String(defaults.samples))
+    .option('--steps <t>', 'denoising steps (T)', '25')
+    .option('--scheduler <name>', 'ddim or ddpm', 'ddim')
+    .option('--eta <eta>', 'DDIM eta (0: deterministic)')
+    .option('--seed <s>', 'run seed: sample i uses seed + i', '0')
+    .option('--guidance <g>', "classifier-free guidance scale (default: the pipeline's)")
+    .option('--prompt <text>', 'a condition prompt (repeatable; default: the pipeline\'s prompt set)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option('--condition-ids <rows>', 'token id rows instead of prompts, e.g. "1,5,7;1,5,8"')
+    .option('--conditions <file.npy>', 'encoder hidden states [N, L, D] instead of prompts')
+    .option('--batch <size>', 'samples per U-Net call (default: all N at once)')
+    .option('--ep <provider>', `execution provider: ${EP_CHOICES.join(', ')}`, 'auto')
+    .option('--input <name=dims>', 'dims of an input of a bare .onnx model, e.g. x=1,3,32,32 (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[]);
+}
+
+export function samplingSettings(f: SamplingFlags): Partial<ScoreSettings> {
+  const sources = [f.prompt.length > 0, f.conditionIds !== undefined, f.conditions !== undefined].filter(Boolean).length;
+  if (sources > 1) throw new UserError('use only one of --prompt, --condition-ids, --conditions');
+  const conditions: ConditionInput =
+    f.prompt.length ? { kind: 'prompts', prompts: f.prompt }
+    : f.conditionIds !== undefined ? { kind: 'ids', ids: parseConditionIds(f.conditionIds) }
+    : f.conditions !== undefined ? { kind: 'embeddings', file: f.conditions }
+    : { kind: 'default' };
+  if (!EP_CHOICES.includes(f.ep as EpRequest)) throw new UserError(`--ep '${f.ep}': expected one of ${EP_CHOICES.join(', ')}`);
+  if (f.scheduler !== undefined && f.scheduler !== 'ddim' && f.scheduler !== 'ddpm') throw new UserError(`--scheduler '${f.scheduler}': expected ddim or ddpm`);
+  const inputs: Record<string, number[]> = {};
+  for (const spec of f.input) {
+    const [name, dims] = parseInputShape(spec);
+    inputs[name] = dims;
+  }
+  const seed = numFlag('--seed', f.seed);
+  if (seed !== undefined && !Number.isInteger(seed)) throw new UserError(`--seed '${f.seed}': expected an integer`);
+  return {
+    samples: intFlag('--samples', f.samples, 2),
+    steps: intFlag('--steps', f.steps, 1),
+    scheduler: f.scheduler as 'ddim' | 'ddpm' | undefined,
+    eta: numFlag('--eta', f.eta),
+    seed,
+    guidance: numFlag('--guidance', f.guidance),
+    conditions,
+    batchSize: intFlag('--batch', f.batch, 1),
+    ep: f.ep as EpRequest,
+    inputs: Object.keys(inputs).length ? inputs : undefined,
+  };
+}
+
+interface ScoreFlags extends SamplingFlags {
+  granularity: string;
+  variant: string;
+  iterative?: string | boolean;
+  shard?: string;
+  only?: string;
+  out?: string;
+  workDir?: string;
+  verifyExact?: boolean;
+  profile: boolean;
+  optLevel: string;
+  top: string;
+  json?: boolean;
+  quiet?: boolean;
+}
+
+export function register(program: Command): void {
+  const cmd = program
+    .command('score')
+    .description('score every operator of a diffusion U-Net by how much removing it changes the generated latents (LD-Pruner)')
+    .argument('<model>', 'pipeline folder, or an .onnx model (a bare model gets one forward pass on seeded random inputs)');
+  addSamplingOptions(cmd, { samples: 16 })
+    .option('--granularity <g>', 'block, layer or both', 'both')
+    .option('--variant <v>', `score formula: ${VARIANTS.join(', ')}`, 'avg+std')
+    .option('--iterative [budget]', 'after one-shot scoring, greedily prune and re-score up to a budget: a count (8) or a fraction (0.25, 25%); default 25%')
+    .option('--shard <i/n>', 'score only slice i of n of the candidates (merge the shard files with merge-scores)')
+    .option('--only <ids>', 'score only these candidate ids (comma-separated)')
+    .option('--out <file>', 'score file (default: MODEL.ldscores.json beside the model)')
+    .option('--work-dir <dir>', 'where the gated evaluation model is written (default: the OS temp folder)')
+    .option('--verify-exact', 'also run the original model once and check the gated model reproduces its latents bit for bit')
+    .option('--no-profile', 'skip the latency profile of the reference run')
+    .option('--opt-level <level>', "onnxruntime optimisation level: extended (exact: gates off reproduce the original bit for bit) or all (faster on CPU, last-bit differences)", 'extended')
+    .option('--top <n>', 'rows of the ranking to print (0: all)', '30')
+    .option('--json', 'print the ranking as JSON instead of a table')
+    .option('--quiet', 'no progress output')
+    .action(async (target: string, f: ScoreFlags) => {
+      if (!['block', 'layer', 'both'].includes(f.granularity)) throw new UserError(`--granularity '${f.granularity}': expected block, layer or both`);
+      if (!VARIANTS.includes(f.variant as ScoreVariant)) throw new UserError(`--variant '${f.variant}': expected one of ${VARIANTS.join(', ')}`);
+      const top = intFlag('--top', f.top, 0)!;
+      const settings: Partial<ScoreSettings> = {
+        ...samplingSettings(f),
+        granularity: f.granularity as Granularity,
+        variant: f.variant as ScoreVariant,
+        iterative: f.iterative === undefined || f.iterative === false ? undefined : f.iterative === true ? { fraction: 0.25 } : parseBudget(f.iterative),
+        shard: f.shard ? parseShard(f.shard) : undefined,
+        only: f.only ? f.only.split(',').map((s) => s.trim()).filter(Boolean) : undefined,
+        verifyExact: f.verifyExact,
+        profile: f.profile,
+        optLevel: f.optLevel as OptLevel,
+      };
+      const client = ScoringClient.start({ target, settings, out: f.out, workDir: f.workDir });
+      const tty = process.stderr.isTTY && !f.quiet;
+      const say = (s: string) => !f.quiet && process.stderr.write(s);
+      let sigints = 0;
+      const onSigint = () => {
+        if (++sigints === 1) {
+          say('\nstopping after the current evaluation (Ctrl-C again to kill)…\n');
+          client.cancel();
+        } else client.kill();
+      };
+      process.on('SIGINT', onSigint);
+      client
+        .on('log', (e) => say(`${e.text}\n`))
+        .on('started', (e) => say(`scoring ${e.toScore} of ${e.candidates} candidates on ${e.executionProvider.used}${e.resumed ? ` (${e.resumed} already scored, resuming)` : ''} → ${e.scoreFile}\n`))
+        .on('progress', (e) => {
+          const eta = e.etaS === null ? '' : `, ~${Math.ceil(e.etaS)} s left`;
+          const line = `${e.phase}: ${e.done}/${e.total} evaluations (${e.evalsPerSec.toFixed(2)}/s${eta})`;
+          if (tty) say(`\r${line}   `);
+          else if (e.done === e.total || e.done % 10 === 0) say(`${line}\n`);
+        })
+        .on('iteration', (e) => say(`${tty ? '\n' : ''}iterative step ${e.step.step}: picked ${e.step.picked} (joint score ${e.step.score.toFixed(4)}, one-shot rank ${e.step.oneShotRank})\n`));
+      try {
+        const outcome = await client.finished;
+        if (tty) say('\n');
+        const file = readScoreFile(outcome.scoreFile);
+        if (f.json) {
+          process.stdout.write(JSON.stringify({ scoreFile: outcome.scoreFile, state: outcome.state, complete: file.complete, executionProvider: file.executionProvider.used, ranking: ranked(file) }, null, 2) + '\n');
+        } else {
+          process.stdout.write(renderRanking(file, top) + '\n');
+          if (file.iterative) process.stdout.write('\n' + renderIterative(file) + '\n');
+          process.stdout.write(`\n${outcome.state === 'cancelled' ? 'cancelled; re-run the same command to resume. ' : ''}scores: ${outcome.scoreFile} (${file.timing.evaluations} evaluations in ${file.timing.seconds.toFixed(1)} s on ${file.executionProvider.used})\n`);
+        }
+        if (outcome.state === 'cancelled') process.exitCode = 130;
+      } finally {
+        process.off('SIGINT', onSigint);
+      }
+    });
+}

@@ -1,0 +1,140 @@
+// ScoringClient: starts the scoring worker (child_process.fork), relays its events, cancels it.
+// Used by the CLI and the VS Code extension alike (nothing here imports vscode). The worker dying
+// (a crash, out of memory, a kill) rejects `finished`; the caller carries on.
+import { fork, type ChildProcess } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { CancelledError, UserError } from '../errors';
+import {
+  CANCEL_MESSAGE, isWorkerMessage, startMessage, type ScoreRequest, type ScoringEvent, type ScoringSummary, type WorkerToHost,
+} from '../../protocol/worker';
+
+export interface WorkerLaunch {
+  /** the worker module (default: dist/worker.js next to the running bundle) */
+  modulePath: string;
+  /** node flags for the worker (e.g. ['--import', 'tsx'] to run src/worker/worker.ts) */
+  execArgv: string[];
+}
+
+export interface ScoringClientOptions extends Partial<WorkerLaunch> {
+  env?: NodeJS.ProcessEnv;
+  /** how long a cancelled worker gets to write its file and exit before SIGTERM (then SIGKILL) */
+  cancelGraceMs?: number;
+}
+
+export interface ScoringOutcome {
+  state: 'done' | 'cancelled';
+  scoreFile: string;
+  summary?: ScoringSummary;
+}
+
+/** The worker next to this bundle (dist/worker.js), or the TypeScript source run through tsx. */
+export function defaultWorker(): WorkerLaunch {
+  const here = __dirname;
+  for (const p of [join(here, 'worker.js'), resolve(here, '../../../dist/worker.js')]) if (existsSync(p)) return { modulePath: p, execArgv: [] };
+  const src = resolve(here, '../../worker/worker.ts');
+  if (existsSync(src)) return { modulePath: src, execArgv: ['--import', 'tsx'] };
+  throw new Error('the scoring worker (dist/worker.js) is missing; run npm run build');
+}
+
+type Listener<K extends ScoringEvent['type']> = (e: Extract<ScoringEvent, { type: K }>) => void;
+
+export class ScoringClient {
+  readonly finished: Promise<ScoringOutcome>;
+  private readonly events = new EventEmitter();
+  private readonly child: ChildProcess;
+  private cancelRequested = false;
+  private timers: NodeJS.Timeout[] = [];
+
+  private constructor(request: ScoreRequest, o: ScoringClientOptions) {
+    const launch = o.modulePath ? { modulePath: o.modulePath, execArgv: o.execArgv ?? [] } : defaultWorker();
+    this.child = fork(launch.modulePath, [], {
+      execArgv: launch.execArgv,
+      env: { ...process.env, ...o.env, ELECTRON_RUN_AS_NODE: '1' },
+      stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
+    });
+    const grace = o.cancelGraceMs ?? 30000;
+    let lastStderr = '';
+    this.child.stderr?.on('data', (d: Buffer) => {
+      const text = d.toString();
+      const line = text.split('\n').map((l) => l.trim()).filter(Boolean).pop();
+      if (line) lastStderr = line;
+      this.events.emit('stderr', text);
+    });
+    this.finished = new Promise<ScoringOutcome>((ok, fail) => {
+      let outcome: ScoringOutcome | undefined;
+      let error: Error | undefined;
+      this.child.on('message', (m: unknown) => {
+        if (!isWorkerMessage(m)) return;
+        const msg = m as WorkerToHost;
+        if (msg.type === 'ready') {
+          this.child.send(startMessage(request));
+          return;
+        }
+        if (msg.type === 'error') {
+          error = msg.userError ? new UserError(msg.message) : Object.assign(new Error(msg.message), { workerStack: msg.stack });
+          return;
+        }
+        if (msg.type === 'done') outcome = { state: 'done', scoreFile: msg.scoreFile, summary: msg.summary };
+        if (msg.type === 'cancelled') outcome = { state: 'cancelled', scoreFile: msg.scoreFile };
+        this.events.emit(msg.type, msg);
+        this.events.emit('event', msg);
+      });
+      this.child.on('error', (e) => (error ??= new Error(`could not start the scoring worker: ${e.message}`)));
+      this.child.on('exit', (code, signal) => {
+        for (const t of this.timers) clearTimeout(t);
+        if (error) return fail(error);
+        if (outcome) return ok(outcome);
+        if (this.cancelRequested) return fail(new CancelledError());
+        const how = signal ? `was killed (${signal}${signal === 'SIGKILL' ? ', possibly out of memory' : ''})` : `exited with code ${code}`;
+        fail(new Error(`the scoring worker ${how} before finishing${lastStderr ? `: ${lastStderr}` : ''}; the score file keeps what was scored and a re-run resumes from it`));
+      });
+    });
+    this.finished.catch(() => undefined);
+    this.cancel = () => {
+      if (this.cancelRequested || this.child.exitCode !== null || this.child.signalCode !== null) return;
+      this.cancelRequested = true;
+      if (this.child.connected) this.child.send(CANCEL_MESSAGE);
+      this.timers.push(
+        setTimeout(() => this.child.exitCode === null && this.child.kill('SIGTERM'), grace),
+        setTimeout(() => this.child.exitCode === null && this.child.kill('SIGKILL'), grace + 5000),
+      );
+    };
+  }
+
+  /** Forks the worker and starts scoring. */
+  static start(request: ScoreRequest, options: ScoringClientOptions = {}): ScoringClient {
+    return new ScoringClient(request, options);
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  on<K extends ScoringEvent['type']>(type: K, listener: Listener<K>): this {
+    this.events.on(type, listener as (e: unknown) => void);
+    return this;
+  }
+
+  /** every event, in order */
+  onEvent(listener: (e: ScoringEvent) => void): this {
+    this.events.on('event', listener);
+    return this;
+  }
+
+  /** raw stderr of the worker (onnxruntime warnings and the like) */
+  onStderr(listener: (text: string) => void): this {
+    this.events.on('stderr', listener);
+    return this;
+  }
+
+  /** Asks the worker to stop after the current evaluation (it saves its file); kills it if it does not. */
+  cancel: () => void;
+
+  /** Stops the worker at once (no clean save beyond what is already written). */
+  kill(): void {
+    this.cancelRequested = true;
+    this.child.kill('SIGKILL');
+  }
+}

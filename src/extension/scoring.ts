@@ -1,0 +1,111 @@
+// Scoring jobs: the background worker (dist/worker.js, forked) scores every candidate of a pipeline's
+// U-Net or a bare model; its messages (src/protocol/worker.ts) become job progress, and each result
+// streams into the score store as soon as it is known. The score file beside the model is the result.
+import { existsSync } from 'node:fs';
+import type { JobEvent, JobProtocol, JobRequest } from './jobs/jobRunner';
+import { CANCEL_MESSAGE, isWorkerMessage, startMessage, type ScoreRequest, type WorkerToHost } from '../protocol/worker';
+import type { CandidateResult } from '../protocol/webview';
+import type { ScoredCandidate } from '../core/scoring/score-file';
+import type { ScoreSettings } from '../core/scoring/settings';
+import type { LdSurgeonSettings } from './settings';
+import { formatDuration } from './format';
+
+/** The worker's settings from the extension's (`ldSurgeon.*`); anything unset takes the worker's default. */
+export function workerSettings(s: LdSurgeonSettings): Partial<ScoreSettings> {
+  const out: Partial<ScoreSettings> = {
+    samples: s.samples,
+    granularity: s.granularity,
+    variant: s.scoreVariant,
+    ep: s.executionProvider,
+  };
+  if (s.steps !== undefined) out.steps = s.steps;
+  return out;
+}
+
+/** A score file entry as the views show it. */
+export function toCandidateResult(c: ScoredCandidate): CandidateResult {
+  return {
+    id: c.id,
+    score: c.nonFinite ? null : c.score,
+    variants: c.variants,
+    params: c.params,
+    flops: c.flops,
+    latencyShare: c.latencyShare,
+    modification: c.modification,
+    reason: c.nonFinite ? 'the modified model produces non-finite latents (score +∞)' : c.reason ?? c.description,
+  };
+}
+
+function progressMessage(m: Extract<WorkerToHost, { type: 'progress' }>): string {
+  const what = m.phase === 'reference' ? 'reference latents' : m.phase === 'iterative' ? 'iterative re-scoring' : 'candidates';
+  const eta = m.etaS !== null ? `, ${formatDuration(m.etaS * 1000)} left` : '';
+  return `${what}: ${m.done}/${m.total} evaluations${eta}`;
+}
+
+/** Worker messages → job events. Everything the views need beyond progress travels as `data`. */
+export const workerProtocol = (request: ScoreRequest): JobProtocol => ({
+  startMessage: startMessage(request),
+  cancelMessage: CANCEL_MESSAGE,
+  interpret(message: unknown): JobEvent[] {
+    if (!isWorkerMessage(message)) return [];
+    const m = message;
+    switch (m.type) {
+      case 'ready':
+        return [{ type: 'log', text: `scoring worker ready (protocol ${m.protocolVersion})` }];
+      case 'started':
+        return [
+          { type: 'executionProvider', name: m.executionProvider.used },
+          { type: 'output', path: m.scoreFile },
+          {
+            type: 'progress', fraction: 0,
+            message: `${m.toScore} of ${m.candidates} candidates to score${m.resumed ? ` (${m.resumed} kept from an earlier run)` : ''}`,
+          },
+          { type: 'data', payload: m },
+        ];
+      case 'progress':
+        return [
+          { type: 'progress', fraction: m.total > 0 ? m.done / m.total : undefined, message: progressMessage(m) },
+          { type: 'data', payload: m },
+        ];
+      case 'result':
+      case 'iteration':
+        return [{ type: 'data', payload: m }];
+      case 'log':
+        return [{ type: 'log', text: m.text }];
+      case 'done':
+        return [
+          { type: 'progress', fraction: 1, message: `${m.summary.scored} scored, ${m.summary.unmodifiable} not modifiable` },
+          { type: 'log', text: `lowest scores (least important): ${m.summary.lowest.join(', ')}` },
+          { type: 'data', payload: m },
+        ];
+      case 'cancelled':
+        return [{ type: 'log', text: `cancelled; the score file keeps what was scored: ${m.scoreFile}` }, { type: 'data', payload: m }];
+      case 'error':
+        // a user error (bad input) is the whole story; anything else gets its stack in the log
+        return [{ type: 'error', message: m.message }, ...(m.stack && !m.userError ? [{ type: 'log' as const, text: m.stack }] : [])];
+    }
+  },
+});
+
+export interface ScoreJobSpec {
+  /** a pipeline folder or an .onnx model */
+  target: string;
+  settings: Partial<ScoreSettings>;
+}
+
+/** The job request for scoring `spec.target` with the worker bundled at `workerPath`. */
+export function scoreJobRequest(workerPath: string, spec: ScoreJobSpec, title: string): JobRequest {
+  if (!existsSync(workerPath)) {
+    throw new Error(`the scoring worker ${workerPath} is missing: build the extension (npm run build)`);
+  }
+  const request: ScoreRequest = { target: spec.target, settings: spec.settings };
+  return {
+    kind: 'score',
+    title,
+    target: spec.target,
+    executionProvider: spec.settings.ep,
+    settings: { kind: 'score', target: spec.target, options: { settings: spec.settings } },
+    process: () => ({ type: 'fork', modulePath: workerPath, args: [] }),
+    protocol: workerProtocol(request),
+  };
+}

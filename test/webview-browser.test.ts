@@ -1,0 +1,161 @@
+// The built webview (dist/webview.js + dist/webview.css) in headless Chromium, under the CSP the
+// extension serves, driven through the dev harness's stand-in host (webview-ui/dev/harness.html):
+// what a user sees and does — module-level graph, expand/collapse by mouse and keyboard, scores
+// colouring blocks, search, weight statistics, Apply — and what reaches the host.
+// Needs `npm run build` (npm test does it) and Chromium + playwright-core (scripts/setup.sh).
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { build } from 'esbuild';
+
+const ROOT = resolve(__dirname, '..');
+const PLAYWRIGHT = join(ROOT, 'test/e2e/node_modules/playwright-core');
+const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+const missing = !existsSync(PLAYWRIGHT) ? 'playwright-core (bash test/e2e/setup.sh)' : !existsSync(CHROMIUM) ? 'chromium' : !existsSync(join(ROOT, 'dist/webview.js')) ? 'dist/webview.js (npm run build)' : '';
+
+/* eslint-disable @typescript-eslint/no-explicit-any */
+let browser: any;
+let page: any;
+const problems: string[] = [];
+
+async function open(query: string, ready = '#app[data-ready="true"]'): Promise<void> {
+  page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+  page.on('console', (m: any) => {
+    if (m.type() === 'error') problems.push(m.text());
+  });
+  page.on('pageerror', (e: Error) => problems.push(e.message));
+  await page.goto(`${pathToFileURL(join(ROOT, 'webview-ui/dev/harness.html')).href}?${query}`);
+  await page.waitForSelector(ready, { timeout: 30_000 });
+}
+
+/** Page state read with a string expression: the page's CSP forbids what waitForFunction does. */
+const read = <T>(expr: string): Promise<T> => page.evaluate(expr);
+
+async function until<T>(expr: string, ok: (v: T) => boolean, what: string, ms = 15_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await read<T>(expr);
+    if (ok(v)) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what} (last: ${JSON.stringify(v)})`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+const keys = (sel: string) => read<string[]>(`[...document.querySelectorAll('${sel}')].map((e) => e.getAttribute('data-key'))`);
+const sent = () => read<{ type: string; ids?: string[]; tensorName?: string }[]>('window.__harness.log');
+
+before(async () => {
+  if (missing) return;
+  await build({ entryPoints: [join(ROOT, 'webview-ui/dev/harness.ts')], outfile: join(ROOT, 'out/harness/harness.js'), bundle: true, format: 'iife', platform: 'browser', target: 'es2022', logLevel: 'warning' });
+  const { chromium } = createRequire(join(ROOT, 'test/e2e/package.json'))('playwright-core');
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--allow-file-access-from-files'],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+});
+
+test('module level: the U-Net opens collapsed, laid out by the worker under the strict CSP', { skip: missing ? `needs ${missing}` : false }, async () => {
+  await open('scores=none');
+  const items = await keys('g.item');
+  for (const k of ['m:time_embedding', 'm:conv_in', 'm:down_blocks.0', 'm:mid_block', 'm:up_blocks.3', 'm:conv_out', 'i:sample', 'o:out_sample']) assert.ok(items.includes(k), `${k} drawn`);
+  assert.ok(items.length < 30, `collapsed view stays small: ${items.length}`);
+  assert.equal((await keys('g.group')).length, 0);
+  const edges = await read<number>(`document.querySelectorAll('path.edge').length`);
+  assert.ok(edges > 15, `edges drawn: ${edges}`);
+  // every block has a laid-out position (not all stacked at the origin)
+  const positions = await read<string[]>(`[...document.querySelectorAll('g.item')].map((e) => e.getAttribute('transform'))`);
+  assert.ok(new Set(positions).size === positions.length, 'distinct positions');
+  assert.deepEqual((await sent()).map((m) => m.type), ['ready']);
+  assert.deepEqual(problems, [], 'no errors and no CSP violations');
+  await page.close();
+});
+
+test('click and keyboard expand and collapse blocks; breadcrumbs follow', { skip: missing ? `needs ${missing}` : false }, async () => {
+  await open('scores=none');
+  await page.click('[data-key="m:down_blocks.1"]');
+  await until<string[]>(`[...document.querySelectorAll('g.group')].map((e) => e.getAttribute('data-key'))`, (v) => v.includes('m:down_blocks.1'), 'down_blocks.1 to open');
+  const inside = await keys('g.item');
+  assert.ok(inside.includes('m:down_blocks.1.resnets.0') && inside.includes('m:down_blocks.1.attentions.1'), 'its children are drawn');
+  assert.ok(!inside.includes('m:down_blocks.1'));
+  assert.deepEqual(await read<string[]>(`[...document.querySelectorAll('.crumb')].map((e) => e.textContent)`), ['model', 'down_blocks.1']);
+
+  // keyboard: focus a child block, Enter opens it
+  await page.focus('[data-key="m:down_blocks.1.attentions.0"]');
+  await page.keyboard.press('Enter');
+  await until<string[]>(`[...document.querySelectorAll('g.group')].map((e) => e.getAttribute('data-key'))`, (v) => v.includes('m:down_blocks.1.attentions.0'), 'attentions.0 to open by keyboard');
+  assert.equal(await read<string>(`document.activeElement.getAttribute('data-key')`), 'm:down_blocks.1.attentions.0', 'focus stays on the opened group header');
+  // Enter on the focused group header collapses it again
+  await page.keyboard.press('Enter');
+  await until<string[]>(`[...document.querySelectorAll('g.group')].map((e) => e.getAttribute('data-key'))`, (v) => !v.includes('m:down_blocks.1.attentions.0'), 'attentions.0 to close');
+  // the crumb for the model collapses everything
+  await page.click('.crumb >> nth=0');
+  await until<number>(`document.querySelectorAll('g.group').length`, (n) => n === 0, 'all groups to close');
+  assert.deepEqual(problems, []);
+  await page.close();
+});
+
+test('streamed scores colour blocks, fill the legend and drive the budget selection; Apply sends the roots', { skip: missing ? `needs ${missing}` : false }, async () => {
+  await open('scores=stream');
+  await until<string>(`document.querySelector('.status-text')?.textContent ?? ''`, (t) => / scored$/.test(t), 'scoring to finish', 30_000);
+  // mid_block has its own score: a heat fill on its body
+  const fill = await read<string>(`document.querySelector('[data-key="m:mid_block"] .body').style.fill`);
+  assert.match(fill, /^rgb\(/);
+  assert.ok(await read<boolean>(`document.querySelector('[data-key="m:mid_block"]').classList.contains('scored')`));
+  assert.ok(await read<boolean>(`document.querySelector('[data-key="m:time_embedding"]').classList.contains('unmodifiable')`), 'the unmodifiable module is drawn as such');
+  const range = await read<string[]>(`[...document.querySelectorAll('.legend-range span')].map((e) => e.textContent)`);
+  assert.notEqual(range[0], '—');
+  // default budget: 20% of latency, picked lowest score first
+  const checked = await read<number>(`document.querySelectorAll('.cand-row input:checked:not(:disabled)').length`);
+  assert.ok(checked > 0);
+  const latency = await read<string>(`document.querySelector('.meter.active .meter-value').textContent`);
+  assert.ok(parseFloat(latency.replace('−', '')) >= 20, `predicted latency saving ${latency}`);
+  await page.click('.sticky-actions .btn-primary');
+  const apply = await until<{ type: string; ids?: string[] }[]>('window.__harness.log.filter((m) => m.type === "applyPrune")', (v) => v.length === 1, 'applyPrune');
+  assert.equal(apply[0].ids!.length, checked, 'one id per selection root (covered layers are not sent)');
+  await page.waitForSelector('.result-card.ok', { timeout: 10_000 });
+  assert.match(await read<string>(`document.querySelector('.result-card .stat-value').textContent`), /×$/);
+  // before/after: a block holding removed modules says so
+  await until<number>(`document.querySelectorAll('.inner-mark.is-removed').length`, (n) => n > 0, 'removed badges');
+  await page.click('.result-card .btn-primary');
+  const distill = await until<{ type: string }[]>('window.__harness.log.filter((m) => m.type === "distill")', (v) => v.length === 1, 'distill');
+  assert.equal((distill[0] as { prunedPath?: string }).prunedPath, '/models/sd-v1-5/unet/model.pruned.onnx');
+  assert.deepEqual(problems, []);
+  await page.close();
+});
+
+test('search jumps to a module inside a collapsed block; weight statistics come from the host', { skip: missing ? `needs ${missing}` : false }, async () => {
+  await open('scores=all');
+  await page.click('.search-input');
+  await page.keyboard.type('down_blocks.2.attentions.1.proj_in');
+  await page.waitForSelector('.search-results.open .sr.active');
+  await page.keyboard.press('Enter');
+  await until<string>(`document.querySelector('.insp-title')?.textContent ?? ''`, (t) => t === 'down_blocks.2.attentions.1.proj_in', 'inspector to show the match');
+  const groups = await keys('g.group');
+  assert.deepEqual(groups.sort(), ['m:down_blocks.2', 'm:down_blocks.2.attentions.1'], 'its ancestors opened, nothing else');
+  assert.ok(await read<boolean>(`document.querySelector('[data-key="m:down_blocks.2.attentions.1.proj_in"]').classList.contains('selected')`));
+  // the layer's Conv weight: ask the host for statistics
+  await page.click('.tensor-kind button');
+  await page.waitForSelector('.stats-row .histogram');
+  const req = (await sent()).filter((m) => m.type === 'requestWeightStats');
+  assert.deepEqual(req.map((m) => m.tensorName), ['down_blocks.2.attentions.1.proj_in.weight']);
+  const bars = await read<number>(`document.querySelectorAll('.stats-row .histogram .bar').length`);
+  assert.ok(bars > 10, `histogram bars: ${bars}`);
+  assert.deepEqual(problems, []);
+  await page.close();
+});
+
+test('an index the view cannot read is reported in the view and to the host, not left spinning', { skip: missing ? `needs ${missing}` : false }, async () => {
+  await open('scores=none&index=broken', '.app-error');
+  assert.match(await read<string>(`document.querySelector('.app-error').textContent`), /Cannot show this graph.*malformed/);
+  const errors = (await sent()).filter((m) => m.type === 'reportError') as { message?: string }[];
+  assert.equal(errors.length, 1);
+  assert.match(errors[0].message!, /cannot show the graph: the graph index is malformed/);
+  await page.close();
+});
