@@ -45,10 +45,18 @@ export function unetFeeds(batch: number, conditional: boolean): Feeds {
   return f;
 }
 
+/** Largest |a − b|; NaN in both at the same place counts as equal, NaN in one only as Infinity. */
 export function maxAbsDiff(a: Float32Array, b: Float32Array): number {
   if (a.length !== b.length) return Infinity;
   let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  for (let i = 0; i < a.length; i++) {
+    const [x, y] = [Number.isNaN(a[i]), Number.isNaN(b[i])];
+    if (x || y) {
+      if (x !== y) return Infinity;
+      continue;
+    }
+    m = Math.max(m, Math.abs(a[i] - b[i]));
+  }
   return m;
 }
 

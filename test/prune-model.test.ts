@@ -139,7 +139,8 @@ test('with a score file: lowest k and targets; an unreachable target writes noth
     const inputs = { sample: [1, 4, 8, 8], timestep: [1], encoder_hidden_states: [1, 8, 64] };
     const scored = await runScoreJob({ target: src, settings: { samples: 4, ep: 'cpu', only: ids, inputs } });
     assert.equal(scored.scoreFile, join(t.dir, 'unet.ldscores.json'));
-    const ranking = scored.file.candidates.filter((c) => c.status === 'scored').sort((a, b) => a.score! - b.score!);
+    assert.equal(scored.state, 'done');
+    const ranking = scored.file!.candidates.filter((c) => c.status === 'scored').sort((a, b) => a.score! - b.score!);
     assert.equal(ranking.length, ids.length);
 
     const before = listing(t.dir);

@@ -42,7 +42,7 @@ test('L_orig from the gated U-Net equals the original U-Net bit for bit, and a s
     assert.ok(c.score! > 0, `${c.id}: every real block changes the latents`);
     assert.ok(c.latencyShare! > 0 && c.latencyShare! < 1, `${c.id}: latency share ${c.latencyShare}`);
   }
-  assert.equal(f.candidates.filter((c) => c.status === 'other-shard').length, f.candidates.length - ONLY.length);
+  assert.equal(f.candidates.filter((c) => c.status === 'skipped').length, f.candidates.length - ONLY.length);
   assert.equal(f.timing.sessionsCreated, 3, 'gated U-Net, text encoder, and the original U-Net for the exactness check');
 
   const b = await runScoreJob({ target: PIPELINE, settings: SETTINGS, out: join(dir, 'again.json') });

@@ -52,5 +52,7 @@ START=$(date +%s)
 wait $A; wait $B
 echo "[$(date +%T)] start golden"
 "$PY" make_golden.py > logs/golden.log 2>&1
+"$PY" verify_exports.py > logs/verify.log 2>&1 || { cat logs/verify.log; exit 1; }
+node check_onnx_parity.mjs > logs/parity.log 2>&1 || { cat logs/parity.log; exit 1; }
 "$PY" write_results.py --total-seconds $(( $(date +%s) - START )) --mode "$MODE"
 echo "[$(date +%T)] all done in $(( $(date +%s) - START )) s"

@@ -54,7 +54,7 @@ BUDGETS = {
               "batch": {"digits-cond": 64, "digits-uncond": 64, "audio-digits": 32}, "eval_samples": 100},
     "full": {"vae": {"digits": 1000, "audio": 800}, "classifier": 500,
              "vae_batch": {"digits": 64, "audio": 16},
-             "unet": {"digits-cond": 3000, "digits-uncond": 2000, "audio-digits": 2000},
+             "unet": {"digits-cond": 3000, "digits-uncond": 4000, "audio-digits": 3500},
              "batch": {"digits-cond": 64, "digits-uncond": 64, "audio-digits": 32}, "eval_samples": 400},
 }
 

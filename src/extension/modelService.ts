@@ -5,28 +5,12 @@ import * as vscode from 'vscode';
 import { promises as fs } from 'node:fs';
 import { readModel } from '../core/onnx/reader';
 import { analyzeModel, type ModelAnalysis } from '../core/graph';
-import type { Model } from '../core/onnx/types';
+import { perSampleInputShapes } from './inputShapes';
 
 interface Entry {
   /** mtime+size of the file this analysis was made from */
   version: string;
   analysis: Promise<ModelAnalysis>;
-}
-
-/**
- * Costs are shown per sample: an input whose only symbolic dim is the leading (batch) axis is analyzed at
- * batch 1. Inputs with other symbolic dims keep them (their costs stay partly unknown, and say so).
- */
-export function perSampleInputShapes(model: Model): Record<string, number[]> {
-  const constants = new Set(model.graph.initializers.map((t) => t.name));
-  const shapes: Record<string, number[]> = {};
-  for (const v of model.graph.inputs) {
-    if (constants.has(v.name) || v.type?.kind !== 'tensor' || !v.type.shape?.length) continue;
-    const [first, ...rest] = v.type.shape;
-    if (typeof first.value === 'number' || !rest.every((d) => typeof d.value === 'number')) continue;
-    shapes[v.name] = [1, ...rest.map((d) => d.value!)];
-  }
-  return shapes;
 }
 
 async function fileVersion(file: string): Promise<string> {

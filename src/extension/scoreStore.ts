@@ -4,7 +4,7 @@ import * as vscode from 'vscode';
 import { defaultScoreFile } from '../core/scoring/target';
 import { readScoreFileIfPresent } from '../core/scoring/score-file';
 import type { CandidateResult } from '../protocol/webview';
-import { toCandidateResult } from './scoring';
+import { toCandidateResult } from './jobs/scoreJob';
 
 export class ScoreStore implements vscode.Disposable {
   private readonly byModel = new Map<string, Map<string, CandidateResult>>();

@@ -7,7 +7,7 @@
 // The worker exits 0 after done or cancelled, 1 after error. A worker that dies without one of
 // them (crash, out of memory) is a failed job; the score file it wrote so far stays valid.
 import type { EpReport } from '../core/scoring/ep';
-import type { IterativeStep } from '../core/scoring/score-file';
+import type { CandidateStatus, IterativeStep } from '../core/scoring/score-file';
 import type { ScoreSettings } from '../core/scoring/settings';
 import type { CandidateKind, CandidateLevel } from '../core/surgery/types';
 import type { CandidateResult } from './webview';
@@ -33,7 +33,7 @@ export type HostToWorker =
 export interface CandidateUpdate extends CandidateResult {
   level: CandidateLevel;
   kind: CandidateKind;
-  status: 'scored' | 'pending' | 'unmodifiable' | 'other-shard';
+  status: CandidateStatus;
 }
 
 export interface ScoringProgress {

@@ -2,7 +2,7 @@
 // reporting over the IPC channel (protocol/worker.ts). A crash or out-of-memory here fails the job,
 // never the host; the score file written so far stays valid and the next run resumes from it.
 import { runScoreJob } from '../core/scoring/job';
-import { UserError } from '../core/errors';
+import { CancelledError, UserError } from '../core/errors';
 import { isHostMessage, WORKER_PROTOCOL_VERSION, type WorkerToHost } from '../protocol/worker';
 
 function send(m: WorkerToHost): Promise<void> {
@@ -43,6 +43,8 @@ process.on('message', (m: unknown) => {
   runScoreJob({ target: r.target, settings: r.settings, out: r.out, workDir: r.workDir, signal: abort.signal, onEvent: (e) => void send(e) })
     .then(() => finish(0))
     .catch(async (e: unknown) => {
+      // a cancel before the first write: the 'cancelled' event is already on its way
+      if (e instanceof CancelledError) return finish(0);
       const err = e instanceof Error ? e : new Error(String(e));
       await send({ type: 'error', message: err.message, userError: err instanceof UserError, stack: err.stack });
       finish(1);

@@ -48,13 +48,16 @@ function sh(cmd, argv, opts = {}) {
   return r.stdout ?? '';
 }
 
-/** The VSIX for this machine only: the shipped .vscodeignore plus the other platforms' onnxruntime binaries. */
+/**
+ * The VSIX for this machine only: the shipped .vscodeignore with onnxruntime-node's binaries narrowed to this
+ * platform (vsce keeps a file when any "!" pattern matches, so the allow-list line itself is rewritten).
+ */
 function e2eIgnoreFile() {
   const base = readFileSync(join(REPO, '.vscodeignore'), 'utf8');
+  const allBinaries = '!node_modules/onnxruntime-node/bin/**';
+  if (!base.includes(allBinaries)) throw new Error(`.vscodeignore no longer has the line ${allBinaries}; update e2eIgnoreFile() in ${import.meta.url}`);
   const file = join(RUN, 'vscodeignore');
-  const platformDir = `${process.platform}/${process.arch}`;
-  const others = ['linux/x64', 'linux/arm64', 'darwin/arm64', 'darwin/x64', 'win32/x64', 'win32/arm64'].filter((p) => p !== platformDir);
-  writeFileSync(file, `${base}\n# e2e: this machine's platform only\n${others.map((p) => `node_modules/onnxruntime-node/bin/napi-v6/${p}/**`).join('\n')}\n`);
+  writeFileSync(file, base.replace(allBinaries, `!node_modules/onnxruntime-node/bin/napi-v6/${process.platform}/${process.arch}/**`));
   return file;
 }
 

@@ -8,7 +8,8 @@ import { register as score } from './score';
 import { register as mergeScores } from './merge-scores';
 import { register as faithfulness } from './faithfulness';
 import { register as prune } from './prune';
+import { register as distill } from './distill';
 
 export type RegisterCommand = (program: Command) => void;
 
-export const commands: RegisterCommand[] = [inspect, convert, sample, candidates, score, mergeScores, faithfulness, prune];
+export const commands: RegisterCommand[] = [inspect, convert, sample, candidates, score, mergeScores, faithfulness, prune, distill];

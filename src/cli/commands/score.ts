@@ -1,6 +1,7 @@
 // ld-surgeon score MODEL_OR_PIPELINE: LD-Pruner scores for every candidate, computed in the scoring
 // worker (a forked process), written incrementally to MODEL.ldscores.json; prints progress and the
 // ranking. Ctrl-C stops cleanly (the file stays resumable); the same command resumes.
+import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { UserError } from '../../core/errors';
 import { parseConditionIds, type ConditionInput } from '../../core/pipeline/conditions';
@@ -163,6 +164,11 @@ export function register(program: Command): void {
       try {
         const outcome = await client.finished;
         if (tty) say('\n');
+        if (outcome.state === 'cancelled' && !existsSync(outcome.scoreFile)) {
+          say('cancelled before the first result; nothing was written\n');
+          process.exitCode = 130;
+          return;
+        }
         const file = readScoreFile(outcome.scoreFile);
         if (f.json) {
           process.stdout.write(JSON.stringify({ scoreFile: outcome.scoreFile, state: outcome.state, complete: file.complete, executionProvider: file.executionProvider.used, ranking: ranked(file) }, null, 2) + '\n');

@@ -29,13 +29,12 @@ export interface ScoringOutcome {
   summary?: ScoringSummary;
 }
 
-/** The worker next to this bundle (dist/worker.js), or the TypeScript source run through tsx. */
+/** dist/worker.js next to the running bundle; from the TypeScript sources, src/worker/worker.ts through tsx. */
 export function defaultWorker(): WorkerLaunch {
-  const here = __dirname;
-  for (const p of [join(here, 'worker.js'), resolve(here, '../../../dist/worker.js')]) if (existsSync(p)) return { modulePath: p, execArgv: [] };
-  const src = resolve(here, '../../worker/worker.ts');
-  if (existsSync(src)) return { modulePath: src, execArgv: ['--import', 'tsx'] };
-  throw new Error('the scoring worker (dist/worker.js) is missing; run npm run build');
+  if (__filename.endsWith('.ts')) return { modulePath: resolve(__dirname, '../../worker/worker.ts'), execArgv: ['--import', 'tsx'] };
+  const bundled = join(__dirname, 'worker.js');
+  if (!existsSync(bundled)) throw new Error(`the scoring worker ${bundled} is missing; run npm run build`);
+  return { modulePath: bundled, execArgv: [] };
 }
 
 type Listener<K extends ScoringEvent['type']> = (e: Extract<ScoringEvent, { type: K }>) => void;

@@ -82,7 +82,9 @@ export async function runScoreJob(o: ScoreJobOptions): Promise<ScoreJobResult> {
     const K = prep.gated.length;
     const gateIndex = new Map(prep.gated.map((c, i) => [c.id, i]));
     // which candidates this job scores: all modifiable ones, or --only, or this shard's round-robin slice
-    let pool: Candidate[] = settings.only ? selectCandidates(prep.candidates, settings.only, target.modelPath) : prep.gated;
+    const selected: Candidate[] = settings.only ? selectCandidates(prep.candidates, settings.only, target.modelPath) : prep.gated;
+    const chosen = new Set(selected);
+    let pool = selected;
     if (settings.shard) pool = pool.filter((c) => gateIndex.get(c.id)! % settings.shard!.count === settings.shard!.index);
     const inPool = new Set(pool);
 
@@ -118,11 +120,12 @@ export async function runScoreJob(o: ScoreJobOptions): Promise<ScoreJobResult> {
     let resumed = 0;
     const prevById = new Map(previous?.candidates.map((c) => [c.id, c]) ?? []);
     for (const c of prep.candidates) {
-      const status = !c.modification ? 'unmodifiable' : inPool.has(c) ? 'pending' : 'other-shard';
+      const status = !c.modification ? 'unmodifiable' : inPool.has(c) ? 'pending' : chosen.has(c) ? 'other-shard' : 'skipped';
       entries.set(c.id, toScored(c, status));
     }
 
     // L_orig: every gate off (profiled: this evaluation also measures where the time goes)
+    progress('reference', 0, 1 + pool.length);
     const lorigLatents = await evaluate(gates);
     if (profileDir) await source.endProfiling();
     const lorig = latentStats(lorigLatents, settings.samples);
@@ -132,15 +135,16 @@ export async function runScoreJob(o: ScoreJobOptions): Promise<ScoreJobResult> {
       previous = undefined;
       prevById.clear();
     }
+    // every earlier result stays valid (same model, settings and L_orig), in this job's pool or not
     for (const [id, e] of entries) {
       const p = prevById.get(id);
-      if (e.status === 'pending' && p?.status === 'scored') {
-        e.status = 'scored';
-        e.variants = p.variants;
-        e.score = p.variants ? (Number.isFinite(p.variants[settings.variant]) ? p.variants[settings.variant] : null) : p.score;
-        if (p.nonFinite || e.score === null) e.nonFinite = true;
-        resumed++;
-      }
+      if (e.status === 'unmodifiable' || p?.status !== 'scored') continue;
+      if (e.status === 'pending') resumed++;
+      e.status = 'scored';
+      e.variants = p.variants;
+      const v = p.variants?.[settings.variant];
+      e.score = typeof v === 'number' && Number.isFinite(v) ? v : null;
+      if (e.score === null) e.nonFinite = true;
     }
 
     // latency shares from the profile of the reference evaluation
@@ -197,7 +201,7 @@ export async function runScoreJob(o: ScoreJobOptions): Promise<ScoreJobResult> {
 
     try {
       // one-shot: each candidate alone
-      const todo = pool.filter((c) => entries.get(c.id)!.status !== 'scored');
+      const todo = pool.filter((c) => entries.get(c.id)!.status === 'pending');
       let done = 1;
       const total = 1 + todo.length;
       progress('candidates', done, total);
@@ -246,10 +250,10 @@ export async function runScoreJob(o: ScoreJobOptions): Promise<ScoreJobResult> {
     return { state: 'done', scoreFile: out, file };
   } catch (e) {
     if (e instanceof CancelledError) {
+      // cancelled before anything was written: callers get the CancelledError (the event says so too)
       emit({ type: 'cancelled', scoreFile: out });
       const file = readScoreFileIfPresent(out);
       if (file) return { state: 'cancelled', scoreFile: out, file };
-      throw e;
     }
     throw e;
   } finally {

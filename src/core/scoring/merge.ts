@@ -36,7 +36,7 @@ export function mergeScoreFiles(files: readonly { path: string; file: ScoreFile 
   const candidates = order.map((id) => {
     const c = merged.get(id)!;
     // what no shard scored stays pending, so a later unsharded run can fill it in
-    return c.status === 'other-shard' ? { ...c, status: 'pending' as const } : c;
+    return c.status === 'other-shard' || c.status === 'skipped' ? { ...c, status: 'pending' as const } : c;
   });
   const timing = files.reduce(
     (t, f) => ({ evaluations: t.evaluations + f.file.timing.evaluations, seconds: Math.max(t.seconds, f.file.timing.seconds), sessionsCreated: t.sessionsCreated + f.file.timing.sessionsCreated }),

@@ -14,7 +14,8 @@ import type { ModificationKind } from '../../protocol/webview';
 
 export const SCORE_FORMAT = 'ld-surgeon.scores/1';
 
-export type CandidateStatus = 'scored' | 'pending' | 'unmodifiable' | 'other-shard';
+/** other-shard: another shard of the job scores it; skipped: not among the ids the job was limited to */
+export type CandidateStatus = 'scored' | 'pending' | 'unmodifiable' | 'other-shard' | 'skipped';
 
 export interface ScoredCandidate {
   id: string;

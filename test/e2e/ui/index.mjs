@@ -101,6 +101,29 @@ export async function runUiTests({ server, runDir, workspace, screenshots, log }
       const texts = await tree.allInnerTexts();
       expect(texts.some((t) => /score \d/.test(t)), `the Model view shows scores: ${texts.join(' / ')}`);
     }, ['workbench opens the test workspace']);
+
+    await step('tick two suggested prunes → Apply → the pruned pipeline appears in the explorer and opens', async () => {
+      const frame = await webviewFrame(page, '.prunes .cand-row');
+      // start from nothing (the savings budget may have picked some), then tick the two least important
+      const clear = frame.locator('.prunes button', { hasText: 'Clear' }).first();
+      if (await clear.isEnabled()) await clear.click();
+      const boxes = frame.locator('.prunes .cand-row input[type=checkbox]');
+      await boxes.nth(0).check();
+      await boxes.nth(1).check();
+      const apply = frame.locator('.prunes button', { hasText: 'Apply prune (2)' }).first();
+      await apply.click();
+      await shot('pruning');
+      await openViewContainer(page, 'Explorer');
+      await page.locator('.explorer-folders-view .monaco-list-row[aria-label^="digits-cond.pruned"]').first().waitFor({ timeout: 8 * 60_000 });
+      // the pruned U-Net opens in its own graph editor
+      await page.locator('.tabs-container .tab.active[aria-label*="model.onnx"]').first().waitFor({ timeout: 60_000 });
+      await page.locator('.breadcrumbs-control .monaco-breadcrumb-item', { hasText: 'digits-cond.pruned' }).first().waitFor({ timeout: 60_000 });
+      await shot('pruned-model');
+      // the original's graph got the measured result of its prune
+      const result = await webviewFrame(page, '.prunes .result-card');
+      const cls = await result.locator('.prunes .result-card').first().getAttribute('class');
+      expect(/\bok\b/.test(cls ?? ''), `prune result card: ${cls}`);
+    }, ['Score Operators from the explorer runs a job and colours the graph by score']);
   } finally {
     await context.close();
   }

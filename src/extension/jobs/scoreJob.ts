@@ -2,13 +2,13 @@
 // U-Net or a bare model; its messages (src/protocol/worker.ts) become job progress, and each result
 // streams into the score store as soon as it is known. The score file beside the model is the result.
 import { existsSync } from 'node:fs';
-import type { JobEvent, JobProtocol, JobRequest } from './jobs/jobRunner';
-import { CANCEL_MESSAGE, isWorkerMessage, startMessage, type ScoreRequest, type WorkerToHost } from '../protocol/worker';
-import type { CandidateResult } from '../protocol/webview';
-import type { ScoredCandidate } from '../core/scoring/score-file';
-import type { ScoreSettings } from '../core/scoring/settings';
-import type { LdSurgeonSettings } from './settings';
-import { formatDuration } from './format';
+import type { JobEvent, JobProtocol, JobRequest } from './jobRunner';
+import { CANCEL_MESSAGE, isWorkerMessage, startMessage, type ScoreRequest, type WorkerToHost } from '../../protocol/worker';
+import type { CandidateResult } from '../../protocol/webview';
+import type { ScoredCandidate } from '../../core/scoring/score-file';
+import type { ScoreSettings } from '../../core/scoring/settings';
+import type { LdSurgeonSettings } from '../settings';
+import { formatDuration } from '../format';
 
 /** The worker's settings from the extension's (`ldSurgeon.*`); anything unset takes the worker's default. */
 export function workerSettings(s: LdSurgeonSettings): Partial<ScoreSettings> {

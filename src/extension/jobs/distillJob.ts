@@ -4,7 +4,7 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
-import type { JobEvent, JobProtocol, JobRequest } from './jobs/jobRunner';
+import type { JobEvent, JobProtocol, JobRequest } from './jobRunner';
 
 export interface DistillJobSpec {
   /** the pruned model (.onnx, or a pruned pipeline folder) */

@@ -3,11 +3,11 @@
 // on SIGINT, which is how a cancel reaches it). The record it prints (--json) comes back as `data`.
 import { existsSync, statSync } from 'node:fs';
 import * as path from 'node:path';
-import type { JobEvent, JobProtocol, JobRequest } from './jobs/jobRunner';
-import { resolveTarget } from '../core/scoring/target';
-import { recordPathFor } from '../core/prune/output';
-import type { PruneRecord } from '../core/prune/types';
-import type { EpRequest } from '../core/scoring/settings';
+import type { JobEvent, JobProtocol, JobRequest } from './jobRunner';
+import { resolveTarget } from '../../core/scoring/target';
+import { recordPathFor } from '../../core/prune/output';
+import type { PruneRecord } from '../../core/prune/types';
+import type { EpRequest } from '../../core/scoring/settings';
 
 export interface PruneJobSpec {
   /** the model (or pipeline, or a pipeline's unet/model.onnx) to prune */

@@ -1,0 +1,2 @@
+export * from './python-env';
+export * from './trainer';

@@ -1,0 +1,103 @@
+// Runs the PyTorch distillation trainer (python/ld_surgeon_distill) and turns its JSON-lines progress
+// protocol into typed events. Used by `ld-surgeon distill` and by the VS Code task; no vscode here.
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { CancelledError } from '../errors';
+import { trainerEnv, trainerRoot } from './python-env';
+
+/** One line of the trainer's stdout (see python/ld_surgeon_distill/train.py). */
+export type TrainerEvent =
+  | { event: 'start'; steps?: number; device?: string; device_name?: string; python?: string; torch?: string; resumed?: boolean; [k: string]: unknown }
+  | { event: 'setup'; features?: { matched: string[]; skipped: string[] }; [k: string]: unknown }
+  | { event: 'data_progress'; done: number; total: number }
+  | { event: 'data'; source: string; samples: number; cached: boolean }
+  | { event: 'step'; step: number; loss: number; loss_task?: number; loss_out?: number; loss_feat?: number; lr?: number; samples_per_s?: number }
+  | { event: 'eval'; step: number; metrics: Record<string, number>; best?: boolean; teacher?: Record<string, number> }
+  | { event: 'checkpoint'; step: number; path: string }
+  | { event: 'cancelled'; step: number; checkpoint?: string }
+  | { event: 'done'; output: string | null; metrics_before?: Record<string, number>; metrics_after?: Record<string, number> | null; [k: string]: unknown }
+  | { event: 'error'; message: string };
+
+export interface DistillOptions {
+  python: string;
+  student: string;
+  teacher?: string;
+  runDir?: string;
+  resume?: string;
+  output?: string;
+  data?: string;
+  /** processes per machine; > 1 runs under torchrun (DDP) */
+  devices?: number;
+  /** any further trainer flags by their CLI name without dashes: { steps: 300, lr: 1e-4, 'lambda-out': 1 } */
+  flags?: Record<string, string | number | boolean | undefined>;
+}
+
+/** The command line that runs the trainer: `python -m ld_surgeon_distill ...`, or torchrun for several devices. */
+export function trainerCommand(o: DistillOptions): { command: string; args: string[] } {
+  const args: string[] = ['--student', o.student];
+  const add = (flag: string, v: string | number | boolean | undefined) => {
+    if (v === undefined || v === false) return;
+    args.push(`--${flag}`);
+    if (v !== true) args.push(String(v));
+  };
+  add('teacher', o.teacher);
+  add('run-dir', o.runDir);
+  add('resume', o.resume);
+  add('output', o.output);
+  add('data', o.data);
+  for (const [k, v] of Object.entries(o.flags ?? {})) add(k, v);
+  const devices = o.devices ?? 1;
+  // torch 1.13's torchrun dies on Python 3.11 before starting workers; the package ships a patched entry point
+  const launcher = devices > 1 ? ['-m', 'ld_surgeon_distill.torchrun', `--nproc_per_node=${devices}`, '-m', 'ld_surgeon_distill'] : ['-m', 'ld_surgeon_distill'];
+  return { command: o.python, args: [...launcher, ...args] };
+}
+
+export interface RunHooks {
+  onEvent?: (e: TrainerEvent) => void;
+  /** the trainer's human log (stderr) and any non-JSON stdout */
+  onLog?: (line: string) => void;
+  /** aborting sends SIGINT: the trainer writes a checkpoint, then stops */
+  signal?: AbortSignal;
+}
+
+/** Runs the trainer to the end; resolves with its `done` event, rejects with its error or a CancelledError. */
+export function runTrainer(o: DistillOptions, hooks: RunHooks = {}): Promise<Extract<TrainerEvent, { event: 'done' }>> {
+  const { command, args } = trainerCommand(o);
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { env: trainerEnv(trainerRoot()), stdio: ['ignore', 'pipe', 'pipe'] });
+    let done: Extract<TrainerEvent, { event: 'done' }> | undefined;
+    let error: string | undefined;
+    let cancelled = false;
+    const onAbort = () => {
+      cancelled = true;
+      child.kill('SIGINT');
+    };
+    hooks.signal?.addEventListener('abort', onAbort, { once: true });
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      const e = parseEvent(line);
+      if (!e) return hooks.onLog?.(line);
+      if (e.event === 'done') done = e;
+      if (e.event === 'error') error = e.message;
+      hooks.onEvent?.(e);
+    });
+    createInterface({ input: child.stderr }).on('line', (line) => hooks.onLog?.(line));
+    child.on('error', (e) => reject(new Error(`cannot start ${command}: ${e.message}`)));
+    child.on('close', (code) => {
+      hooks.signal?.removeEventListener('abort', onAbort);
+      if (done && code === 0) resolve(done);
+      else if (cancelled) reject(new CancelledError());
+      else reject(new Error(error ?? `the trainer exited with code ${code}`));
+    });
+  });
+}
+
+export function parseEvent(line: string): TrainerEvent | undefined {
+  const t = line.trim();
+  if (!t.startsWith('{')) return undefined;
+  try {
+    const m = JSON.parse(t) as { event?: unknown };
+    return typeof m.event === 'string' ? (m as TrainerEvent) : undefined;
+  } catch {
+    return undefined;
+  }
+}

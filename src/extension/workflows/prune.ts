@@ -1,0 +1,107 @@
+// Prune Model…: the user ticks candidates (lowest score first) or the graph's Apply sends them; the CLI's
+// prune runs as a job; its record goes back to the graph, and the pruned model opens.
+import * as vscode from 'vscode';
+import { existsSync } from 'node:fs';
+import type { ToWebview } from '../../protocol/webview';
+import type { PruneRecord } from '../../core/prune/types';
+import type { EpRequest } from '../../core/scoring/settings';
+import { resolveTarget } from '../../core/scoring/target';
+import { humanCount } from '../../core/graph';
+import type { RunningJob } from '../jobs/jobRunner';
+import { pruneJobRequest, type PruneJobSpec } from '../jobs/pruneJob';
+import { openResult } from '../jobs/jobCommands';
+import { readSettings } from '../settings';
+import { resolveModel } from '../targets';
+import { command, rel, type WorkflowDeps } from './common';
+
+export interface PruneWorkflow {
+  /** prunes `spec.ids` out of `spec.input`; resolves once the job has started */
+  start(spec: PruneJobSpec): Promise<{ job: RunningJob; outputModel: string }>;
+  disposables: vscode.Disposable[];
+}
+
+export function pruneWorkflow(d: WorkflowDeps): PruneWorkflow {
+  const cliPath = vscode.Uri.joinPath(d.context.extensionUri, 'dist', 'cli.js').fsPath;
+
+  async function resultMessage(modelPath: string, ok: boolean, record: PruneRecord | undefined, error: string | undefined): Promise<ToWebview> {
+    const params = record ? undefined : await d.models.analysis(modelPath).then((a) => a.total.get(a.tree.root)!.params, () => 0);
+    const lat = record?.latency;
+    return {
+      type: 'pruneResult',
+      ok,
+      checks: (record?.checks ?? []).map((c) => ({ name: c.name, ok: c.ok || !!c.skipped, detail: c.detail })),
+      speedup: lat && lat.prunedMs > 0 ? lat.originalMs / lat.prunedMs : undefined,
+      latencyBeforeMs: lat?.originalMs,
+      latencyAfterMs: lat?.prunedMs,
+      paramsBefore: record?.before.params ?? params ?? 0,
+      paramsAfter: record?.after.params ?? params ?? 0,
+      removedIds: record?.removed.map((r) => r.id) ?? [],
+      outputPath: ok ? record?.output.model : undefined,
+      error,
+    };
+  }
+
+  async function start(spec: PruneJobSpec): Promise<{ job: RunningJob; outputModel: string }> {
+    const { modelPath } = resolveTarget(spec.input);
+    const title = `Prune ${spec.ids.length} operator${spec.ids.length === 1 ? '' : 's'}: ${rel(spec.input)}`;
+    const { request, output } = pruneJobRequest(cliPath, spec, title);
+    const job = await d.jobs.start(request);
+    d.graphs.broadcast(modelPath, { type: 'pruneState', state: 'running', message: `removing ${spec.ids.join(', ')}` });
+    let record: PruneRecord | undefined;
+    job.onData((payload) => (record = payload as PruneRecord));
+    void job.finished.then(async (s) => {
+      if (s.state === 'cancelled') {
+        d.graphs.broadcast(modelPath, { type: 'pruneState', state: 'cancelled' });
+        return;
+      }
+      d.graphs.broadcast(modelPath, await resultMessage(modelPath, s.state === 'done', record, s.error));
+      if (s.state === 'done' && existsSync(output.model)) {
+        // the new model is in the workspace: show it where users look for files, and open it
+        await vscode.commands.executeCommand('revealInExplorer', vscode.Uri.file(output.model)).then(undefined, () => undefined);
+        await openResult(output.model);
+      }
+    });
+    return { job, outputModel: output.model };
+  }
+
+  /** Lets the user tick candidates, lowest score first; the graph's current selection comes pre-ticked. */
+  async function pickCandidates(modelPath: string): Promise<string[] | undefined> {
+    const prunable = d.scores.all(modelPath).filter((c) => c.modification !== 'none' && c.score !== null).sort((a, b) => a.score! - b.score!);
+    if (!prunable.length) {
+      const act = await vscode.window.showWarningMessage(
+        `${rel(modelPath)} has no operator scores yet: score it first, then pick the least important operators to prune.`,
+        'Score Operators',
+      );
+      if (act) await vscode.commands.executeCommand('ldSurgeon.scoreOperators', vscode.Uri.file(modelPath));
+      return undefined;
+    }
+    const selected = new Set(d.graphs.panelsFor(modelPath)[0]?.selection ?? []);
+    const picked = await vscode.window.showQuickPick(
+      prunable.map((c, i) => ({
+        label: c.id,
+        description: `score ${c.score!.toPrecision(3)} · ${humanCount(c.params)} params · ${humanCount(c.flops)} FLOPs${c.latencyShare !== undefined ? ` · ${(c.latencyShare * 100).toFixed(1)}% latency` : ''}`,
+        detail: `#${i + 1} least important · ${c.modification}${c.reason ? ` — ${c.reason}` : ''}`,
+        picked: selected.has(c.id),
+      })),
+      { canPickMany: true, title: `Prune ${rel(modelPath)}`, placeHolder: 'Tick the operators to remove (lowest score = least important first)', matchOnDescription: true },
+    );
+    return picked?.map((p) => p.label);
+  }
+
+  d.jobs.registerKind('prune', async ({ target, options }) =>
+    (await start({ input: target, ids: Array.isArray(options.ids) ? options.ids.map(String) : [], ep: (options.ep as EpRequest) ?? 'auto' })).job);
+
+  return {
+    start,
+    disposables: [
+      // (uri) from the explorer or the palette; (uri, ids) from the graph's Apply
+      command('ldSurgeon.prune', async (arg, idsArg) => {
+        const model = await resolveModel(arg, 'LD Surgeon: Prune Model…', d.pipelines.list());
+        if (!model) return;
+        const ids = Array.isArray(idsArg) && idsArg.every((x) => typeof x === 'string') ? (idsArg as string[]) : await pickCandidates(resolveTarget(model).modelPath);
+        if (!ids?.length) return;
+        await start({ input: model, ids, ep: readSettings(vscode.Uri.file(model)).executionProvider });
+      }),
+    ],
+  };
+}

@@ -1,0 +1,82 @@
+// Score Operators: starts the scoring worker on a pipeline or model, streams its results into the score
+// store (Model view, graph editors) and its state into the graph editors.
+import * as vscode from 'vscode';
+import * as path from 'node:path';
+import type { ScoringPhase, ToWebview } from '../../protocol/webview';
+import type { WorkerToHost } from '../../protocol/worker';
+import { resolveTarget } from '../../core/scoring/target';
+import type { RunningJob } from '../jobs/jobRunner';
+import { scoreJobRequest, workerSettings, type ScoreJobSpec } from '../jobs/scoreJob';
+import { readSettings } from '../settings';
+import { resolveScoreTarget } from '../targets';
+import { command, errorText, rel, type WorkflowDeps } from './common';
+
+export interface ScoreWorkflow {
+  /** scores `target` (a pipeline folder or .onnx) with the settings that apply to it */
+  score(target: string): Promise<RunningJob>;
+  start(spec: ScoreJobSpec): Promise<RunningJob>;
+  /** the scoring job of this window working on `modelPath`, if any */
+  runningFor(modelPath: string): RunningJob | undefined;
+  disposables: vscode.Disposable[];
+}
+
+export function scoreWorkflow(d: WorkflowDeps): ScoreWorkflow {
+  const workerPath = vscode.Uri.joinPath(d.context.extensionUri, 'dist', 'worker.js').fsPath;
+  /** by scored model file: a pipeline folder and its unet/model.onnx are the same job */
+  const running = new Map<string, RunningJob>();
+
+  function follow(job: RunningJob, modelPath: string): void {
+    const state = (s: ScoringPhase, extra: Partial<Extract<ToWebview, { type: 'scoringState' }>> = {}) =>
+      d.graphs.broadcast(modelPath, { type: 'scoringState', state: s, ...extra });
+    running.set(modelPath, job);
+    d.scores.setStreaming(modelPath, true);
+    state('running', { message: 'starting' });
+    const off = job.onData((payload) => {
+      const m = payload as WorkerToHost;
+      if (m.type === 'started') {
+        // a resumed run keeps earlier results: start from what the score file already holds
+        d.scores.load(modelPath);
+        state('running', { done: 0, total: m.toScore, message: job.status.progressMessage });
+      } else if (m.type === 'result') {
+        d.scores.merge(modelPath, [m.candidate]);
+      } else if (m.type === 'progress') {
+        state('running', { done: m.done, total: m.total, message: job.status.progressMessage });
+      }
+    });
+    void job.finished.then((s) => {
+      off();
+      running.delete(modelPath);
+      d.scores.setStreaming(modelPath, false);
+      d.scores.load(modelPath);
+      state(s.state === 'running' ? 'failed' : s.state, { message: s.error });
+    });
+  }
+
+  async function start(spec: ScoreJobSpec): Promise<RunningJob> {
+    const { modelPath } = resolveTarget(spec.target);
+    const busy = running.get(modelPath);
+    if (busy) throw new Error(`${rel(modelPath)} is already being scored (${path.basename(busy.dir)}): cancel that job first, or wait for it.`);
+    const job = await d.jobs.start(scoreJobRequest(workerPath, spec, `Score operators: ${rel(spec.target)}`));
+    follow(job, modelPath);
+    void d.modelTree.show(modelPath);
+    // watch the blocks colour in as results arrive; keep the focus where the user is
+    void d.graphs.open(modelPath, { preserveFocus: true }).catch((e) => d.output.appendLine(`graph: ${errorText(e)}`));
+    return job;
+  }
+
+  const score = (target: string) => start({ target, settings: workerSettings(readSettings(vscode.Uri.file(target))) });
+
+  d.jobs.registerKind('score', ({ target, options }) => start({ target, settings: (options.settings ?? {}) as ScoreJobSpec['settings'] }));
+
+  return {
+    score,
+    start,
+    runningFor: (modelPath) => running.get(modelPath),
+    disposables: [
+      command('ldSurgeon.scoreOperators', async (arg) => {
+        const target = await resolveScoreTarget(arg, 'LD Surgeon: Score Operators', d.pipelines);
+        if (target) await score(target);
+      }),
+    ],
+  };
+}
