@@ -116,7 +116,7 @@ def run(student, args, run_dir):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--pipeline", default=os.path.join(REPO, "examples", "digits-cond"))
-    ap.add_argument("--block", default="up_blocks.2.attentions.2")
+    ap.add_argument("--block", default="up_blocks.2.attentions.0")
     ap.add_argument("--steps", type=int, default=300)
     ap.add_argument("--eval-every", type=int, default=100)
     ap.add_argument("--batch-size", type=int, default=8)

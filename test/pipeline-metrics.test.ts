@@ -1,6 +1,8 @@
 // The shipped quality metric tells good samples from bad ones: the trained conditional model's
 // samples score clearly better (lower FID, higher class accuracy) than decoded pure-noise latents
 // and than the same model with one U-Net block zeroed; unconditional pipelines beat noise too.
+// 40 samples are few for a 64-dimensional FID (it is biased upward), but every run here uses the
+// same n, so the comparisons hold.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
@@ -50,10 +52,14 @@ test('conditional digits: generated samples beat decoded noise and a U-Net with 
       t.diagnostic(`${k}: FID ${r.value.toFixed(2)}, accuracy ${r.classAccuracy}`);
     }
     assert.equal(generated.metric, 'FID');
+    // the trained model draws the digit it is asked for
+    assert.ok(generated.classAccuracy! >= 0.9, `accuracy generated ${generated.classAccuracy}`);
     assert.ok(generated.value < 0.5 * noise.value, `FID generated ${generated.value} vs noise ${noise.value}`);
-    assert.ok(generated.value < 0.8 * zeroed.value, `FID generated ${generated.value} vs zeroed ${zeroed.value}`);
-    assert.ok(generated.classAccuracy! >= noise.classAccuracy! + 0.3, `accuracy generated ${generated.classAccuracy} vs noise ${noise.classAccuracy}`);
-    assert.ok(generated.classAccuracy! >= zeroed.classAccuracy! + 0.2, `accuracy generated ${generated.classAccuracy} vs zeroed ${zeroed.classAccuracy}`);
+    assert.ok(generated.classAccuracy! >= noise.classAccuracy! + 0.5, `accuracy generated ${generated.classAccuracy} vs noise ${noise.classAccuracy}`);
+    // one zeroed up-block ResNet: digits stay mostly legible (the reference run measured 92.5% accuracy
+    // over 400 samples), so the metric has to see a moderate loss, not just garbage
+    assert.ok(generated.value < 0.6 * zeroed.value, `FID generated ${generated.value} vs zeroed ${zeroed.value}`);
+    assert.ok(generated.classAccuracy! > zeroed.classAccuracy!, `accuracy generated ${generated.classAccuracy} vs zeroed ${zeroed.classAccuracy}`);
   } finally {
     tmp.done();
     await runner.release();

@@ -137,12 +137,19 @@ test('applyModifications works on a copy: the input model is unchanged and the r
   const model = await readModel(STATIC);
   const a = await analyzeModel(model);
   const before = JSON.stringify(model.graph.nodes);
+  const beforeInfo = JSON.stringify(model.graph.valueInfo);
+  assert.ok(model.graph.valueInfo.length > 0);
   const beforeInits = model.graph.initializers.length;
   const all = findCandidates(a, { granularity: 'both' });
   const attn = byId(all).get('mid_block.attentions.0.transformer_blocks.0.attn1')!;
   const r = applyModifications(model, [attn]);
   assert.equal(JSON.stringify(model.graph.nodes), before);
   assert.equal(model.graph.initializers.length, beforeInits);
+  // declared shapes of the copy can be corrected in place without touching the source
+  for (const v of r.model.graph.valueInfo) if (v.type?.kind === 'tensor') v.type.shape = [];
+  for (const n of r.model.graph.nodes) n.inputs.push('x');
+  assert.equal(JSON.stringify(model.graph.valueInfo), beforeInfo);
+  assert.equal(JSON.stringify(model.graph.nodes), before);
   const names = new Set(r.model.graph.nodes.map((n) => n.name));
   assert.ok(!names.has('/mid_block/attentions.0/transformer_blocks.0/attn1/to_q/MatMul'));
   assert.ok(!names.has('/mid_block/attentions.0/transformer_blocks.0/Add'), 'the bypassed residual Add is gone too');

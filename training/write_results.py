@@ -15,6 +15,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--total-seconds", type=int, default=None)
     ap.add_argument("--mode", default="full")
+    ap.add_argument("--note", default=None, help="a paragraph on how this build was run, if not in one go")
     args = ap.parse_args()
     r = json.load(open(os.path.join(CACHE, "results.json")))
     lines = ["# Example pipelines: training results", "",
@@ -23,6 +24,8 @@ def main():
              "two processes at a time, shared with other jobs (wall times vary with the load).", ""]
     if args.total_seconds:
         lines += [f"Total wall time of the build: {args.total_seconds / 60:.1f} min.", ""]
+    if args.note:
+        lines += [args.note, ""]
     lines += ["## Wall time per step", "", "| step | seconds | notes |", "| --- | ---: | --- |"]
     for k, v in r.items():
         notes = {kk: vv for kk, vv in v.items() if kk not in ("seconds", "results", "parameters", "mode")}

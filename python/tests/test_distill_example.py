@@ -22,9 +22,10 @@ from ld_surgeon_distill.graph_edit import bypass_scope  # noqa: E402
 from ld_surgeon_distill.onnx_import import OnnxModule  # noqa: E402
 
 PIPELINE = os.path.join(fixtures.REPO, "examples", "digits-cond")
-# The last attention before the output acts at full resolution: removing it visibly changes samples of any
-# trained model, so there is something for distillation to recover.
-CANDIDATES = ["up_blocks.2.attentions.2", "up_blocks.1.attentions.2", "mid_block.attentions.0"]
+# The first attention of the full-resolution up stage: in the trained example, bypassing it raises FID by about
+# half (21 -> 31 at 50 samples / 10 steps) while bypassing mid_block.attentions.0 changes nothing, so there is
+# something for distillation to recover.
+CANDIDATES = ["up_blocks.2.attentions.0", "up_blocks.1.attentions.0", "mid_block.attentions.0"]
 
 
 @unittest.skipUnless(os.path.isfile(os.path.join(PIPELINE, "model_index.json")), "examples/digits-cond missing")

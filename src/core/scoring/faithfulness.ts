@@ -22,7 +22,7 @@ export interface FaithfulnessOptions {
   scoresFile?: string;
   /** random selections per k */
   randomRepeats?: number;
-  /** sampling settings (samples, steps, seed, ep, guidance, conditions…); default 64 samples */
+  /** sampling settings (samples, steps, seed, ep, guidance, conditions…); default 100 samples (the metric's features are 64-d) */
   settings?: Partial<ScoreSettings>;
   /** where to write the JSON report (atomically); optional */
   out?: string;
@@ -104,7 +104,7 @@ export async function runFaithfulness(o: FaithfulnessOptions): Promise<Faithfuln
   if (!ks.length || ks.some((k) => !Number.isInteger(k) || k < 1)) throw new UserError(`--k: expected positive integers, got ${o.ks.join(',')}`);
   const repeats = o.randomRepeats ?? 3;
   if (!Number.isInteger(repeats) || repeats < 1) throw new UserError(`random repeats must be a positive integer, got ${repeats}`);
-  const settings = resolveSettings({ samples: 64, ...o.settings, granularity: scores.settings.granularity, profile: false });
+  const settings = resolveSettings({ samples: 100, ...o.settings, granularity: scores.settings.granularity, profile: false });
 
   const prep = await prepare(target, settings.granularity, { workDir: o.workDir });
   let source: Awaited<ReturnType<typeof openSource>> | undefined;

@@ -1,7 +1,7 @@
 // Graph edits shared by the pruned model (applyModifications) and the gated evaluation model: a copy
 // of the model to edit, and the nodes that compute a candidate's replacement value.
 import { UserError } from '../errors';
-import { AttrType, ElemType, type Attribute, type Graph, type Model, type Node, type TensorData } from '../onnx/types';
+import { AttrType, ElemType, type Attribute, type Graph, type Model, type Node, type TensorData, type TypeInfo, type ValueInfo } from '../onnx/types';
 import type { Candidate, ReplacementStep } from './types';
 
 /** A copy of the model's structure that can be edited freely; tensor payloads are shared (read-only). */
@@ -13,12 +13,26 @@ function cloneGraph(g: Graph): Graph {
   return {
     ...g,
     nodes: g.nodes.map(cloneNode),
-    inputs: g.inputs.map((v) => ({ ...v })),
-    outputs: g.outputs.map((v) => ({ ...v })),
-    valueInfo: g.valueInfo.map((v) => ({ ...v })),
+    inputs: g.inputs.map(cloneValueInfo),
+    outputs: g.outputs.map(cloneValueInfo),
+    valueInfo: g.valueInfo.map(cloneValueInfo),
     initializers: [...g.initializers],
     sparseInitializers: [...g.sparseInitializers],
   };
+}
+
+/** Value infos get their own type objects: callers fix declared shapes of the copy in place. */
+function cloneValueInfo(v: ValueInfo): ValueInfo {
+  return { ...v, type: v.type && cloneType(v.type) };
+}
+
+function cloneType(t: TypeInfo): TypeInfo {
+  switch (t.kind) {
+    case 'tensor': case 'sparse_tensor': return { ...t, shape: t.shape?.map((d) => ({ ...d })) };
+    case 'sequence': case 'optional': return { ...t, elem: t.elem && cloneType(t.elem) };
+    case 'map': return { ...t, value: t.value && cloneType(t.value) };
+    default: return { ...t };
+  }
 }
 
 function cloneNode(n: Node): Node {

@@ -52,7 +52,8 @@ export async function runHostTests({ server, runDir, extensionPath, suitePath, w
       ['skipWelcome', 'true'],
     ]);
     const url = `${server.url}/?folder=${encodeURIComponent(workspace)}&payload=${encodeURIComponent(payload)}`;
-    await page.goto(url);
+    // the workbench is heavy: on a busy 2-core machine its first load can take minutes
+    await page.goto(url, { waitUntil: 'domcontentloaded', timeout: 180_000 });
     const exitCode = await Promise.race([
       exited,
       new Promise((r) => setTimeout(() => r('timeout'), timeoutMs)),

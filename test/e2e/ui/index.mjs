@@ -44,7 +44,7 @@ export async function runUiTests({ server, runDir, workspace, screenshots, log }
 
   try {
     await step('workbench opens the test workspace', async () => {
-      await page.goto(`${server.url}/?folder=${encodeURIComponent(workspace)}`);
+      await page.goto(`${server.url}/?folder=${encodeURIComponent(workspace)}`, { waitUntil: 'domcontentloaded', timeout: 180_000 });
       await waitForWorkbench(page);
       await explorerRow(page, 'digits-cond');
     });

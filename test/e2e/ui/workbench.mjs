@@ -2,8 +2,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 
 export async function waitForWorkbench(page) {
-  await page.waitForSelector('.monaco-workbench', { timeout: 60_000 });
-  await page.waitForSelector('.explorer-folders-view .monaco-list-row', { timeout: 60_000 });
+  await page.waitForSelector('.monaco-workbench', { timeout: 180_000 });
+  await page.waitForSelector('.explorer-folders-view .monaco-list-row', { timeout: 180_000 });
 }
 
 const rowSelector = (label) => `.explorer-folders-view .monaco-list-row[aria-label="${label}"], .explorer-folders-view .monaco-list-row[aria-label^="${label} "]`;
