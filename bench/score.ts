@@ -1,7 +1,8 @@
 // Scoring benchmark: a whole LD-Pruner scoring job (one gated session, every candidate by gate) against
 // the plain onnxruntime work it stands for: the sum of session.run times of the ORIGINAL model for the
 // same number of evaluations (measured on a separate session, same provider and optimisation level).
-// Target: scoring wall time ≤ 1.15 × that sum.
+// Target: scoring wall time ≤ 1.15 × that sum. Also: the job's phases, and the gated vs plain cost of
+// one evaluation measured alternately in one process (robust to a busy machine).
 //
 //   npx tsx bench/score.ts [--samples N] [--steps T] [--granularity block|layer|both] [--ep auto|cpu|…]
 //                          [--opt-level extended|all] [targets...]
@@ -17,7 +18,9 @@ import { join, resolve } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { runScoreJob } from '../src/core/scoring/job';
 import { resolveSettings, type ScoreSettings } from '../src/core/scoring/settings';
+import { prepare } from '../src/core/scoring/prepare';
 import { openSource } from '../src/core/scoring/sources';
+import { GATE_INPUT } from '../src/core/surgery';
 import { resolveTarget } from '../src/core/scoring/target';
 
 const ROOT = resolve(__dirname, '..');
@@ -50,12 +53,35 @@ function settingsFor(target: string): Partial<ScoreSettings> {
   };
 }
 
-/** Child: run the scoring job, report wall time, evaluations, sessions and peak RSS. */
+/** Times every session.run of this process, per session (the factory is the session class at run time). */
+function timeRuns(): Map<ort.InferenceSession, number> {
+  const proto = (ort.InferenceSession as unknown as { prototype: ort.InferenceSession }).prototype;
+  const orig = proto.run;
+  const runMs = new Map<ort.InferenceSession, number>();
+  proto.run = async function (this: ort.InferenceSession, ...a: Parameters<typeof orig>) {
+    const s = performance.now();
+    try {
+      return await orig.apply(this, a);
+    } finally {
+      runMs.set(this, (runMs.get(this) ?? 0) + performance.now() - s);
+    }
+  } as typeof orig;
+  return runMs;
+}
+
+/** Child: run the scoring job, report wall time, the gated session's run time, evaluations, sessions and peak RSS. */
 async function childScore(target: string): Promise<void> {
   const work = mkdtempSync(join(tmpdir(), 'ld-surgeon-bench-'));
+  const runMs = timeRuns();
   try {
     const t0 = performance.now();
-    const r = await runScoreJob({ target, settings: settingsFor(target), out: join(work, 'scores.json'), workDir: work });
+    const gatedMs = () => [...runMs].filter(([sess]) => sess.inputNames.includes(GATE_INPUT)).reduce((x, [, ms]) => x + ms, 0);
+    // the reference evaluation runs profiled (slower): its runs are kept apart
+    let referenceRunMs = 0;
+    const r = await runScoreJob({
+      target, settings: settingsFor(target), out: join(work, 'scores.json'), workDir: work,
+      onEvent: (e) => e.type === 'started' && (referenceRunMs = gatedMs()),
+    });
     const ms = performance.now() - t0;
     const f = r.file;
     process.stdout.write(JSON.stringify({
@@ -67,51 +93,71 @@ async function childScore(target: string): Promise<void> {
       executionProvider: f.executionProvider.used,
       latentShape: f.latents.shape,
       maxRssMB: process.resourceUsage().maxRSS / 1024,
+      phasesMs: f.timing.phasesMs,
+      gatedRunMs: gatedMs() - referenceRunMs,
+      referenceRunMs,
     }) + '\n');
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
 }
 
-/** Child: the plain work: the original model, no gates, timing every session.run of a few evaluations. */
+/**
+ * Child: the same evaluations on the original model (no gates) and on the gated model (one gate on),
+ * alternated so a busy machine slows both alike; every session.run of each session is timed.
+ */
 async function childPlain(target: string): Promise<void> {
   const t = resolveTarget(target);
   const settings = resolveSettings({ ...settingsFor(target), profile: false });
-  const runMs: number[] = [];
-  // every session.run of this process, timed (the factory is the session class at run time)
-  const proto = (ort.InferenceSession as unknown as { prototype: ort.InferenceSession }).prototype;
-  const orig = proto.run;
-  let timing = false;
-  proto.run = async function (this: ort.InferenceSession, ...a: Parameters<typeof orig>) {
-    const s = performance.now();
-    try {
-      return await orig.apply(this, a);
-    } finally {
-      if (timing) runMs.push(performance.now() - s);
-    }
-  } as typeof orig;
-  const source = await openSource({ gatedPath: t.modelPath, originalPath: t.modelPath, gateCount: 0, settings, pipeline: t.pipeline });
+  const runMs = timeRuns();
+  const prep = await prepare(t, settings.granularity, { inputs: settings.inputs });
+  const plain = await openSource({ gatedPath: t.modelPath, originalPath: t.modelPath, gateCount: 0, settings, pipeline: t.pipeline });
+  const gated = await openSource({ gatedPath: prep.gatedPath, originalPath: t.modelPath, gateCount: prep.gated.length, settings, pipeline: t.pipeline });
   try {
-    const perEval: number[] = [];
-    const wall: number[] = [];
-    await source.evaluate(new Uint8Array(0)); // warm-up
-    for (let i = 0; i < 3; i++) {
-      runMs.length = 0;
-      timing = true;
+    const measure = async (src: typeof plain, gates: Uint8Array) => {
+      runMs.clear();
       const s = performance.now();
-      await source.evaluate(new Uint8Array(0));
-      wall.push(performance.now() - s);
-      timing = false;
-      perEval.push(runMs.reduce((x, y) => x + y, 0));
+      await src.evaluate(gates);
+      return { wall: performance.now() - s, run: [...runMs.values()].reduce((x, y) => x + y, 0) };
+    };
+    const off = new Uint8Array(0);
+    const gatesFor = (i: number) => {
+      const g = new Uint8Array(prep.gated.length);
+      g[(i * 7) % g.length] = 1;
+      return g;
+    };
+    await measure(plain, off); // warm-up
+    await measure(gated, gatesFor(0));
+    const p: { wall: number; run: number }[] = [];
+    const q: { wall: number; run: number }[] = [];
+    for (let i = 1; i <= 5; i++) {
+      p.push(await measure(plain, off));
+      q.push(await measure(gated, gatesFor(i)));
     }
     const median = (v: number[]) => [...v].sort((x, y) => x - y)[v.length >> 1];
-    process.stdout.write(JSON.stringify({ runMsPerEval: median(perEval), wallMsPerEval: median(wall), callsPerEval: source.callsPerEval, executionProvider: source.ep.used, maxRssMB: process.resourceUsage().maxRSS / 1024 }) + '\n');
+    process.stdout.write(JSON.stringify({
+      runMsPerEval: median(p.map((x) => x.run)), wallMsPerEval: median(p.map((x) => x.wall)),
+      gatedRunMsPerEval: median(q.map((x) => x.run)), gatedWallMsPerEval: median(q.map((x) => x.wall)),
+      callsPerEval: plain.callsPerEval,
+    }) + '\n');
   } finally {
-    await source.release();
+    await plain.release();
+    await gated.release();
+    prep.dispose();
   }
 }
 
-function child(kind: 'score' | 'plain', target: string): Record<string, number & string> {
+const round1 = (x: number) => Math.round(x * 10) / 10;
+
+interface ScoreChild {
+  ms: number; evaluations: number; candidates: number; scored: number; sessionsCreated: number;
+  executionProvider: string; latentShape: number[]; maxRssMB: number; phasesMs: Record<string, number>;
+  /** gated session.run time of every evaluation but the (profiled) reference one, and of that one */
+  gatedRunMs: number; referenceRunMs: number;
+}
+interface PlainChild { runMsPerEval: number; wallMsPerEval: number; gatedRunMsPerEval: number; gatedWallMsPerEval: number; callsPerEval: number }
+
+function child<T>(kind: 'score' | 'plain', target: string): T {
   const r = spawnSync(process.execPath, ['--import', 'tsx', __filename, `--child-${kind}`, target, ...process.argv.slice(2).filter((a) => !targets().includes(resolve(a)))], {
     encoding: 'utf8', maxBuffer: 1 << 26,
   });
@@ -129,9 +175,14 @@ async function main(): Promise<void> {
   }
   const results = [];
   for (const target of targets()) {
-    const plain = child('plain', target);
-    const score = child('score', target);
-    const plainTotal = plain.runMsPerEval * score.evaluations;
+    const plain = child<PlainChild>('plain', target);
+    const score = child<ScoreChild>('score', target);
+    // The job's gated session.run time was measured in the job's own time window; the plain model's
+    // runs for the same evaluations at the same moments are that divided by the gated/plain cost
+    // ratio measured alternately (A/B) in another child. A busy machine slows all of it alike.
+    const gatedOverPlain = plain.gatedRunMsPerEval / plain.runMsPerEval;
+    const plainPerEval = score.gatedRunMs / (score.evaluations - 1) / gatedOverPlain;
+    const plainTotal = plainPerEval * score.evaluations;
     results.push({
       target: target.startsWith(ROOT) ? target.slice(ROOT.length + 1) : target,
       settings: settingsFor(target),
@@ -141,12 +192,21 @@ async function main(): Promise<void> {
       evaluations: score.evaluations,
       latentShape: score.latentShape,
       scoringWallMs: Math.round(score.ms),
-      plainSessionRunMsPerEval: Math.round(plain.runMsPerEval * 10) / 10,
+      gatedSessionRunMs: Math.round(score.gatedRunMs + score.referenceRunMs),
+      profiledReferenceRunMs: Math.round(score.referenceRunMs),
       plainSessionRunMsTotal: Math.round(plainTotal),
       ratio: Math.round((score.ms / plainTotal) * 1000) / 1000,
-      plainWallMsPerEval: Math.round(plain.wallMsPerEval * 10) / 10,
+      phasesMs: score.phasesMs,
+      // one evaluation alternated on both models in one process: what the gates themselves cost
+      perEvaluation: {
+        plainRunMs: round1(plain.runMsPerEval), gatedRunMs: round1(plain.gatedRunMsPerEval),
+        plainWallMs: round1(plain.wallMsPerEval), gatedWallMs: round1(plain.gatedWallMsPerEval),
+        gatedOverPlain: Math.round(gatedOverPlain * 1000) / 1000,
+      },
+      // the plain per-evaluation time times the evaluations, measured at another time (load may differ)
+      ratioToSeparatePlainRun: Math.round((score.ms / (plain.runMsPerEval * score.evaluations)) * 1000) / 1000,
       sessionsCreated: score.sessionsCreated,
-      peakRssMB: { scoring: Math.round(score.maxRssMB), plain: Math.round(plain.maxRssMB) },
+      peakRssMB: Math.round(score.maxRssMB),
     });
   }
   console.log(JSON.stringify({ bench: 'score', node: process.version, cpus: (await import('node:os')).cpus().length, results }, null, 1));

@@ -5,7 +5,7 @@
 // nothing, and pruning a pruned model chains the records.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CancelledError, UserError } from '../src/core/errors';
 import { analyzeModel } from '../src/core/graph';
@@ -14,7 +14,8 @@ import { writeModel } from '../src/core/onnx/writer';
 import { PruneCheckError, pruneModel, type PruneOptions, type PruneRecord } from '../src/core/prune';
 import { runScoreJob } from '../src/core/scoring/job';
 import { findCandidates, type Candidate } from '../src/core/surgery';
-import { GraphBuilder } from './helpers/graph-builder';
+import { GraphBuilder, valueInfo } from './helpers/graph-builder';
+import { ElemType } from '../src/core/onnx/types';
 import { DIGITS_COND, tempDir } from './pipeline-fixtures';
 import { initializerBytes, listing, maxAbsDiff, run, sameBits, tailFrom, unetFeeds, withOutputs } from './prune-helpers';
 
@@ -220,6 +221,34 @@ test('a pruned model that fails a check is deleted, and the error says which che
     // the same model with a harmless prune passes
     const ok = await prune({ input: src, selection: { mode: 'ops', ids: [] } });
     assert.ok(ok.checks.every((c) => c.ok));
+  } finally {
+    t.done();
+  }
+});
+
+test('value_info: entries of removed values are dropped, contradicted shapes corrected; stale staging is cleaned', async () => {
+  const t = tempDir('prune-vi-');
+  try {
+    const b = new GraphBuilder('g');
+    const x = b.input('x', [1, 64]);
+    const a = b.node('Abs', [x], { name: 'abs' });
+    const s = b.node('Add', [a, b.weight('one', [1], [1])], { name: 'shift' });
+    b.node('Relu', [s], { name: 'relu', outputs: ['y'] });
+    b.output('y', [1, 64]);
+    b.graph.valueInfo.push(valueInfo(a, ElemType.FLOAT, [1, 64]), valueInfo(s, ElemType.FLOAT, ['n', 99]));
+    const src = join(t.dir, 'm.onnx');
+    await writeModel({ path: '', irVersion: 8, opsetImports: [{ domain: '', version: 17 }], metadataProps: [], graph: b.graph, functions: [] }, src, { durable: false });
+    // what a killed prune (a process that no longer exists) left behind
+    const stale = join(t.dir, '.m.pruned.onnx.staging-999999999-deadbeef');
+    mkdirSync(stale);
+    const r = await prune({ input: src, selection: { mode: 'ops', ids: ['abs'] } });
+    assert.ok(!existsSync(stale));
+    assert.deepEqual(r.graph.fixedValueInfo, [s]);
+    const m = await readModel(r.output.model);
+    assert.deepEqual(m.graph.valueInfo.map((v) => [v.name, v.type?.kind === 'tensor' ? v.type.shape?.map((d) => d.value ?? d.param) : undefined]), [[s, ['n', 64]]]);
+    assert.deepEqual(m.graph.nodes.map((n) => n.name), ['shift', 'relu']);
+    assert.equal(m.graph.nodes[0].inputs[0], 'x');
+    assert.ok(r.checks.find((c) => c.name === 'shapes')?.ok);
   } finally {
     t.done();
   }

@@ -43,6 +43,9 @@ def parse(argv):
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default=None, help="default auto")
     p.add_argument("--precision", choices=["auto", "fp32", "fp16", "bf16"], default=None,
                    help="autocast on CUDA (auto: bf16 where supported, else fp16); CPU always runs fp32")
+    p.add_argument("--select-by", default=None,
+                   help="which evaluated student is exported: the lowest value of a metric (FID, FAD, latent_score), "
+                        "the highest class_accuracy, or 'last' (default: the pipeline's metric)")
     p.add_argument("--feature-scopes", default=None,
                    help="comma-separated module scopes for feature distillation (default: down/mid/up stages)")
     return p.parse_args(argv)

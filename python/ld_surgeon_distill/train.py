@@ -36,7 +36,7 @@ DEFAULTS = {
     "lambda_feat": 1.0, "ema_decay": 0.0, "seed": 0, "data": None, "conditions": None, "data_samples": 256,
     "data_steps": 25, "guidance": None, "uncond_prob": None, "eval_every": 200, "eval_samples": 64, "eval_steps": 10,
     "checkpoint_every": 200, "keep_checkpoints": 2, "log_every": 10, "device": "auto", "precision": "auto",
-    "feature_scopes": None, "output": None, "export": True, "threads": None, "sample_batch": 32,
+    "feature_scopes": None, "output": None, "export": True, "threads": None, "sample_batch": 32, "select_by": None,
 }
 # What a resumed run may change; everything else must stay as it was for the losses to continue exactly.
 RESUME_OVERRIDABLE = {"steps", "eval_every", "checkpoint_every", "keep_checkpoints", "log_every", "output", "export",
@@ -470,8 +470,15 @@ class Trainer:
                 self.student.load_state_dict(live)
 
     def _better(self, m: Dict, best: Optional[Dict]) -> bool:
-        key = self.evaluator.primary
-        return best is None or (key in m and m[key] < best["metrics"].get(key, math.inf))
+        """Is evaluation `m` better than the best so far, by --select-by (default: the pipeline's metric)?"""
+        key = self.cfg.get("select_by") or self.evaluator.primary
+        if best is None or key == "last":
+            return True
+        if key not in m:
+            raise DistillError(f"--select-by {key}: the evaluation reports only {', '.join(m)}")
+        if key == "class_accuracy":
+            return m[key] > best["metrics"].get(key, -math.inf)
+        return m[key] < best["metrics"].get(key, math.inf)
 
     # -------------------------------------------------------------------------------------------- train
 

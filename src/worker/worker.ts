@@ -53,5 +53,8 @@ process.on('message', (m: unknown) => {
 
 // the host went away: stop at the next candidate (the score file stays resumable)
 process.on('disconnect', () => abort.abort());
+// Ctrl-C in a terminal reaches the whole process group: the host decides (it sends cancel, then
+// kills us if we do not stop), so the worker itself ignores SIGINT and saves its file
+process.on('SIGINT', () => undefined);
 
 void send({ type: 'ready', protocolVersion: WORKER_PROTOCOL_VERSION });

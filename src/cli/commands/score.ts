@@ -3,7 +3,7 @@
 // ranking. Ctrl-C stops cleanly (the file stays resumable); the same command resumes.
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
-import { UserError } from '../../core/errors';
+import { CancelledError, UserError } from '../../core/errors';
 import { parseConditionIds, type ConditionInput } from '../../core/pipeline/conditions';
 import { ScoringClient } from '../../core/scoring/client';
 import { renderIterative, renderRanking } from '../../core/scoring/format';
@@ -178,6 +178,10 @@ export function register(program: Command): void {
           process.stdout.write(`\n${outcome.state === 'cancelled' ? 'cancelled; re-run the same command to resume. ' : ''}scores: ${outcome.scoreFile} (${file.timing.evaluations} evaluations in ${file.timing.seconds.toFixed(1)} s on ${file.executionProvider.used})\n`);
         }
         if (outcome.state === 'cancelled') process.exitCode = 130;
+      } catch (e) {
+        if (!(e instanceof CancelledError)) throw e;
+        say('cancelled (the worker was stopped); re-run the same command to resume\n');
+        process.exitCode = 130;
       } finally {
         process.off('SIGINT', onSigint);
       }

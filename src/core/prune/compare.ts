@@ -123,10 +123,10 @@ function latencyResult(ep: string, call: string, t: { a: number[]; b: number[] }
 }
 
 function latencyCheck(l: LatencyComparison): PruneCheckResult {
-  const sign = l.changePercent <= 0 ? '' : '+';
+  const change = `${l.changePercent < 0 ? '−' : '+'}${Math.abs(l.changePercent).toFixed(1)}%`;
   return {
     name: 'latency', ok: true,
-    detail: `median ${l.originalMs.toFixed(2)} → ${l.prunedMs.toFixed(2)} ms (${sign}${l.changePercent.toFixed(1)}%) over ${l.runs} interleaved runs each on ${l.ep}; one call: ${l.call}`,
+    detail: `median ${l.originalMs.toFixed(2)} → ${l.prunedMs.toFixed(2)} ms (${change}) over ${l.runs} interleaved runs each on ${l.ep}; one call: ${l.call}`,
   };
 }
 

@@ -54,6 +54,7 @@ export function renderPruneSummary(r: PruneRecord): string {
   }
   lines.push('', 'checks:');
   for (const c of r.checks) lines.push(`  ${c.skipped ? '–' : c.ok ? '✓' : '✗'} ${c.name.padEnd(11)} ${c.detail}`);
+  for (const n of r.notes ?? []) lines.push('', `note: ${n}`);
   if (r.parent) lines.push('', `pruned again: the source was itself pruned (${r.parent.removed.length} candidates removed from ${r.parent.source.model}); its record is embedded as "parent"`);
   lines.push('', `record: ${r.output.record}`);
   return lines.join('\n');

@@ -51,17 +51,43 @@ export function modelFiles(model: Model): string[] {
   return [...files];
 }
 
+/**
+ * Staging folders a killed prune (SIGKILL, power loss) left beside this output: removed when the
+ * process that made them is gone, so a crash leaves nothing for long.
+ */
+function removeStaleStaging(final: string): void {
+  const prefix = `.${basename(final)}.staging-`;
+  const tail = /^(\d+)-[0-9a-f]{8}(\.old)?$/;
+  let names: string[];
+  try {
+    names = readdirSync(dirname(final));
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const m = name.startsWith(prefix) ? tail.exec(name.slice(prefix.length)) : null;
+    if (!m || Number(m[1]) === process.pid) continue;
+    try {
+      process.kill(Number(m[1]), 0);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ESRCH') rmSync(join(dirname(final), name), { recursive: true, force: true });
+    }
+  }
+}
+
 /** Decides the output paths and refuses ones that would overwrite or swallow the source. */
 export function planOutput(target: ScoreTarget, source: Model, out: string | undefined, force = false): OutputPlan {
   const tag = `${process.pid}-${randomBytes(4).toString('hex')}`;
   if (target.kind === 'pipeline') {
     const src = target.pipeline!;
+    if (out && /\.onnx$/i.test(out)) throw new UserError(`${resolve(out)}: ${src} is a pipeline, so --out names the output pipeline folder, not an .onnx file`, out);
     const final = resolve(out ?? `${src.replace(/[\\/]+$/, '')}.pruned`);
     if (inside(final, src)) throw new UserError(`${final}: the output folder cannot be the source pipeline or inside it; choose another --out`, final);
     if (inside(src, final)) throw new UserError(`${final}: the output folder contains the source pipeline ${src}; choose another --out`, final);
     if (!statSync(dirname(final), { throwIfNoEntry: false })?.isDirectory()) throw new UserError(`${final}: the folder '${dirname(final)}' does not exist`, final);
     if (existsSync(final) && !force) throw new UserError(`${final}: already exists; remove it, pass --force to replace it, or choose another --out`, final);
     if (existsSync(final) && !statSync(final).isDirectory()) throw new UserError(`${final}: exists and is not a folder`, final);
+    removeStaleStaging(final);
     const staging = join(dirname(final), `.${basename(final)}.staging-${tag}`);
     const stagedModel = join(staging, 'unet', 'model.onnx');
     return {
@@ -80,6 +106,7 @@ export function planOutput(target: ScoreTarget, source: Model, out: string | und
   }
   if (statSync(final, { throwIfNoEntry: false })?.isDirectory()) throw new UserError(`${final}: is a folder; give a file path for the model`, final);
   if (!statSync(dirname(final), { throwIfNoEntry: false })?.isDirectory()) throw new UserError(`${final}: the folder '${dirname(final)}' does not exist`, final);
+  removeStaleStaging(final);
   const staging = join(dirname(final), `.${basename(final)}.staging-${tag}`);
   return {
     kind: 'model', finalModel: final, finalRecord: recordPathFor(final),

@@ -60,7 +60,7 @@ function loadScores(opts: PruneOptions, modelPath: string, identity: ModelIdenti
   if (!sameModel(file.model, identity)) {
     const msg = `${path}: was written for another version of ${modelPath} (its hash differs); score this model again`;
     if (explicit || needed) throw new UserError(msg, path);
-    return { note: msg };
+    return { note: `${msg}; its scores are not reported here` };
   }
   return { file, path };
 }
@@ -203,6 +203,7 @@ export async function pruneModel(opts: PruneOptions, cb: PruneCallbacks = {}): P
       metric: compared?.metric,
       latency: compared?.latency,
       checks,
+      ...(scores.note ? { notes: [scores.note] } : {}),
       seconds: (Date.now() - t0) / 1000,
     };
     const parent = readPruneRecord(recordPathFor(target.modelPath));

@@ -162,6 +162,8 @@ export interface PruneRecord {
   metric?: { before: MetricResult; after: MetricResult };
   latency?: LatencyComparison;
   checks: PruneCheckResult[];
+  /** things the user should know that are not checks (a score file beside the model that was not used) */
+  notes?: string[];
   seconds: number;
   /** the record of the prune that produced the source, when it was itself a pruned model */
   parent?: PruneRecord;

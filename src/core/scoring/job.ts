@@ -76,6 +76,7 @@ export async function runScoreJob(o: ScoreJobOptions): Promise<ScoreJobResult> {
   const cancelled = () => o.signal?.aborted ?? false;
 
   const prep = await prepare(target, settings.granularity, { inputs: settings.inputs, workDir: o.workDir });
+  const phases = { prepare: Date.now() - t0, open: 0, reference: 0, evaluations: 0 };
   let source: EvalSource | undefined;
   try {
     const identity = await modelIdentity(prep.model);
@@ -90,7 +91,9 @@ export async function runScoreJob(o: ScoreJobOptions): Promise<ScoreJobResult> {
 
     const profileDir = settings.profile === false ? undefined : join(prep.workDir, 'profile');
     if (profileDir) mkdirSync(profileDir, { recursive: true });
+    const tOpen = Date.now();
     source = await openSource({ gatedPath: prep.gatedPath, originalPath: target.modelPath, gateCount: K, settings, profileDir, pipeline: target.pipeline });
+    phases.open = Date.now() - tOpen;
     log(`execution provider: ${describeEp(source.ep)}`);
     const guidance = typeof source.record.guidance === 'number' ? source.record.guidance : undefined;
     const key = compatibilityKey(identity, settings, { guidance, batchSize: settings.batchSize ?? settings.samples, ep: source.ep.used });
@@ -110,8 +113,10 @@ export async function runScoreJob(o: ScoreJobOptions): Promise<ScoreJobResult> {
     const gates = new Uint8Array(K);
     const evaluate = async (g: Uint8Array) => {
       if (cancelled()) throw new CancelledError();
+      const t = Date.now();
       const l = await source!.evaluate(g, o.signal);
-      evals++;
+      if (evals++ === 0) phases.reference = Date.now() - t;
+      else phases.evaluations += Date.now() - t;
       return l;
     };
 
@@ -192,7 +197,7 @@ export async function runScoreJob(o: ScoreJobOptions): Promise<ScoreJobResult> {
     };
     const save = () => {
       const secs = (Date.now() - t0) / 1000;
-      file.timing = { evaluations: evals, seconds: secs, evalsPerSec: evals / Math.max(1e-9, (Date.now() - tEval) / 1000), sessionsCreated: source!.sessionsCreated };
+      file.timing = { evaluations: evals, seconds: secs, evalsPerSec: evals / Math.max(1e-9, (Date.now() - tEval) / 1000), sessionsCreated: source!.sessionsCreated, phasesMs: { ...phases } };
       writeScoreFile(out, file);
     };
     save();

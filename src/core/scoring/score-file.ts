@@ -89,7 +89,14 @@ export interface ScoreFile {
   };
   latency?: { profiledRuns: number; kernelMs: number; unattributedShare: number };
   shard?: { index: number; count: number };
-  timing: { evaluations: number; seconds: number; evalsPerSec: number; sessionsCreated: number };
+  timing: {
+    evaluations: number;
+    seconds: number;
+    evalsPerSec: number;
+    sessionsCreated: number;
+    /** where the time went: reading/analysing the model and writing the gated one, creating sessions, the profiled reference evaluation, all other evaluations */
+    phasesMs?: { prepare: number; open: number; reference: number; evaluations: number };
+  };
   candidates: ScoredCandidate[];
   iterative?: IterativeReport;
 }

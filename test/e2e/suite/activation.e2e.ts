@@ -9,7 +9,7 @@ suite('activation', () => {
     const ext = vscode.extensions.getExtension(EXTENSION_ID);
     assert.ok(ext, `${EXTENSION_ID} is installed`);
     // workspaceContains:**/*.onnx / model_index.json activates it on its own
-    await waitFor('activation by workspaceContains', () => ext.isActive || undefined);
+    await waitFor('activation by workspaceContains', () => ext.isActive || undefined, 120_000);
   });
 
   test('every contributed command is registered', async () => {

@@ -65,11 +65,12 @@ export async function runUiTests({ server, runDir, workspace, screenshots, log }
       const items = await contextMenu(page, row);
       for (const want of ['Score Operators', 'Open Graph', 'Prune Model…']) expect(items.includes(want), `model.onnx menu lacks ${want}: ${items.join(' | ')}`);
       await pickMenuItem(page, 'Open Graph');
-      const frame = await webviewFrame(page, '#app');
-      await frame.waitForFunction(() => document.querySelector('#app')?.getAttribute('data-loading') !== 'true', null, { timeout: 60_000 });
-      const text = await frame.evaluate(() => document.querySelector('#app')?.textContent ?? '');
+      const frame = await webviewFrame(page, 'svg.graph');
+      // the layout runs in a worker: wait for the drawn blocks
+      await frame.locator('svg.graph [data-key]').first().waitFor({ timeout: 120_000 });
+      const text = await frame.evaluate(() => document.querySelector('svg.graph')?.textContent ?? '');
       await shot('graph-webview');
-      expect(/down_blocks|mid_block|up_blocks/.test(text), `the graph shows the U-Net's blocks; its text starts: ${text.slice(0, 200)}`);
+      for (const block of ['down_blocks.0', 'mid_block', 'up_blocks.0']) expect(text.includes(block), `the graph shows ${block}; its text starts: ${text.slice(0, 200)}`);
     }, ['workbench opens the test workspace']);
 
     await step('LD Surgeon view: Model tree lists the U-Net modules with totals', async () => {
@@ -93,13 +94,18 @@ export async function runUiTests({ server, runDir, workspace, screenshots, log }
       const jobs = await viewRows(page, 'Jobs');
       await jobs.filter({ hasText: /Score: .*model\.onnx/ }).filter({ hasText: /done/ }).first().waitFor({ timeout: 5 * 60_000 });
       const frame = await webviewFrame(page, 'svg.graph');
-      await frame.waitForFunction(() => [...document.querySelectorAll('[data-key] rect.body')].filter((r) => r.style.fill).length >= 5, null, { timeout: 60_000 });
-      const coloured = await frame.evaluate(() => [...document.querySelectorAll('[data-key] rect.body')].filter((r) => r.style.fill).length);
+      // blocks are painted (or carry a strip of their candidates' colours) by score
+      const colouredMarks = () => [...document.querySelectorAll('svg.graph [data-key] *')].filter((e) => e instanceof SVGElement && e.style.fill).length;
+      await frame.waitForFunction(colouredMarks, null, { timeout: 60_000 });
+      const coloured = await frame.evaluate(colouredMarks);
       await shot('scored-graph');
-      expect(coloured >= 5, `coloured blocks: ${coloured}`);
+      expect(coloured >= 5, `score-coloured marks in the graph: ${coloured}`);
+      // the Model view: a block's candidates carry their scores
       const tree = await viewRows(page, 'Model');
-      const texts = await tree.allInnerTexts();
-      expect(texts.some((t) => /score \d/.test(t)), `the Model view shows scores: ${texts.join(' / ')}`);
+      const mid = tree.filter({ hasText: /^mid_block/ }).first();
+      if ((await mid.getAttribute('aria-expanded')) === 'false') await mid.locator('.monaco-tl-twistie').click();
+      await tree.filter({ hasText: /resnets\.0.*score \d/ }).first().waitFor({ timeout: 30_000 });
+      await shot('model-tree-scores');
     }, ['workbench opens the test workspace']);
 
     await step('tick two suggested prunes → Apply → the pruned pipeline appears in the explorer and opens', async () => {
@@ -118,7 +124,16 @@ export async function runUiTests({ server, runDir, workspace, screenshots, log }
       // the pruned U-Net opens in its own graph editor
       await page.locator('.tabs-container .tab.active[aria-label*="model.onnx"]').first().waitFor({ timeout: 60_000 });
       await page.locator('.breadcrumbs-control .monaco-breadcrumb-item', { hasText: 'digits-cond.pruned' }).first().waitFor({ timeout: 60_000 });
+      // two graphs are drawn now: the original (kept alive in its tab) and the pruned one
+      const drawnGraphs = async () => {
+        let n = 0;
+        for (const f of page.frames()) if (await f.$('svg.graph [data-key]').catch(() => null)) n++;
+        return n;
+      };
+      const deadline = Date.now() + 120_000;
+      while ((await drawnGraphs()) < 2 && Date.now() < deadline) await page.waitForTimeout(500);
       await shot('pruned-model');
+      expect((await drawnGraphs()) >= 2, 'the pruned model is drawn in its own graph editor');
       // the original's graph got the measured result of its prune
       const result = await webviewFrame(page, '.prunes .result-card');
       const cls = await result.locator('.prunes .result-card').first().getAttribute('class');
