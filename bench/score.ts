@@ -130,14 +130,22 @@ async function childPlain(target: string): Promise<void> {
     await measure(gated, gatesFor(0));
     const p: { wall: number; run: number }[] = [];
     const q: { wall: number; run: number }[] = [];
-    for (let i = 1; i <= 5; i++) {
-      p.push(await measure(plain, off));
-      q.push(await measure(gated, gatesFor(i)));
+    for (let i = 1; i <= 7; i++) {
+      // alternate which goes first, so neither always follows the other
+      if (i % 2) {
+        p.push(await measure(plain, off));
+        q.push(await measure(gated, gatesFor(i)));
+      } else {
+        q.push(await measure(gated, gatesFor(i)));
+        p.push(await measure(plain, off));
+      }
     }
     const median = (v: number[]) => [...v].sort((x, y) => x - y)[v.length >> 1];
     process.stdout.write(JSON.stringify({
       runMsPerEval: median(p.map((x) => x.run)), wallMsPerEval: median(p.map((x) => x.wall)),
       gatedRunMsPerEval: median(q.map((x) => x.run)), gatedWallMsPerEval: median(q.map((x) => x.wall)),
+      // neighbours in time share the machine's load: the median of their ratios is the robust one
+      gatedOverPlain: median(q.map((x, i) => x.run / p[i].run)),
       callsPerEval: plain.callsPerEval,
     }) + '\n');
   } finally {
@@ -155,7 +163,7 @@ interface ScoreChild {
   /** gated session.run time of every evaluation but the (profiled) reference one, and of that one */
   gatedRunMs: number; referenceRunMs: number;
 }
-interface PlainChild { runMsPerEval: number; wallMsPerEval: number; gatedRunMsPerEval: number; gatedWallMsPerEval: number; callsPerEval: number }
+interface PlainChild { runMsPerEval: number; wallMsPerEval: number; gatedRunMsPerEval: number; gatedWallMsPerEval: number; gatedOverPlain: number; callsPerEval: number }
 
 function child<T>(kind: 'score' | 'plain', target: string): T {
   const r = spawnSync(process.execPath, ['--import', 'tsx', __filename, `--child-${kind}`, target, ...process.argv.slice(2).filter((a) => !targets().includes(resolve(a)))], {
@@ -180,7 +188,7 @@ async function main(): Promise<void> {
     // The job's gated session.run time was measured in the job's own time window; the plain model's
     // runs for the same evaluations at the same moments are that divided by the gated/plain cost
     // ratio measured alternately (A/B) in another child. A busy machine slows all of it alike.
-    const gatedOverPlain = plain.gatedRunMsPerEval / plain.runMsPerEval;
+    const gatedOverPlain = plain.gatedOverPlain;
     const plainPerEval = score.gatedRunMs / (score.evaluations - 1) / gatedOverPlain;
     const plainTotal = plainPerEval * score.evaluations;
     results.push({

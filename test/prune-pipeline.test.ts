@@ -95,6 +95,8 @@ test('prune flags: one selection, valid targets, a clear error otherwise', () =>
     [[DIGITS_COND, '--lowest', '-1'], /--lowest '-1': expected an integer ≥ 0/],
     [[DIGITS_COND, '--ops', ','], /--ops: no candidate ids given/],
     [[join(DIGITS_COND, 'nope.onnx'), '--ops', 'x'], /nope\.onnx: does not exist/],
+    [[DIGITS_COND, '--ops', 'mid_block.resnets.0', '--out', join(DIGITS_COND, '..', 'x.onnx')], /digits-cond is a pipeline, so --out names the output pipeline folder, not an \.onnx file/],
+    [[DIGITS_COND, '--ops', 'mid_block.resnets.0', '--out', join(DIGITS_COND, 'inside')], /the output folder cannot be the source pipeline or inside it/],
   ];
   for (const [args, re] of cases) {
     const r = cli('prune', ...args);
@@ -102,5 +104,5 @@ test('prune flags: one selection, valid targets, a clear error otherwise', () =>
     assert.match(r.stderr, re);
     assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
   }
-  assert.ok(!existsSync(`${DIGITS_COND}.pruned`));
+  assert.ok(!existsSync(`${DIGITS_COND}.pruned`) && !existsSync(join(DIGITS_COND, 'inside')));
 });

@@ -104,7 +104,8 @@ async function main() {
   const vsix = join(RUN, `${pkg.name}-${pkg.version}.vsix`);
   log('packaging the VSIX');
   await timed('package', () => sh(process.execPath, [join(REPO, 'node_modules', '@vscode', 'vsce', 'vsce'), 'package',
-    '--skip-license', '--allow-missing-repository', '--ignoreFile', e2eIgnoreFile(), '--out', vsix]));
+    // README images are relative links: keep them so (no repository URL to rewrite them against)
+    '--skip-license', '--allow-missing-repository', '--no-rewrite-relative-links', '--ignoreFile', e2eIgnoreFile(), '--out', vsix]));
 
   const layout = serverLayout(RUN);
   log(`installing ${vsix}`);
