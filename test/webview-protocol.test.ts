@@ -132,4 +132,6 @@ test('the HTML shell carries the strict CSP and loads only nonce-tagged scripts 
   assert.ok(!webviewHtml({ scriptUri: 'a', styleUri: 'b', cspSource: src, nonce }).includes('codicon'));
   assert.throws(() => webviewHtml({ scriptUri: 'a', styleUri: 'b', cspSource: src, nonce: 'short' }), /nonce/);
   assert.throws(() => webviewHtml({ scriptUri: 'a', styleUri: 'b', cspSource: "x; script-src 'unsafe-inline'", nonce }), /cspSource/);
+  // VS Code's real webview.cspSource quotes 'self': it must be accepted as is
+  assert.match(webviewHtml({ scriptUri: 'a', styleUri: 'b', cspSource: "'self' https://*.vscode-cdn.net", nonce }), /script-src 'nonce-/);
 });

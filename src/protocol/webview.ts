@@ -329,7 +329,7 @@ const escapeAttr = (s: string): string =>
 /** The complete HTML document for the graph webview, with a strict CSP. */
 export function webviewHtml(o: WebviewHtmlOptions): string {
   if (!/^[A-Za-z0-9+/=_-]{16,}$/.test(o.nonce)) throw new Error('webviewHtml: the nonce must be at least 16 base64 characters');
-  if (/[;'"<>\r\n]/.test(o.cspSource) || !o.cspSource.trim()) {
+  if (/[;"<>\r\n]/.test(o.cspSource) || !o.cspSource.trim()) {
     throw new Error(`webviewHtml: cspSource ${JSON.stringify(o.cspSource)} contains characters a CSP source cannot`);
   }
   const csp = contentSecurityPolicy(o.cspSource, o.nonce);
