@@ -2,7 +2,7 @@
 // cancel, and a worker that dies (as on out-of-memory) failing the job without taking the host along.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ScoringClient, type ScoringClientOptions } from '../src/core/scoring/client';
@@ -55,13 +55,15 @@ test('cancel stops the worker after the current evaluation with a valid, resumab
 
 test('a worker that dies fails the job with a clear error; the host carries on', async () => {
   const out = join(dir, 'killed.json');
-  const client = ScoringClient.start({ target: 'examples/digits-uncond', settings: SETTINGS, out }, WORKER);
+  const work = join(dir, 'work');
+  const client = ScoringClient.start({ target: 'examples/digits-uncond', settings: SETTINGS, out, workDir: work }, WORKER);
   // as the kernel's OOM killer would: from outside, without a cancel
   client.on('started', () => process.kill(client.pid!, 'SIGKILL'));
   await assert.rejects(client.finished, /scoring worker was killed \(SIGKILL, possibly out of memory\) before finishing/);
-  // the file written before the kill is valid and resumable
+  // the file written before the kill is valid and resumable; the killed worker's eval model is gone
   const f = readScoreFile(out);
   assert.equal(f.format, 'ld-surgeon.scores/1');
+  assert.deepEqual(readdirSync(work), []);
   const bad = ScoringClient.start({ target: join(dir, 'nothing-here'), settings: SETTINGS }, WORKER);
   await assert.rejects(bad.finished, /nothing-here: does not exist/);
 });

@@ -3,7 +3,8 @@
 // (a crash, out of memory, a kill) rejects `finished`; the caller carries on.
 import { fork, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { CancelledError, UserError } from '../errors';
 import {
@@ -48,6 +49,11 @@ export class ScoringClient {
 
   private constructor(request: ScoreRequest, o: ScoringClientOptions) {
     const launch = o.modulePath ? { modulePath: o.modulePath, execArgv: o.execArgv ?? [] } : defaultWorker();
+    // the worker writes its evaluation model under a folder the client owns, so a worker that is
+    // killed (and cannot clean up) leaves nothing behind
+    if (request.workDir) mkdirSync(request.workDir, { recursive: true });
+    const workDir = mkdtempSync(join(request.workDir ?? tmpdir(), 'ld-surgeon-worker-'));
+    request = { ...request, workDir };
     this.child = fork(launch.modulePath, [], {
       execArgv: launch.execArgv,
       env: { ...process.env, ...o.env, ELECTRON_RUN_AS_NODE: '1' },
@@ -83,6 +89,7 @@ export class ScoringClient {
       this.child.on('error', (e) => (error ??= new Error(`could not start the scoring worker: ${e.message}`)));
       this.child.on('exit', (code, signal) => {
         for (const t of this.timers) clearTimeout(t);
+        rmSync(workDir, { recursive: true, force: true });
         if (error) return fail(error);
         if (outcome) return ok(outcome);
         if (this.cancelRequested) return fail(new CancelledError());

@@ -48,6 +48,8 @@ export interface SourceOptions {
   profileDir?: string;
   /** pipeline folder; undefined for a bare model */
   pipeline?: string;
+  /** extra onnxruntime session options (threads, spinning…) for every session the source creates */
+  sessionOptions?: ort.InferenceSession.SessionOptions;
 }
 
 function gateFeed(gates: Uint8Array, count: number): ort.Tensor {
@@ -56,7 +58,7 @@ function gateFeed(gates: Uint8Array, count: number): ort.Tensor {
 }
 
 function sessionOptions(o: SourceOptions): ort.InferenceSession.SessionOptions {
-  const so: ort.InferenceSession.SessionOptions = { graphOptimizationLevel: o.settings.optLevel };
+  const so: ort.InferenceSession.SessionOptions = { ...o.sessionOptions, graphOptimizationLevel: o.settings.optLevel };
   if (o.profileDir) {
     so.enableProfiling = true;
     so.profileFilePrefix = `${o.profileDir}/profile`;
@@ -126,7 +128,7 @@ async function openPipelineSource(o: SourceOptions, folder: string): Promise<Eva
       async evaluateOriginal(signal) {
         if (!original) {
           // the original U-Net with the same provider and optimisation level as the gated one, unprofiled
-          original = await ort.InferenceSession.create(layout.unetPath, { graphOptimizationLevel: s.optLevel, executionProviders: [ep.used] });
+          original = await ort.InferenceSession.create(layout.unetPath, { ...o.sessionOptions, graphOptimizationLevel: s.optLevel, executionProviders: [ep.used] });
           sessions++;
         }
         return generate(original, undefined, signal);
@@ -257,7 +259,7 @@ async function openModelSource(o: SourceOptions): Promise<EvalSource> {
       evaluate: (gates, signal) => run(session, gates, signal),
       async evaluateOriginal(signal) {
         if (!original) {
-          original = await ort.InferenceSession.create(o.originalPath, { graphOptimizationLevel: s.optLevel, executionProviders: [ep.used] });
+          original = await ort.InferenceSession.create(o.originalPath, { ...o.sessionOptions, graphOptimizationLevel: s.optLevel, executionProviders: [ep.used] });
           sessions++;
         }
         return run(original, undefined, signal);
