@@ -3,14 +3,15 @@
 // quality metric on both, and the median latency of one U-Net call, measured interleaved on the
 // same execution provider with the same inputs.
 import * as ort from 'onnxruntime-node';
-import { CancelledError, UserError } from '../errors';
+import { CancelledError } from '../errors';
 import { resolveConditions, type ConditionInput } from '../pipeline/conditions';
 import type { MetricResult } from '../pipeline/metrics';
 import { GaussianStream, sampleSeed } from '../pipeline/noise';
 import { PipelineRunner, type Conditioning } from '../pipeline/runner';
 import { createScheduler, type SchedulerName } from '../pipeline/schedulers';
-import { filledTensor, floatTensor, inputInfo, readFloat, type IoInfo } from '../pipeline/tensors';
+import { filledTensor, floatTensor, inputInfo, readFloat } from '../pipeline/tensors';
 import { withProvider, type EpReport } from '../scoring/ep';
+import { feedSpecs, randomFeeds } from '../scoring/sources';
 import type { EpRequest } from '../scoring/settings';
 import { distances, latentStats, variants, type ScoreVariant } from '../scoring/stats';
 import type { LatencyComparison, LatentComparison, PruneCheckResult } from './types';
@@ -256,50 +257,6 @@ export async function comparePipelines(source: string, pruned: string, o: Compar
 }
 
 // ---- bare models --------------------------------------------------------------------------------
-
-interface FeedSpec { name: string; type: string; dims: number[] }
-
-/**
- * Input dims for N samples: given dims, else declared ones with a free first axis holding
- * `perPass` samples. The values follow the scoring code's rule (scoring/sources.ts) so a model and
- * its score file see the same inputs: input k, row r of pass p draws from stream
- * seed + k·1000003 + (p·perPass + r); integers 0..9, booleans by sign.
- */
-function feedSpecs(infos: IoInfo[], path: string, given: Record<string, number[]> | undefined, perPassDefault: number): { specs: FeedSpec[]; perPass: number } {
-  let perPass: number | undefined;
-  const specs = infos.map((i) => {
-    const g = given?.[i.name];
-    if (i.type === 'non-tensor') throw new UserError(`${path}: input '${i.name}' is not a tensor; only tensor inputs can be fed random values`, path);
-    const shape = i.shape ?? g?.map(() => null);
-    if (!shape) throw new UserError(`${path}: the rank of input '${i.name}' is unknown; give --input ${i.name}=D1,D2,...`, path);
-    const dims = g ?? shape.map((d, k) => {
-      if (d !== null) return d;
-      if (k === 0) return perPassDefault;
-      throw new UserError(`${path}: input '${i.name}' dim ${k} is not fixed; give --input ${i.name}=${shape.map((x) => x ?? 'D').join(',')}`, path);
-    });
-    const b = dims.length ? dims[0] : 1;
-    perPass = perPass === undefined ? b : Math.min(perPass, b);
-    return { name: i.name, type: i.type, dims };
-  });
-  return { specs, perPass: Math.max(1, perPass ?? 1) };
-}
-
-function randomFeeds(specs: FeedSpec[], seed: number, pass: number, perPass: number, where: string): Record<string, ort.Tensor> {
-  const feeds: Record<string, ort.Tensor> = {};
-  for (const [k, spec] of specs.entries()) {
-    const total = spec.dims.reduce((a, b) => a * b, 1);
-    const rows = spec.dims.length ? spec.dims[0] : 1;
-    const per = rows ? total / rows : 0;
-    const values = new Float32Array(total);
-    for (let r = 0; r < rows; r++) new GaussianStream(sampleSeed(seed + k * 1000003, pass * perPass + r)).fill(values, r * per, per);
-    if (spec.type.startsWith('float')) feeds[spec.name] = floatTensor(spec.type, values, spec.dims, `${where} input '${spec.name}'`);
-    else if (spec.type === 'int64') feeds[spec.name] = new ort.Tensor('int64', BigInt64Array.from(values, (v) => BigInt(Math.min(9, Math.floor(Math.abs(v) * 4)))), spec.dims);
-    else if (spec.type === 'int32') feeds[spec.name] = new ort.Tensor('int32', Int32Array.from(values, (v) => Math.min(9, Math.floor(Math.abs(v) * 4))), spec.dims);
-    else if (spec.type === 'bool') feeds[spec.name] = new ort.Tensor('bool', Uint8Array.from(values, (v) => (v > 0 ? 1 : 0)), spec.dims);
-    else throw new UserError(`${where}: input '${spec.name}' has element type ${spec.type}; random inputs cover float, int32, int64 and bool`);
-  }
-  return feeds;
-}
 
 /** All outputs of one pass, split into per-sample rows when every output's first axis is the samples. */
 function rowsOf(out: ort.InferenceSession.OnnxValueMapType, names: string[], perPass: number, where: string): Float32Array[] {

@@ -7,6 +7,7 @@ import { UserError } from '../errors';
 import type { ModelAnalysis } from '../graph';
 import { ranked, type ScoredCandidate, type ScoreFile } from '../scoring/score-file';
 import { selectCandidates, type Candidate } from '../surgery';
+import { ancestorNodes } from '../surgery/regions';
 import type { PruneSelection, PruneTargetKind } from './types';
 
 export interface Savings {
@@ -50,21 +51,9 @@ function overlaps(a: Candidate, b: Candidate): boolean {
  */
 export function savingsOf(a: ModelAnalysis, c: Candidate, latencyShare: number | undefined): Savings {
   const region = new Set<Node>(c.nodeIndices.map((i) => a.view.nodes[i]));
-  const kept = new Set<Node>();
   const plan = c.modification;
-  if (plan?.method === 'shortcut') {
-    const stack = [plan.source];
-    const seen = new Set<string>();
-    while (stack.length) {
-      const v = stack.pop()!;
-      if (seen.has(v)) continue;
-      seen.add(v);
-      const p = a.view.producer(v);
-      if (!p || !region.has(p) || kept.has(p)) continue;
-      kept.add(p);
-      stack.push(...a.view.allInputs(p));
-    }
-  }
+  // a shortcut replacement keeps the part of the region that computes it
+  const kept = plan?.method === 'shortcut' ? ancestorNodes(a, plan.source, region) : new Set<Node>();
   let keptParams = 0;
   if (kept.size) {
     for (const p of a.params) if (p.users.length && p.users.every((u) => region.has(u)) && p.users.some((u) => kept.has(u))) keptParams += p.elements;

@@ -9,7 +9,7 @@ import { resolveConditions, type ResolvedConditions } from '../pipeline/conditio
 import { GaussianStream, sampleSeed } from '../pipeline/noise';
 import { PipelineRunner } from '../pipeline/runner';
 import { createScheduler } from '../pipeline/schedulers';
-import { floatTensor, inputInfo, outputInfo, readFloat } from '../pipeline/tensors';
+import { floatTensor, inputInfo, outputInfo, readFloat, type IoInfo } from '../pipeline/tensors';
 import { GATE_INPUT } from '../surgery/apply';
 import { withProvider, type EpReport } from './ep';
 import type { ScoreSettings } from './settings';
@@ -147,15 +147,17 @@ async function openPipelineSource(o: SourceOptions, folder: string): Promise<Eva
   }
 }
 
-interface FeedSpec {
+export interface FeedSpec {
   name: string;
   type: string;
   dims: number[];
 }
 
-/** Inputs of a bare model: declared dims, --input overrides; a free first dim carries the samples. */
-function feedSpecs(session: ort.InferenceSession, path: string, given: Record<string, number[]> | undefined, n: number): { specs: FeedSpec[]; perPass: number } {
-  const inputs = inputInfo(session).filter((i) => i.name !== GATE_INPUT);
+/**
+ * Inputs of a bare model: declared dims, --input overrides; a free first dim carries the samples.
+ * Shared with prune's checks so a model and its score file see the same inputs.
+ */
+export function feedSpecs(inputs: IoInfo[], path: string, given: Record<string, number[]> | undefined, n: number): { specs: FeedSpec[]; perPass: number } {
   for (const name of Object.keys(given ?? {})) {
     if (!inputs.some((i) => i.name === name)) throw new UserError(`${path}: has no input '${name}' (inputs: ${inputs.map((i) => i.name).join(', ')})`, path);
   }
@@ -184,7 +186,7 @@ function feedSpecs(session: ort.InferenceSession, path: string, given: Record<st
 }
 
 /** Seeded random feed values: sample j of pass p draws from stream seed + (p·b + j). */
-function randomFeeds(specs: FeedSpec[], seed: number, pass: number, perPass: number, where: string): Record<string, ort.Tensor> {
+export function randomFeeds(specs: FeedSpec[], seed: number, pass: number, perPass: number, where: string): Record<string, ort.Tensor> {
   const feeds: Record<string, ort.Tensor> = {};
   for (const [k, spec] of specs.entries()) {
     const total = spec.dims.reduce((a, b) => a * b, 1);
@@ -213,7 +215,7 @@ async function openModelSource(o: SourceOptions): Promise<EvalSource> {
   const where = o.originalPath;
   try {
     const n = s.samples;
-    const { specs, perPass } = feedSpecs(session, where, s.inputs, n);
+    const { specs, perPass } = feedSpecs(inputInfo(session).filter((i) => i.name !== GATE_INPUT), where, s.inputs, n);
     const passes = Math.ceil(n / perPass);
     const outputs = outputInfo(session).map((x) => x.name);
     const feeds = Array.from({ length: passes }, (_, p) => randomFeeds(specs, s.seed, p, perPass, where));

@@ -48,7 +48,7 @@ function descendants(a: ModelAnalysis, start: Iterable<string>, within: Readonly
 }
 
 /** Nodes inside `within` that `value` is computed from (its producer included). */
-function ancestorNodes(a: ModelAnalysis, value: string, within: ReadonlySet<Node>): Set<Node> {
+export function ancestorNodes(a: ModelAnalysis, value: string, within: ReadonlySet<Node>): Set<Node> {
   const out = new Set<Node>();
   const stack = [value];
   const seen = new Set<string>();

@@ -1,9 +1,9 @@
 // Distillation jobs: the Python trainer (python/ld_surgeon_distill, run with the `ldSurgeon.pythonPath`
 // interpreter) fine-tunes a pruned U-Net against the original. It prints one JSON event per line
 // ({"event":"step",...}); SIGINT makes it save a checkpoint and stop (exit 130).
-import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
+import { parseEvent, trainerCommand, trainerEnv } from '../../core/distill';
 import type { JobEvent, JobProtocol, JobRequest } from './jobRunner';
 
 export interface DistillJobSpec {
@@ -13,46 +13,10 @@ export interface DistillJobSpec {
   teacher: string;
   steps: number;
   device: 'auto' | 'cpu' | 'cuda';
+  /** the interpreter ('' = find one with torch + onnx: findPython in src/core/distill) */
   python: string;
   /** further trainer flags, e.g. ['--data-samples', '64'] (python -m ld_surgeon_distill --help) */
   trainerArgs?: string[];
-}
-
-/** What `python -m ld_surgeon_distill --check` reports. */
-export interface PythonCheck {
-  ok: boolean;
-  python?: string;
-  torch?: string | null;
-  missing?: { package: string; error: string; fix: string }[];
-  cuda_available?: boolean;
-}
-
-/** The interpreter to use: the setting, else python3 on PATH. */
-export function pythonCommand(setting: string): string {
-  return setting || 'python3';
-}
-
-function env(pythonRoot: string): NodeJS.ProcessEnv {
-  const sep = process.platform === 'win32' ? ';' : ':';
-  return { PYTHONPATH: [pythonRoot, process.env.PYTHONPATH].filter(Boolean).join(sep), PYTHONUNBUFFERED: '1' };
-}
-
-/** Runs the trainer's environment check; rejects with a readable message when the interpreter cannot run. */
-export function checkPython(python: string, pythonRoot: string): Promise<PythonCheck> {
-  return new Promise((resolve, reject) => {
-    execFile(python, ['-m', 'ld_surgeon_distill', '--check'], { env: { ...process.env, ...env(pythonRoot) }, timeout: 60_000 }, (err, stdout, stderr) => {
-      const line = stdout.split('\n').find((l) => l.trim().startsWith('{'));
-      if (line) {
-        try {
-          resolve(JSON.parse(line) as PythonCheck);
-          return;
-        } catch {
-          // fall through to the error below
-        }
-      }
-      reject(new Error(`${python} cannot run the distillation trainer: ${(err?.message ?? stderr.trim()) || 'no output'}. Set "ldSurgeon.pythonPath" to a Python with torch and onnx.`));
-    });
-  });
 }
 
 /** MODEL.distilled.onnx beside the student (-2, -3... when taken). */
@@ -70,16 +34,8 @@ function distillProtocol(): JobProtocol {
   return {
     // the trainer's events carry "event", not "type": read them here, before the generic JSON-lines handling
     line(text) {
-      const t = text.trim();
-      if (!t.startsWith('{')) return undefined;
-      let m: Record<string, unknown>;
-      try {
-        m = JSON.parse(t);
-      } catch {
-        return undefined;
-      }
-      if (typeof m.event !== 'string') return undefined;
-      return distillEvents(m, (n) => (total = n), () => total);
+      const e = parseEvent(text);
+      return e ? distillEvents(e as unknown as Record<string, unknown>, (n) => (total = n), () => total) : undefined;
     },
     interpret: () => [],
   };
@@ -143,16 +99,21 @@ export function distillJobRequest(pythonRoot: string, spec: DistillJobSpec, titl
       target: spec.student,
       executionProvider: spec.device,
       settings: { kind: 'distill', target: spec.student, options: { teacher: spec.teacher, steps: spec.steps, device: spec.device, trainerArgs: spec.trainerArgs ?? [] } },
-      process: (runDir) => ({
-        type: 'spawn',
-        command: spec.python,
-        args: ['-m', 'ld_surgeon_distill', '--student', spec.student, '--teacher', spec.teacher, '--run-dir', path.join(runDir, 'trainer'),
-          '--output', output, '--steps', String(spec.steps), '--device', spec.device, ...(spec.trainerArgs ?? [])],
-        env: env(pythonRoot),
-        // it saves a checkpoint at the next step before it stops
-        cancelSignal: 'SIGINT',
-        cancelGraceMs: 120_000,
-      }),
+      process: (runDir) => {
+        const cmd = trainerCommand({
+          python: spec.python, student: spec.student, teacher: spec.teacher, runDir: path.join(runDir, 'trainer'), output,
+          flags: { steps: spec.steps, device: spec.device },
+        });
+        return {
+          type: 'spawn',
+          command: cmd.command,
+          args: [...cmd.args, ...(spec.trainerArgs ?? [])],
+          env: trainerEnv(pythonRoot),
+          // it saves a checkpoint at the next step before it stops
+          cancelSignal: 'SIGINT',
+          cancelGraceMs: 120_000,
+        };
+      },
       protocol: distillProtocol(),
     },
   };

@@ -5,7 +5,8 @@ import { existsSync } from 'node:fs';
 import { readPruneRecord } from '../../core/prune/record';
 import { recordPathFor } from '../../core/prune/output';
 import type { RunningJob } from '../jobs/jobRunner';
-import { checkPython, distillJobRequest, pythonCommand, type DistillJobSpec } from '../jobs/distillJob';
+import { findPython } from '../../core/distill';
+import { distillJobRequest, type DistillJobSpec } from '../jobs/distillJob';
 import { readSettings } from '../settings';
 import { argPath, resolveModel } from '../targets';
 import { command, modelFileOf, rel, type WorkflowDeps } from './common';
@@ -19,11 +20,12 @@ export function distillWorkflow(d: WorkflowDeps): DistillWorkflow {
   const pythonRoot = vscode.Uri.joinPath(d.context.extensionUri, 'python').fsPath;
 
   async function start(spec: DistillJobSpec): Promise<{ job: RunningJob; output: string }> {
-    const check = await checkPython(spec.python, pythonRoot);
-    if (!check.ok) {
-      const fixes = (check.missing ?? []).map((m) => `${m.package}: ${m.fix}`).join('; ');
-      throw new Error(`${check.python ?? spec.python} lacks what the trainer needs (${fixes}). Install it, or set "ldSurgeon.pythonPath" to a Python that has it.`);
-    }
+    // the setting when given, else the first interpreter that has torch + onnx (the one on PATH often has neither)
+    const choice = await findPython(spec.python ? { explicit: { python: spec.python, source: 'the ldSurgeon.pythonPath setting' } } : {}, pythonRoot);
+    const c = choice.check;
+    d.output.appendLine(`distillation uses ${choice.python} (${choice.source}; torch ${c.torch}, onnx ${c.onnx}, CUDA ${c.cuda_available ? 'yes' : 'no'})`);
+    for (const r of choice.rejected) d.output.appendLine(`  passed over ${r.python} (${r.source}): ${r.reason}`);
+    spec = { ...spec, python: choice.python };
     const { request, output } = distillJobRequest(pythonRoot, spec, `Distill: ${rel(spec.student)}`);
     const job = await d.jobs.start(request);
     // both graphs (pruned and original) show how the distillation goes
@@ -53,7 +55,7 @@ export function distillWorkflow(d: WorkflowDeps): DistillWorkflow {
     teacher: String(options.teacher),
     steps: Number(options.steps) || 1000,
     device: (options.device as DistillJobSpec['device']) ?? 'auto',
-    python: pythonCommand(readSettings(vscode.Uri.file(target)).pythonPath),
+    python: readSettings(vscode.Uri.file(target)).pythonPath,
     trainerArgs: Array.isArray(options.trainerArgs) ? options.trainerArgs.map(String) : undefined,
   })).job);
 
@@ -74,7 +76,7 @@ export function distillWorkflow(d: WorkflowDeps): DistillWorkflow {
         if (!stepsText) return;
         const s = readSettings(vscode.Uri.file(student));
         const device = s.executionProvider === 'cuda' ? 'cuda' : s.executionProvider === 'cpu' ? 'cpu' : 'auto';
-        await start({ student, teacher, steps: Number(stepsText), device, python: pythonCommand(s.pythonPath) });
+        await start({ student, teacher, steps: Number(stepsText), device, python: s.pythonPath });
       }),
     ],
   };
