@@ -52,11 +52,22 @@ class DistillError(Exception):
 class Emitter:
     def __init__(self, enabled: bool):
         self.enabled = enabled
+        self.file = None
+
+    def attach(self, path: str):
+        """Also appends every event to the run folder's events.jsonl, so a chart can replay a run (also a CLI or
+        cluster run, or one resumed after a reload); a resumed run appends to the same file."""
+        if self.enabled:
+            self.file = open(path, "a", encoding="utf-8")
 
     def event(self, kind: str, **fields):
         if self.enabled:
-            sys.stdout.write(json.dumps({"event": kind, **fields}, default=_json_default) + "\n")
+            line = json.dumps({"event": kind, **fields}, default=_json_default) + "\n"
+            sys.stdout.write(line)
             sys.stdout.flush()
+            if self.file is not None:
+                self.file.write(line)
+                self.file.flush()
 
     def log(self, msg: str):
         if self.enabled:
@@ -508,6 +519,8 @@ class Trainer:
             self.samples_seen = state["data_cursor"]["samples_seen"]
             start = state["step"]
             self._set_rng_state(state["rng"])
+            # what a chart drops: anything logged after this checkpoint is redone
+            emit.event("resume", step=start)
         else:
             self.metrics_before = self.metrics_teacher = None
             if dist.main:
@@ -764,6 +777,7 @@ def main_train(args: Dict) -> int:
                 if os.path.isfile(os.path.join(cfg["run_dir"], "config.json")):
                     raise DistillError(f"{cfg['run_dir']}: already holds a run; use --resume {cfg['run_dir']}")
             _atomic_json({**cfg, "world_size": dist.world}, os.path.join(cfg["run_dir"], "config.json"))
+            emit.attach(os.path.join(cfg["run_dir"], "events.jsonl"))
         dist.barrier()
         trainer = Trainer(cfg, emit, dist, args.get("resume"))
         return trainer.run()

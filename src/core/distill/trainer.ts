@@ -5,7 +5,10 @@ import { createInterface } from 'node:readline';
 import { CancelledError } from '../errors';
 import { trainerEnv, trainerRoot } from './python-env';
 
-/** One line of the trainer's stdout (see python/ld_surgeon_distill/train.py). */
+/**
+ * One line of the trainer's stdout (see python/ld_surgeon_distill/train.py). The trainer also appends each
+ * to `events.jsonl` in its run folder (a resumed run keeps appending), so a run can be replayed later.
+ */
 export type TrainerEvent =
   | { event: 'start'; steps?: number; device?: string; device_name?: string; python?: string; torch?: string; resumed?: boolean; [k: string]: unknown }
   | { event: 'setup'; features?: { matched: string[]; skipped: string[] }; [k: string]: unknown }
@@ -14,6 +17,8 @@ export type TrainerEvent =
   | { event: 'step'; step: number; loss: number; loss_task?: number; loss_out?: number; loss_feat?: number; lr?: number; samples_per_s?: number }
   | { event: 'eval'; step: number; metrics: Record<string, number>; best?: boolean; teacher?: Record<string, number> }
   | { event: 'checkpoint'; step: number; path: string }
+  /** a resumed run continues from this checkpoint step: events logged after it are redone */
+  | { event: 'resume'; step: number }
   | { event: 'cancelled'; step: number; checkpoint?: string }
   | { event: 'done'; output: string | null; metrics_before?: Record<string, number>; metrics_after?: Record<string, number> | null; [k: string]: unknown }
   | { event: 'error'; message: string };
