@@ -1,11 +1,14 @@
 """Preserved weights vs re-initialized student (LD-Pruner's Table 3 question), on an example pipeline.
 
-Both students have the same architecture: the teacher's U-Net with one block bypassed. One keeps the teacher's
-remaining weights (what the pruner hands to distillation), the other has every weight re-drawn (kaiming-uniform
+Both students have the same architecture: a pruned U-Net (--student, e.g. the output of
+`ld-surgeon prune examples/digits-cond --target-latency -35%`), or else the teacher's U-Net with one block bypassed
+(--block). One keeps the teacher's remaining weights (what the pruner hands to distillation), the other has every
+weight re-drawn (kaiming-uniform
 for Conv/Gemm/MatMul weights, zeros for biases, ones/zeros for normalisation scales/shifts). Each is distilled
 with the same settings and seed; the pipeline's metric is recorded along the way. Prints one JSON object.
 
-/usr/bin/python3 bench/distill.py [--pipeline examples/digits-cond] [--block up_blocks.2.attentions.2]
+/usr/bin/python3 bench/distill.py [--pipeline examples/digits-cond] [--student examples/digits-cond.pruned |
+                                  --block up_blocks.2.attentions.0]
                                   [--steps 300] [--eval-every 100] [--lr 3e-4] ...
 """
 import argparse
@@ -116,7 +119,8 @@ def run(student, args, run_dir):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--pipeline", default=os.path.join(REPO, "examples", "digits-cond"))
-    ap.add_argument("--block", default="up_blocks.2.attentions.0")
+    ap.add_argument("--student", help="pruned U-Net (.onnx) or pruned pipeline folder")
+    ap.add_argument("--block", default="up_blocks.2.attentions.0", help="without --student: the block to bypass")
     ap.add_argument("--steps", type=int, default=300)
     ap.add_argument("--eval-every", type=int, default=100)
     ap.add_argument("--batch-size", type=int, default=8)
@@ -127,10 +131,15 @@ def main():
     ap.add_argument("--eval-steps", type=int, default=10)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
-    teacher = onnx.load(os.path.join(args.pipeline, "unet", "model.onnx"))
-    pruned = bypass_scope(teacher, args.block)
+    if args.student:
+        path = os.path.join(args.student, "unet", "model.onnx") if os.path.isdir(args.student) else args.student
+        pruned = onnx.load(path)
+        described = os.path.relpath(path, REPO)
+    else:
+        pruned = bypass_scope(onnx.load(os.path.join(args.pipeline, "unet", "model.onnx")), args.block)
+        described = f"teacher U-Net with {args.block} bypassed"
     result = {"bench": "distill: preserved weights vs re-initialized student", "pipeline": os.path.relpath(args.pipeline, REPO),
-              "student": f"teacher U-Net with {args.block} bypassed", "settings": vars(args)}
+              "student": described, "settings": vars(args)}
     with tempfile.TemporaryDirectory(prefix="ldsd-bench-") as tmp:
         variants = {"preserved": pruned, "reinitialized": reinitialize(pruned, args.seed)}
         for name, model in variants.items():

@@ -1,4 +1,4 @@
-// Builds the four bundles: extension host, scoring worker, CLI, webview UI.
+// Builds the bundles: extension host, scoring worker, CLI, graph webview UI, distillation chart webview.
 import { build } from 'esbuild';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -25,6 +25,8 @@ const bundles = [
   { entry: 'src/worker/worker.ts', out: 'dist/worker.js', opts: nodeTarget },
   { entry: 'src/cli/main.ts', out: 'dist/cli.js', opts: nodeTarget },
   { entry: 'webview-ui/src/main.ts', out: 'dist/webview.js', opts: { ...common, platform: 'browser', target: 'es2022', format: 'iife', plugins: [textImport] } },
+  // the distillation chart (its CSS import lands in dist/distillChart.css)
+  { entry: 'webview-ui/distill/main.ts', out: 'dist/distillChart.js', opts: { ...common, platform: 'browser', target: 'es2022', format: 'iife' } },
 ];
 
 const missing = bundles.filter((b) => !existsSync(b.entry)).map((b) => b.entry);

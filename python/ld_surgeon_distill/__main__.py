@@ -3,7 +3,7 @@ python -m ld_surgeon_distill --check   (one JSON line describing the environment
 import argparse
 import sys
 
-from .train import CANCEL_EXIT, DEFAULTS
+from .settings import DEFAULTS
 
 
 def parse(argv):

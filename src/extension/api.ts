@@ -7,6 +7,7 @@ import type { ModelTreeProvider } from './modelTree';
 import type { PipelineFolders } from './pipelineFolders';
 import type { ScoreStore } from './scoreStore';
 import type { WorkflowsApi } from './workflows';
+import type { DistillChartPanels } from './distillChart';
 
 export interface LdSurgeonApi {
   jobs: JobManager;
@@ -16,4 +17,6 @@ export interface LdSurgeonApi {
   pipelines: PipelineFolders;
   scores: ScoreStore;
   workflows: WorkflowsApi;
+  /** distillation loss/metric charts (snapshot(id) reads what a run's panel shows) */
+  charts: DistillChartPanels;
 }

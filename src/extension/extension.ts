@@ -13,6 +13,7 @@ import { ScoreStore } from './scoreStore';
 import { activeGraphModel, resolveModel } from './targets';
 import { registerWorkflows } from './workflows';
 import type { LdSurgeonApi } from './api';
+import { DistillChartPanels } from './distillChart';
 
 let jobsToInterrupt: JobManager | undefined;
 
@@ -42,10 +43,11 @@ export function activate(context: vscode.ExtensionContext): LdSurgeonApi {
     if (item && item.module.parent) void graphs.reveal(item.modelPath, item.module.id).catch((err) => output.appendLine(`reveal failed: ${err}`));
   });
 
-  const workflows = registerWorkflows({ context, output, jobs, graphs, models, scores, modelTree, pipelines });
+  const charts = new DistillChartPanels(context.extensionUri, (line) => output.appendLine(line));
+  const workflows = registerWorkflows({ context, output, jobs, graphs, models, scores, modelTree, pipelines, charts });
 
   context.subscriptions.push(
-    output, pipelines, models, scores, jobs, graphs, modelTree, jobsView, modelView, jobsTreeView,
+    output, pipelines, models, scores, jobs, graphs, modelTree, jobsView, modelView, jobsTreeView, charts,
     new JobProgressUi(jobs, output),
     graphs.register(),
     graphs.onDidActivate((panel) => void modelTree.show(panel.modelPath)),
@@ -72,7 +74,7 @@ export function activate(context: vscode.ExtensionContext): LdSurgeonApi {
     }),
   );
 
-  return { jobs, jobsView, modelTree, graphs, pipelines, scores, workflows: workflows.api };
+  return { jobs, jobsView, modelTree, graphs, pipelines, scores, workflows: workflows.api, charts };
 }
 
 export function deactivate(): void {

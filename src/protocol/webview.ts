@@ -299,6 +299,8 @@ export interface WebviewHtmlOptions {
   /** webview URI of @vscode/codicons' codicon.css, when the host ships it */
   codiconsUri?: string;
   title?: string;
+  /** what shows until the script draws (other webviews than the graph reuse this shell) */
+  loadingText?: string;
 }
 
 /** 32 random characters from [A-Za-z0-9], for the CSP nonce. */
@@ -346,7 +348,7 @@ export function webviewHtml(o: WebviewHtmlOptions): string {
   <title>${escapeAttr(o.title ?? 'LD Surgeon')}</title>
 </head>
 <body>
-  <div id="app" class="app" data-loading="true"><div class="app-loading" role="status">Loading graph…</div></div>
+  <div id="app" class="app" data-loading="true"><div class="app-loading" role="status">${escapeAttr(o.loadingText ?? 'Loading graph…')}</div></div>
   <script nonce="${escapeAttr(o.nonce)}" src="${escapeAttr(o.scriptUri)}"></script>
 </body>
 </html>

@@ -2,8 +2,8 @@
 // with output- and feature-level knowledge distillation (BK-SDM's losses), on PyTorch. This command finds
 // the interpreter, runs the trainer and prints its progress; the VS Code task runs the same command.
 import type { Command } from 'commander';
-import { UserError } from '../../core/errors';
 import { findPython, runTrainer, type TrainerEvent } from '../../core/distill';
+import { intFlag, numFlag } from '../flags';
 
 interface DistillFlags {
   student: string;
@@ -27,19 +27,30 @@ interface DistillFlags {
   evalEvery?: string;
   checkpointEvery?: string;
   dataSamples?: string;
+  dataSteps?: string;
+  evalSamples?: string;
+  evalSteps?: string;
+  logEvery?: string;
   json?: boolean;
-}
-
-function num(flag: string, v: string | undefined): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isFinite(n)) throw new UserError(`${flag} '${v}': expected a number`);
-  return n;
 }
 
 const fmt = (v: number | undefined) => (v === undefined ? '-' : v.toPrecision(4));
 const metrics = (m: Record<string, number> | null | undefined) =>
   m ? Object.entries(m).filter(([, v]) => typeof v === 'number').map(([k, v]) => `${k} ${fmt(v)}`).join(', ') : '-';
+
+/** Teacher, pruned (before) and distilled (after) side by side: the quality the distillation recovered. */
+function qualityTable(e: Extract<TrainerEvent, { event: 'done' }>): string {
+  const before = e.metrics_before ?? {};
+  const after = e.metrics_after ?? {};
+  const teacher = e.metrics_teacher ?? {};
+  const rows = Object.keys(before).filter((k) => typeof before[k] === 'number');
+  const width = Math.max(6, ...rows.map((k) => k.length));
+  const lines = [`  ${'metric'.padEnd(width)}  ${'teacher'.padStart(9)}  ${'pruned'.padStart(9)}  ${'distilled'.padStart(9)}`];
+  for (const k of rows) {
+    lines.push(`  ${k.padEnd(width)}  ${fmt(teacher[k]).padStart(9)}  ${fmt(before[k]).padStart(9)}  ${fmt(after[k]).padStart(9)}`);
+  }
+  return lines.join('\n');
+}
 
 function describe(e: TrainerEvent, total: number): string | undefined {
   switch (e.event) {
@@ -51,7 +62,7 @@ function describe(e: TrainerEvent, total: number): string | undefined {
     case 'eval': return `eval @${e.step}: ${metrics(e.metrics)}${e.best ? '  (best)' : ''}`;
     case 'checkpoint': return `checkpoint ${e.path}`;
     case 'cancelled': return `cancelled at step ${e.step}; resume with --resume and the run folder (checkpoint ${e.checkpoint ?? 'none'})`;
-    case 'done': return `done: ${e.output ?? '(no export)'}\n  metric before: ${metrics(e.metrics_before)}\n  metric after:  ${metrics(e.metrics_after)}`;
+    case 'done': return `done: ${e.output ?? '(no export)'}\n${qualityTable(e)}`;
     case 'error': return undefined;
   }
 }
@@ -72,6 +83,10 @@ export function register(program: Command): void {
     .option('--ema <decay>', 'EMA of weights (0: off)')
     .option('--data <dir>', 'training data folder (default: data-free, latents sampled by the teacher)')
     .option('--data-samples <n>', 'data-free: how many latents the teacher generates')
+    .option('--data-steps <n>', 'data-free: denoising steps of the teacher\'s samples')
+    .option('--eval-samples <n>', 'samples of each quality evaluation')
+    .option('--eval-steps <n>', 'denoising steps of each quality evaluation')
+    .option('--log-every <n>', 'steps between progress lines')
     .option('--devices <n>', 'processes (GPUs) on this machine; > 1 runs DDP under torchrun', '1')
     .option('--device <d>', 'auto | cpu | cuda', 'auto')
     .option('--seed <n>', 'random seed')
@@ -83,13 +98,12 @@ export function register(program: Command): void {
     .option('--python <exe>', 'Python interpreter (default: first of LD_SURGEON_PYTHON, python3, /usr/bin/python3 with torch + onnx)')
     .option('--json', 'print the trainer\'s JSON events as they come')
     .action(async (f: DistillFlags) => {
-      const devices = num('--devices', f.devices) ?? 1;
-      if (!Number.isInteger(devices) || devices < 1) throw new UserError(`--devices '${f.devices}': expected an integer ≥ 1`);
+      const devices = intFlag('--devices', f.devices, 1) ?? 1;
       const choice = await findPython(f.python ? { explicit: { python: f.python, source: '--python' } } : {});
       const c = choice.check;
       console.error(`python: ${choice.python} (${choice.source}; Python ${c.python_version}, torch ${c.torch}, onnx ${c.onnx}, CUDA ${c.cuda_available ? (c.cuda_devices ?? []).join(', ') || 'yes' : 'no'})`);
       for (const r of choice.rejected) console.error(`  skipped ${r.python} (${r.source}): ${r.reason}`);
-      const steps = num('--steps', f.steps);
+      const steps = intFlag('--steps', f.steps, 1);
       let total = steps ?? 0;
       const abort = new AbortController();
       const onSigint = () => {
@@ -101,10 +115,12 @@ export function register(program: Command): void {
         await runTrainer({
           python: choice.python, student: f.student, teacher: f.teacher, runDir: f.runDir, resume: f.resume, output: f.out, data: f.data, devices,
           flags: {
-            steps, lr: num('--lr', f.lr), 'batch-size': num('--batch', f.batch), 'grad-accum': num('--grad-accum', f.gradAccum),
-            'lambda-task': num('--lambda-task', f.lambdaTask), 'lambda-out': num('--lambda-out', f.lambdaOut), 'lambda-feat': num('--lambda-feat', f.lambdaFeat),
-            'ema-decay': num('--ema', f.ema), seed: num('--seed', f.seed), 'eval-every': num('--eval-every', f.evalEvery),
-            'checkpoint-every': num('--checkpoint-every', f.checkpointEvery), 'data-samples': num('--data-samples', f.dataSamples),
+            steps, lr: numFlag('--lr', f.lr), 'batch-size': intFlag('--batch', f.batch, 1), 'grad-accum': intFlag('--grad-accum', f.gradAccum, 1),
+            'lambda-task': numFlag('--lambda-task', f.lambdaTask), 'lambda-out': numFlag('--lambda-out', f.lambdaOut), 'lambda-feat': numFlag('--lambda-feat', f.lambdaFeat),
+            'ema-decay': numFlag('--ema', f.ema), seed: intFlag('--seed', f.seed, 0), 'eval-every': intFlag('--eval-every', f.evalEvery, 0),
+            'checkpoint-every': intFlag('--checkpoint-every', f.checkpointEvery, 0), 'data-samples': intFlag('--data-samples', f.dataSamples, 1),
+            'data-steps': intFlag('--data-steps', f.dataSteps, 1), 'eval-samples': intFlag('--eval-samples', f.evalSamples, 1),
+            'eval-steps': intFlag('--eval-steps', f.evalSteps, 1), 'log-every': intFlag('--log-every', f.logEvery, 1),
             device: f.device,
           },
         }, {

@@ -3,7 +3,8 @@
 import type { Command } from 'commander';
 import { UserError } from '../../core/errors';
 import { renderFaithfulness, runFaithfulness } from '../../core/scoring/faithfulness';
-import { addSamplingOptions, intFlag, samplingSettings, type SamplingFlags } from './score';
+import { addSamplingOptions, samplingSettings, type SamplingFlags } from './score';
+import { intFlag } from '../flags';
 
 interface Flags extends SamplingFlags {
   k: string;

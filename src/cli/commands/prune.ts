@@ -6,6 +6,7 @@ import { UserError } from '../../core/errors';
 import { parseTargetFraction, pruneModel, renderPruneSummary, type PruneSelection } from '../../core/prune';
 import { EP_CHOICES, type EpRequest } from '../../core/scoring/settings';
 import { parseInputShape } from './inspect';
+import { intFlag } from '../flags';
 
 interface PruneFlags {
   ops?: string;
@@ -24,13 +25,6 @@ interface PruneFlags {
   input: string[];
   json?: boolean;
   quiet?: boolean;
-}
-
-function intFlag(flag: string, v: string | undefined, min: number): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw new UserError(`${flag} '${v}': expected an integer ≥ ${min}`);
-  return n;
 }
 
 function selectionOf(f: PruneFlags): PruneSelection {

@@ -5,6 +5,7 @@ import type { Command } from 'commander';
 import { UserError } from '../../core/errors';
 import { parseConditionIds, type ConditionInput } from '../../core/pipeline/conditions';
 import { runSampleJob } from '../../core/pipeline/sample-job';
+import { intFlag, numFlag } from '../flags';
 
 interface SampleFlags {
   out: string;
@@ -24,20 +25,6 @@ interface SampleFlags {
   width?: string;
   metrics: boolean;
   quiet?: boolean;
-}
-
-function int(flag: string, v: string | undefined, min: number): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw new UserError(`${flag} '${v}': expected an integer ≥ ${min}`);
-  return n;
-}
-
-function num(flag: string, v: string | undefined): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isFinite(n)) throw new UserError(`${flag} '${v}': expected a number`);
-  return n;
 }
 
 export function register(program: Command): void {
@@ -71,9 +58,9 @@ export function register(program: Command): void {
         : f.conditions !== undefined ? { kind: 'embeddings', file: f.conditions }
         : { kind: 'default' };
       if (f.scheduler !== undefined && f.scheduler !== 'ddim' && f.scheduler !== 'ddpm') throw new UserError(`--scheduler '${f.scheduler}': expected ddim or ddpm`);
-      const eta = num('--eta', f.eta);
+      const eta = numFlag('--eta', f.eta);
       if (eta !== undefined && eta < 0) throw new UserError(`--eta '${f.eta}': must be ≥ 0`);
-      const seed = num('--seed', f.seed)!;
+      const seed = numFlag('--seed', f.seed)!;
       if (!Number.isInteger(seed)) throw new UserError(`--seed '${f.seed}': expected an integer`);
       const ep = f.ep.split(',').map((s) => s.trim()).filter(Boolean);
       const tty = process.stderr.isTTY && !f.quiet;
@@ -84,18 +71,18 @@ export function register(program: Command): void {
         const r = await runSampleJob({
           pipeline,
           out: f.out,
-          n: int('--n', f.n, 1),
+          n: intFlag('--n', f.n, 1),
           seed,
-          steps: int('--steps', f.steps, 1),
+          steps: intFlag('--steps', f.steps, 1),
           scheduler: f.scheduler as 'ddim' | 'ddpm' | undefined,
           eta,
-          guidance: num('--guidance', f.guidance),
+          guidance: numFlag('--guidance', f.guidance),
           conditions,
           noiseFile: f.noise,
-          batchSize: int('--batch', f.batch, 1),
+          batchSize: intFlag('--batch', f.batch, 1),
           executionProviders: ep,
-          height: int('--height', f.height, 1),
-          width: int('--width', f.width, 1),
+          height: intFlag('--height', f.height, 1),
+          width: intFlag('--width', f.width, 1),
           noMetrics: !f.metrics,
           signal: abort.signal,
           onProgress: tty

@@ -12,20 +12,7 @@ import { EP_CHOICES, parseBudget, parseShard, type EpRequest, type OptLevel, typ
 import { VARIANTS, type ScoreVariant } from '../../core/scoring/stats';
 import type { Granularity } from '../../core/surgery/types';
 import { parseInputShape } from './inspect';
-
-export function intFlag(flag: string, v: string | undefined, min: number): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw new UserError(`${flag} '${v}': expected an integer ≥ ${min}`);
-  return n;
-}
-
-export function numFlag(flag: string, v: string | undefined): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isFinite(n)) throw new UserError(`${flag} '${v}': expected a number`);
-  return n;
-}
+import { intFlag, numFlag } from '../flags';
 
 export interface SamplingFlags {
   samples?: string;

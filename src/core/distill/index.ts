@@ -1,2 +1,3 @@
 export * from './python-env';
 export * from './trainer';
+export * from './environment-report';

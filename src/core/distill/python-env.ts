@@ -29,7 +29,23 @@ export interface PythonChoice {
   /** how the interpreter was chosen, e.g. 'ldSurgeon.pythonPath setting' */
   source: string;
   /** candidates tried before it, with the reason each was passed over */
-  rejected: { python: string; source: string; reason: string }[];
+  rejected: RejectedPython[];
+}
+
+export interface RejectedPython {
+  python: string;
+  source: string;
+  reason: string;
+  /** the interpreter's own report when it ran but lacks packages (its `missing[].fix` says how to fix it) */
+  check?: PythonCheck;
+}
+
+/** No candidate interpreter can run the trainer; `rejected` says why each was passed over. */
+export class NoPythonError extends UserError {
+  constructor(message: string, readonly rejected: RejectedPython[]) {
+    super(message);
+    this.name = 'NoPythonError';
+  }
 }
 
 /** The folder holding the `ld_surgeon_distill` package: `python/` at the package root (beside dist/). */
@@ -51,7 +67,10 @@ export function trainerEnv(root = trainerRoot()): NodeJS.ProcessEnv {
 /** Runs the trainer's environment check with one interpreter. Rejects when it cannot run at all. */
 export function checkPython(python: string, root = trainerRoot()): Promise<PythonCheck> {
   return new Promise((resolve, reject) => {
-    execFile(python, ['-m', 'ld_surgeon_distill', '--check'], { env: trainerEnv(root), timeout: 120_000 }, (err, stdout, stderr) => {
+    // The same report as `python -m ld_surgeon_distill --check`, but imported directly: the package's __main__
+    // imports the trainer (and so torch) first, which fails in exactly the interpreters this check is for.
+    const script = 'import sys; from ld_surgeon_distill.envcheck import main; sys.exit(main())';
+    execFile(python, ['-c', script], { env: trainerEnv(root), timeout: 120_000 }, (err, stdout, stderr) => {
       const line = stdout.split('\n').find((l) => l.trim().startsWith('{'));
       if (line) {
         try {
@@ -93,11 +112,11 @@ export async function findPython(req: PythonRequest = {}, root = trainerRoot()):
     try {
       const check = await checkPython(c.python, root);
       if (check.ok) return { python: c.python, check, source: c.source, rejected };
-      rejected.push({ ...c, reason: check.missing.map((m) => `${m.package} missing (fix: ${m.fix})`).join('; ') });
+      rejected.push({ ...c, check, reason: check.missing.map((m) => `${m.package} missing (fix: ${m.fix})`).join('; ') });
     } catch (e) {
       rejected.push({ ...c, reason: `cannot run: ${e instanceof Error ? e.message : String(e)}` });
     }
   }
   const lines = rejected.map((r) => `  ${r.python} (${r.source}): ${r.reason}`).join('\n');
-  throw new UserError(`no Python interpreter can run the distillation trainer (it needs torch and onnx):\n${lines}`);
+  throw new NoPythonError(`no Python interpreter can run the distillation trainer (it needs torch and onnx):\n${lines}`, rejected);
 }

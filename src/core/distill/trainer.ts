@@ -20,7 +20,7 @@ export type TrainerEvent =
   /** a resumed run continues from this checkpoint step: events logged after it are redone */
   | { event: 'resume'; step: number }
   | { event: 'cancelled'; step: number; checkpoint?: string }
-  | { event: 'done'; output: string | null; metrics_before?: Record<string, number>; metrics_after?: Record<string, number> | null; [k: string]: unknown }
+  | { event: 'done'; output: string | null; metrics_before?: Record<string, number>; metrics_after?: Record<string, number> | null; metrics_teacher?: Record<string, number>; best_step?: number | null; [k: string]: unknown }
   | { event: 'error'; message: string };
 
 export interface DistillOptions {

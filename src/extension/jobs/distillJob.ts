@@ -4,19 +4,30 @@
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { parseEvent, trainerCommand, trainerEnv } from '../../core/distill';
-import type { JobEvent, JobProtocol, JobRequest } from './jobRunner';
+import type { JobEvent, JobProcessSpec, JobProtocol, JobRequest } from './jobRunner';
+import type { JobStatus } from './runFolder';
+import { trainerRunAt, type TrainerRun } from '../distillTaskDefinition';
 
 export interface DistillJobSpec {
   /** the pruned model (.onnx, or a pruned pipeline folder) */
   student: string;
   /** the original U-Net (.onnx) */
   teacher: string;
-  steps: number;
+  /** optimizer steps (undefined: the trainer's default) */
+  steps?: number;
   device: 'auto' | 'cpu' | 'cuda';
   /** the interpreter ('' = find one with torch + onnx: findPython in src/core/distill) */
   python: string;
   /** further trainer flags, e.g. ['--data-samples', '64'] (python -m ld_surgeon_distill --help) */
   trainerArgs?: string[];
+  /** trainer flags by CLI name ({ lr: 1e-4, 'batch-size': 4, 'lambda-feat': 0.5 }), from a task definition */
+  flags?: Record<string, string | number>;
+  /** training data folder (default: data-free) */
+  data?: string;
+  /** processes on this machine; > 1 runs DDP under torchrun */
+  devices?: number;
+  /** the distilled model (default: distillOutput(student)) */
+  output?: string;
 }
 
 /** MODEL.distilled.onnx beside the student (-2, -3... when taken). */
@@ -90,7 +101,7 @@ function distillEvents(m: Record<string, unknown>, setTotal: (n: number) => void
 
 /** The job request that distills `spec.student` from `spec.teacher`; the trainer's files go in the run folder. */
 export function distillJobRequest(pythonRoot: string, spec: DistillJobSpec, title: string): { request: JobRequest; output: string } {
-  const output = distillOutput(spec.student);
+  const output = spec.output ?? distillOutput(spec.student);
   return {
     output,
     request: {
@@ -98,23 +109,83 @@ export function distillJobRequest(pythonRoot: string, spec: DistillJobSpec, titl
       title,
       target: spec.student,
       executionProvider: spec.device,
-      settings: { kind: 'distill', target: spec.student, options: { teacher: spec.teacher, steps: spec.steps, device: spec.device, trainerArgs: spec.trainerArgs ?? [] } },
+      settings: {
+        kind: 'distill',
+        target: spec.student,
+        options: {
+          teacher: spec.teacher, steps: spec.steps, device: spec.device, trainerArgs: spec.trainerArgs ?? [],
+          flags: spec.flags ?? {}, data: spec.data, devices: spec.devices, output: spec.output,
+        },
+      },
       process: (runDir) => {
         const cmd = trainerCommand({
-          python: spec.python, student: spec.student, teacher: spec.teacher, runDir: path.join(runDir, 'trainer'), output,
-          flags: { steps: spec.steps, device: spec.device },
+          python: spec.python, student: spec.student, teacher: spec.teacher, runDir: path.join(runDir, TRAINER_DIR), output,
+          data: spec.data, devices: spec.devices,
+          flags: { ...spec.flags, steps: spec.steps, device: spec.device },
         });
-        return {
-          type: 'spawn',
-          command: cmd.command,
-          args: [...cmd.args, ...(spec.trainerArgs ?? [])],
-          env: trainerEnv(pythonRoot),
-          // it saves a checkpoint at the next step before it stops
-          cancelSignal: 'SIGINT',
-          cancelGraceMs: 120_000,
-        };
+        return trainerProcess(pythonRoot, cmd.command, [...cmd.args, ...(spec.trainerArgs ?? [])]);
       },
       protocol: distillProtocol(),
     },
   };
+}
+
+/** The trainer's files (config.json, events.jsonl, checkpoints) inside a distillation job's run folder. */
+export const TRAINER_DIR = 'trainer';
+
+function trainerProcess(pythonRoot: string, command: string, args: string[]): JobProcessSpec {
+  return {
+    type: 'spawn',
+    command,
+    args,
+    env: trainerEnv(pythonRoot),
+    // it saves a checkpoint at the next step before it stops
+    cancelSignal: 'SIGINT',
+    cancelGraceMs: 120_000,
+  };
+}
+
+export interface DistillResumeSpec {
+  /** the trainer run to continue (its config.json says the student, teacher and output) */
+  run: TrainerRun;
+  python: string;
+  /** settings.json of the job: a Jobs view run keeps its own (re-run starts that training afresh) */
+  settings: JobRequest['settings'];
+  /** what may change on resume (steps, device, eval/checkpoint cadence); the trainer refuses anything else */
+  flags?: Record<string, string | number>;
+  trainerArgs?: string[];
+  devices?: number;
+}
+
+/**
+ * Continues a cancelled or failed training from its latest checkpoint: `--resume <trainer run folder>`. The
+ * trainer reads everything else from the run's config.json and keeps appending to its events.jsonl.
+ */
+export function distillResumeRequest(pythonRoot: string, r: DistillResumeSpec, title: string): { request: JobRequest; output: string | undefined } {
+  return {
+    output: r.run.output,
+    request: {
+      kind: 'distill',
+      title,
+      target: r.run.student,
+      executionProvider: typeof r.flags?.device === 'string' ? r.flags.device : undefined,
+      settings: r.settings,
+      process: () => {
+        const cmd = trainerCommand({ python: r.python, student: r.run.student, resume: r.run.dir, devices: r.devices, flags: r.flags });
+        return trainerProcess(pythonRoot, cmd.command, [...cmd.args, ...(r.trainerArgs ?? [])]);
+      },
+      protocol: distillProtocol(),
+    },
+  };
+}
+
+/**
+ * Whether a distillation job can be resumed: cancelled after the trainer set up its run (without a checkpoint
+ * it starts over, keeping the generated training data), or failed after writing a checkpoint.
+ */
+export function resumableRun(dir: string, status: Pick<JobStatus, 'kind' | 'state'>): TrainerRun | undefined {
+  if (status.kind !== 'distill' || (status.state !== 'cancelled' && status.state !== 'failed')) return undefined;
+  const run = trainerRunAt(dir);
+  if ('problem' in run || run.jobDir !== dir) return undefined;
+  return status.state === 'cancelled' || run.checkpoints.length ? run : undefined;
 }

@@ -2,7 +2,7 @@
 // (finished ones, failed ones, and ones another window runs). The jobs view and the job commands read it.
 import * as vscode from 'vscode';
 import * as path from 'node:path';
-import { startJob, type JobRequest, type RunningJob } from './jobRunner';
+import { startJob, startJobIn, type JobRequest, type RunningJob } from './jobRunner';
 import { listRuns, readStatus, settleOrphan, isProcessAlive, writeJsonAtomic, SETTINGS_FILE, STATUS_FILE, type JobKind, type JobStatus, type RunRecord } from './runFolder';
 import { promises as fs } from 'node:fs';
 
@@ -52,8 +52,13 @@ export class JobManager implements vscode.Disposable {
     return [...new Set(roots)];
   }
 
-  async start(request: JobRequest): Promise<RunningJob> {
-    const job = await startJob(this.runsRootFor(vscode.Uri.file(request.target)), request, (j) => {
+  /**
+   * Starts a job in a new run folder, or in `opts.dir` (a job continuing in its own folder, e.g. a resumed
+   * distillation). `opts.beforeStart` sees the job before its first log line (e.g. a task terminal mirroring it).
+   */
+  async start(request: JobRequest, opts: { dir?: string; beforeStart?: (job: RunningJob) => void } = {}): Promise<RunningJob> {
+    if (opts.dir && this.running.has(opts.dir)) throw new Error(`${opts.dir}: its job is still running`);
+    const track = (j: RunningJob) => {
       this.running.set(j.dir, j);
       const unsubscribe = j.onDidChange(() => this.changed.fire());
       void j.finished.then(() => {
@@ -61,8 +66,10 @@ export class JobManager implements vscode.Disposable {
         this.running.delete(j.dir);
         this.changed.fire();
       });
+      opts.beforeStart?.(j);
       this.started.fire(j);
-    });
+    };
+    const job = opts.dir ? await startJobIn(opts.dir, request, track) : await startJob(this.runsRootFor(vscode.Uri.file(request.target)), request, track);
     this.changed.fire();
     return job;
   }

@@ -347,7 +347,14 @@ export class RunningJob {
  * its first log line, so listeners miss nothing.
  */
 export async function startJob(runsRoot: string, request: JobRequest, beforeStart?: (job: RunningJob) => void): Promise<RunningJob> {
-  const dir = await createRunFolder(runsRoot, request.kind);
+  return startJobIn(await createRunFolder(runsRoot, request.kind), request, beforeStart);
+}
+
+/**
+ * Starts the job in an existing run folder: a resumed job continues in its own folder (its log is appended
+ * to, its status rewritten), so one training keeps one folder, one Jobs view row and one chart.
+ */
+export async function startJobIn(dir: string, request: JobRequest, beforeStart?: (job: RunningJob) => void): Promise<RunningJob> {
   const job = new RunningJob(dir, request);
   beforeStart?.(job);
   await job.start();

@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import type { JobManager } from './jobManager';
 import { LOG_FILE, type JobKind, type JobState, type RunRecord } from './runFolder';
 import { formatDuration } from '../format';
+import { resumableRun } from './distillJob';
 
 const KIND_LABEL: Record<JobKind, string> = { score: 'Score', prune: 'Prune', distill: 'Distill' };
 
@@ -16,14 +17,17 @@ const STATE_ICON: Record<JobState, vscode.ThemeIcon> = {
 };
 
 export class JobItem extends vscode.TreeItem {
-  constructor(readonly record: RunRecord) {
+  /** `resumable`: a cancelled or failed distillation the trainer can continue (see resumableRun) */
+  constructor(readonly record: RunRecord, resumable = false) {
     const s = record.status;
     super(`${KIND_LABEL[s.kind]}: ${displayTarget(s.target)}`, vscode.TreeItemCollapsibleState.None);
     this.id = record.dir;
     this.iconPath = STATE_ICON[s.state];
     this.description = describe(record);
-    // e.g. ldSurgeon.job.done.output — menus match on state and on having something to open
-    this.contextValue = `ldSurgeon.job.${s.state}${s.outputs?.length ? '.output' : ''}`;
+    // e.g. ldSurgeon.job.cancelled.distill.resumable.output — menus match on the state (first), the kind and
+    // resumability (middle) and on having something to open (last)
+    const kind = s.kind === 'distill' ? '.distill' : '';
+    this.contextValue = `ldSurgeon.job.${s.state}${kind}${resumable ? '.resumable' : ''}${s.outputs?.length ? '.output' : ''}`;
     this.tooltip = tooltip(record);
     this.command = { command: 'ldSurgeon.jobs.openLog', title: 'Open Log', arguments: [this] };
   }
@@ -89,7 +93,7 @@ export class JobsViewProvider implements vscode.TreeDataProvider<JobItem>, vscod
     if (parent) return [];
     const records = await this.jobs.list();
     this.tickWhileRunning(records.some((r) => r.status.state === 'running'));
-    return records.map((r) => new JobItem(r));
+    return records.map((r) => new JobItem(r, !!resumableRun(r.dir, r.status)));
   }
 
   /** Durations of running jobs keep counting even when their process is quiet. */

@@ -7,6 +7,7 @@ import type { ModelService } from '../modelService';
 import type { ModelTreeProvider } from '../modelTree';
 import type { PipelineFolders } from '../pipelineFolders';
 import type { ScoreStore } from '../scoreStore';
+import type { DistillChartPanels } from '../distillChart';
 
 export interface WorkflowDeps {
   context: vscode.ExtensionContext;
@@ -17,6 +18,8 @@ export interface WorkflowDeps {
   scores: ScoreStore;
   modelTree: ModelTreeProvider;
   pipelines: PipelineFolders;
+  /** the loss/metric charts of distillation runs (one panel per run) */
+  charts: DistillChartPanels;
 }
 
 /** A message for a user, from anything thrown. */

@@ -6,6 +6,7 @@ import type { ToWebview } from '../../protocol/webview';
 import type { RunningJob } from '../jobs/jobRunner';
 import type { PruneJobSpec } from '../jobs/pruneJob';
 import type { DistillJobSpec } from '../jobs/distillJob';
+import type { DistillTaskProvider } from '../distillTasks';
 import { NODE_SCHEME, NodeDocumentProvider, openNode } from '../nodeDocument';
 import { findTensor, tensorStats } from '../tensorStats';
 import type { WorkflowDeps } from './common';
@@ -22,6 +23,8 @@ export interface WorkflowsApi {
   /** prunes `ids` out of `input`; resolves once the job has started */
   prune(spec: PruneJobSpec): Promise<{ job: RunningJob; outputModel: string }>;
   distill(spec: DistillJobSpec): Promise<{ job: RunningJob; output: string }>;
+  /** the `ld-surgeon-distill` task provider (createTask builds a runnable task from a definition) */
+  distillTasks: DistillTaskProvider;
 }
 
 export function registerWorkflows(d: WorkflowDeps): { disposables: vscode.Disposable[]; api: WorkflowsApi } {
@@ -62,6 +65,6 @@ export function registerWorkflows(d: WorkflowDeps): { disposables: vscode.Dispos
       ...prune.disposables,
       ...distill.disposables,
     ],
-    api: { graphActions, score: score.score, prune: prune.start, distill: distill.start },
+    api: { graphActions, score: score.score, prune: prune.start, distill: distill.start, distillTasks: distill.tasks },
   };
 }

@@ -89,7 +89,8 @@ suite('jobs', () => {
     assert.ok(row, 'listed');
     assert.equal(row.record.status.state, 'failed');
     assert.match(String(row.description), /^interrupted · /);
-    assert.equal(row.contextValue, 'ldSurgeon.job.failed');
+    // a distillation (so it has the chart action), but not resumable: its trainer left no checkpoint
+    assert.equal(row.contextValue, 'ldSurgeon.job.failed.distill');
   });
 
   test('jobs are listed newest first', async () => {
