@@ -110,6 +110,12 @@ async function main() {
   const layout = serverLayout(RUN);
   log(`installing ${vsix}`);
   await timed('install', () => installExtension(layout, vsix));
+  // ms-python.python cannot be downloaded here; a stand-in with its interpreter API lets the environment check's
+  // "the Python extension's selected interpreter" path run against a real extension host
+  const standin = join(RUN, 'ms-python.python-standin.vsix');
+  await timed('package python stand-in', () => sh(process.execPath, [join(REPO, 'node_modules', '@vscode', 'vsce', 'vsce'), 'package',
+    '--skip-license', '--allow-missing-repository', '--out', standin], { cwd: join(REPO, 'test', 'e2e', 'fixtures', 'python-extension-standin') }));
+  await timed('install python stand-in', () => installExtension(layout, standin));
   const installed = readdirSync(layout.extensions).find((d) => d.startsWith(`${pkg.publisher}.${pkg.name}-`));
   if (!installed) throw new Error(`the VSIX did not install into ${layout.extensions}`);
   const extensionPath = join(layout.extensions, installed);

@@ -85,6 +85,37 @@ suite('distillation task', () => {
     }
   });
 
+  test("the check takes the Python extension's selected interpreter; ldSurgeon.pythonPath still wins over it", async function () {
+    this.timeout(2 * 60_000);
+    // the e2e server has a stand-in for ms-python.python (test/e2e/fixtures/python-extension-standin) that reports
+    // python.defaultInterpreterPath as the selected interpreter, through the same API as the real extension
+    assert.ok(vscode.extensions.getExtension('ms-python.python'), 'the Python extension stand-in is installed');
+    const venv = path.join(mkdtempSync(path.join(tmpdir(), 'ld-venv-')), 'bin');
+    mkdirSync(venv);
+    const selected = path.join(venv, 'python');
+    writeFileSync(selected, `#!/bin/sh\nexec ${PYTHON} "$@"\n`);
+    chmodSync(selected, 0o755);
+    const python = vscode.workspace.getConfiguration('python');
+    const ld = vscode.workspace.getConfiguration('ldSurgeon');
+    await python.update('defaultInterpreterPath', selected, vscode.ConfigurationTarget.Workspace);
+    try {
+      const check = await vscode.commands.executeCommand<EnvironmentCheck>('ldSurgeon.checkDistillEnvironment');
+      assert.ok(check.ok, check.lines.join('\n'));
+      if (!check.ok) return;
+      assert.equal(check.choice.python, selected);
+      assert.match(check.choice.source, /Python extension/);
+      assert.ok(check.lines.some((l) => l.includes(selected)), 'the report names the interpreter it used');
+
+      await ld.update('pythonPath', PYTHON, vscode.ConfigurationTarget.Workspace);
+      const explicit = await vscode.commands.executeCommand<EnvironmentCheck>('ldSurgeon.checkDistillEnvironment');
+      assert.ok(explicit.ok && explicit.choice.python === PYTHON, 'the setting is used over the selected interpreter');
+      assert.match(explicit.choice.source, /ldSurgeon\.pythonPath/);
+    } finally {
+      await ld.update('pythonPath', undefined, vscode.ConfigurationTarget.Workspace);
+      await python.update('defaultInterpreterPath', undefined, vscode.ConfigurationTarget.Workspace);
+    }
+  });
+
   test('Launch Distillation… runs the pruned model as an ld-surgeon-distill task, teacher from its prune record', async function () {
     this.timeout(2 * 60_000);
     let job: RunningJob | undefined;
