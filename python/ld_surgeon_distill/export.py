@@ -4,6 +4,7 @@ The interpreter calls every node through submodules named after its original sco
 the exported node names keep `/down_blocks.1/...`; parameters keep their initializer names where those were
 module paths. Files are written to a temporary name in the destination folder and renamed into place.
 """
+import inspect
 import os
 import tempfile
 import warnings
@@ -16,6 +17,9 @@ from .onnx_import import OnnxModule
 
 MAX_EXPORT_OPSET = 17  # the newest opset torch 1.13's exporter writes
 PROTOBUF_LIMIT = 2 * 1024 ** 3
+# torch >= 2.9 exports with dynamo by default; the TorchScript tracer is what records each node under the scope of
+# the submodule that ran it, so names like /down_blocks.1/... survive: ask for it where the choice exists.
+_TRACER = {"dynamo": False} if "dynamo" in inspect.signature(torch.onnx.export).parameters else {}
 
 
 def dynamic_axes_of(module: OnnxModule) -> Dict[str, Dict[int, str]]:
@@ -49,7 +53,7 @@ def export_onnx(module: OnnxModule, example_inputs: Dict[str, torch.Tensor], pat
             warnings.simplefilter("ignore")  # TracerWarnings about constant shape arguments are expected
             torch.onnx.export(module, args, tmp_model, input_names=list(module.input_names),
                               output_names=list(module.output_names), opset_version=opset,
-                              dynamic_axes=dynamic_axes_of(module), do_constant_folding=True)
+                              dynamic_axes=dynamic_axes_of(module), do_constant_folding=True, **_TRACER)
         size = sum(os.path.getsize(os.path.join(tmpdir, f)) for f in os.listdir(tmpdir))
         use_external = size >= PROTOBUF_LIMIT if external_data is None else external_data
         model = onnx.load(tmp_model)  # pulls in the per-tensor files torch writes for >2 GB models

@@ -645,10 +645,11 @@ class Trainer:
             cond = self.evaluator.cond[:2].clone() if self.evaluator.cond is not None else \
                 torch.randn([2] + [d for d in self.student.input_info[self.io_s.cond]["dims"][1:]], generator=g)
         example = {k: v.cpu() for k, v in self.io_s.feeds(x, t, cond).items()}
-        cpu_student = self.student.to("cpu")
-        export_onnx(cpu_student, example, out_path)
+        # Module.to moves in place: the student stays on the CPU until the exported file has been checked against it
+        self.student.to("cpu")
+        export_onnx(self.student, example, out_path)
+        check = self._check_export(out_path, self.student, example)
         self.student.to(self.device)
-        check = self._check_export(out_path, cpu_student, example)
         exported = OnnxModule(out_path, trainable=False).to(self.device).eval()
         metrics_after = self.evaluator.evaluate(self.unet_fn(exported, UNetIO(exported, out_path)))
         emit.event("done", output=out_path, metrics_after=metrics_after, export_check=check, **result)
