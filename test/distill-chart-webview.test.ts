@@ -10,7 +10,7 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
 import type { ChartSnapshot, ToChart } from '../src/protocol/distillChart';
-import type { TrainerEvent } from '../src/core/distill/trainer';
+import type { TrainerEvent } from '../src/core/distill/events';
 
 const ROOT = resolve(__dirname, '..');
 const PLAYWRIGHT = join(ROOT, 'test/e2e/node_modules/playwright-core');

@@ -9,11 +9,11 @@ import { appendFileSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFil
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import {
-  LineSplitter, downsampleMinMax, nearestPoint, parseEventLine, parseEventLines, reduceEvents, statusText,
+  LineSplitter, downsampleMinMax, nearestPoint, parseEventLines, reduceEvents, statusText,
   type Point,
 } from '../src/core/distill/runSeries';
 import { EventsFileFollower } from '../src/core/distill/eventsFollower';
-import type { TrainerEvent } from '../src/core/distill/trainer';
+import { parseEvent, type TrainerEvent } from '../src/core/distill/events';
 import { EVENTS_PER_MESSAGE, eventMessages, parseFromChart, parseToChart } from '../src/protocol/distillChart';
 
 const FIXTURE = path.resolve(__dirname, 'fixtures/distill/events-resumed.jsonl');
@@ -122,16 +122,16 @@ test('a resume drops redone evaluations and falls back to the best evaluation be
 });
 
 test('a NaN loss (Python writes a bare NaN token) is reported as divergence, not silently lost', () => {
-  const e = parseEventLine('{"event": "step", "step": 7, "loss": NaN, "loss_task": Infinity, "loss_out": 0.1, "loss_feat": -Infinity, "lr": 1e-4}');
+  const e = parseEvent('{"event": "step", "step": 7, "loss": NaN, "loss_task": Infinity, "loss_out": 0.1, "loss_feat": -Infinity, "lr": 1e-4}');
   assert.ok(e, 'the line still parses');
   const s = reduceEvents([start(), step(1), e!]);
   assert.deepEqual(s.diverged, { step: 7, part: 'total' });
   assert.deepEqual(steps(s.losses.total), [1], 'no NaN point is drawn');
   assert.deepEqual(s.losses.out.at(-1), { step: 7, value: 0.1 });
   assert.match(statusText(s), /loss total is not finite since step 7/);
-  assert.equal(parseEventLine('{"event": "error", "message": "value NaN, seen"}')?.event, 'error', 'NaN inside a string is left alone');
-  assert.equal(parseEventLine('not json'), undefined);
-  assert.equal(parseEventLine('{"no_event": 1}'), undefined);
+  assert.equal(parseEvent('{"event": "error", "message": "value NaN, seen"}')?.event, 'error', 'NaN inside a string is left alone');
+  assert.equal(parseEvent('not json'), undefined);
+  assert.equal(parseEvent('{"no_event": 1}'), undefined);
 });
 
 test('a partial trailing line is held back until its newline arrives', () => {

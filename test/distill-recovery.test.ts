@@ -55,7 +55,7 @@ test('score → prune −35% latency → distill: the distilled student wins bac
     const after = done.metrics_after!;
     const teacher = done.metrics_teacher!;
     console.log(
-      `pruned ${record.removed.length} blocks; KD loss ${kdFirst.toFixed(4)} → ${kdLast.toFixed(4)}; ` +
+      `pruned ${record.removed.length} blocks (params ${record.before.params} → ${record.after.params}); KD loss ${kdFirst.toFixed(4)} → ${kdLast.toFixed(4)}; ` +
       `FID teacher ${teacher.FID.toFixed(2)}, pruned ${before.FID.toFixed(2)}, distilled ${after.FID.toFixed(2)}; ` +
       `class accuracy ${before.class_accuracy} → ${after.class_accuracy} (200 samples, 10 DDIM steps)`,
     );

@@ -4,7 +4,7 @@
 import * as vscode from 'vscode';
 import { EventsFileFollower, type EventsFileState } from '../core/distill/eventsFollower';
 import { RunSeriesReducer, statusText, type RunSeries } from '../core/distill/runSeries';
-import type { TrainerEvent } from '../core/distill/trainer';
+import type { TrainerEvent } from '../core/distill/events';
 import {
   DISTILL_CHART_PROTOCOL_VERSION, eventMessages, parseFromChart, type ChartSnapshot, type ToChart,
 } from '../protocol/distillChart';

@@ -177,6 +177,11 @@ export function taskLabel(def: Pick<DistillTaskDefinition, 'student' | 'resume'>
 
 // ------------------------------------------------------------------------------------------------ resume
 
+/** The trainer's files (config.json, events.jsonl, checkpoints) inside a distillation job's run folder. */
+export const TRAINER_DIR = 'trainer';
+/** The trainer's events, one JSON object per line, in its run folder (the chart follows it). */
+export const EVENTS_FILE = 'events.jsonl';
+
 /** What the trainer saved of a run (its config.json) and the checkpoints it left. */
 export interface TrainerRun {
   /** the trainer's run folder (holds config.json, events.jsonl, ckpt-*.pt) */
@@ -215,13 +220,13 @@ export function checkpointSteps(dir: string): number[] {
  * `trainer/`), that `trainer/` folder itself, or a CLI run (`<student>.distill-runs/<time>`).
  */
 export function trainerRunAt(dir: string): TrainerRun | { problem: string } {
-  const candidates = [path.join(dir, 'trainer'), dir];
+  const candidates = [path.join(dir, TRAINER_DIR), dir];
   for (const d of candidates) {
     const cfg = readConfig(d);
     if (!cfg) continue;
     if (typeof cfg.student !== 'string' || typeof cfg.teacher !== 'string') return { problem: `${path.join(d, 'config.json')}: not a distillation run configuration (no student/teacher)` };
     const parent = path.dirname(d);
-    const jobDir = path.basename(d) === 'trainer' && existsSync(path.join(parent, STATUS_FILE)) ? parent : undefined;
+    const jobDir = path.basename(d) === TRAINER_DIR && existsSync(path.join(parent, STATUS_FILE)) ? parent : undefined;
     return {
       dir: d,
       jobDir,

@@ -12,6 +12,7 @@ import { recordPathFor } from '../core/prune/output';
 import type { RunningJob } from './jobs/jobRunner';
 import type { DistillJobSpec } from './jobs/distillJob';
 import { checkDistillEnvironment, showEnvironmentProblem } from './distillEnvironment';
+import { modelFileOf } from './workflows/common';
 import {
   DISTILL_TASK_TYPE, definitionPath, resolveDefinition, specOf, taskLabel, trainerRunAt,
   type DistillTaskDefinition, type TrainerRun,
@@ -39,8 +40,7 @@ export interface DistillLauncher {
 
 /** The original a pruned model came from, by its prune record (`X.prune.json` beside `X.onnx`). */
 export function teacherFromRecord(student: string): string | undefined {
-  const model = student.toLowerCase().endsWith('.onnx') ? student : path.join(student, 'unet', 'model.onnx');
-  const record = readPruneRecord(recordPathFor(model));
+  const record = readPruneRecord(recordPathFor(modelFileOf(student)));
   return record && existsSync(record.source.model) ? record.source.model : undefined;
 }
 
@@ -115,8 +115,7 @@ class DistillTerminal implements vscode.Pseudoterminal {
     if (resolved.resume) {
       const r = trainerRunAt(resolved.resume);
       if ('problem' in r) return this.fail(r.problem);
-      const student = resolved.student.toLowerCase().endsWith('.onnx') ? resolved.student : path.join(resolved.student, 'unet', 'model.onnx');
-      if (path.resolve(student) !== path.resolve(r.student)) {
+      if (path.resolve(modelFileOf(resolved.student)) !== path.resolve(r.student)) {
         return this.fail(`${where}: 'resume' names a run that distills ${r.student}, not ${resolved.student}`);
       }
       run = r;
@@ -125,8 +124,7 @@ class DistillTerminal implements vscode.Pseudoterminal {
       if (!existsSync(resolved.student)) return this.fail(`${resolved.student}: the student model does not exist (${where}, 'student')`);
       teacher = resolved.teacher ?? teacherFromRecord(resolved.student);
       if (!teacher) {
-        const model = resolved.student.toLowerCase().endsWith('.onnx') ? resolved.student : path.join(resolved.student, 'unet', 'model.onnx');
-        return this.fail(`${resolved.student} has no prune record naming its original (${recordPathFor(model)}); set 'teacher' in ${where}`);
+        return this.fail(`${resolved.student} has no prune record naming its original (${recordPathFor(modelFileOf(resolved.student))}); set 'teacher' in ${where}`);
       }
       if (!existsSync(teacher)) return this.fail(`${teacher}: the teacher model does not exist (${where})`);
       this.line(`Student: ${resolved.student}`);

@@ -1,11 +1,12 @@
 // Adds a task to a folder's .vscode/tasks.json, keeping the user's comments and formatting (jsonc-parser edits
-// the text rather than re-serializing it), replacing an existing task of the same label, written atomically.
+// the text rather than re-serializing it), replacing an existing task of the same label, written atomically (temp file + rename).
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 // the ES module build: the package's default (UMD) build loads its parts with a require() that esbuild cannot
 // follow, so a bundle of it fails at run time with "Cannot find module './impl/format'"
 import { applyEdits, findNodeAtLocation, modify, parseTree, type FormattingOptions, type ParseError, printParseErrorCode } from 'jsonc-parser/lib/esm/main.js';
 import { UserError } from '../core/errors';
+import { writeFileAtomic } from '../core/pipeline/output-files';
 
 const EMPTY_TASKS = '{\n  // See https://go.microsoft.com/fwlink/?LinkId=733558 for the tasks.json format\n  "version": "2.0.0",\n  "tasks": []\n}\n';
 
@@ -42,8 +43,6 @@ export async function saveTask(folder: string, task: Record<string, unknown> & {
   }
   const next = withTask(text, task, file);
   await fs.mkdir(path.dirname(file), { recursive: true });
-  const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
-  await fs.writeFile(tmp, next);
-  await fs.rename(tmp, file);
+  writeFileAtomic(file, next);
   return file;
 }

@@ -2,7 +2,7 @@
 // both ways. The host streams the run's raw trainer events (each once, in file order); the webview
 // reduces them itself with src/core/distill/runSeries, so a 10k-step run costs one replay message and
 // then a few small messages per second, never the whole series again.
-import type { TrainerEvent } from '../core/distill/trainer';
+import type { TrainerEvent } from '../core/distill/events';
 import type { RunState } from '../core/distill/runSeries';
 
 export const DISTILL_CHART_PROTOCOL_VERSION = 1;

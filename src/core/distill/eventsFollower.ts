@@ -5,7 +5,7 @@
 import { watch, type FSWatcher } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import { StringDecoder } from 'node:string_decoder';
-import type { TrainerEvent } from './trainer';
+import type { TrainerEvent } from './events';
 import { LineSplitter, parseEventLines } from './runSeries';
 
 export interface EventsFileState {

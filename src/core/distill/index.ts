@@ -1,3 +1,4 @@
 export * from './python-env';
 export * from './trainer';
+export * from './events';
 export * from './environment-report';

@@ -67,10 +67,8 @@ export function trainerEnv(root = trainerRoot()): NodeJS.ProcessEnv {
 /** Runs the trainer's environment check with one interpreter. Rejects when it cannot run at all. */
 export function checkPython(python: string, root = trainerRoot()): Promise<PythonCheck> {
   return new Promise((resolve, reject) => {
-    // The same report as `python -m ld_surgeon_distill --check`, but imported directly: the package's __main__
-    // imports the trainer (and so torch) first, which fails in exactly the interpreters this check is for.
-    const script = 'import sys; from ld_surgeon_distill.envcheck import main; sys.exit(main())';
-    execFile(python, ['-c', script], { env: trainerEnv(root), timeout: 120_000 }, (err, stdout, stderr) => {
+    // the package's entry point imports nothing heavy before --check, so it answers where torch is missing
+    execFile(python, ['-m', 'ld_surgeon_distill', '--check'], { env: trainerEnv(root), timeout: 120_000 }, (err, stdout, stderr) => {
       const line = stdout.split('\n').find((l) => l.trim().startsWith('{'));
       if (line) {
         try {

@@ -3,7 +3,7 @@
 // evaluation metric with the teacher's and the untrained student's values, and a status line.
 // No vscode and no DOM here: the extension host reduces a run for its panel title, the webview reduces
 // the same events to draw them, and tests run it in node.
-import type { TrainerEvent } from './trainer';
+import { parseEvent, type TrainerEvent } from './events';
 
 export interface Point {
   step: number;
@@ -191,7 +191,7 @@ export class RunSeriesReducer {
       const raw = parts[part];
       if (raw === undefined) continue;
       const v = num(raw);
-      // JSON has no NaN: the trainer writes a bare NaN token, which parseEventLine reads as null
+      // JSON has no NaN: the trainer writes a bare NaN token, which parseEvent reads as null
       if (v === undefined) {
         if (!s.diverged && (raw === null || typeof raw === 'number')) s.diverged = { step, part };
         continue;
@@ -341,25 +341,6 @@ export function statusText(s: RunSeries): string {
 // ---------------------------------------------------------------------------------------------
 // Reading events.jsonl
 
-/** Reads one line of the events file; undefined for anything that is not an event object. */
-export function parseEventLine(line: string): TrainerEvent | undefined {
-  const t = line.trim();
-  if (!t.startsWith('{')) return undefined;
-  let m: unknown;
-  try {
-    m = JSON.parse(t);
-  } catch {
-    // Python's json.dumps writes NaN/Infinity as bare tokens (a diverged loss); read them as null so the
-    // chart can say where the run diverged instead of losing the line
-    try {
-      m = JSON.parse(t.replace(/([:[,]\s*)(?:NaN|-?Infinity)(?=\s*[,}\]])/g, '$1null'));
-    } catch {
-      return undefined;
-    }
-  }
-  return m && typeof m === 'object' && typeof (m as { event?: unknown }).event === 'string' ? (m as TrainerEvent) : undefined;
-}
-
 /**
  * Splits appended text into complete lines. The trainer writes a line with one write + flush, but a
  * reader can still see half of it (a large `done` line, or a read racing the write): the rest is kept
@@ -391,7 +372,7 @@ export function parseEventLines(lines: readonly string[]): { events: TrainerEven
   const events: TrainerEvent[] = [];
   let skipped = 0;
   for (const l of lines) {
-    const e = parseEventLine(l);
+    const e = parseEvent(l);
     if (e) events.push(e);
     else skipped++;
   }

@@ -4,24 +4,7 @@ import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { CancelledError } from '../errors';
 import { trainerEnv, trainerRoot } from './python-env';
-
-/**
- * One line of the trainer's stdout (see python/ld_surgeon_distill/train.py). The trainer also appends each
- * to `events.jsonl` in its run folder (a resumed run keeps appending), so a run can be replayed later.
- */
-export type TrainerEvent =
-  | { event: 'start'; steps?: number; device?: string; device_name?: string; python?: string; torch?: string; resumed?: boolean; [k: string]: unknown }
-  | { event: 'setup'; features?: { matched: string[]; skipped: string[] }; [k: string]: unknown }
-  | { event: 'data_progress'; done: number; total: number }
-  | { event: 'data'; source: string; samples: number; cached: boolean }
-  | { event: 'step'; step: number; loss: number; loss_task?: number; loss_out?: number; loss_feat?: number; lr?: number; samples_per_s?: number }
-  | { event: 'eval'; step: number; metrics: Record<string, number>; best?: boolean; teacher?: Record<string, number> }
-  | { event: 'checkpoint'; step: number; path: string }
-  /** a resumed run continues from this checkpoint step: events logged after it are redone */
-  | { event: 'resume'; step: number }
-  | { event: 'cancelled'; step: number; checkpoint?: string }
-  | { event: 'done'; output: string | null; metrics_before?: Record<string, number>; metrics_after?: Record<string, number> | null; metrics_teacher?: Record<string, number>; best_step?: number | null; [k: string]: unknown }
-  | { event: 'error'; message: string };
+import { parseEvent, type TrainerEvent } from './events';
 
 export interface DistillOptions {
   python: string;
@@ -94,15 +77,4 @@ export function runTrainer(o: DistillOptions, hooks: RunHooks = {}): Promise<Ext
       else reject(new Error(error ?? `the trainer exited with code ${code}`));
     });
   });
-}
-
-export function parseEvent(line: string): TrainerEvent | undefined {
-  const t = line.trim();
-  if (!t.startsWith('{')) return undefined;
-  try {
-    const m = JSON.parse(t) as { event?: unknown };
-    return typeof m.event === 'string' ? (m as TrainerEvent) : undefined;
-  } catch {
-    return undefined;
-  }
 }

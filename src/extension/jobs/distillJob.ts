@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { parseEvent, trainerCommand, trainerEnv } from '../../core/distill';
 import type { JobEvent, JobProcessSpec, JobProtocol, JobRequest } from './jobRunner';
 import type { JobStatus } from './runFolder';
-import { trainerRunAt, type TrainerRun } from '../distillTaskDefinition';
+import { TRAINER_DIR, trainerRunAt, type TrainerRun } from '../distillTaskDefinition';
 
 export interface DistillJobSpec {
   /** the pruned model (.onnx, or a pruned pipeline folder) */
@@ -129,9 +129,6 @@ export function distillJobRequest(pythonRoot: string, spec: DistillJobSpec, titl
     },
   };
 }
-
-/** The trainer's files (config.json, events.jsonl, checkpoints) inside a distillation job's run folder. */
-export const TRAINER_DIR = 'trainer';
 
 function trainerProcess(pythonRoot: string, command: string, args: string[]): JobProcessSpec {
   return {

@@ -76,6 +76,11 @@ export class JobsViewProvider implements vscode.TreeDataProvider<JobItem>, vscod
   readonly onDidChangeTreeData = this.changed.event;
   private readonly subscription: vscode.Disposable;
   private ticker?: NodeJS.Timeout;
+  /**
+   * Whether each ended distillation can be resumed, by run folder and the ending it was read for: finding out
+   * reads the trainer's files, and the view is rebuilt every second while any job runs.
+   */
+  private readonly resumable = new Map<string, { ending: string; value: boolean }>();
 
   constructor(private readonly jobs: JobManager) {
     this.subscription = jobs.onDidChange(() => this.changed.fire(undefined));
@@ -93,7 +98,16 @@ export class JobsViewProvider implements vscode.TreeDataProvider<JobItem>, vscod
     if (parent) return [];
     const records = await this.jobs.list();
     this.tickWhileRunning(records.some((r) => r.status.state === 'running'));
-    return records.map((r) => new JobItem(r, !!resumableRun(r.dir, r.status)));
+    return records.map((r) => new JobItem(r, this.isResumable(r)));
+  }
+
+  private isResumable(r: RunRecord): boolean {
+    const ending = `${r.status.state} ${r.status.endedAt ?? ''}`;
+    const known = this.resumable.get(r.dir);
+    if (known?.ending === ending) return known.value;
+    const value = !!resumableRun(r.dir, r.status);
+    this.resumable.set(r.dir, { ending, value });
+    return value;
   }
 
   /** Durations of running jobs keep counting even when their process is quiet. */

@@ -7,11 +7,11 @@ import * as path from 'node:path';
 import { findPython, environmentReport } from '../../core/distill';
 import { UserError } from '../../core/errors';
 import type { RunningJob } from '../jobs/jobRunner';
-import { distillJobRequest, distillResumeRequest, resumableRun, TRAINER_DIR, type DistillJobSpec } from '../jobs/distillJob';
+import { distillJobRequest, distillResumeRequest, resumableRun, type DistillJobSpec } from '../jobs/distillJob';
 import { JobItem } from '../jobs/jobsView';
 import { SETTINGS_FILE } from '../jobs/runFolder';
 import { checkDistillEnvironment, registerEnvironmentCommand, showEnvironmentProblem } from '../distillEnvironment';
-import { DISTILL_TASK_TYPE, definitionPath, taskLabel, trainerRunAt, type DistillTaskDefinition } from '../distillTaskDefinition';
+import { DISTILL_TASK_TYPE, EVENTS_FILE, TRAINER_DIR, definitionPath, taskLabel, trainerRunAt, type DistillTaskDefinition } from '../distillTaskDefinition';
 import { DistillTaskProvider, teacherFromRecord, type DistillLauncher } from '../distillTasks';
 import { saveTask } from '../tasksJson';
 import { readSettings } from '../settings';
@@ -49,7 +49,7 @@ export function distillWorkflow(d: WorkflowDeps): DistillWorkflow {
       const outputPath = st.state === 'done' ? st.outputs?.[0] ?? output : undefined;
       for (const m of models) d.graphs.broadcast(m, { type: 'distillState', state, message, outputPath });
     });
-    d.charts.show({ id: job.dir, title: job.status.title, eventsFile: path.join(trainerDir, 'events.jsonl') });
+    d.charts.show({ id: job.dir, title: job.status.title, eventsFile: path.join(trainerDir, EVENTS_FILE) });
   }
 
   async function startChecked(spec: DistillJobSpec, beforeStart?: (job: RunningJob) => void): Promise<{ job: RunningJob; output: string }> {
@@ -59,19 +59,24 @@ export function distillWorkflow(d: WorkflowDeps): DistillWorkflow {
     return { job, output };
   }
 
+  /** The interpreter the environment check picks for `resource`; a failed check is shown and stops the launch. */
+  async function checkedPython(resource: string): Promise<string> {
+    const env = await checkDistillEnvironment(vscode.Uri.file(resource), pythonRoot);
+    for (const l of env.lines) d.output.appendLine(`  ${l}`);
+    if (!env.ok) {
+      showEnvironmentProblem(env.problem);
+      throw new UserError(`distillation not started: ${env.problem.message}${env.problem.fixes[0] ? ` Fix: ${env.problem.fixes[0]}` : ''}`);
+    }
+    return env.choice.python;
+  }
+
   async function start(spec: DistillJobSpec): Promise<{ job: RunningJob; output: string }> {
     let python = spec.python;
     if (python) {
       const choice = await findPython({ explicit: { python, source: 'the caller' } }, pythonRoot);
       for (const l of environmentReport(choice)) d.output.appendLine(`  ${l}`);
     } else {
-      const env = await checkDistillEnvironment(vscode.Uri.file(spec.student), pythonRoot);
-      for (const l of env.lines) d.output.appendLine(`  ${l}`);
-      if (!env.ok) {
-        showEnvironmentProblem(env.problem);
-        throw new UserError(`distillation not started: ${env.problem.message}${env.problem.fixes[0] ? ` Fix: ${env.problem.fixes[0]}` : ''}`);
-      }
-      python = env.choice.python;
+      python = await checkedPython(spec.student);
     }
     return startChecked({ ...spec, python });
   }
@@ -139,7 +144,7 @@ export function distillWorkflow(d: WorkflowDeps): DistillWorkflow {
   }
 
   function showChart(dir: string, title: string, trainerDir: string): void {
-    const eventsFile = path.join(trainerDir, 'events.jsonl');
+    const eventsFile = path.join(trainerDir, EVENTS_FILE);
     if (!existsSync(eventsFile)) throw new UserError(`${eventsFile}: this run has no training events yet`);
     d.charts.show({ id: dir, title, eventsFile });
   }
@@ -149,7 +154,7 @@ export function distillWorkflow(d: WorkflowDeps): DistillWorkflow {
     type Item = vscode.QuickPickItem & { run?: { id: string; title: string; trainerDir: string } };
     const items: Item[] = [];
     for (const r of await d.jobs.list()) {
-      if (r.status.kind !== 'distill' || !existsSync(path.join(r.dir, TRAINER_DIR, 'events.jsonl'))) continue;
+      if (r.status.kind !== 'distill' || !existsSync(path.join(r.dir, TRAINER_DIR, EVENTS_FILE))) continue;
       items.push({ label: r.status.title, description: `${r.status.state} · ${path.basename(r.dir)}`, run: { id: r.dir, title: r.status.title, trainerDir: path.join(r.dir, TRAINER_DIR) } });
     }
     const cli = await vscode.workspace.findFiles('**/*.distill-runs/*/events.jsonl', '{**/node_modules/**,**/.git/**}', 200);
@@ -172,12 +177,7 @@ export function distillWorkflow(d: WorkflowDeps): DistillWorkflow {
       // a resumed CLI run re-runs as a resume of that run (its own folder holds what it needs)
       const run = trainerRunAt(options.resume);
       if ('problem' in run) throw new UserError(run.problem);
-      const env = await checkDistillEnvironment(vscode.Uri.file(target), pythonRoot);
-      if (!env.ok) {
-        showEnvironmentProblem(env.problem);
-        throw new UserError(`distillation not started: ${env.problem.message}`);
-      }
-      return (await launcher.resume(run, env.choice.python, { flags: {}, args: [] })).job;
+      return (await launcher.resume(run, await checkedPython(target), { flags: {}, args: [] })).job;
     }
     return (await start({
       student: target,
