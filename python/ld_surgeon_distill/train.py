@@ -32,6 +32,12 @@ from .sampler import NoiseSchedule, SchedulerConfigError
 from .settings import CANCEL_EXIT, DEFAULTS, RESUME_OVERRIDABLE
 
 
+class SetupCancelled(BaseException):
+    """A cancel that arrived before training began: nothing trained yet, so the setup is abandoned at once.
+
+    A BaseException so that no `except Exception` on the way (torch, onnx, our own) swallows it."""
+
+
 class DistillError(Exception):
     pass
 
@@ -90,10 +96,14 @@ def _atomic_torch_save(obj, path: str):
 
 def _atomic_json(obj, path: str):
     tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w") as f:
-        json.dump(obj, f, indent=1, default=_json_default)
-        f.write("\n")
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w") as f:
+            json.dump(obj, f, indent=1, default=_json_default)
+            f.write("\n")
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
 
 
 def default_output(student_path: str) -> str:
@@ -106,14 +116,26 @@ def default_run_dir(student_path: str) -> str:
     return os.path.join(base + ".distill-runs", time.strftime("%Y%m%d-%H%M%S"))
 
 
+def checkpoint_step(path: str) -> int:
+    """The step a checkpoint file holds, from its name (ckpt-<step>.pt); ValueError for another name."""
+    return int(os.path.basename(path)[5:-3])
+
+
 def latest_checkpoint(run_dir: str) -> Optional[str]:
     found = []
     for p in glob.glob(os.path.join(run_dir, "ckpt-*.pt")):
         try:
-            found.append((int(os.path.basename(p)[5:-3]), p))
+            found.append((checkpoint_step(p), p))
         except ValueError:
             pass
     return max(found)[1] if found else None
+
+
+def emit_cancelled_before_training(emit: "Emitter", run_dir: Optional[str]) -> int:
+    """A cancel before the first training step: report where a --resume would continue from."""
+    latest = latest_checkpoint(run_dir) if run_dir else None
+    emit.event("cancelled", step=checkpoint_step(latest) if latest else 0, checkpoint=latest)
+    return CANCEL_EXIT
 
 
 # ------------------------------------------------------------------------------------------ distributed
@@ -219,10 +241,19 @@ class Trainer:
     # -------------------------------------------------------------------------------------------- setup
 
     def _install_signals(self):
+        # Until the first training step, a cancel abandons the setup at once: loading, data generation and the
+        # step-0 evaluations can take minutes on a real U-Net and nothing they produce is lost (the data cache
+        # is written atomically, a resume redoes the rest). Under DDP every rank must stop at the same
+        # collective, so there the flag is polled instead.
+        self.abandon_on_cancel = not self.dist.enabled
+
         def handler(signum, frame):
             if self.cancel_requested:
                 return
             self.cancel_requested = True
+            if self.abandon_on_cancel:
+                self.emit.log(f"received signal {signum}: training has not started, stopping now")
+                raise SetupCancelled()
             self.emit.log(f"received signal {signum}: finishing the current step, then writing a checkpoint")
         signal.signal(signal.SIGINT, handler)
         signal.signal(signal.SIGTERM, handler)
@@ -296,8 +327,16 @@ class Trainer:
     # ---------------------------------------------------------------------------------------------- run
 
     def run(self) -> int:
-        cfg, emit, dist = self.cfg, self.emit, self.dist
         self._install_signals()
+        try:
+            return self._run()
+        except SetupCancelled:
+            # training never began in this process: the run folder keeps what it had (earlier checkpoints of a
+            # resumed run, the data cache), and --resume continues from there
+            return emit_cancelled_before_training(self.emit, self.cfg["run_dir"])
+
+    def _run(self) -> int:
+        cfg, emit, dist = self.cfg, self.emit, self.dist
         torch.manual_seed(cfg["seed"])
         np.random.seed(cfg["seed"] & 0xFFFFFFFF)
         random.seed(cfg["seed"])
@@ -433,8 +472,7 @@ class Trainer:
             "history": self.history, "student_sha256": self.cfg["_student_sha256"],
         }, path)
         keep = self.cfg["keep_checkpoints"]
-        olds = sorted((int(os.path.basename(p)[5:-3]), p) for p in glob.glob(os.path.join(self.cfg["run_dir"],
-                                                                                           "ckpt-*.pt")))
+        olds = sorted((checkpoint_step(p), p) for p in glob.glob(os.path.join(self.cfg["run_dir"], "ckpt-*.pt")))
         for s, p in olds[:-keep] if keep > 0 else []:
             if s != step:
                 os.unlink(p)
@@ -516,6 +554,7 @@ class Trainer:
                 self.best = {"step": 0, "metrics": self.metrics_before, "weights": self._weights()}
                 emit.event("eval", step=0, metrics=self.metrics_before, teacher=self.metrics_teacher, best=True)
             self._save_checkpoint(0)
+        self.abandon_on_cancel = False  # from here a cancel finishes the step and writes a checkpoint
 
         model = self.student
         if dist.enabled:
@@ -769,6 +808,8 @@ def main_train(args: Dict) -> int:
         dist.barrier()
         trainer = Trainer(cfg, emit, dist, args.get("resume"))
         return trainer.run()
+    except KeyboardInterrupt:  # a cancel before the trainer's own signal handler was installed
+        return emit_cancelled_before_training(emit, args.get("resume"))
     except (DistillError, PipelineError, OnnxImportError, SchedulerConfigError) as e:
         emit.event("error", message=str(e))
         emit.log(f"error: {e}")

@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
 import numpy as np
@@ -110,6 +111,37 @@ class ResumeTest(TinyPipelineCase):
         done_resumed = [e for e in resumed if e["event"] == "done"][0]
         self.assertEqual(done_resumed["metrics_best"], done_full["metrics_best"])
         self.assertEqual(done_resumed["metrics_before"], done_full["metrics_before"])
+
+    def test_cancel_before_training_stops_at_once_and_resume_reuses_the_data(self):
+        # a long step-0 evaluation (many samples, one at a time): a cancel while it runs must not wait for it
+        slow_eval = ["--batch-size", "4", "--data-samples", "8", "--data-steps", "3", "--eval-samples", "400",
+                     "--eval-steps", "3", "--sample-batch", "1", "--threads", "1", "--steps", "2", "--no-export"]
+        run_dir = os.path.join(self.tmp, "cancelled-in-setup")
+        p = subprocess.Popen([PY, "-m", "ld_surgeon_distill", "--student", self.student, "--run-dir", run_dir,
+                              *slow_eval], env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        seen = []
+        for line in p.stdout:
+            seen.append(json.loads(line))
+            if seen[-1]["event"] == "data":
+                p.send_signal(signal.SIGINT)
+                signalled = time.monotonic()
+                break
+        rest, err = p.communicate(timeout=300)
+        waited = time.monotonic() - signalled
+        seen += events(rest)
+        self.assertEqual(p.returncode, 130, err)
+        self.assertEqual([e["event"] for e in seen if e["event"] in ("eval", "step", "cancelled")], ["cancelled"])
+        self.assertEqual(seen[-1], {"event": "cancelled", "step": 0, "checkpoint": None})
+        # generous: the step-0 evaluations alone take far longer than this on any machine
+        self.assertLess(waited, 20, "the cancel waited for the evaluation")
+        self.assertEqual(sorted(os.listdir(run_dir)), ["config.json", "data.pt", "events.jsonl"])
+
+        rc, resumed, err = distill("--resume", run_dir, timeout=900)
+        self.assertEqual(rc, 0, err)
+        data = [e for e in resumed if e["event"] == "data"]
+        self.assertEqual(len(data), 1)
+        self.assertTrue(data[0]["cached"], "the resumed run reuses the generated training latents")
+        self.assertEqual([e["step"] for e in resumed if e["event"] == "step"], [1, 2])
 
     def test_resume_refuses_a_changed_training_setting(self):
         run_dir = os.path.join(self.tmp, "short")

@@ -2,7 +2,7 @@
 // this file only wires them up and turns errors into one clear line on stderr.
 import { Command, CommanderError } from 'commander';
 import { commands } from './commands';
-import { UserError } from '../core/errors';
+import { CancelledError, UserError } from '../core/errors';
 
 const program = new Command();
 program
@@ -19,7 +19,8 @@ function report(err: unknown): never {
   if (err instanceof CommanderError) process.exit(err.exitCode);
   if (verbose && err instanceof Error) console.error(err.stack);
   else console.error(`ld-surgeon: ${err instanceof Error ? err.message : String(err)}`);
-  process.exit(err instanceof UserError ? 2 : 1);
+  // 130 = stopped by SIGINT, what a shell or a CI step expects from a cancelled command
+  process.exit(err instanceof CancelledError ? 130 : err instanceof UserError ? 2 : 1);
 }
 
 program.parseAsync(process.argv).catch(report);

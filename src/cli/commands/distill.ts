@@ -107,7 +107,7 @@ export function register(program: Command): void {
       let total = steps ?? 0;
       const abort = new AbortController();
       const onSigint = () => {
-        console.error('stopping: the trainer writes a checkpoint first…');
+        console.error('stopping: once training has begun the trainer finishes its step and writes a checkpoint first…');
         abort.abort();
       };
       process.once('SIGINT', onSigint);
