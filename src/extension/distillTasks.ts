@@ -7,12 +7,12 @@
 import * as vscode from 'vscode';
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
-import { readPruneRecord } from '../core/prune/record';
+import { originalOfPruned, readPruneRecord } from '../core/prune/record';
 import { recordPathFor } from '../core/prune/output';
 import type { RunningJob } from './jobs/jobRunner';
 import type { DistillJobSpec } from './jobs/distillJob';
 import { checkDistillEnvironment, showEnvironmentProblem } from './distillEnvironment';
-import { modelFileOf } from './workflows/common';
+import { modelFileOf } from '../core/pipeline/layout';
 import {
   DISTILL_TASK_TYPE, definitionPath, resolveDefinition, specOf, taskLabel, trainerRunAt,
   type DistillTaskDefinition, type TrainerRun,
@@ -36,12 +36,6 @@ export interface DistillLauncher {
     run: TrainerRun, python: string, overrides: { flags: Record<string, string | number>; args: string[]; devices?: number },
     beforeStart?: (job: RunningJob) => void,
   ): Promise<{ job: RunningJob; output?: string }>;
-}
-
-/** The original a pruned model came from, by its prune record (`X.prune.json` beside `X.onnx`). */
-export function teacherFromRecord(student: string): string | undefined {
-  const record = readPruneRecord(recordPathFor(modelFileOf(student)));
-  return record && existsSync(record.source.model) ? record.source.model : undefined;
 }
 
 const RESET = '\x1b[0m';
@@ -122,7 +116,7 @@ class DistillTerminal implements vscode.Pseudoterminal {
       this.line(`Resuming ${r.dir} (${r.checkpoints.length ? `latest checkpoint: step ${r.checkpoints[r.checkpoints.length - 1]}` : 'no checkpoint yet: it starts over, keeping its training data'})`);
     } else {
       if (!existsSync(resolved.student)) return this.fail(`${resolved.student}: the student model does not exist (${where}, 'student')`);
-      teacher = resolved.teacher ?? teacherFromRecord(resolved.student);
+      teacher = resolved.teacher ?? originalOfPruned(resolved.student);
       if (!teacher) {
         return this.fail(`${resolved.student} has no prune record naming its original (${recordPathFor(modelFileOf(resolved.student))}); set 'teacher' in ${where}`);
       }

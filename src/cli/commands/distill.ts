@@ -4,6 +4,7 @@
 import type { Command } from 'commander';
 import { findPython, runTrainer, type TrainerEvent } from '../../core/distill';
 import { intFlag, numFlag } from '../flags';
+import { originalOfPruned } from '../../core/prune/record';
 
 interface DistillFlags {
   student: string;
@@ -72,7 +73,7 @@ export function register(program: Command): void {
     .command('distill')
     .description('recover a pruned model with knowledge distillation from the original (PyTorch; finds a Python with torch + onnx)')
     .requiredOption('--student <path>', 'pruned model: pipeline folder or .onnx')
-    .option('--teacher <path>', 'original model (default: the student pipeline\'s source)')
+    .option('--teacher <path>', 'original model (default: the original named in the student\'s prune record, else the unet/model.onnx of the student\'s pipeline)')
     .option('--steps <n>', 'optimizer steps')
     .option('--lr <x>', 'AdamW learning rate (default 5e-5, as BK-SDM)')
     .option('--batch <n>', 'batch size per process')
@@ -103,6 +104,9 @@ export function register(program: Command): void {
       const c = choice.check;
       console.error(`python: ${choice.python} (${choice.source}; Python ${c.python_version}, torch ${c.torch}, onnx ${c.onnx}, CUDA ${c.cuda_available ? (c.cuda_devices ?? []).join(', ') || 'yes' : 'no'})`);
       for (const r of choice.rejected) console.error(`  skipped ${r.python} (${r.source}): ${r.reason}`);
+      // a resumed run keeps the teacher it started with
+      const teacher = f.teacher ?? (f.resume ? undefined : originalOfPruned(f.student));
+      if (teacher && !f.teacher) console.error(`teacher: ${teacher} (from the student's prune record)`);
       const steps = intFlag('--steps', f.steps, 1);
       let total = steps ?? 0;
       const abort = new AbortController();
@@ -113,7 +117,7 @@ export function register(program: Command): void {
       process.once('SIGINT', onSigint);
       try {
         await runTrainer({
-          python: choice.python, student: f.student, teacher: f.teacher, runDir: f.runDir, resume: f.resume, output: f.out, data: f.data, devices,
+          python: choice.python, student: f.student, teacher, runDir: f.runDir, resume: f.resume, output: f.out, data: f.data, devices,
           flags: {
             steps, lr: numFlag('--lr', f.lr), 'batch-size': intFlag('--batch', f.batch, 1), 'grad-accum': intFlag('--grad-accum', f.gradAccum, 1),
             'lambda-task': numFlag('--lambda-task', f.lambdaTask), 'lambda-out': numFlag('--lambda-out', f.lambdaOut), 'lambda-feat': numFlag('--lambda-feat', f.lambdaFeat),

@@ -2,7 +2,7 @@
 // protocol into typed events. Used by `ld-surgeon distill` and by the VS Code task; no vscode here.
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { CancelledError } from '../errors';
+import { CancelledError, UserError } from '../errors';
 import { trainerEnv, trainerRoot } from './python-env';
 import { parseEvent, type TrainerEvent } from './events';
 
@@ -74,6 +74,8 @@ export function runTrainer(o: DistillOptions, hooks: RunHooks = {}): Promise<Ext
       hooks.signal?.removeEventListener('abort', onAbort);
       if (done && code === 0) resolve(done);
       else if (cancelled) reject(new CancelledError());
+      // the trainer exits 2 on a problem with what it was given (a model, a run folder, a setting)
+      else if (code === 2 && error) reject(new UserError(error));
       else reject(new Error(error ?? `the trainer exited with code ${code}`));
     });
   });

@@ -6,6 +6,11 @@ import { UserError } from '../errors';
 import { readSchedulerConfig, type SchedulerConfig } from './schedulers/config';
 import { readJson, readJsonIfExists } from './tokenizers/files';
 
+/** The U-Net model a path names: an .onnx file itself, else a pipeline folder's unet/model.onnx. */
+export function modelFileOf(p: string): string {
+  return p.toLowerCase().endsWith('.onnx') ? p : join(p, 'unet', 'model.onnx');
+}
+
 /** ld-surgeon's own section of model_index.json (all optional). */
 export interface LdSurgeonSection {
   /** [C, H, W] of the U-Net's latents */

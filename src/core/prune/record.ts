@@ -4,7 +4,8 @@ import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
 import type { ModelAnalysis } from '../graph';
 import type { Model } from '../onnx/types';
-import { modelFiles } from './output';
+import { modelFiles, recordPathFor } from './output';
+import { modelFileOf } from '../pipeline/layout';
 import { PRUNE_FORMAT, type ModelFigures, type PruneRecord } from './types';
 
 /** The record at `path`, or undefined when there is none (or it is not one this version reads). */
@@ -16,6 +17,15 @@ export function readPruneRecord(path: string): PruneRecord | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The original a pruned model (or pipeline folder) came from, by its prune record (`X.prune.json` beside `X.onnx`):
+ * the teacher a distillation defaults to. Undefined without a record or when the original is gone.
+ */
+export function originalOfPruned(pruned: string): string | undefined {
+  const record = readPruneRecord(recordPathFor(modelFileOf(pruned)));
+  return record && existsSync(record.source.model) ? record.source.model : undefined;
 }
 
 export function filesBytes(files: readonly string[]): number {

@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { parseEvent, trainerCommand, trainerEnv } from '../../core/distill';
 import type { JobEvent, JobProcessSpec, JobProtocol, JobRequest } from './jobRunner';
 import type { JobStatus } from './runFolder';
+import { modelFileOf } from '../../core/pipeline/layout';
 import { TRAINER_DIR, trainerRunAt, type TrainerRun } from '../distillTaskDefinition';
 
 export interface DistillJobSpec {
@@ -32,8 +33,7 @@ export interface DistillJobSpec {
 
 /** MODEL.distilled.onnx beside the student (-2, -3... when taken). */
 export function distillOutput(student: string): string {
-  const model = student.toLowerCase().endsWith('.onnx') ? student : path.join(student, 'unet', 'model.onnx');
-  const base = model.replace(/\.onnx$/i, '');
+  const base = modelFileOf(student).replace(/\.onnx$/i, '');
   for (let i = 1; ; i++) {
     const out = `${base}.distilled${i === 1 ? '' : `-${i}`}.onnx`;
     if (!existsSync(out)) return out;

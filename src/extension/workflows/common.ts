@@ -32,11 +32,6 @@ export function rel(p: string): string {
   return vscode.workspace.asRelativePath(p, false);
 }
 
-/** The .onnx a model-or-pipeline path stands for (a pipeline folder: its U-Net). */
-export function modelFileOf(p: string): string {
-  return p.toLowerCase().endsWith('.onnx') ? p : path.join(p, 'unet', 'model.onnx');
-}
-
 /** Registers a command whose failure becomes an error notification instead of a silent rejection. */
 export function command(id: string, fn: (...args: unknown[]) => Promise<unknown>): vscode.Disposable {
   return vscode.commands.registerCommand(id, async (...args: unknown[]) => {

@@ -12,11 +12,13 @@ import { JobItem } from '../jobs/jobsView';
 import { SETTINGS_FILE } from '../jobs/runFolder';
 import { checkDistillEnvironment, registerEnvironmentCommand, showEnvironmentProblem } from '../distillEnvironment';
 import { DISTILL_TASK_TYPE, EVENTS_FILE, TRAINER_DIR, definitionPath, taskLabel, trainerRunAt, type DistillTaskDefinition } from '../distillTaskDefinition';
-import { DistillTaskProvider, teacherFromRecord, type DistillLauncher } from '../distillTasks';
+import { DistillTaskProvider, type DistillLauncher } from '../distillTasks';
+import { originalOfPruned } from '../../core/prune/record';
+import { modelFileOf } from '../../core/pipeline/layout';
 import { saveTask } from '../tasksJson';
 import { readSettings } from '../settings';
 import { argPath, resolveModel } from '../targets';
-import { command, modelFileOf, rel, type WorkflowDeps } from './common';
+import { command, rel, type WorkflowDeps } from './common';
 
 export interface DistillWorkflow {
   /** starts a training now (the interpreter checked first); the Launch command runs it as a task instead */
@@ -203,7 +205,7 @@ export function distillWorkflow(d: WorkflowDeps): DistillWorkflow {
       command('ldSurgeon.distill', async (arg) => {
         const student = argPath(arg) ?? (await resolveModel(undefined, 'LD Surgeon: Launch Distillation… — pick the pruned (student) model', d.pipelines.list()));
         if (!student) return;
-        const teacher = teacherFromRecord(student) ?? (await resolveModel(undefined, `Distill ${rel(student)}: pick the original (teacher) model`, d.pipelines.list()));
+        const teacher = originalOfPruned(student) ?? (await resolveModel(undefined, `Distill ${rel(student)}: pick the original (teacher) model`, d.pipelines.list()));
         if (!teacher) return;
         const stepsText = await vscode.window.showInputBox({
           title: `Distill ${rel(student)} from ${rel(teacher)}`,

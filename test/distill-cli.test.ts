@@ -1,0 +1,88 @@
+// `ld-surgeon distill` as a shell or CI step sees it: a bad model is a one-line error naming the file with exit
+// code 2, and Ctrl+C while the trainer is still setting up stops it at once with exit code 130, leaving no model
+// and no checkpoint, only what a --resume reuses. Without --teacher the original comes from the prune record.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseEvent, type TrainerEvent } from '../src/core/distill';
+
+const ROOT = join(__dirname, '..');
+const CLI = join(ROOT, 'bin', 'ld-surgeon.js');
+const PYTHON = process.env.LD_SURGEON_PYTHON ?? '/usr/bin/python3';
+const sha = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
+
+function work(): { dir: string; pipeline: string; teacher: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'ld-surgeon-distill-cli-'));
+  const pipeline = join(dir, 'digits-cond');
+  cpSync(join(ROOT, 'examples', 'digits-cond'), pipeline, { recursive: true });
+  return { dir, pipeline, teacher: join(pipeline, 'unet', 'model.onnx') };
+}
+
+test('a student that is not an ONNX model: exit 2 and one line naming the file', { timeout: 5 * 60_000 }, () => {
+  const { dir, teacher } = work();
+  try {
+    const student = join(dir, 'broken.onnx');
+    writeFileSync(student, 'not a model');
+    const r = spawnSync(process.execPath, [CLI, 'distill', '--student', student, '--teacher', teacher, '--python', PYTHON, '--device', 'cpu'], {
+      cwd: ROOT, encoding: 'utf8',
+    });
+    assert.equal(r.status, 2, r.stderr);
+    const last = r.stderr.trim().split('\n').pop()!;
+    assert.match(last, /^ld-surgeon: /);
+    assert.ok(last.includes(student), `the error names ${student}: ${last}`);
+    assert.ok(!readdirSync(dir).some((f) => f.includes('distilled')), 'no model was written');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('Ctrl+C while the trainer generates its data: exit 130 at once, no model, no checkpoint', { timeout: 10 * 60_000 }, async () => {
+  const { dir, pipeline, teacher } = work();
+  try {
+    // a student that differs from the teacher: one attention block bypassed, no scoring needed
+    const pruneRun = spawnSync(process.execPath, [CLI, 'prune', pipeline, '--ops', 'mid_block.attentions.0', '--ep', 'cpu', '--no-metric', '--latency-seconds', '1', '--quiet'], {
+      cwd: ROOT, encoding: 'utf8',
+    });
+    assert.equal(pruneRun.status, 0, pruneRun.stderr);
+    const student = join(dir, 'digits-cond.pruned', 'unet', 'model.onnx');
+    const hashes = [sha(student), sha(teacher)];
+    const runDir = join(dir, 'run');
+    // the default 256 teacher samples: far longer than the wait for the cancel below
+    const child = spawn(process.execPath, [CLI, 'distill', '--student', student, '--python', PYTHON, '--device', 'cpu', '--run-dir', runDir, '--json'], {
+      cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    let signalledAt = 0;
+    child.stderr.on('data', (d) => (stderr += d));
+    child.stdout.setEncoding('utf8').on('data', (d: string) => {
+      stdout += d;
+      // generating the training latents has begun: Ctrl+C
+      if (!signalledAt && /"event":\s*"setup"/.test(stdout)) {
+        signalledAt = Date.now();
+        child.kill('SIGINT');
+      }
+    });
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    const waited = Date.now() - signalledAt;
+    assert.ok(signalledAt, `the trainer reached its setup event:\n${stderr.slice(-2000)}`);
+    assert.equal(code, 130, stderr.slice(-2000));
+    // generous: one batch of teacher samples, then the step-0 evaluations, would take far longer
+    assert.ok(waited < 15_000, `stopped ${waited} ms after Ctrl+C`);
+    const events = stdout.split('\n').map(parseEvent).filter((e): e is TrainerEvent => !!e);
+    assert.deepEqual(events.at(-1), { event: 'cancelled', step: 0, checkpoint: null });
+    assert.ok(!events.some((e) => e.event === 'step' || e.event === 'data'), 'no data was finished and no step trained');
+    assert.deepEqual(readdirSync(runDir).sort(), ['config.json', 'events.jsonl'], 'no checkpoint and no partial file');
+    assert.ok(!existsSync(join(dir, 'digits-cond.pruned', 'unet', 'model.distilled.onnx')), 'no model was written');
+    assert.deepEqual([sha(student), sha(teacher)], hashes, 'student and teacher untouched');
+    assert.ok(stderr.includes(`teacher: ${teacher} (from the student's prune record)`), 'no --teacher: the original from the prune record');
+    assert.equal(JSON.parse(readFileSync(join(runDir, 'config.json'), 'utf8')).teacher, teacher);
+    assert.match(stderr, /ld-surgeon: cancelled/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
