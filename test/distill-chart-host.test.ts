@@ -1,12 +1,14 @@
 // DistillChartPanels (src/extension/distillChart.ts) outside VS Code: a minimal stand-in for the `vscode`
 // module records the panels it creates and the messages posted to them, so the host side is checked
 // without an editor: the page it serves, replay on `ready`, following appended lines, the snapshot the
-// webview reports, what it refuses to open, and that closing a panel stops following the file.
+// webview reports, what it refuses to open, that closing a panel stops following the file, and that a trainer
+// killed on this machine (no final event) shows as stopped.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import Module from 'node:module';
-import { tmpdir } from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { hostname, tmpdir } from 'node:os';
 import * as path from 'node:path';
 import type { ChartSnapshot, ToChart } from '../src/protocol/distillChart';
 
@@ -154,6 +156,55 @@ test('the panel serves the chart under a CSP, replays the file on ready, then fo
     appendFileSync(file, '{"event": "step", "step": 81, "loss": 0.1}\n');
     await new Promise((r) => setTimeout(r, 1300));
     assert.equal(p.posted.length, after);
+  } finally {
+    charts.dispose();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a trainer killed without a final event: the chart on its host says it stopped; a live or remote one is left alone', async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'ld-surgeon-chart-gone-'));
+  const charts = new DistillChartPanels(fakeVscode().Uri.file('/ext') as never, () => {});
+  // a pid that existed and is gone (SIGKILL leaves nothing in the file)
+  const deadPid = spawnSync(process.execPath, ['-e', '']).pid!;
+  const write = (name: string, pid: number, host: string) => {
+    const file = path.join(dir, name, 'events.jsonl');
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(file, [{ event: 'start', steps: 100, device: 'cpu', pid, host }, { event: 'step', step: 7, loss: 0.5 }].map((e) => JSON.stringify(e)).join('\n') + '\n');
+    return file;
+  };
+  const open = (id: string, file: string) => {
+    charts.show({ id, title: `Distill ${id}`, eventsFile: file });
+    const p = panels.at(-1)!;
+    p.receive({ type: 'ready', protocolVersion: 1 });
+    return p;
+  };
+  try {
+    const killed = open('killed', write('killed', deadPid, hostname()));
+    const alive = open('alive', write('alive', process.pid, hostname()));
+    const remote = open('remote', write('remote', deadPid, `${hostname()}-elsewhere`));
+
+    await until(() => killed.posted.some((m) => m.type === 'file' && m.trainerGone), (v) => v, 'the killed trainer to be noticed', 6000);
+    assert.equal(killed.title, 'Distill killed (stopped)');
+    assert.match(charts.summary('killed')!.status, new RegExp(`^stopped at step 7/100: the trainer \\(pid ${deadPid}\\) stopped without a final event`));
+    // a reloaded webview learns it again after the replay
+    const before = killed.posted.length;
+    killed.receive({ type: 'ready', protocolVersion: 1 });
+    assert.deepEqual(killed.posted.slice(before).map((m) => m.type), ['init', 'events', 'file']);
+    assert.equal((killed.posted.at(-1) as Extract<ToChart, { type: 'file' }>).trainerGone, true);
+
+    // the same checks ran for the others by now: a live pid, and a pid on another machine, stay running
+    for (const p of [alive, remote]) {
+      assert.ok(!p.posted.some((m) => m.type === 'file' && m.trainerGone), p.title);
+      assert.equal(p.title, `Distill ${p === alive ? 'alive' : 'remote'} (7/100)`);
+    }
+
+    // the user resumes: a new trainer appends to the same file and the chart runs again
+    appendFileSync(path.join(dir, 'killed', 'events.jsonl'), [
+      { event: 'start', steps: 100, device: 'cpu', resumed: true, pid: process.pid, host: hostname() }, { event: 'resume', step: 5 }, { event: 'step', step: 6, loss: 0.4 },
+    ].map((e) => JSON.stringify(e)).join('\n') + '\n');
+    await until(() => killed.title, (t) => t === 'Distill killed (6/100)', 'the resumed run', 5000);
+    assert.match(charts.summary('killed')!.status, /^running: step 6\/100/);
   } finally {
     charts.dispose();
     rmSync(dir, { recursive: true, force: true });

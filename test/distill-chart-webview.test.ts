@@ -138,3 +138,15 @@ test('a running run whose file stopped changing minutes ago asks whether the tra
   await feed([{ type: 'file', exists: true, mtimeMs: now + 3_600_000, hostNowMs: now + 3_600_000 }]);
   await until(() => text('.dc-facts'), (t) => !t.includes('last event'), 'the note to go once the file changes');
 });
+
+test('a trainer the host found gone: the header says the run stopped and how to continue it', { skip }, async () => {
+  await feed([
+    { type: 'events', reset: true, events: [{ ...EVENTS[0], pid: 4242, host: 'gpu-7' }, { event: 'step', step: 1, loss: 0.3 }, { event: 'step', step: 2, loss: 0.25 }] },
+    { type: 'file', exists: true, mtimeMs: Date.now(), hostNowMs: Date.now(), trainerGone: true },
+  ]);
+  const s = await until(snapshot, (v) => v?.state === 'lost', 'the stopped state');
+  assert.match(s!.status, /^stopped at step 2\/\d+: the trainer \(pid 4242\) stopped without a final event: it was killed or crashed; resume continues/);
+  assert.equal(s!.points['loss.total'], 2, 'the steps it made stay on the chart');
+  assert.match(await text('[role=alert]'), /^The trainer \(pid 4242\) stopped without a final event: it was killed or crashed\. Resume the run \(Jobs view, or ld-surgeon distill --resume\)/);
+  assert.deepEqual(problems, []);
+});

@@ -9,7 +9,7 @@ import { appendFileSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFil
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import {
-  LineSplitter, downsampleMinMax, nearestPoint, parseEventLines, reduceEvents, statusText,
+  LineSplitter, RunSeriesReducer, downsampleMinMax, nearestPoint, parseEventLines, reduceEvents, statusText,
   type Point,
 } from '../src/core/distill/runSeries';
 import { EventsFileFollower } from '../src/core/distill/eventsFollower';
@@ -83,6 +83,23 @@ test('status texts follow the run: waiting, preparing, running, cancelled, error
   assert.equal(statusText(reduceEvents([{ event: 'error', message: '--student is required' }])), 'error: --student is required');
   const notExported = reduceEvents([start(), step(1), { event: 'done', output: null, best_step: 1 }]);
   assert.equal(statusText(notExported), 'done (not exported)');
+});
+
+test('a trainer found gone without a final event: the run is stopped, and a resume brings it back', () => {
+  const reducer = new RunSeriesReducer().addAll([start({ pid: 4242, host: 'gpu-7' }), step(1), step(12)]);
+  assert.deepEqual(reducer.series.trainer, { pid: 4242, host: 'gpu-7' });
+  reducer.markTrainerGone();
+  assert.equal(reducer.series.state, 'lost');
+  assert.equal(statusText(reducer.series), 'stopped at step 12/100: the trainer (pid 4242) stopped without a final event: it was killed or crashed; resume continues from the latest checkpoint');
+  reducer.addAll([start({ resumed: true, pid: 5151, host: 'gpu-7' }), { event: 'resume', step: 10 }, step(11)]);
+  assert.equal(reducer.series.state, 'running');
+  assert.deepEqual(reducer.series.trainer, { pid: 5151, host: 'gpu-7' });
+  // a run that ended keeps its ending: only a live run can be lost
+  const done = new RunSeriesReducer().addAll([start({ pid: 1, host: 'h' }), step(1), { event: 'done', output: '/o.onnx' }]);
+  done.markTrainerGone();
+  assert.equal(done.series.state, 'done');
+  // an older trainer that does not say where it runs
+  assert.equal(reduceEvents([start()]).trainer, undefined);
 });
 
 test('resuming a cancelled run clears the cancelled status and keeps its steps', () => {

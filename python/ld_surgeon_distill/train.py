@@ -12,6 +12,7 @@ import math
 import os
 import random
 import signal
+import socket
 import sys
 import time
 from contextlib import nullcontext
@@ -351,7 +352,9 @@ class Trainer:
                    if self.device.type == "cuda" else "cpu", precision_requested=cfg["precision"],
                    precision=str(self.amp_dtype or torch.float32).replace("torch.", ""),
                    world_size=dist.world, python=sys.executable, torch=torch.__version__, trainer=__version__,
-                   resumed=self.resume_dir is not None)
+                   resumed=self.resume_dir is not None,
+                   # where the main process runs: a chart on that host can tell a killed trainer from a slow one
+                   pid=os.getpid(), host=socket.gethostname())
         t0 = time.time()
         self._load_models()
         self.pipeline = Pipeline(cfg["pipeline"]) if cfg["pipeline"] else None

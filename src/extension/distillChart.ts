@@ -2,8 +2,10 @@
 // (replayed, then followed while the trainer appends). Reading the file rather than the job's stdout
 // means a chart works the same for a run started here, from the CLI, on a cluster, or after a reload.
 import * as vscode from 'vscode';
+import { hostname } from 'node:os';
 import { EventsFileFollower, type EventsFileState } from '../core/distill/eventsFollower';
-import { RunSeriesReducer, statusText, type RunSeries } from '../core/distill/runSeries';
+import { RunSeriesReducer, isLive, statusText, type RunSeries } from '../core/distill/runSeries';
+import { isProcessAlive } from './jobs/runFolder';
 import type { TrainerEvent } from '../core/distill/events';
 import {
   DISTILL_CHART_PROTOCOL_VERSION, eventMessages, parseFromChart, type ChartSnapshot, type ToChart,
@@ -20,6 +22,9 @@ export interface DistillChartRun {
 
 export type { ChartSnapshot };
 
+/** How often a live run's trainer process is looked for (only when it runs on this host). */
+const TRAINER_CHECK_MS = 2000;
+
 class ChartPanel {
   private events: TrainerEvent[] = [];
   private reducer = new RunSeriesReducer();
@@ -28,6 +33,9 @@ class ChartPanel {
   private follower: EventsFileFollower;
   private ready = false;
   private shortStatus = '';
+  /** the trainer pid found gone while the events still said it ran (killed or crashed) */
+  private goneFor: number | undefined;
+  private readonly trainerCheck: ReturnType<typeof setInterval>;
   lastSnapshot: ChartSnapshot | undefined;
 
   constructor(
@@ -44,9 +52,28 @@ class ChartPanel {
     });
     panel.onDidDispose(() => {
       this.follower.dispose();
+      clearInterval(this.trainerCheck);
       onClosed();
     });
     this.follower = this.follow();
+    this.trainerCheck = setInterval(() => void this.checkTrainer(), TRAINER_CHECK_MS);
+  }
+
+  /**
+   * A trainer killed with SIGKILL (or by the OOM killer, or a crash of Python itself) writes no final event: its
+   * chart would say "running" forever. When it ran on this machine its pid tells: gone means it stopped.
+   */
+  private async checkTrainer(): Promise<void> {
+    const trainer = this.reducer.series.trainer;
+    if (!isLive(this.reducer.series) || !trainer || trainer.host !== hostname() || isProcessAlive(trainer.pid)) return;
+    // its last lines may have been written just before it exited: read them before deciding
+    await this.follower.check();
+    const s = this.reducer.series;
+    if (!isLive(s) || s.trainer?.pid !== trainer.pid) return;
+    this.reducer.markTrainerGone();
+    this.goneFor = trainer.pid;
+    this.postFileState();
+    this.updateTitle();
   }
 
   /** show() again for the same id: a re-run may write somewhere else. */
@@ -60,6 +87,7 @@ class ChartPanel {
     this.reducer = new RunSeriesReducer();
     this.skippedLines = 0;
     this.fileState = undefined;
+    this.goneFor = undefined;
     this.post({ type: 'init', title: run.title, eventsFile: run.eventsFile });
     for (const m of eventMessages([], true)) this.post(m);
     this.follower = this.follow();
@@ -71,6 +99,7 @@ class ChartPanel {
 
   dispose(): void {
     this.follower.dispose();
+    clearInterval(this.trainerCheck);
     this.panel.dispose();
   }
 
@@ -84,6 +113,9 @@ class ChartPanel {
         }
         this.events.push(...events);
         this.reducer.addAll(events);
+        // a resume appending to the same file starts a new trainer; a replaced file is checked afresh
+        if (reset || this.reducer.series.trainer?.pid !== this.goneFor) this.goneFor = undefined;
+        else if (this.goneFor !== undefined) this.reducer.markTrainerGone();
         this.skippedLines += skipped;
         for (const m of eventMessages(events, reset, skipped)) this.post(m);
         this.updateTitle();
@@ -137,7 +169,8 @@ class ChartPanel {
 
   private postFileState(): void {
     const f = this.fileState;
-    if (f) this.post({ type: 'file', exists: f.exists, mtimeMs: f.mtimeMs, hostNowMs: Date.now(), error: f.error });
+    const gone = this.goneFor !== undefined ? { trainerGone: true } : {};
+    if (f) this.post({ type: 'file', exists: f.exists, mtimeMs: f.mtimeMs, hostNowMs: Date.now(), error: f.error, ...gone });
   }
 
   private post(m: ToChart): void {
@@ -155,7 +188,7 @@ class ChartPanel {
 
   private titleText(): string {
     const s = this.reducer.series;
-    const tail = s.state === 'running' && s.step > 0 ? (s.totalSteps ? `${s.step}/${s.totalSteps}` : `step ${s.step}`) : s.state === 'waiting' || s.state === 'preparing' || s.state === 'running' ? '' : s.state;
+    const tail = s.state === 'running' && s.step > 0 ? (s.totalSteps ? `${s.step}/${s.totalSteps}` : `step ${s.step}`) : s.state === 'waiting' || isLive(s) ? '' : s.state === 'lost' ? 'stopped' : s.state;
     return tail ? `${this.run.title} (${tail})` : this.run.title;
   }
 }

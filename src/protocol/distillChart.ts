@@ -31,6 +31,8 @@ export type ToChart =
       /** the host's clock when it sent this: with a remote extension host, file times are the remote's */
       hostNowMs?: number;
       error?: string;
+      /** the host found the trainer's process gone while the events still say it runs: killed or crashed */
+      trainerGone?: boolean;
     };
 
 // ---------------------------------------------------------------------------------------------

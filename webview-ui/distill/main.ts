@@ -4,7 +4,7 @@ import { select } from 'd3';
 import {
   DISTILL_CHART_PROTOCOL_VERSION, parseToChart, type ChartSnapshot, type FromChart, type ToChart,
 } from '../../src/protocol/distillChart';
-import { LOSS_LABELS, LOSS_PARTS, RunSeriesReducer, statusText, type LossPart, type RunSeries } from '../../src/core/distill/runSeries';
+import { LOSS_LABELS, LOSS_PARTS, RunSeriesReducer, isLive, statusText, type LossPart, type RunSeries } from '../../src/core/distill/runSeries';
 import { LineChart, preciseNumber, shortNumber, type ChartSeries } from './lineChart';
 import './style.css';
 
@@ -86,6 +86,7 @@ class ChartApp {
       case 'file':
         this.file = { exists: msg.exists, mtimeMs: msg.mtimeMs, error: msg.error };
         if (msg.hostNowMs !== undefined) this.clockSkew = Date.now() - msg.hostNowMs;
+        if (msg.trainerGone) this.reducer.markTrainerGone();
         break;
     }
     this.schedule();
@@ -154,6 +155,7 @@ class ChartApp {
   private emptyText(s: RunSeries): string {
     if (s.state === 'error') return `The run failed before its first step: ${s.message ?? ''}`;
     if (s.state === 'cancelled') return 'The run was cancelled before its first step.';
+    if (s.state === 'lost') return `Training never began: ${s.message ?? ''}.`;
     if (s.state === 'waiting') {
       if (this.file?.error) return this.file.error;
       return this.file && !this.file.exists ? `Waiting for the trainer to start… (${this.eventsFile} does not exist yet)` : 'Waiting for the trainer to start…';
@@ -242,8 +244,7 @@ class ChartApp {
     if (s.resumes.length) {
       fact('resumed', s.resumes.map((r) => `@${r.step}${r.dropped ? ` (${r.dropped} redone point${r.dropped === 1 ? '' : 's'} replaced)` : ''}`).join(', '));
     }
-    const live = s.state === 'running' || s.state === 'preparing';
-    if (live && this.file?.mtimeMs !== undefined) {
+    if (isLive(s) && this.file?.mtimeMs !== undefined) {
       const age = Date.now() - this.clockSkew - this.file.mtimeMs;
       if (age > STALE_MS) fact('last event', `${ago(age)} ago: is the trainer still running?`);
     }
@@ -260,6 +261,10 @@ class ChartApp {
       } else fact('output', 'not exported (--no-export)');
     }
     if (s.state === 'error' && s.message) h.append('div').attr('class', 'dc-banner dc-banner-error').attr('role', 'alert').text(s.message);
+    if (s.state === 'lost') {
+      h.append('div').attr('class', 'dc-banner dc-banner-warn').attr('role', 'alert')
+        .text(`${sentence(s.message ?? '')}. Resume the run (Jobs view, or ld-surgeon distill --resume) to continue from its latest checkpoint.`);
+    }
     if (s.diverged) h.append('div').attr('class', 'dc-banner dc-banner-warn').text(`The ${LOSS_LABELS[s.diverged.part]} loss became NaN or infinite at step ${s.diverged.step}: lower --lr or check the data.`);
     if (this.file?.error) h.append('div').attr('class', 'dc-banner dc-banner-error').text(this.file.error);
     if (this.skippedLines) h.append('div').attr('class', 'dc-banner dc-banner-warn').text(`${this.skippedLines} line${this.skippedLines === 1 ? '' : 's'} of ${this.eventsFile} could not be read as events and were skipped.`);
@@ -312,3 +317,7 @@ window.addEventListener('message', (e: MessageEvent) => {
   app.handle(msg);
 });
 vscode.postMessage({ type: 'ready', protocolVersion: DISTILL_CHART_PROTOCOL_VERSION });
+
+function sentence(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}

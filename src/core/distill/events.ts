@@ -6,7 +6,8 @@
  * to `events.jsonl` in its run folder (a resumed run keeps appending), so a run can be replayed later.
  */
 export type TrainerEvent =
-  | { event: 'start'; steps?: number; device?: string; device_name?: string; python?: string; torch?: string; resumed?: boolean; [k: string]: unknown }
+  /** `pid` and `host`: the trainer's main process, so a chart on the same host can tell whether it still runs */
+  | { event: 'start'; steps?: number; device?: string; device_name?: string; python?: string; torch?: string; resumed?: boolean; pid?: number; host?: string; [k: string]: unknown }
   | { event: 'setup'; features?: { matched: string[]; skipped: string[] }; [k: string]: unknown }
   | { event: 'data_progress'; done: number; total: number }
   | { event: 'data'; source: string; samples: number; cached: boolean }

@@ -34,7 +34,8 @@ export interface MetricSeries {
   higherIsBetter: boolean;
 }
 
-export type RunState = 'waiting' | 'preparing' | 'running' | 'cancelled' | 'done' | 'error';
+/** `lost`: the trainer process is gone but the run has no final event (it was killed or crashed) */
+export type RunState = 'waiting' | 'preparing' | 'running' | 'cancelled' | 'done' | 'error' | 'lost';
 
 export interface ResumeMark {
   /** the checkpoint step the resumed run continued from */
@@ -62,6 +63,8 @@ export interface RunSeries {
   bestStep?: number;
   /** e.g. "cuda:0 · NVIDIA H100 80GB HBM3 · bfloat16" */
   device?: string;
+  /** the trainer's main process, from its latest `start` (older trainers do not say) */
+  trainer?: { pid: number; host: string };
   output?: string | null;
   resumes: ResumeMark[];
   /** the first logged loss that was NaN or infinite: the run diverged there */
@@ -117,6 +120,18 @@ export class RunSeriesReducer {
     return this;
   }
 
+  /**
+   * Whoever can see the trainer's host found its process gone while the run still looks live: it was killed
+   * or crashed before writing a final event. A later `start` (a resume appending to the same file) clears it.
+   */
+  markTrainerGone(): void {
+    const s = this.series;
+    if (!isLive(s)) return;
+    s.state = 'lost';
+    s.phase = undefined;
+    s.message = `the trainer${s.trainer ? ` (pid ${s.trainer.pid})` : ''} stopped without a final event: it was killed or crashed`;
+  }
+
   add(e: TrainerEvent): void {
     const s = this.series;
     switch (e.event) {
@@ -132,6 +147,8 @@ export class RunSeriesReducer {
         const every = num(e.eval_every);
         if (every !== undefined) s.evalEvery = every;
         s.device = describeDevice(e);
+        const pid = num(e.pid);
+        s.trainer = pid !== undefined && typeof e.host === 'string' ? { pid, host: e.host } : undefined;
         break;
       }
       case 'setup':
@@ -301,6 +318,11 @@ export class RunSeriesReducer {
   }
 }
 
+/** A run that is still preparing or running by its events: its trainer should be alive. */
+export function isLive(s: RunSeries): boolean {
+  return s.state === 'preparing' || s.state === 'running';
+}
+
 export function reduceEvents(events: Iterable<TrainerEvent>): RunSeries {
   return new RunSeriesReducer().addAll(events).series;
 }
@@ -335,6 +357,8 @@ export function statusText(s: RunSeries): string {
       return s.output ? `done: exported ${s.output}` : 'done (not exported)';
     case 'error':
       return `error${s.step > 0 ? ` at step ${s.step}` : ''}: ${s.message ?? 'unknown error'}`;
+    case 'lost':
+      return `stopped${s.step > 0 ? ` at step ${s.step}${of}` : ''}: ${s.message}; resume continues from the latest checkpoint`;
   }
 }
 
