@@ -141,7 +141,7 @@ test('a running run whose file stopped changing minutes ago asks whether the tra
 
 test('a trainer the host found gone: the header says the run stopped and how to continue it', { skip }, async () => {
   await feed([
-    { type: 'events', reset: true, events: [{ ...EVENTS[0], pid: 4242, host: 'gpu-7' }, { event: 'step', step: 1, loss: 0.3 }, { event: 'step', step: 2, loss: 0.25 }] },
+    { type: 'events', reset: true, events: [{ event: 'start', steps: 80, device: 'cpu', pid: 4242, host: 'gpu-7' }, { event: 'step', step: 1, loss: 0.3 }, { event: 'step', step: 2, loss: 0.25 }] },
     { type: 'file', exists: true, mtimeMs: Date.now(), hostNowMs: Date.now(), trainerGone: true },
   ]);
   const s = await until(snapshot, (v) => v?.state === 'lost', 'the stopped state');

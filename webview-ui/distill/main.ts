@@ -6,19 +6,8 @@ import {
 } from '../../src/protocol/distillChart';
 import { LOSS_LABELS, LOSS_PARTS, RunSeriesReducer, isLive, statusText, type LossPart, type RunSeries } from '../../src/core/distill/runSeries';
 import { LineChart, preciseNumber, shortNumber, type ChartSeries } from './lineChart';
+import { connectWebview } from '../common/connect';
 import './style.css';
-
-interface VsCodeApi {
-  postMessage(msg: FromChart): void;
-}
-declare function acquireVsCodeApi(): VsCodeApi;
-
-const vscode = acquireVsCodeApi();
-const root = document.getElementById('app') ?? document.body.appendChild(document.createElement('div'));
-
-const report = (message: string, stack?: string) => vscode.postMessage({ type: 'reportError', message, stack });
-window.addEventListener('error', (e) => report(e.message, e.error instanceof Error ? e.error.stack : undefined));
-window.addEventListener('unhandledrejection', (e) => report(String(e.reason instanceof Error ? e.reason.message : e.reason)));
 
 const LOSS_CLASS: Record<LossPart, string> = { total: 's-blue', task: 's-orange', out: 's-green', feat: 's-purple' };
 /** a trainer that logs nothing for this long while "running" has probably died (killed, machine lost) */
@@ -44,7 +33,10 @@ class ChartApp {
   private lrChart: LineChart;
   private sideBox: HTMLElement;
 
-  constructor(private readonly el: HTMLElement) {
+  constructor(
+    private readonly el: HTMLElement,
+    private readonly post: (msg: FromChart) => void,
+  ) {
     el.replaceChildren();
     el.classList.add('dc-app');
     this.header = el.appendChild(document.createElement('header'));
@@ -256,7 +248,7 @@ class ChartApp {
         const path = s.output;
         a.on('click', (ev: MouseEvent) => {
           ev.preventDefault();
-          vscode.postMessage({ type: 'openOutput', path });
+          this.post({ type: 'openOutput', path });
         });
       } else fact('output', 'not exported (--no-export)');
     }
@@ -294,7 +286,7 @@ class ChartApp {
       teacher,
       resumes: s.resumes.map((r) => r.step),
     };
-    vscode.postMessage({ type: 'rendered', snapshot });
+    this.post({ type: 'rendered', snapshot });
   }
 }
 
@@ -305,18 +297,9 @@ function ago(ms: number): string {
   return `${(s / 3600).toFixed(1)} h`;
 }
 
-const app = new ChartApp(root);
-window.addEventListener('message', (e: MessageEvent) => {
-  let msg: ToChart;
-  try {
-    msg = parseToChart(e.data);
-  } catch (err) {
-    report(err instanceof Error ? err.message : String(err));
-    return;
-  }
-  app.handle(msg);
-});
-vscode.postMessage({ type: 'ready', protocolVersion: DISTILL_CHART_PROTOCOL_VERSION });
+const { host, root } = connectWebview<ToChart, FromChart>(parseToChart, (msg) => app.handle(msg));
+const app = new ChartApp(root, (m) => host.postMessage(m));
+host.postMessage({ type: 'ready', protocolVersion: DISTILL_CHART_PROTOCOL_VERSION });
 
 function sentence(text: string): string {
   return text.charAt(0).toUpperCase() + text.slice(1);
