@@ -15,6 +15,7 @@ in a single sidecar, checked by path, and the folder is renamed into place at th
 """
 import argparse
 import json
+import inspect
 import math
 import os
 import shutil
@@ -35,6 +36,8 @@ SD15 = dict(sample_size=64, in_channels=4, out_channels=4, block_out_channels=(3
             down_block_types=("CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"),
             up_block_types=("UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"))
 SEQ_LEN = 77
+# torch >= 2.9 exports with dynamo by default; the TorchScript tracer keeps the module scopes in node names
+TRACER = {"dynamo": False} if "dynamo" in inspect.signature(torch.onnx.export).parameters else {}
 
 
 def config(width_mult, sample_size):
@@ -63,7 +66,7 @@ def main():
     ap.add_argument("--sample-size", type=int, default=64, help="latent height/width of the trace input")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
-    torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
+    torch.set_num_threads(max(1, min(int(os.environ.get("GEN_THREADS", "2")), torch.get_num_threads())))
     suffix = "" if args.width_mult == 1.0 else f"-w{args.width_mult:g}"
     out = os.path.abspath(args.out_dir or os.path.join(HERE, "out", f"sd15-unet{suffix}"))
     stage = out + ".staging"
@@ -82,7 +85,7 @@ def main():
                           dynamic_axes={"sample": {0: "batch", 2: "height", 3: "width"}, "timestep": {0: "batch"},
                                         "encoder_hidden_states": {0: "batch", 1: "sequence"},
                                         "out_sample": {0: "batch", 2: "height", 3: "width"}},
-                          do_constant_folding=True)
+                          do_constant_folding=True, **TRACER)
     del model
     t_export = time.time() - t0
     proto = onnx.load(raw)  # pulls in any per-tensor files torch wrote beside it

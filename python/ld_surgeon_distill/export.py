@@ -67,6 +67,12 @@ def export_onnx(module: OnnxModule, example_inputs: Dict[str, torch.Tensor], pat
     return path
 
 
+def _umask() -> int:
+    mask = os.umask(0)  # the only way to read it is to set it; put it straight back
+    os.umask(mask)
+    return mask
+
+
 def write_model_atomic(model: onnx.ModelProto, path: str, external_data: bool = False):
     """Writes a model (and its one external data file, `<name>.data`) without ever leaving a partial file
     under the final name."""
@@ -74,6 +80,8 @@ def write_model_atomic(model: onnx.ModelProto, path: str, external_data: bool = 
     base = os.path.basename(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{base}.", suffix=".tmp", dir=folder)
     os.close(fd)
+    # mkstemp creates 0600; the model is an ordinary file others (a team, a serving user) read, as open() makes it
+    os.chmod(tmp, 0o666 & ~_umask())
     data_name = base + ".data"
     tmp_data = None
     try:

@@ -671,6 +671,8 @@ class Trainer:
         result = {"best_step": best["step"] if best else None, "metrics_before": self.metrics_before,
                   "metrics_teacher": self.metrics_teacher, "metrics_best": best["metrics"] if best else None,
                   "history": self.history}
+        if self.device.type == "cuda":  # what a user sizes --batch-size and the GPU by
+            result["gpu_memory_peak_gb"] = round(torch.cuda.max_memory_allocated(self.device) / 2**30, 2)
         if not cfg["export"]:
             emit.event("done", output=None, metrics_after=best["metrics"] if best else None, **result)
             self.dist.barrier()

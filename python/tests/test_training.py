@@ -3,6 +3,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -190,6 +191,14 @@ class ProtocolTest(TinyPipelineCase):
         self.assertIn("latent_score", done["metrics_after"])
         self.assertIn("latent_score", done["metrics_before"])
         self.assertEqual(sorted(os.listdir(os.path.dirname(out))), ["student.distilled.onnx"])  # no temp leftovers
+        # readable like any file the user writes (not the temp file's 0600)
+        mask = os.umask(0)
+        os.umask(mask)
+        self.assertEqual(os.stat(out).st_mode & 0o777, 0o666 & ~mask)
+        # where the trainer ran, so a chart on this machine can tell when it is gone
+        self.assertEqual(start["host"], socket.gethostname())
+        self.assertIsInstance(start["pid"], int)
+        self.assertNotIn(start["pid"], (0, os.getpid()))
 
     def test_unsupported_student_fails_before_training(self):
         m = onnx.load(self.student)

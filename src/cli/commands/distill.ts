@@ -63,7 +63,7 @@ function describe(e: TrainerEvent, total: number): string | undefined {
     case 'eval': return `eval @${e.step}: ${metrics(e.metrics)}${e.best ? '  (best)' : ''}`;
     case 'checkpoint': return `checkpoint ${e.path}`;
     case 'cancelled': return `cancelled at step ${e.step}; resume with --resume and the run folder (checkpoint ${e.checkpoint ?? 'none'})`;
-    case 'done': return `done: ${e.output ?? '(no export)'}\n${qualityTable(e)}`;
+    case 'done': return `done: ${e.output ?? '(no export)'}${typeof e.gpu_memory_peak_gb === 'number' ? `  (peak GPU memory ${e.gpu_memory_peak_gb} GiB)` : ''}\n${qualityTable(e)}`;
     case 'error': return undefined;
   }
 }

@@ -17,7 +17,7 @@ export type TrainerEvent =
   /** a resumed run continues from this checkpoint step: events logged after it are redone */
   | { event: 'resume'; step: number }
   | { event: 'cancelled'; step: number; checkpoint?: string }
-  | { event: 'done'; output: string | null; metrics_before?: Record<string, number>; metrics_after?: Record<string, number> | null; metrics_teacher?: Record<string, number>; best_step?: number | null; [k: string]: unknown }
+  | { event: 'done'; output: string | null; metrics_before?: Record<string, number>; metrics_after?: Record<string, number> | null; metrics_teacher?: Record<string, number>; best_step?: number | null; gpu_memory_peak_gb?: number; [k: string]: unknown }
   | { event: 'error'; message: string };
 
 /** Reads one line of the trainer's output (stdout or events.jsonl); undefined for anything that is not an event. */
