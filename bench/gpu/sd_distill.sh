@@ -4,7 +4,7 @@
 # random CLIP-sized embeddings the conditions. Trains on CUDA (bf16 autocast) and a couple of steps on the CPU, and
 # prints each run's samples/s, time to first step and peak GPU memory. The toy example models are launch-bound on a
 # GPU; this is the size where the GPU's throughput shows.
-#   bash bench/gpu/sd_distill.sh [WIDTH]      WIDTH 1.0 (default) = SD 1.5's 860M parameters
+#   [RUNS="cuda cuda-unfused cpu"] bash bench/gpu/sd_distill.sh [WIDTH]      WIDTH 1.0 (default) = SD 1.5's 860M parameters
 set -u -o pipefail
 cd "$(dirname "$0")/../.."
 OUT=${OUT:-$(mktemp -d)}
@@ -36,7 +36,8 @@ setup = next((e for e in ev if e["event"] == "setup"), {})
 data = next((e for e in ev if e["event"] == "data"), {})
 steps = [e for e in ev if e["event"] == "step"]
 print(" ", start.get("device"), start.get("device_name"), start.get("precision"), "torch", start.get("torch"),
-      "| parameters", setup.get("parameters"), "| setup", setup.get("seconds"), "s, data", data.get("seconds"), "s")
+      "| parameters", setup.get("parameters"), "| fused attentions", setup.get("fused_attentions"), "| setup",
+      setup.get("seconds"), "s, data", data.get("seconds"), "s")
 if steps:
     sps = sorted(s["samples_per_s"] for s in (steps[1:] or steps))
     print("  steps", steps[-1]["step"], "batch", start.get("batch_size"), "loss", round(steps[0]["loss"], 4), "->",
@@ -48,13 +49,18 @@ for e in ev:
         print("  " + e["event"], {k: e[k] for k in e if k in ("message", "best_step", "gpu_memory_peak_gb", "seconds")})
 PYEOF
 }
-if $PY -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)"; then
-  run cuda 240 --device cuda --steps 40 --batch-size 8 --data-samples 32 --data-steps 10 --eval-samples 8 \
-    --eval-steps 10 --eval-every 20
-else
-  echo "no CUDA device: the GPU run is skipped"
-fi
-# the CPU can only afford a taste: one sample per batch, one-step data and evaluations; its samples/s is the point
-run cpu "${CPU_LIMIT:-150}" --device cpu --steps 3 --batch-size 1 --data-samples 2 --data-steps 1 --eval-samples 1 \
-  --eval-steps 1 --eval-every 0 --log-every 1
+# RUNS picks which: cuda (fused attention, the default), cuda-unfused (attention node by node as exported), cpu
+RUNS=${RUNS:-cuda cpu}
+cuda_args=(--device cuda --steps 40 --batch-size 8 --data-samples 32 --data-steps 10 --eval-samples 8 --eval-steps 10
+           --eval-every 20)
+has_cuda() { $PY -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)"; }
+for r in $RUNS; do
+  case $r in
+    cuda) if has_cuda; then run cuda 240 "${cuda_args[@]}"; else echo "no CUDA device: $r skipped"; fi ;;
+    cuda-unfused) if has_cuda; then run cuda-unfused 240 "${cuda_args[@]}" --no-fused-attention; else echo "no CUDA device: $r skipped"; fi ;;
+    # the CPU can only afford a taste: one sample per batch, one-step data and evaluations; its samples/s is the point
+    cpu) run cpu "${CPU_LIMIT:-150}" --device cpu --steps 3 --batch-size 1 --data-samples 2 --data-steps 1 \
+           --eval-samples 1 --eval-steps 1 --eval-every 0 --log-every 1 ;;
+  esac
+done
 echo "total $(( $(date +%s) - t0 )) s"

@@ -40,6 +40,9 @@ def parse(argv):
     for name, typ, helptext in num:
         p.add_argument("--" + name.replace("_", "-"), dest=name, type=typ, default=None,
                        help=(helptext + f" (default {d[name]})") if helptext else f"default {d[name]}")
+    p.add_argument("--no-fused-attention", dest="fused_attention", action="store_const", const=False, default=None,
+                   help="run attention node by node as exported instead of as one fused step (torch >= 2.1: "
+                        "scaled_dot_product_attention, far less GPU memory at SD scale)")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default=None, help="default auto")
     p.add_argument("--precision", choices=["auto", "fp32", "fp16", "bf16"], default=None,
                    help="autocast on CUDA (auto: bf16 where supported, else fp16); CPU always runs fp32")

@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from . import ops
+from .attention import fuse_attention
 from .ops import ONNX_TO_TORCH_DTYPE, NodeSpec, UnsupportedVariant, tensor_from_proto
 
 DEFAULT_DOMAINS = ("", "ai.onnx")
@@ -114,7 +115,10 @@ class _Step:
 class OnnxModule(nn.Module):
     """Executes an ONNX graph. forward(*inputs) takes the graph inputs in order (or by name as keywords)."""
 
-    def __init__(self, model: Union[str, onnx.ModelProto], source: Optional[str] = None, trainable: bool = True):
+    def __init__(self, model: Union[str, onnx.ModelProto], source: Optional[str] = None, trainable: bool = True,
+                 fused_attention: bool = True):
+        """`fused_attention`: run each attention chain the graph spells out node by node as one
+        scaled-dot-product-attention step (see attention.py); results agree within float tolerance."""
         super().__init__()
         if isinstance(model, str):
             source = source or model
@@ -216,8 +220,16 @@ class OnnxModule(nn.Module):
         self._infer_elem_types(graph, nodes)
         self._check_inputs_defined()
         self._capture: List[str] = []
-        self._plan_frees()
         self._plan_shape_cache()
+        self._fused_steps: Optional[List[_Step]] = None
+        self._fused_away: set = set()
+        self.fused_attentions = 0
+        if fused_attention:
+            default_axis = -1 if self.opset >= 13 else 1
+            axis = lambda s: next((a.i for a in nodes[s.index].attribute if a.name == "axis"), default_axis)  # noqa: E731
+            self._fused_steps, self._fused_away, self.fused_attentions = fuse_attention(
+                self._steps, self._fixed, axis, set(self.output_names))
+        self._plan_frees()
 
     # ------------------------------------------------------------------------------------ construction
 
@@ -369,21 +381,27 @@ class OnnxModule(nn.Module):
                 raise OnnxImportError(f"{self.source}: graph output '{o}' is never computed")
 
     def _plan_frees(self):
+        """Chooses the execution plan (fused attention unless a captured value exists only unfused) and marks
+        in each plan where every value is read for the last time, so it is dropped there."""
         keep = set(self.output_names) | set(self._capture) | set(self._fixed) | {r[0] for r in self._refs}
-        last_use: Dict[str, int] = {}
-        for k, s in enumerate(self._steps):
-            for i in s.inputs:
-                if i:
-                    last_use[i] = k
-            for o in s.outputs:
-                if o and o not in last_use:
-                    last_use[o] = k
-        frees: Dict[int, List[str]] = {}
-        for v, k in last_use.items():
-            if v not in keep:
-                frees.setdefault(k, []).append(v)
-        for k, s in enumerate(self._steps):
-            s.free = frees.get(k, [])
+        for steps in (self._steps, self._fused_steps or []):
+            last_use: Dict[str, int] = {}
+            for k, s in enumerate(steps):
+                for i in s.inputs:
+                    if i:
+                        last_use[i] = k
+                for o in s.outputs:
+                    if o and o not in last_use:
+                        last_use[o] = k
+            frees: Dict[int, List[str]] = {}
+            for v, k in last_use.items():
+                if v not in keep:
+                    frees.setdefault(k, []).append(v)
+            for k, s in enumerate(steps):
+                s.free = frees.get(k, [])
+        usable = self._fused_steps is not None and not (set(self._capture) & self._fused_away)
+        self._plan = self._fused_steps if usable else self._steps
+        self._data_steps = [s for s in self._plan if not s.shape_only]
 
     def _plan_shape_cache(self):
         """Marks the steps that compute only from shapes and constants (Shape -> Gather -> Concat chains). Their
@@ -396,8 +414,6 @@ class OnnxModule(nn.Module):
                 shape_only.update(o for o in s.outputs if o)
             else:
                 s.shape_only = False
-        self._shape_steps_outputs = [o for s in self._steps if s.shape_only for o in s.outputs if o]
-        self._data_steps = [s for s in self._steps if not s.shape_only]
         self._shape_cache: "OrderedDict[tuple, Dict[str, torch.Tensor]]" = OrderedDict()
 
     # ---------------------------------------------------------------------------------------- queries
@@ -513,7 +529,7 @@ class OnnxModule(nn.Module):
                 self._run_step(env, s)
             return env
         record: Dict[str, torch.Tensor] = {}
-        for s in self._steps:
+        for s in self._plan:
             self._run_step(env, s, record if s.shape_only else None)
         self._shape_cache[key] = record
         while len(self._shape_cache) > 16:

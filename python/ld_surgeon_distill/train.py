@@ -261,8 +261,9 @@ class Trainer:
 
     def _load_models(self):
         cfg = self.cfg
-        self.teacher = OnnxModule(cfg["teacher"], trainable=False).to(self.device).eval()
-        self.student = OnnxModule(cfg["student"], trainable=True).to(self.device)
+        fused = cfg.get("fused_attention", True)
+        self.teacher = OnnxModule(cfg["teacher"], trainable=False, fused_attention=fused).to(self.device).eval()
+        self.student = OnnxModule(cfg["student"], trainable=True, fused_attention=fused).to(self.device)
         self.io_s = UNetIO(self.student, cfg["student"])
         self.io_t = UNetIO(self.teacher, cfg["teacher"])
         if (self.io_s.cond is None) != (self.io_t.cond is None):
@@ -376,6 +377,7 @@ class Trainer:
         n_teacher = sum(p.numel() for p in self.teacher.parameters())
         emit.event("setup", features={"matched": self.stages, "skipped": self.skipped_stages},
                    parameters={"student": n_params, "teacher": n_teacher}, latent_shape=self.latent_shape,
+                   fused_attentions={"student": self.student.fused_attentions, "teacher": self.teacher.fused_attentions},
                    guidance=self.guidance, uncond_prob=self.uncond_prob,
                    conditions=self.conditioner.describe() if self.conditioner else None,
                    seconds=round(time.time() - t0, 2))
