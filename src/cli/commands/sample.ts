@@ -60,8 +60,7 @@ export function register(program: Command): void {
       if (f.scheduler !== undefined && f.scheduler !== 'ddim' && f.scheduler !== 'ddpm') throw new UserError(`--scheduler '${f.scheduler}': expected ddim or ddpm`);
       const eta = numFlag('--eta', f.eta);
       if (eta !== undefined && eta < 0) throw new UserError(`--eta '${f.eta}': must be ≥ 0`);
-      const seed = numFlag('--seed', f.seed)!;
-      if (!Number.isInteger(seed)) throw new UserError(`--seed '${f.seed}': expected an integer`);
+      const seed = intFlag('--seed', f.seed, 0)!;
       const ep = f.ep.split(',').map((s) => s.trim()).filter(Boolean);
       const tty = process.stderr.isTTY && !f.quiet;
       const abort = new AbortController();
