@@ -116,6 +116,31 @@ suite('distillation task', () => {
     }
   });
 
+  test('an older Python extension (no environments API): the check takes its execution command', async function () {
+    this.timeout(2 * 60_000);
+    const venv = path.join(mkdtempSync(path.join(tmpdir(), 'ld-legacy-')), 'bin');
+    mkdirSync(venv);
+    const selected = path.join(venv, 'python3');
+    writeFileSync(selected, `#!/bin/sh\nexec ${PYTHON} "$@"\n`);
+    chmodSync(selected, 0o755);
+    const python = vscode.workspace.getConfiguration('python');
+    const standin = vscode.workspace.getConfiguration('ldSurgeonE2e');
+    await python.update('defaultInterpreterPath', selected, vscode.ConfigurationTarget.Workspace);
+    await standin.update('pythonApi', 'legacy', vscode.ConfigurationTarget.Workspace);
+    try {
+      const ext = vscode.extensions.getExtension<{ environments?: unknown }>('ms-python.python')!;
+      assert.equal((await ext.activate()).environments, undefined, 'the stand-in now looks like a release before the environments API');
+      const check = await vscode.commands.executeCommand<EnvironmentCheck>('ldSurgeon.checkDistillEnvironment');
+      assert.ok(check.ok, check.lines.join('\n'));
+      if (!check.ok) return;
+      assert.equal(check.choice.python, selected);
+      assert.match(check.choice.source, /Python extension/);
+    } finally {
+      await standin.update('pythonApi', undefined, vscode.ConfigurationTarget.Workspace);
+      await python.update('defaultInterpreterPath', undefined, vscode.ConfigurationTarget.Workspace);
+    }
+  });
+
   test('Launch Distillation… runs the pruned model as an ld-surgeon-distill task, teacher from its prune record', async function () {
     this.timeout(2 * 60_000);
     let job: RunningJob | undefined;
