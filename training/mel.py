@@ -14,9 +14,15 @@ The waveform is first peak-normalised to `peak`, leading/trailing silence trimme
 `trim_db` below the peak, then padded (at the end, with zeros) or cropped to n_samples.
 """
 import json
+import os
+import sys
 import wave
 
 import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "python"))
+from ld_surgeon_distill import audio  # noqa: E402
+from ld_surgeon_distill.audio import read_wav  # noqa: E402,F401  (data_audio reads espeak output with it)
 
 MEL_PARAMS = {
     "sample_rate": 16000,
@@ -44,38 +50,27 @@ MEL_PARAMS = {
 }
 
 
-def hz_to_mel(f):
-    return 2595.0 * np.log10(1.0 + np.asarray(f, dtype=np.float64) / 700.0)
-
-
-def mel_to_hz(m):
-    return 700.0 * (10.0 ** (np.asarray(m, dtype=np.float64) / 2595.0) - 1.0)
-
-
+# The feature functions are the trainer's (python/ld_surgeon_distill/audio.py): a user's --data WAV files become the
+# same features the shipped audio pipeline was trained on.
 def mel_filterbank(p=MEL_PARAMS):
-    n_freq = p["n_fft"] // 2 + 1
-    freqs = np.linspace(0, p["sample_rate"] / 2, n_freq)
-    pts = mel_to_hz(np.linspace(hz_to_mel(p["f_min"]), hz_to_mel(p["f_max"]), p["n_mels"] + 2))
-    fb = np.zeros((p["n_mels"], n_freq))
-    for m in range(p["n_mels"]):
-        lo, c, hi = pts[m], pts[m + 1], pts[m + 2]
-        up = (freqs - lo) / (c - lo)
-        down = (hi - freqs) / (hi - c)
-        fb[m] = np.maximum(0.0, np.minimum(up, down))
-    return fb
+    return audio.mel_filterbank(p)
 
 
 def window(p=MEL_PARAMS):
-    n = p["n_fft"]
-    return 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n) / n)
+    return audio.window(p)
 
 
 def stft(y, p=MEL_PARAMS):
-    n, hop = p["n_fft"], p["hop_length"]
-    y = np.pad(y, n // 2, mode="reflect")
-    frames = 1 + (len(y) - n) // hop
-    idx = np.arange(n)[None, :] + hop * np.arange(frames)[:, None]
-    return np.fft.rfft(y[idx] * window(p)[None, :], axis=1).T  # [freq, frames]
+    return audio.stft(y, p)
+
+
+def prepare_waveform(y, p=MEL_PARAMS):
+    return audio.prepare_waveform(y, p)
+
+
+def log_mel(y, p=MEL_PARAMS):
+    """Prepared waveform (see prepare_waveform) -> float32 [1, n_mels, n_frames] in [-1, 1]."""
+    return audio.log_mel(y, p)
 
 
 def istft(spec, length, p=MEL_PARAMS):
@@ -90,27 +85,6 @@ def istft(spec, length, p=MEL_PARAMS):
         norm[i * hop:i * hop + n] += w ** 2
     out = out / np.maximum(norm, 1e-8)
     return out[n // 2:n // 2 + length]
-
-
-def prepare_waveform(y, p=MEL_PARAMS):
-    y = np.asarray(y, dtype=np.float64)
-    y = y / max(np.abs(y).max(), 1e-9) * p["peak"]
-    env = np.abs(y)
-    thr = p["peak"] * 10 ** (-p["trim_db"] / 20)
-    loud = np.nonzero(env > thr)[0]
-    if len(loud):
-        y = y[loud[0]:loud[-1] + 1]
-    n = p["n_samples"]
-    return np.pad(y, (0, max(0, n - len(y))))[:n]
-
-
-def log_mel(y, p=MEL_PARAMS):
-    """Prepared waveform (see prepare_waveform) -> float32 [1, n_mels, n_frames] in [-1, 1]."""
-    power = np.abs(stft(y, p)) ** 2
-    mel = mel_filterbank(p) @ power
-    db = np.clip(10 * np.log10(np.maximum(mel, 1e-10)), p["db_max"] - p["db_range"], p["db_max"])
-    v = (db - (p["db_max"] - p["db_range"])) / p["db_range"] * 2 - 1
-    return v[None, :, : p["n_frames"]].astype(np.float32)
 
 
 def griffin_lim(feature, p=MEL_PARAMS, iters=64, seed=0):
@@ -139,16 +113,6 @@ def write_wav(path, y, sample_rate):
         w.setsampwidth(2)
         w.setframerate(sample_rate)
         w.writeframes(pcm.tobytes())
-
-
-def read_wav(path):
-    with wave.open(path, "rb") as w:
-        sr, n, ch, width = w.getframerate(), w.getnframes(), w.getnchannels(), w.getsampwidth()
-        raw = w.readframes(n)
-    if width != 2:
-        raise ValueError(f"{path}: only 16-bit PCM WAV is supported (sample width {width})")
-    y = np.frombuffer(raw, dtype="<i2").astype(np.float32) / 32768.0
-    return y.reshape(-1, ch).mean(axis=1), sr
 
 
 def save_params(path, p=MEL_PARAMS):

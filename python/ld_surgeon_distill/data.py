@@ -7,6 +7,8 @@ the set does not depend on the number of processes), conditions drawn as in cond
   *.png         8/16-bit grayscale/RGB(A) images, scaled to the pipeline's data range [-1, 1] and matched to the
                 VAE encoder's channel count (gray <-> RGB), then encoded (vae_encoder, x scaling factor);
   *.npy         float arrays in data space ([-1, 1]), [C, H, W] or a stack [N, C, H, W], encoded like PNGs;
+  *.wav         audio pipelines: PCM WAV clips turned into the pipeline's log-mel features by its mel_params.json
+                (audio.py), then encoded like PNGs;
   *.latent.npy  U-Net latents (already scaled), [C, H, W] or [N, C, H, W]; no VAE needed.
   conditions.json (conditional pipelines): {"<file name>": "prompt" | {"prompt": "..."} | {"label": k} | [one per
                 stacked sample], "*": default}. Prompts go through the pipeline's tokenizer and text encoder;
@@ -26,6 +28,7 @@ import torch
 from .conditions import Conditioner
 from .onnx_import import OnnxModule
 from .pipeline import Pipeline, PipelineError, load_npy
+from .audio import wav_features
 from .png import PngError, read_png
 from .sampler import NoiseSchedule, sample
 
@@ -140,9 +143,9 @@ def load_dir(folder: str, pipeline: Optional[Pipeline], conditioner: Optional[Co
              latent_shape: List[int], scaling: float, device: torch.device) -> LatentData:
     if not os.path.isdir(folder):
         raise PipelineError(f"{folder}: not a folder")
-    files = sorted(glob.glob(os.path.join(folder, "*.png")) + glob.glob(os.path.join(folder, "*.npy")))
+    files = sorted(f for ext in ("png", "npy", "wav") for f in glob.glob(os.path.join(folder, f"*.{ext}")))
     if not files:
-        raise PipelineError(f"{folder}: no .png or .npy files")
+        raise PipelineError(f"{folder}: no .png, .npy or .wav files")
     table = {}
     cpath = os.path.join(folder, "conditions.json")
     if os.path.isfile(cpath):
@@ -169,7 +172,7 @@ def load_dir(folder: str, pipeline: Optional[Pipeline], conditioner: Optional[Co
         else:
             if encoder is None:
                 if pipeline is None or not pipeline.vae_encoder:
-                    raise PipelineError(f"{path}: images need the pipeline's vae_encoder/model.onnx to become "
+                    raise PipelineError(f"{path}: images and audio need the pipeline's vae_encoder/model.onnx to become "
                                         f"latents (or give *.latent.npy files)")
                 encoder = OnnxModule(pipeline.vae_encoder, trainable=False).to(device).eval()
                 dims = encoder.input_info[encoder.input_names[0]]["dims"]
@@ -179,6 +182,12 @@ def load_dir(folder: str, pipeline: Optional[Pipeline], conditioner: Optional[Co
                     x = _image_to_data(read_png(path), enc_channels, path)[None]
                 except PngError as e:
                     raise PipelineError(str(e)) from e
+            elif name.endswith(".wav"):
+                mel = pipeline.mel_params()
+                if mel is None:
+                    raise PipelineError(f"{path}: the pipeline has no ld_surgeon.mel_params in model_index.json to "
+                                        f"turn audio into its features; give the features as .npy files")
+                x = wav_features(path, mel)[None]
             else:
                 x = load_npy(path).astype(np.float32)
                 x = x[None] if x.ndim == 3 else x

@@ -181,6 +181,18 @@ class Pipeline:
         spec["_dir"] = os.path.dirname(path)
         return spec
 
+    def mel_params(self) -> Optional[Dict]:
+        """An audio pipeline's feature recipe (ld_surgeon.mel_params: a JSON file in the pipeline folder)."""
+        name = self.ld.get("mel_params")
+        if not name:
+            return None
+        root = os.path.realpath(self.root)
+        path = os.path.realpath(os.path.join(root, str(name)))
+        if not path.startswith(root + os.sep) or not os.path.isfile(path):
+            raise PipelineError(f"{os.path.join(self.root, 'model_index.json')}: ld_surgeon.mel_params '{name}' is not "
+                                f"a file inside the pipeline folder")
+        return _read_json(path)
+
     def data_shape(self) -> Optional[List[int]]:
         v = self.ld.get("data_shape")
         return [int(x) for x in v] if v else None
