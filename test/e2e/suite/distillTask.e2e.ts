@@ -22,6 +22,15 @@ const STUDENT = 'digits-cond.pruned/unet/model.onnx';
 /** a tiny run: four teacher samples of two DDIM steps, batches of two, a step event per step */
 const TINY = ['--data-samples', '4', '--data-steps', '2', '--eval-samples', '4', '--eval-steps', '2', '--eval-every', '0', '--log-every', '1', '--checkpoint-every', '0'];
 
+/** An interpreter at `rel` in a fresh temp folder (like a venv's bin/python) that runs the system Python with `flags`. */
+function interpreterAt(rel: string, ...flags: string[]): string {
+  const file = path.join(mkdtempSync(path.join(tmpdir(), 'ld-python-')), rel);
+  mkdirSync(path.dirname(file), { recursive: true });
+  writeFileSync(file, `#!/bin/sh\nexec ${[PYTHON, ...flags].join(' ')} "$@"\n`);
+  chmodSync(file, 0o755);
+  return file;
+}
+
 function folder(): vscode.WorkspaceFolder {
   return vscode.workspace.workspaceFolders![0];
 }
@@ -53,9 +62,7 @@ suite('distillation task', () => {
     this.timeout(2 * 60_000);
     assert.ok(existsSync(path.join(workspaceRoot(), STUDENT)), 'the prune suite left a pruned model');
     // the system Python without its site packages: it runs the trainer's check, but torch and onnx are gone
-    const fake = path.join(mkdtempSync(path.join(tmpdir(), 'ld-nopy-')), 'python-without-torch');
-    writeFileSync(fake, `#!/bin/sh\nexec ${PYTHON} -S "$@"\n`);
-    chmodSync(fake, 0o755);
+    const fake = interpreterAt('python-without-torch', '-S');
     await vscode.workspace.getConfiguration('ldSurgeon').update('pythonPath', fake, vscode.ConfigurationTarget.Workspace);
     try {
       const check = await vscode.commands.executeCommand<EnvironmentCheck>('ldSurgeon.checkDistillEnvironment');
@@ -90,11 +97,7 @@ suite('distillation task', () => {
     // the e2e server has a stand-in for ms-python.python (test/e2e/fixtures/python-extension-standin) that reports
     // python.defaultInterpreterPath as the selected interpreter, through the same API as the real extension
     assert.ok(vscode.extensions.getExtension('ms-python.python'), 'the Python extension stand-in is installed');
-    const venv = path.join(mkdtempSync(path.join(tmpdir(), 'ld-venv-')), 'bin');
-    mkdirSync(venv);
-    const selected = path.join(venv, 'python');
-    writeFileSync(selected, `#!/bin/sh\nexec ${PYTHON} "$@"\n`);
-    chmodSync(selected, 0o755);
+    const selected = interpreterAt('bin/python');
     const python = vscode.workspace.getConfiguration('python');
     const ld = vscode.workspace.getConfiguration('ldSurgeon');
     await python.update('defaultInterpreterPath', selected, vscode.ConfigurationTarget.Workspace);
@@ -118,11 +121,7 @@ suite('distillation task', () => {
 
   test('an older Python extension (no environments API): the check takes its execution command', async function () {
     this.timeout(2 * 60_000);
-    const venv = path.join(mkdtempSync(path.join(tmpdir(), 'ld-legacy-')), 'bin');
-    mkdirSync(venv);
-    const selected = path.join(venv, 'python3');
-    writeFileSync(selected, `#!/bin/sh\nexec ${PYTHON} "$@"\n`);
-    chmodSync(selected, 0o755);
+    const selected = interpreterAt('bin/python3');
     const python = vscode.workspace.getConfiguration('python');
     const standin = vscode.workspace.getConfiguration('ldSurgeonE2e');
     await python.update('defaultInterpreterPath', selected, vscode.ConfigurationTarget.Workspace);
