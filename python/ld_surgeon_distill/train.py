@@ -47,6 +47,8 @@ class Emitter:
     def __init__(self, enabled: bool):
         self.enabled = enabled
         self.file = None
+        self._writing = False
+        self._pending: Optional[BaseException] = None
 
     def attach(self, path: str):
         """Also appends every event to the run folder's events.jsonl, so a chart can replay a run (also a CLI or
@@ -57,11 +59,26 @@ class Emitter:
     def event(self, kind: str, **fields):
         if self.enabled:
             line = json.dumps({"event": kind, **fields}, default=_json_default) + "\n"
-            sys.stdout.write(line)
-            sys.stdout.flush()
-            if self.file is not None:
-                self.file.write(line)
-                self.file.flush()
+            self._writing = True
+            try:
+                sys.stdout.write(line)
+                sys.stdout.flush()
+                if self.file is not None:
+                    self.file.write(line)
+                    self.file.flush()
+            finally:
+                self._writing = False
+        if self._pending is not None:
+            exc, self._pending = self._pending, None
+            raise exc
+
+    def raise_when_idle(self, exc: BaseException):
+        """For a signal handler: raises `exc` now, or right after the event being written is out whole on stdout and
+        in events.jsonl (a reader of either must see the same events)."""
+        if self._writing:
+            self._pending = exc
+        else:
+            raise exc
 
     def log(self, msg: str):
         if self.enabled:
@@ -254,7 +271,7 @@ class Trainer:
             self.cancel_requested = True
             if self.abandon_on_cancel:
                 self.emit.log(f"received signal {signum}: training has not started, stopping now")
-                raise SetupCancelled()
+                self.emit.raise_when_idle(SetupCancelled())
             self.emit.log(f"received signal {signum}: finishing the current step, then writing a checkpoint")
         signal.signal(signal.SIGINT, handler)
         signal.signal(signal.SIGTERM, handler)

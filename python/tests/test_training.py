@@ -1,4 +1,6 @@
 """The trainer end to end, through its command line: progress protocol, cancellation, exact resume, DDP, data."""
+import contextlib
+import io
 import json
 import os
 import shutil
@@ -23,6 +25,7 @@ from ld_surgeon_distill.data import load_dir  # noqa: E402
 from ld_surgeon_distill.export import write_model_atomic  # noqa: E402
 from ld_surgeon_distill.pipeline import Pipeline, PipelineError  # noqa: E402
 from ld_surgeon_distill.png import write_png  # noqa: E402
+from ld_surgeon_distill.train import Emitter, SetupCancelled  # noqa: E402
 
 PY = sys.executable
 PYTHON_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -230,6 +233,25 @@ class ProtocolTest(TinyPipelineCase):
         self.assertEqual(info["onnx"], onnx.__version__)
         self.assertIn("cuda_available", info)
         self.assertEqual(info["missing"], [])
+
+
+class EmitterTest(unittest.TestCase):
+    def test_a_cancel_during_an_event_write_is_raised_once_the_event_is_out_everywhere(self):
+        folder = tempfile.mkdtemp(prefix="ldsd-emit-")
+        self.addCleanup(shutil.rmtree, folder, True)
+        emit = Emitter(True)
+        emit.attach(os.path.join(folder, "events.jsonl"))
+
+        class Stdout(io.StringIO):
+            def flush(self):  # the signal lands between the stdout write and the events.jsonl write
+                emit.raise_when_idle(SetupCancelled())
+        with contextlib.redirect_stdout(Stdout()) as out:
+            with self.assertRaises(SetupCancelled):
+                emit.event("data_progress", done=8, total=16)
+        emit.file.close()
+        with open(os.path.join(folder, "events.jsonl")) as f:
+            self.assertEqual(f.read(), out.getvalue())
+        self.assertEqual(json.loads(out.getvalue()), {"event": "data_progress", "done": 8, "total": 16})
 
 
 class DistributedTest(TinyPipelineCase):
