@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_apt=()
-dpkg -s python3-torch python3-onnx python3-numpy python3-sklearn >/dev/null 2>&1 || need_apt+=(python3-torch python3-onnx python3-numpy python3-sklearn)
+dpkg -s python3-torch python3-onnx python3-numpy python3-scipy python3-sklearn >/dev/null 2>&1 || need_apt+=(python3-torch python3-onnx python3-numpy python3-scipy python3-sklearn)
 dpkg -s espeak-ng sox >/dev/null 2>&1 || need_apt+=(espeak-ng sox)
 dpkg -s chromium ripgrep libkrb5-dev >/dev/null 2>&1 || need_apt+=(chromium ripgrep libkrb5-dev)
 if [ ${#need_apt[@]} -gt 0 ]; then

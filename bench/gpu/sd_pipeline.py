@@ -6,12 +6,13 @@ conditions, the evaluation is the latent score against the teacher).
   python bench/gpu/sd_pipeline.py PIPELINE_DIR [--bypass SCOPE ...]
 
 PIPELINE_DIR/unet/ must hold model.onnx (+ .data) and config.json from gen_sd_unet.py. Writes model_index.json,
-scheduler/scheduler_config.json (SD 1.5's DDIM), conditions.npy, and unet/model.pruned.onnx with each --bypass
+scheduler/scheduler_config.json (SD 1.5's DDIM, from examples/), conditions.npy, and unet/model.pruned.onnx with each --bypass
 scope skipped (weights elsewhere kept): the student. Prints one JSON line.
 """
 import argparse
 import json
 import os
+import shutil
 import sys
 import time
 
@@ -24,9 +25,9 @@ import onnx  # noqa: E402
 from ld_surgeon_distill.export import write_model_atomic  # noqa: E402
 from ld_surgeon_distill.graph_edit import bypass_scope  # noqa: E402
 
-SCHEDULER = {"_class_name": "DDIMScheduler", "num_train_timesteps": 1000, "beta_start": 0.00085, "beta_end": 0.012,
-             "beta_schedule": "scaled_linear", "prediction_type": "epsilon", "clip_sample": False,
-             "set_alpha_to_one": False, "steps_offset": 1, "timestep_spacing": "leading"}
+# SD 1.5's DDIM configuration, as the shipped example pipelines have it
+SCHEDULER = os.path.join(os.path.dirname(os.path.dirname(HERE)), "examples", "digits-cond", "scheduler",
+                         "scheduler_config.json")
 
 
 def main():
@@ -46,8 +47,7 @@ def main():
     with open(os.path.join(root, "model_index.json"), "w") as f:
         json.dump(index, f, indent=1)
     os.makedirs(os.path.join(root, "scheduler"), exist_ok=True)
-    with open(os.path.join(root, "scheduler", "scheduler_config.json"), "w") as f:
-        json.dump(SCHEDULER, f, indent=1)
+    shutil.copyfile(SCHEDULER, os.path.join(root, "scheduler", "scheduler_config.json"))
     rng = np.random.default_rng(0)
     np.save(os.path.join(root, "conditions.npy"),
             rng.standard_normal((args.conditions, 77, int(cfg["cross_attention_dim"]))).astype(np.float32))

@@ -159,6 +159,7 @@ def load_dir(folder: str, pipeline: Optional[Pipeline], conditioner: Optional[Co
                             f"(file name -> prompt or label)")
     encoder = None
     enc_channels = None
+    mel = None  # the pipeline's audio feature recipe, read at the first .wav
     latents, conds = [], []
     for path in files:
         name = os.path.basename(path)
@@ -183,7 +184,7 @@ def load_dir(folder: str, pipeline: Optional[Pipeline], conditioner: Optional[Co
                 except PngError as e:
                     raise PipelineError(str(e)) from e
             elif name.endswith(".wav"):
-                mel = pipeline.mel_params()
+                mel = mel or pipeline.mel_params()
                 if mel is None:
                     raise PipelineError(f"{path}: the pipeline has no ld_surgeon.mel_params in model_index.json to "
                                         f"turn audio into its features; give the features as .npy files")

@@ -1,6 +1,8 @@
-"""Small diffusers-layout pipelines built on the fly (random weights) for tests that need no trained model."""
+"""Small diffusers-layout pipelines built on the fly (random weights) for tests that need no trained model, and
+running the trainer's command line."""
 import json
 import os
+import subprocess
 import sys
 
 import torch
@@ -11,6 +13,8 @@ from ld_surgeon_distill.graph_edit import bypass_scope
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
+# what a child `python -m ld_surgeon_distill` needs to find the package
+ENV = dict(os.environ, PYTHONPATH=os.path.join(REPO, "python") + os.pathsep + os.environ.get("PYTHONPATH", ""))
 sys.path.insert(0, os.path.join(REPO, "training"))
 
 from unet import UNet2DConditionModel, UNetConfig, UnconditionalUNet  # noqa: E402  (the examples' own U-Net code)
@@ -106,3 +110,19 @@ def make_student(pipeline_root, scope="mid_block.attentions.0", name="model.prun
     path = os.path.join(pipeline_root, "unet", name)
     write_model_atomic(bypass_scope(onnx.load(src), scope), path)
     return path
+
+
+def events(text):
+    out = []
+    for line in text.splitlines():
+        line = line.strip()
+        if line:
+            out.append(json.loads(line))  # stdout carries nothing but JSON lines
+    return out
+
+
+def distill(*args, timeout=600):
+    """Runs the trainer's command line; (exit code, its JSON events, its stderr)."""
+    p = subprocess.run([sys.executable, "-m", "ld_surgeon_distill", *args], env=ENV, capture_output=True, text=True,
+                       timeout=timeout)
+    return p.returncode, events(p.stdout), p.stderr

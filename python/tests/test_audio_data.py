@@ -81,13 +81,10 @@ class SpokenDigitsTest(unittest.TestCase):
         shutil.copytree(AUDIO, root)
         student = fixtures.make_student(root, scope="mid_block.attentions.0")
         run_dir = os.path.join(self.tmp, "run")
-        p = subprocess.run([sys.executable, "-m", "ld_surgeon_distill", "--student", student, "--teacher", root,
-                            "--data", self.clips, "--steps", "2", "--batch-size", "4", "--eval-samples", "4",
-                            "--eval-steps", "2", "--log-every", "1", "--no-export", "--threads", "1", "--run-dir", run_dir],
-                           env=dict(os.environ, PYTHONPATH=os.path.join(fixtures.REPO, "python")), capture_output=True,
-                           text=True, timeout=600)
-        self.assertEqual(p.returncode, 0, p.stderr[-3000:])
-        events = [json.loads(line) for line in p.stdout.splitlines() if line.strip()]
+        rc, events, err = fixtures.distill("--student", student, "--teacher", root, "--data", self.clips, "--steps", "2",
+                                           "--batch-size", "4", "--eval-samples", "4", "--eval-steps", "2",
+                                           "--log-every", "1", "--no-export", "--threads", "1", "--run-dir", run_dir)
+        self.assertEqual(rc, 0, err[-3000:])
         data_event = next(e for e in events if e["event"] == "data")
         self.assertEqual(data_event["samples"], 10)
         self.assertIn(self.clips, data_event["source"])

@@ -27,26 +27,11 @@ from ld_surgeon_distill.pipeline import Pipeline, PipelineError  # noqa: E402
 from ld_surgeon_distill.png import write_png  # noqa: E402
 from ld_surgeon_distill.train import Emitter, SetupCancelled  # noqa: E402
 
+from fixtures import ENV, distill, events  # noqa: E402
+
 PY = sys.executable
-PYTHON_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-ENV = dict(os.environ, PYTHONPATH=PYTHON_DIR + os.pathsep + os.environ.get("PYTHONPATH", ""))
 SMALL = ["--batch-size", "4", "--data-samples", "8", "--data-steps", "3", "--eval-samples", "6", "--eval-steps", "3",
          "--log-every", "1", "--threads", "1"]
-
-
-def events(text):
-    out = []
-    for line in text.splitlines():
-        line = line.strip()
-        if line:
-            out.append(json.loads(line))  # stdout carries nothing but JSON lines
-    return out
-
-
-def distill(*args, timeout=600):
-    p = subprocess.run([PY, "-m", "ld_surgeon_distill", *args], env=ENV, capture_output=True, text=True,
-                       timeout=timeout)
-    return p.returncode, events(p.stdout), p.stderr
 
 
 _SHARED = {}

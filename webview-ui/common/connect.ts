@@ -3,7 +3,7 @@
 // hand the app only messages that pass the protocol's check; a malformed one is reported instead.
 
 /** the error report every webview protocol carries (FromWebview, FromChart) */
-export interface ReportError {
+interface ReportError {
   type: 'reportError';
   message: string;
   stack?: string;
@@ -21,7 +21,6 @@ export interface Connection<Out> {
   host: WebviewHost<Out>;
   /** the page's #app element (created when the page has none) */
   root: HTMLElement;
-  report(message: string, stack?: string): void;
 }
 
 /** `deliver` is first called from a later task than this call, so it may use an app created after it returns. */
@@ -42,5 +41,5 @@ export function connectWebview<In, Out>(parse: (raw: unknown) => In, deliver: (m
     }
     deliver(msg);
   });
-  return { host, root, report };
+  return { host, root };
 }
