@@ -1,5 +1,7 @@
 // The ld-surgeon CLI. Each command lives in src/cli/commands/<name>.ts and exports `register`;
 // this file only wires them up and turns errors into one clear line on stderr.
+// First: onnxruntime's telemetry off before anything loads the runtime (LD_SURGEON_ORT_TELEMETRY=1 allows it).
+import '../core/runtime/quiet';
 import { Command, CommanderError } from 'commander';
 import { commands } from './commands';
 import { CancelledError, UserError } from '../core/errors';

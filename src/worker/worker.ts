@@ -1,6 +1,8 @@
 // The scoring worker: a forked Node process running one scoring job (core/scoring/job.ts) and
 // reporting over the IPC channel (protocol/worker.ts). A crash or out-of-memory here fails the job,
 // never the host; the score file written so far stays valid and the next run resumes from it.
+// First: onnxruntime's telemetry off before the runtime loads, unless the host allows it (LD_SURGEON_ORT_TELEMETRY=1).
+import '../core/runtime/quiet';
 import { runScoreJob } from '../core/scoring/job';
 import { CancelledError, UserError } from '../core/errors';
 import { isHostMessage, WORKER_PROTOCOL_VERSION, type WorkerToHost } from '../protocol/worker';
