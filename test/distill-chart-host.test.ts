@@ -1,4 +1,4 @@
-// DistillChartPanels (src/extension/distillChart.ts) outside VS Code: a minimal stand-in for the `vscode`
+// DistillChartPanels (src/extension/distill/distillChart.ts) outside VS Code: a minimal stand-in for the `vscode`
 // module records the panels it creates and the messages posted to them, so the host side is checked
 // without an editor: the page it serves, replay on `ready`, following appended lines, the snapshot the
 // webview reports, what it refuses to open, that closing a panel stops following the file, and that a trainer
@@ -78,7 +78,7 @@ const resolveFilename = M._resolveFilename;
 M._resolveFilename = (request: string, ...rest: unknown[]) => (request === 'vscode' ? FAKE_ID : resolveFilename(request, ...rest));
 M._cache[FAKE_ID] = { id: FAKE_ID, filename: FAKE_ID, loaded: true, exports: fakeVscode() };
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const { DistillChartPanels } = require('../src/extension/distillChart') as typeof import('../src/extension/distillChart');
+const { DistillChartPanels } = require('../src/extension/distill/distillChart') as typeof import('../src/extension/distill/distillChart');
 
 const FIXTURE = readFileSync(path.resolve(__dirname, 'fixtures/distill/events-resumed.jsonl'), 'utf8');
 

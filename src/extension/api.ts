@@ -1,13 +1,16 @@
 // What activate() returns: the extension's live services. The real-VS-Code tests (test/e2e/suite) read the
 // views through it; other extensions may too.
-import type { GraphEditorProvider } from './graphEditor';
+import type { GraphActions, GraphEditorProvider } from './graph/graphEditor';
 import type { JobManager } from './jobs/jobManager';
 import type { JobsViewProvider } from './jobs/jobsView';
-import type { ModelTreeProvider } from './modelTree';
-import type { PipelineFolders } from './pipelineFolders';
-import type { ScoreStore } from './scoreStore';
-import type { WorkflowsApi } from './workflows';
-import type { DistillChartPanels } from './distillChart';
+import type { ModelTreeProvider } from './model/modelTree';
+import type { PipelineFolders } from './model/pipelineFolders';
+import type { ScoreStore } from './score/scoreStore';
+import type { RunningJob } from './jobs/jobRunner';
+import type { PruneJobSpec } from './prune/pruneJob';
+import type { DistillJobSpec } from './distill/distillJob';
+import type { DistillTaskProvider } from './distill/distillTasks';
+import type { DistillChartPanels } from './distill/distillChart';
 
 export interface LdSurgeonApi {
   jobs: JobManager;
@@ -19,4 +22,16 @@ export interface LdSurgeonApi {
   workflows: WorkflowsApi;
   /** distillation loss/metric charts (snapshot(id) reads what a run's panel shows) */
   charts: DistillChartPanels;
+}
+
+/** The user-facing workflows (Score Operators, Prune Model…, Launch Distillation…), callable without a UI. */
+export interface WorkflowsApi {
+  graphActions: GraphActions;
+  /** starts scoring `target` (a pipeline folder or .onnx) with the settings that apply to it */
+  score(target: string): Promise<RunningJob>;
+  /** prunes `ids` out of `input`; resolves once the job has started */
+  prune(spec: PruneJobSpec): Promise<{ job: RunningJob; outputModel: string }>;
+  distill(spec: DistillJobSpec): Promise<{ job: RunningJob; output: string }>;
+  /** the `ld-surgeon-distill` task provider (createTask builds a runnable task from a definition) */
+  distillTasks: DistillTaskProvider;
 }

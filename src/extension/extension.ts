@@ -1,19 +1,25 @@
 // LD Surgeon's VS Code layer: wires the views, the graph editor, the jobs and the commands together.
 // It stays thin: models are read and analyzed by src/core, heavy work runs in job processes.
 import * as vscode from 'vscode';
-import { GraphEditorProvider } from './graphEditor';
+import { GraphEditorProvider } from './graph/graphEditor';
 import { JobManager } from './jobs/jobManager';
 import { JobsViewProvider, type JobItem } from './jobs/jobsView';
 import { JobProgressUi } from './jobs/jobProgress';
 import { registerJobCommands } from './jobs/jobCommands';
-import { ModelService } from './modelService';
-import { ModelTreeProvider, type ModuleItem } from './modelTree';
-import { PipelineFolders } from './pipelineFolders';
-import { ScoreStore } from './scoreStore';
-import { activeGraphModel, resolveModel } from './targets';
-import { registerWorkflows } from './workflows';
+import { ModelService } from './model/modelService';
+import { ModelTreeProvider, type ModuleItem } from './model/modelTree';
+import { PipelineFolders } from './model/pipelineFolders';
+import { ScoreStore } from './score/scoreStore';
+import { activeGraphModel, resolveModel } from './model/targets';
+import { graphActions } from './graph/graphActions';
+import { NODE_SCHEME, NodeDocumentProvider } from './graph/nodeDocument';
+import { scoreWorkflow } from './score/scoreWorkflow';
+import { pruneWorkflow } from './prune/pruneWorkflow';
+import { distillWorkflow } from './distill/distillWorkflow';
+import { command } from './commands';
+import type { ExtensionServices } from './services';
 import type { LdSurgeonApi } from './api';
-import { DistillChartPanels } from './distillChart';
+import { DistillChartPanels } from './distill/distillChart';
 
 let jobsToInterrupt: JobManager | undefined;
 
@@ -44,7 +50,11 @@ export function activate(context: vscode.ExtensionContext): LdSurgeonApi {
   });
 
   const charts = new DistillChartPanels(context.extensionUri, (line) => output.appendLine(line));
-  const workflows = registerWorkflows({ context, output, jobs, graphs, models, scores, modelTree, pipelines, charts });
+  const services: ExtensionServices = { context, output, jobs, graphs, models, scores, modelTree, pipelines, charts };
+  const score = scoreWorkflow(services);
+  const prune = pruneWorkflow(services);
+  const distill = distillWorkflow(services);
+  graphs.actions = graphActions(models, score);
 
   context.subscriptions.push(
     output, pipelines, models, scores, jobs, graphs, modelTree, jobsView, modelView, jobsTreeView, charts,
@@ -53,16 +63,15 @@ export function activate(context: vscode.ExtensionContext): LdSurgeonApi {
     graphs.onDidActivate((panel) => void modelTree.show(panel.modelPath)),
     modelTree.onDidChangeTreeData(updateModelViewMessage),
     ...registerJobCommands(jobs, jobsView, jobsTreeView),
-    ...workflows.disposables,
-    vscode.commands.registerCommand('ldSurgeon.openGraph', async (arg?: unknown) => {
-      try {
-        const file = await resolveModel(arg, 'LD Surgeon: Open Graph', pipelines.list());
-        if (!file) return;
-        void modelTree.show(file);
-        await graphs.open(file);
-      } catch (e) {
-        void vscode.window.showErrorMessage(e instanceof Error ? e.message : String(e));
-      }
+    vscode.workspace.registerTextDocumentContentProvider(NODE_SCHEME, new NodeDocumentProvider(models)),
+    ...score.disposables,
+    ...prune.disposables,
+    ...distill.disposables,
+    command('ldSurgeon.openGraph', async (arg?: unknown) => {
+      const file = await resolveModel(arg, 'LD Surgeon: Open Graph', pipelines.list());
+      if (!file) return;
+      void modelTree.show(file);
+      await graphs.open(file);
     }),
     vscode.commands.registerCommand('ldSurgeon.modelTree.reveal', async (item?: ModuleItem) => {
       const target = item ?? modelView.selection[0];
@@ -74,7 +83,10 @@ export function activate(context: vscode.ExtensionContext): LdSurgeonApi {
     }),
   );
 
-  return { jobs, jobsView, modelTree, graphs, pipelines, scores, workflows: workflows.api, charts };
+  return {
+    jobs, jobsView, modelTree, graphs, pipelines, scores, charts,
+    workflows: { graphActions: graphs.actions, score: score.score, prune: prune.start, distill: distill.start, distillTasks: distill.tasks },
+  };
 }
 
 export function deactivate(): void {

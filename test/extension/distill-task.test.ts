@@ -6,9 +6,9 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { parse } from 'jsonc-parser';
-import { definitionPath, resolveDefinition, specOf, trainerRunAt } from '../../src/extension/distillTaskDefinition';
-import { distillJobRequest, distillResumeRequest, resumableRun } from '../../src/extension/jobs/distillJob';
-import { saveTask, withTask } from '../../src/extension/tasksJson';
+import { definitionPath, resolveDefinition, specOf, trainerRunAt } from '../../src/extension/distill/distillTaskDefinition';
+import { distillJobRequest, distillResumeRequest, resumableRun } from '../../src/extension/distill/distillJob';
+import { saveTask, withTask } from '../../src/extension/distill/tasksJson';
 import { UserError } from '../../src/core/errors';
 
 const WS = path.resolve('/work/ws');

@@ -5,10 +5,10 @@ import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { startJob } from '../../src/extension/jobs/jobRunner';
-import { distillJobRequest, distillOutput } from '../../src/extension/jobs/distillJob';
-import { pruneOutput } from '../../src/extension/jobs/pruneJob';
-import { workerProtocol, toCandidateResult } from '../../src/extension/jobs/scoreJob';
-import { perSampleInputShapes } from '../../src/extension/inputShapes';
+import { distillJobRequest, distillOutput } from '../../src/extension/distill/distillJob';
+import { pruneOutput } from '../../src/extension/prune/pruneJob';
+import { workerProtocol, toCandidateResult } from '../../src/extension/score/scoreJob';
+import { perSampleInputShapes } from '../../src/extension/model/inputShapes';
 import { readModel } from '../../src/core/onnx/reader';
 
 const EXAMPLE = path.resolve('examples/digits-cond');

@@ -1,4 +1,4 @@
-// Distillation chart webview: reduces the trainer's events (streamed by src/extension/distillChart.ts)
+// Distillation chart webview: reduces the trainer's events (streamed by src/extension/distill/distillChart.ts)
 // and draws the losses, one chart per evaluation metric against the teacher, and throughput.
 import { select } from 'd3';
 import {

@@ -5,7 +5,8 @@ import type { JobManager } from './jobManager';
 import type { JobsViewProvider } from './jobsView';
 import { JobItem } from './jobsView';
 import { LOG_FILE } from './runFolder';
-import { GRAPH_VIEW_TYPE } from '../graphEditor';
+import { command } from '../commands';
+import { GRAPH_VIEW_TYPE } from '../graph/graphEditor';
 
 /** A job's run folder from a command argument: a Jobs view item or the folder path itself. */
 function runDirOf(arg: unknown): string | undefined {
@@ -33,14 +34,7 @@ export async function openResult(file: string): Promise<void> {
 }
 
 export function registerJobCommands(jobs: JobManager, provider: JobsViewProvider, view: vscode.TreeView<JobItem>): vscode.Disposable[] {
-  const cmd = (id: string, fn: (arg?: unknown) => Promise<unknown> | unknown) =>
-    vscode.commands.registerCommand(id, async (arg?: unknown) => {
-      try {
-        await fn(arg);
-      } catch (e) {
-        void vscode.window.showErrorMessage(e instanceof Error ? e.message : String(e));
-      }
-    });
+  const cmd = (id: string, fn: (arg?: unknown) => unknown) => command(id, (arg?: unknown) => fn(arg));
   return [
     cmd('ldSurgeon.jobs.cancel', async (arg) => {
       const dir = await requireDir(arg, jobs, view);

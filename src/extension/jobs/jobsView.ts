@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import type { JobManager } from './jobManager';
 import { LOG_FILE, type JobKind, type JobState, type RunRecord } from './runFolder';
 import { formatDuration } from '../format';
-import { resumableRun } from './distillJob';
+import { resumableRun } from '../distill/distillJob';
 
 const KIND_LABEL: Record<JobKind, string> = { score: 'Score', prune: 'Prune', distill: 'Distill' };
 

@@ -12,9 +12,9 @@ import { suite, suiteSetup, suiteTeardown, test } from './tdd';
 import { api, closeAllEditors, pipelineDir, unetPath, waitFor, workspaceRoot } from './helpers';
 import type { LdSurgeonApi } from '../../../src/extension/api';
 import type { RunningJob } from '../../../src/extension/jobs/jobRunner';
-import type { EnvironmentCheck } from '../../../src/extension/distillEnvironment';
-import { DISTILL_TASK_TYPE, type DistillTaskDefinition } from '../../../src/extension/distillTaskDefinition';
-import { saveTask } from '../../../src/extension/tasksJson';
+import type { EnvironmentCheck } from '../../../src/extension/distill/distillEnvironment';
+import { DISTILL_TASK_TYPE, type DistillTaskDefinition } from '../../../src/extension/distill/distillTaskDefinition';
+import { saveTask } from '../../../src/extension/distill/tasksJson';
 
 const PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
 const sha = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');

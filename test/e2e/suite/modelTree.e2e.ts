@@ -7,7 +7,7 @@ import { api, unetPath } from './helpers';
 import { readModel } from '../../../src/core/onnx/reader';
 import { analyzeModel } from '../../../src/core/graph';
 import { ElemType, numElements } from '../../../src/core/onnx/types';
-import type { ModuleItem } from '../../../src/extension/modelTree';
+import type { ModuleItem } from '../../../src/extension/model/modelTree';
 import type { LdSurgeonApi } from '../../../src/extension/api';
 
 suite('model tree', () => {

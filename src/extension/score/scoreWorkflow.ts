@@ -6,10 +6,11 @@ import type { ScoringPhase, ToWebview } from '../../protocol/webview';
 import type { WorkerToHost } from '../../protocol/worker';
 import { resolveTarget } from '../../core/scoring/target';
 import type { RunningJob } from '../jobs/jobRunner';
-import { scoreJobRequest, workerSettings, type ScoreJobSpec } from '../jobs/scoreJob';
+import { scoreJobRequest, workerSettings, type ScoreJobSpec } from './scoreJob';
 import { readSettings } from '../settings';
-import { resolveScoreTarget } from '../targets';
-import { command, errorText, rel, type WorkflowDeps } from './common';
+import { resolveScoreTarget } from '../model/targets';
+import { command, errorText, rel } from '../commands';
+import type { ExtensionServices } from '../services';
 
 export interface ScoreWorkflow {
   /** scores `target` (a pipeline folder or .onnx) with the settings that apply to it */
@@ -20,7 +21,7 @@ export interface ScoreWorkflow {
   disposables: vscode.Disposable[];
 }
 
-export function scoreWorkflow(d: WorkflowDeps): ScoreWorkflow {
+export function scoreWorkflow(d: ExtensionServices): ScoreWorkflow {
   const workerPath = vscode.Uri.joinPath(d.context.extensionUri, 'dist', 'worker.js').fsPath;
   /** by scored model file: a pipeline folder and its unet/model.onnx are the same job */
   const running = new Map<string, RunningJob>();

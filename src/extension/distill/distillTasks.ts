@@ -7,12 +7,12 @@
 import * as vscode from 'vscode';
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
-import { originalOfPruned, readPruneRecord } from '../core/prune/record';
-import { recordPathFor } from '../core/prune/output';
-import type { RunningJob } from './jobs/jobRunner';
-import type { DistillJobSpec } from './jobs/distillJob';
+import { originalOfPruned, readPruneRecord } from '../../core/prune/record';
+import { recordPathFor } from '../../core/prune/output';
+import type { RunningJob } from '../jobs/jobRunner';
+import type { DistillJobSpec } from './distillJob';
 import { checkDistillEnvironment, showEnvironmentProblem } from './distillEnvironment';
-import { modelFileOf } from '../core/pipeline/layout';
+import { modelFileOf } from '../../core/pipeline/layout';
 import {
   DISTILL_TASK_TYPE, definitionPath, resolveDefinition, specOf, taskLabel, trainerRunAt,
   type DistillTaskDefinition, type TrainerRun,
@@ -24,7 +24,7 @@ export const EXIT_FAILED = 1;
 /** the trainer's own exit code when it stops on a cancel */
 export const EXIT_CANCELLED = 130;
 
-/** What the task needs from the distillation workflow (src/extension/workflows/distill.ts). */
+/** What the task needs from the distillation workflow (distillWorkflow.ts). */
 export interface DistillLauncher {
   pythonRoot: string;
   /** the output channel: the environment check is kept there beside the jobs' logs */

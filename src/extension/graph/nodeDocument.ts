@@ -2,9 +2,9 @@
 // every input and output with shape and type, decoded attributes). Tensors show their header, never bytes.
 import * as vscode from 'vscode';
 import * as path from 'node:path';
-import { AttrType, elemTypeName, type Attribute, type TensorData } from '../core/onnx/types';
-import { formatShape, type ModelAnalysis } from '../core/graph';
-import type { ModelService } from './modelService';
+import { AttrType, elemTypeName, type Attribute, type TensorData } from '../../core/onnx/types';
+import { formatShape, type ModelAnalysis } from '../../core/graph';
+import type { ModelService } from '../model/modelService';
 
 export const NODE_SCHEME = 'ld-surgeon-node';
 

@@ -8,11 +8,12 @@ import type { EpRequest } from '../../core/scoring/settings';
 import { resolveTarget } from '../../core/scoring/target';
 import { humanCount } from '../../core/graph';
 import type { RunningJob } from '../jobs/jobRunner';
-import { pruneJobRequest, type PruneJobSpec } from '../jobs/pruneJob';
+import { pruneJobRequest, type PruneJobSpec } from './pruneJob';
 import { openResult } from '../jobs/jobCommands';
 import { readSettings } from '../settings';
-import { resolveModel } from '../targets';
-import { command, rel, type WorkflowDeps } from './common';
+import { resolveModel } from '../model/targets';
+import { command, rel } from '../commands';
+import type { ExtensionServices } from '../services';
 
 export interface PruneWorkflow {
   /** prunes `spec.ids` out of `spec.input`; resolves once the job has started */
@@ -20,7 +21,7 @@ export interface PruneWorkflow {
   disposables: vscode.Disposable[];
 }
 
-export function pruneWorkflow(d: WorkflowDeps): PruneWorkflow {
+export function pruneWorkflow(d: ExtensionServices): PruneWorkflow {
   const cliPath = vscode.Uri.joinPath(d.context.extensionUri, 'dist', 'cli.js').fsPath;
 
   async function resultMessage(modelPath: string, ok: boolean, record: PruneRecord | undefined, error: string | undefined): Promise<ToWebview> {

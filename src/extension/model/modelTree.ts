@@ -3,10 +3,10 @@
 // Selecting a module reveals it in the graph editor.
 import * as vscode from 'vscode';
 import * as path from 'node:path';
-import { humanBytes, humanCount, type ModelAnalysis, type ModuleNode, type ModuleStats } from '../core/graph';
-import type { CandidateResult } from '../protocol/webview';
+import { humanBytes, humanCount, type ModelAnalysis, type ModuleNode, type ModuleStats } from '../../core/graph';
+import type { CandidateResult } from '../../protocol/webview';
 import type { ModelService } from './modelService';
-import type { ScoreStore } from './scoreStore';
+import type { ScoreStore } from '../score/scoreStore';
 
 export class ModuleItem extends vscode.TreeItem {
   constructor(

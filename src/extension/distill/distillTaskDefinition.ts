@@ -3,8 +3,8 @@
 // maps onto the trainer's command line. No `vscode` here, so the mapping is unit-tested outside VS Code.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { STATUS_FILE } from './jobs/runFolder';
-import type { DistillJobSpec } from './jobs/distillJob';
+import { STATUS_FILE } from '../jobs/runFolder';
+import type { DistillJobSpec } from './distillJob';
 
 export const DISTILL_TASK_TYPE = 'ld-surgeon-distill';
 export const DISTILL_DEVICES = ['auto', 'cpu', 'cuda'] as const;

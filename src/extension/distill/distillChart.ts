@@ -3,14 +3,14 @@
 // means a chart works the same for a run started here, from the CLI, on a cluster, or after a reload.
 import * as vscode from 'vscode';
 import { hostname } from 'node:os';
-import { EventsFileFollower, type EventsFileState } from '../core/distill/eventsFollower';
-import { RunSeriesReducer, isLive, statusText, type RunSeries } from '../core/distill/runSeries';
-import { isProcessAlive } from './jobs/runFolder';
-import type { TrainerEvent } from '../core/distill/events';
+import { EventsFileFollower, type EventsFileState } from '../../core/distill/eventsFollower';
+import { RunSeriesReducer, isLive, statusText, type RunSeries } from '../../core/distill/runSeries';
+import { isProcessAlive } from '../jobs/runFolder';
+import type { TrainerEvent } from '../../core/distill/events';
 import {
   DISTILL_CHART_PROTOCOL_VERSION, eventMessages, parseFromChart, type ChartSnapshot, type ToChart,
-} from '../protocol/distillChart';
-import { createNonce, webviewHtml } from '../protocol/webview';
+} from '../../protocol/distillChart';
+import { createNonce, webviewHtml } from '../../protocol/webview';
 
 export interface DistillChartRun {
   /** the job's id: show() with the same id reveals the open panel */

@@ -5,8 +5,8 @@ import * as path from 'node:path';
 // the ES module build: the package's default (UMD) build loads its parts with a require() that esbuild cannot
 // follow, so a bundle of it fails at run time with "Cannot find module './impl/format'"
 import { applyEdits, findNodeAtLocation, modify, parseTree, type FormattingOptions, type ParseError, printParseErrorCode } from 'jsonc-parser/lib/esm/main.js';
-import { UserError } from '../core/errors';
-import { writeFileAtomic } from '../core/pipeline/output-files';
+import { UserError } from '../../core/errors';
+import { writeFileAtomic } from '../../core/pipeline/output-files';
 
 const EMPTY_TASKS = '{\n  // See https://go.microsoft.com/fwlink/?LinkId=733558 for the tasks.json format\n  "version": "2.0.0",\n  "tasks": []\n}\n';
 

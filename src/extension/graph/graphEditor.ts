@@ -6,10 +6,10 @@ import * as path from 'node:path';
 import {
   WEBVIEW_PROTOCOL_VERSION, createNonce, parseFromWebview, webviewHtml, batchScores,
   type FromWebview, type ToWebview,
-} from '../protocol/webview';
-import type { ModelService } from './modelService';
-import type { ScoreStore } from './scoreStore';
-import { buildGraphIndex } from '../core/graph';
+} from '../../protocol/webview';
+import type { ModelService } from '../model/modelService';
+import type { ScoreStore } from '../score/scoreStore';
+import { buildGraphIndex } from '../../core/graph';
 
 export const GRAPH_VIEW_TYPE = 'ldSurgeon.graph';
 

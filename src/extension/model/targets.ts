@@ -3,7 +3,7 @@
 import * as vscode from 'vscode';
 import * as path from 'node:path';
 import { promises as fs } from 'node:fs';
-import { GRAPH_VIEW_TYPE } from './graphEditor';
+import { GRAPH_VIEW_TYPE } from '../graph/graphEditor';
 import type { PipelineFolders } from './pipelineFolders';
 
 const EXCLUDE = '{**/node_modules/**,**/.git/**,**/.ld-surgeon/**}';

@@ -3,8 +3,8 @@
 // host stays responsive while a large model is indexed.
 import * as vscode from 'vscode';
 import { promises as fs } from 'node:fs';
-import { readModel } from '../core/onnx/reader';
-import { analyzeModel, type ModelAnalysis } from '../core/graph';
+import { readModel } from '../../core/onnx/reader';
+import { analyzeModel, type ModelAnalysis } from '../../core/graph';
 import { perSampleInputShapes } from './inputShapes';
 
 interface Entry {

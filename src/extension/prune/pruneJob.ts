@@ -3,7 +3,7 @@
 // on SIGINT, which is how a cancel reaches it). The record it prints (--json) comes back as `data`.
 import { existsSync, statSync } from 'node:fs';
 import * as path from 'node:path';
-import type { JobEvent, JobProtocol, JobRequest } from './jobRunner';
+import type { JobEvent, JobProtocol, JobRequest } from '../jobs/jobRunner';
 import { resolveTarget } from '../../core/scoring/target';
 import { recordPathFor } from '../../core/prune/output';
 import type { PruneRecord } from '../../core/prune/types';

@@ -1,10 +1,10 @@
 // Operator scores per model file, as the views show them: read from the score file beside the model
 // (MODEL.ldscores.json, written by scoring jobs and the CLI) and streamed in while a scoring job runs.
 import * as vscode from 'vscode';
-import { defaultScoreFile } from '../core/scoring/target';
-import { readScoreFileIfPresent } from '../core/scoring/score-file';
-import type { CandidateResult } from '../protocol/webview';
-import { toCandidateResult } from './jobs/scoreJob';
+import { defaultScoreFile } from '../../core/scoring/target';
+import { readScoreFileIfPresent } from '../../core/scoring/score-file';
+import type { CandidateResult } from '../../protocol/webview';
+import { toCandidateResult } from './scoreJob';
 
 export class ScoreStore implements vscode.Disposable {
   private readonly byModel = new Map<string, Map<string, CandidateResult>>();

@@ -4,10 +4,10 @@
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { parseEvent, trainerCommand, trainerEnv } from '../../core/distill';
-import type { JobEvent, JobProcessSpec, JobProtocol, JobRequest } from './jobRunner';
-import type { JobStatus } from './runFolder';
+import type { JobEvent, JobProcessSpec, JobProtocol, JobRequest } from '../jobs/jobRunner';
+import type { JobStatus } from '../jobs/runFolder';
 import { modelFileOf } from '../../core/pipeline/layout';
-import { TRAINER_DIR, trainerRunAt, type TrainerRun } from '../distillTaskDefinition';
+import { TRAINER_DIR, trainerRunAt, type TrainerRun } from './distillTaskDefinition';
 
 export interface DistillJobSpec {
   /** the pruned model (.onnx, or a pruned pipeline folder) */

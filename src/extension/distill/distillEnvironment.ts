@@ -6,8 +6,8 @@ import * as vscode from 'vscode';
 import {
   environmentProblem, environmentReport, environmentSummary, findPython,
   type EnvironmentProblem, type PythonChoice, type PythonRequest,
-} from '../core/distill';
-import { readSettings } from './settings';
+} from '../../core/distill';
+import { readSettings } from '../settings';
 
 export type EnvironmentCheck =
   | { ok: true; choice: PythonChoice; lines: string[] }

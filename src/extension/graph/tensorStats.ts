@@ -1,10 +1,10 @@
 // Weight statistics for the graph view's tensor panel (min/max/mean/std, zeros, non-finite, histogram),
 // computed from the tensor's bytes read on demand. Only numbers cross to the webview, never the bytes.
-import { readTensorValues } from '../core/onnx/tensor-data';
-import { elemTypeName, numElements, type TensorData } from '../core/onnx/types';
-import type { WeightStats } from '../protocol/webview';
-import type { ModelAnalysis } from '../core/graph';
-import { attr } from '../core/graph/attrs';
+import { readTensorValues } from '../../core/onnx/tensor-data';
+import { elemTypeName, numElements, type TensorData } from '../../core/onnx/types';
+import type { WeightStats } from '../../protocol/webview';
+import type { ModelAnalysis } from '../../core/graph';
+import { attr } from '../../core/graph/attrs';
 
 export const HISTOGRAM_BINS = 64;
 /** Larger tensors are refused: reading them would hold hundreds of MB in the extension host. */

@@ -1,7 +1,7 @@
 // The input shapes the views analyze a model at, so FLOPs are per sample (vscode-free, for tests too).
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import type { Model } from '../core/onnx/types';
+import type { Model } from '../../core/onnx/types';
 
 /** diffusers' U-Net config beside the model: sample_size and in_channels give the latent shape. */
 function latentShapeFromConfig(modelPath: string): number[] | undefined {

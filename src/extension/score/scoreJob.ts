@@ -2,7 +2,7 @@
 // U-Net or a bare model; its messages (src/protocol/worker.ts) become job progress, and each result
 // streams into the score store as soon as it is known. The score file beside the model is the result.
 import { existsSync } from 'node:fs';
-import type { JobEvent, JobProtocol, JobRequest } from './jobRunner';
+import type { JobEvent, JobProtocol, JobRequest } from '../jobs/jobRunner';
 import { CANCEL_MESSAGE, isWorkerMessage, startMessage, type ScoreRequest, type WorkerToHost } from '../../protocol/worker';
 import type { CandidateResult } from '../../protocol/webview';
 import type { ScoredCandidate } from '../../core/scoring/score-file';

@@ -1,24 +1,25 @@
 // Distillation in VS Code: Launch Distillation… (a pruned model → an `ld-surgeon-distill` task, teacher from the
 // prune record), the task provider, Resume and Show Distillation Chart in the Jobs view, and the API's start().
-// Every launch checks the Python environment first (src/extension/distillEnvironment.ts).
+// Every launch checks the Python environment first (distillEnvironment.ts).
 import * as vscode from 'vscode';
 import { existsSync, promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { findPython, environmentReport } from '../../core/distill';
 import { UserError } from '../../core/errors';
 import type { RunningJob } from '../jobs/jobRunner';
-import { distillJobRequest, distillResumeRequest, resumableRun, type DistillJobSpec } from '../jobs/distillJob';
+import { distillJobRequest, distillResumeRequest, resumableRun, type DistillJobSpec } from './distillJob';
 import { JobItem } from '../jobs/jobsView';
 import { SETTINGS_FILE } from '../jobs/runFolder';
-import { checkDistillEnvironment, registerEnvironmentCommand, showEnvironmentProblem } from '../distillEnvironment';
-import { DISTILL_TASK_TYPE, EVENTS_FILE, TRAINER_DIR, definitionPath, taskLabel, trainerRunAt, type DistillTaskDefinition } from '../distillTaskDefinition';
-import { DistillTaskProvider, type DistillLauncher } from '../distillTasks';
+import { checkDistillEnvironment, registerEnvironmentCommand, showEnvironmentProblem } from './distillEnvironment';
+import { DISTILL_TASK_TYPE, EVENTS_FILE, TRAINER_DIR, definitionPath, taskLabel, trainerRunAt, type DistillTaskDefinition } from './distillTaskDefinition';
+import { DistillTaskProvider, type DistillLauncher } from './distillTasks';
 import { originalOfPruned } from '../../core/prune/record';
 import { modelFileOf } from '../../core/pipeline/layout';
-import { saveTask } from '../tasksJson';
+import { saveTask } from './tasksJson';
 import { readSettings } from '../settings';
-import { argPath, resolveModel } from '../targets';
-import { command, rel, type WorkflowDeps } from './common';
+import { argPath, resolveModel } from '../model/targets';
+import { command, rel } from '../commands';
+import type { ExtensionServices } from '../services';
 
 export interface DistillWorkflow {
   /** starts a training now (the interpreter checked first); the Launch command runs it as a task instead */
@@ -34,7 +35,7 @@ function dirOf(arg: unknown): string | undefined {
   return typeof arg === 'string' ? arg : undefined;
 }
 
-export function distillWorkflow(d: WorkflowDeps): DistillWorkflow {
+export function distillWorkflow(d: ExtensionServices): DistillWorkflow {
   const pythonRoot = vscode.Uri.joinPath(d.context.extensionUri, 'python').fsPath;
 
   /** Shows a started training everywhere it belongs: both graphs (pruned and original) and the chart. */

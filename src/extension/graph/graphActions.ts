@@ -1,0 +1,36 @@
+// What the graph editor's buttons and requests do: each goes to the capability that owns it (the Score,
+// Prune and Distill buttons run the same commands as the context menus, so both paths behave alike).
+import * as vscode from 'vscode';
+import type { GraphActions } from './graphEditor';
+import type { ToWebview } from '../../protocol/webview';
+import type { ModelService } from '../model/modelService';
+import type { ScoreWorkflow } from '../score/scoreWorkflow';
+import { openNode } from './nodeDocument';
+import { findTensor, tensorStats } from './tensorStats';
+
+export function graphActions(models: ModelService, score: Pick<ScoreWorkflow, 'runningFor'>): GraphActions {
+  return {
+    scoreOperators: async (modelPath) => {
+      await vscode.commands.executeCommand('ldSurgeon.scoreOperators', vscode.Uri.file(modelPath));
+    },
+    cancelScoring: async (modelPath) => score.runningFor(modelPath)?.cancel(),
+    prune: async (modelPath, ids) => {
+      await vscode.commands.executeCommand('ldSurgeon.prune', vscode.Uri.file(modelPath), ids);
+    },
+    distill: async (_modelPath, prunedPath) => {
+      await vscode.commands.executeCommand('ldSurgeon.distill', vscode.Uri.file(prunedPath));
+    },
+    weightStats: async (modelPath, tensorName) => {
+      const t = findTensor(await models.analysis(modelPath), tensorName);
+      if (!t) throw new Error(`${modelPath} has no constant tensor '${tensorName}'`);
+      return tensorStats(t, modelPath);
+    },
+    openNode: (modelPath, nodeId) => openNode(modelPath, nodeId),
+    initialState: (modelPath) => {
+      const out: ToWebview[] = [];
+      const running = score.runningFor(modelPath);
+      if (running) out.push({ type: 'scoringState', state: 'running', message: running.status.progressMessage });
+      return out;
+    },
+  };
+}
