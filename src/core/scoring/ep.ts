@@ -2,6 +2,8 @@
 // expected speed (CUDA, DirectML on Windows, WebGPU, CoreML on macOS), skipping the ones this
 // onnxruntime-node build does not list, and falls through when creating the session fails; CPU
 // always works. The record says which provider ran and why each other one did not.
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { UserError } from '../errors';
 import type { EpRequest } from './settings';
@@ -19,21 +21,50 @@ export interface EpReport {
 }
 
 const PLATFORM_ONLY: Record<string, NodeJS.Platform[]> = { dml: ['win32'], coreml: ['darwin'], cuda: ['win32', 'linux'] };
+const PLATFORM_NAMES: Partial<Record<NodeJS.Platform, string>> = { win32: 'Windows', darwin: 'macOS', linux: 'Linux' };
 const AUTO_ORDER = ['cuda', 'dml', 'webgpu', 'coreml'];
+/** How people call the providers (the log lines use these names). */
+const LABELS: Record<string, string> = { cpu: 'CPU', cuda: 'CUDA', dml: 'DirectML', webgpu: 'WebGPU', coreml: 'CoreML', tensorrt: 'TensorRT' };
 
-function listed(): Set<string> {
+export const providerLabel = (name: string): string => LABELS[name] ?? name;
+
+interface Backend {
+  name: string;
+  /** shipped inside onnxruntime-node's own binaries; false: a separate provider library that may be absent */
+  bundled: boolean;
+}
+
+function listed(): Map<string, Backend> {
   try {
-    return new Set(ort.listSupportedBackends().map((b) => b.name));
+    return new Map(ort.listSupportedBackends().map((b) => [b.name, b]));
   } catch {
-    return new Set(['cpu']);
+    return new Map([['cpu', { name: 'cpu', bundled: true }]]);
   }
 }
 
+/**
+ * Whether the provider library of a non-bundled provider (CUDA, TensorRT) is where onnxruntime
+ * loads it from: beside onnxruntime-node's binding. onnxruntime-node downloads it only on request,
+ * so on most machines it is absent; trying it anyway makes the runtime print a loader error dump.
+ */
+function providerLibraryInstalled(name: string): boolean {
+  let dir: string;
+  try {
+    dir = join(dirname(require.resolve('onnxruntime-node/package.json')), 'bin', 'napi-v6', process.platform, process.arch);
+  } catch {
+    return true; // cannot tell: let the session creation decide
+  }
+  const file = process.platform === 'win32' ? `onnxruntime_providers_${name}.dll` : `libonnxruntime_providers_${name}.so`;
+  return existsSync(join(dir, file));
+}
+
 /** Why `name` cannot be tried here, or undefined when it can. */
-function skipReason(name: string, backends: ReadonlySet<string>): string | undefined {
+function skipReason(name: string, backends: ReadonlyMap<string, Backend>): string | undefined {
   const platforms = PLATFORM_ONLY[name];
-  if (platforms && !platforms.includes(process.platform)) return `not available on ${process.platform}`;
-  if (!backends.has(name)) return `this onnxruntime-node build does not include it (it has: ${[...backends].join(', ')})`;
+  if (platforms && !platforms.includes(process.platform)) return `${platforms.map((p) => PLATFORM_NAMES[p] ?? p).join(' and ')} only`;
+  const b = backends.get(name);
+  if (!b) return `not in this onnxruntime-node build (it has: ${[...backends.keys()].map(providerLabel).join(', ')})`;
+  if (!b.bundled && !providerLibraryInstalled(name)) return 'not installed';
   return undefined;
 }
 
@@ -49,7 +80,7 @@ export async function withProvider<T>(request: EpRequest, what: string, create: 
   for (const name of order) {
     const skip = name === 'cpu' ? undefined : skipReason(name, backends);
     if (skip) {
-      if (request !== 'auto') throw new UserError(`execution provider '${name}' is ${skip}`);
+      if (request !== 'auto') throw new UserError(`execution provider '${name}': ${providerLabel(name)} ${skip === 'not installed' ? 'is not installed (its onnxruntime provider library is missing)' : `is ${skip}`}`);
       attempts.push({ name, outcome: 'skipped', reason: skip });
       continue;
     }
@@ -66,14 +97,27 @@ export async function withProvider<T>(request: EpRequest, what: string, create: 
   throw new UserError(`${what}: onnxruntime could not create a session with any execution provider (${attempts.map((a) => `${a.name}: ${a.reason}`).join('; ')})`, what);
 }
 
-/** One line for logs: 'cpu (cuda: skipped, not available …; webgpu: failed, …)'. */
-export function describeEp(r: EpReport): string {
-  const others = r.attempts.filter((a) => a.outcome !== 'used').map((a) => `${a.name}: ${a.outcome}, ${a.reason}`);
-  return others.length ? `${r.used} (${others.join('; ')})` : r.used;
+/** One line per provider tried: 'CPU: used', 'CUDA: not installed', 'WebGPU: no GPU adapter found'. */
+export function describeEpLines(r: EpReport): string[] {
+  return r.attempts.map((a) => `${providerLabel(a.name)}: ${a.outcome === 'used' ? 'used' : a.reason}`);
 }
 
-/** The gist of a session-creation failure: the first line, without the 'path: could not create…' preamble. */
+/** For logs: the provider used, then one indented line per other provider tried. */
+export function describeEp(r: EpReport): string {
+  const others = describeEpLines(r).filter((_, i) => r.attempts[i].outcome !== 'used');
+  return [r.used, ...others.map((l) => `  ${l}`)].join('\n');
+}
+
+/** Failures people meet on machines without the hardware, said plainly. */
+const KNOWN_FAILURES: [RegExp, string][] = [
+  [/Failed to get a WebGPU adapter|No supported adapters/i, 'no GPU adapter found'],
+  [/Failed to load (shared )?library|cannot open shared object file/i, 'not installed (its provider library cannot be loaded)'],
+  [/CUDA driver version is insufficient|no CUDA-capable device/i, 'no usable CUDA device or driver'],
+];
+
+/** The gist of a session-creation failure: a known cause in plain words, else the first line without the preamble. */
 function firstLine(s: string): string {
+  for (const [re, text] of KNOWN_FAILURES) if (re.test(s)) return text;
   const line = (s.split('\n').find((l) => l.trim()) ?? s).replace(/^.*?could not (load this model|create a session) with (execution )?providers? \[[^\]]*\]:\s*/, '');
   return line.length > 160 ? `${line.slice(0, 160)}…` : line;
 }
