@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import { UserError } from '../errors';
 import { readSchedulerConfig, type SchedulerConfig } from './schedulers/config';
 import { readJson, readJsonIfExists } from './tokenizers/files';
+import { hasTokenizerFiles } from './tokenizers';
 
 /** The U-Net model a path names: an .onnx file itself, else a pipeline folder's unet/model.onnx. */
 export function modelFileOf(p: string): string {
@@ -96,7 +97,8 @@ export function readPipelineLayout(folderArg: string): PipelineLayout {
   const vaeDecoderPath = need('vae_decoder/model.onnx', 'the VAE decoder that turns latents into samples');
   const schedulerConfigFile = need('scheduler/scheduler_config.json', 'the noise schedule the model was trained with');
   const textEncoderPath = optional('text_encoder/model.onnx');
-  const tokenizerFolder = existsSync(join(folder, 'tokenizer', 'vocab.json')) ? join(folder, 'tokenizer') : undefined;
+  // which tokenizer format is there (and whether it is complete) is told by loadTokenizer
+  const tokenizerFolder = hasTokenizerFiles(join(folder, 'tokenizer')) ? join(folder, 'tokenizer') : undefined;
 
   const vaeConfigFile = [join(folder, 'vae_decoder', 'config.json'), join(folder, 'vae', 'config.json')].find(file);
   const vaeConfig = vaeConfigFile ? readJsonIfExists(vaeConfigFile) : {};

@@ -1,6 +1,7 @@
 /** Turns prompts into fixed-length token id rows for a pipeline's text encoder. */
 export interface Tokenizer {
-  readonly kind: 'word-level' | 'clip-bpe';
+  /** which files it was read from: tokenizer.json (HF fast), vocab.json + merges.txt (CLIP), or our word-level config */
+  readonly kind: 'tokenizer.json' | 'clip-bpe' | 'word-level';
   /** every encoded row has this many ids (model_max_length) */
   readonly maxLength: number;
   /** the id rows are padded with */
