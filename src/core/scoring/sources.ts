@@ -29,7 +29,7 @@ export interface EvalSource {
   evaluate(gates: Uint8Array, signal?: AbortSignal): Promise<Float32Array>;
   /** the same evaluation with the unmodified model (a second session, created on demand) */
   evaluateOriginal(signal?: AbortSignal): Promise<Float32Array>;
-  /** stops profiling the gated session (profiling covers the evaluations before this call) */
+  /** stops profiling the gated session (profiling covers its first PROFILED_CALLS model calls at most) */
   endProfiling(): Promise<void>;
   /** the pipeline runner, when the source is a pipeline (for decoding and its metric) */
   readonly runner?: PipelineRunner;
@@ -38,13 +38,37 @@ export interface EvalSource {
   release(): Promise<void>;
 }
 
+/**
+ * Model calls profiled at the start of the first evaluation (the reference): enough for a per-kernel
+ * median past the first call's warm-up, few enough that profiling stays a small part of a short job
+ * (onnxruntime writes one trace event per kernel per call, then the trace has to be read back).
+ */
+export const PROFILED_CALLS = 3;
+
+/** Ends the session's profiling once `PROFILED_CALLS` calls have run (or on demand), once. */
+class ProfileWindow {
+  private calls = 0;
+  private open: boolean;
+  constructor(private readonly session: () => ort.InferenceSession | undefined, profiling: boolean) {
+    this.open = profiling;
+  }
+  called(): void {
+    if (this.open && ++this.calls >= PROFILED_CALLS) this.end();
+  }
+  end(): void {
+    if (!this.open) return;
+    this.open = false;
+    this.session()?.endProfiling();
+  }
+}
+
 export interface SourceOptions {
   gatedPath: string;
   originalPath: string;
   /** gates of the gated model (0: a model without gates, e.g. the original, for baselines) */
   gateCount: number;
   settings: ScoreSettings;
-  /** profile the gated session until endProfiling(); files go to this folder */
+  /** profile the gated session's first PROFILED_CALLS calls (or until endProfiling()); files go to this folder */
   profileDir?: string;
   /** pipeline folder; undefined for a bare model */
   pipeline?: string;
@@ -84,6 +108,8 @@ async function openPipelineSource(o: SourceOptions, folder: string): Promise<Eva
   });
   let sessions = 1;
   try {
+    const gatedSession = await runner.unet();
+    const profile = new ProfileWindow(() => gatedSession, !!o.profileDir);
     const layout = runner.layout;
     const conditional = await runner.isConditional();
     if (!conditional && s.guidance !== undefined && s.guidance !== 1) throw new UserError(`${folder}: guidance needs a conditional pipeline; this U-Net has no encoder_hidden_states input`, folder);
@@ -101,6 +127,7 @@ async function openPipelineSource(o: SourceOptions, folder: string): Promise<Eva
     const generate = async (unet: ort.InferenceSession | undefined, gates: Uint8Array | undefined, signal?: AbortSignal) => (await runner.generate({
       n, seed: s.seed, scheduler: scheduler(), guidance, conditioning: resolved.conditioning, batchSize, latentShape,
       unet, extraUnetFeeds: gates && o.gateCount ? { [GATE_INPUT]: gateFeed(gates, o.gateCount) } : undefined, signal,
+      onProgress: unet ? undefined : (p) => p.phase === 'denoise' && profile.called(),
     })).latents;
     let original: ort.InferenceSession | undefined;
     return {
@@ -134,7 +161,7 @@ async function openPipelineSource(o: SourceOptions, folder: string): Promise<Eva
         return generate(original, undefined, signal);
       },
       async endProfiling() {
-        if (o.profileDir) (await runner.unet()).endProfiling();
+        profile.end();
       },
       async release() {
         await original?.release();
@@ -212,6 +239,7 @@ async function openModelSource(o: SourceOptions): Promise<EvalSource> {
   const { value: session, ep } = await withProvider(s.ep, o.gatedPath, (name) =>
     ort.InferenceSession.create(o.gatedPath, { ...sessionOptions(o), executionProviders: [name] }));
   let sessions = 1;
+  const profile = new ProfileWindow(() => session, !!o.profileDir);
   const where = o.originalPath;
   try {
     const n = s.samples;
@@ -225,6 +253,7 @@ async function openModelSource(o: SourceOptions): Promise<EvalSource> {
       for (let p = 0; p < passes; p++) {
         if (signal?.aborted) throw new CancelledError();
         const out = await sess.run(gates && o.gateCount ? { ...feeds[p], [GATE_INPUT]: gateFeed(gates, o.gateCount) } : feeds[p], outputs);
+        if (sess === session) profile.called();
         const parts = outputs.map((name) => {
           const t = out[name] as ort.Tensor;
           if (t.dims[0] !== perPass) throw new UserError(`${where}: output '${name}' has shape [${t.dims}]; its first axis must be the samples (${perPass} per pass)`, where);
@@ -267,7 +296,7 @@ async function openModelSource(o: SourceOptions): Promise<EvalSource> {
         return run(original, undefined, signal);
       },
       async endProfiling() {
-        if (o.profileDir) session.endProfiling();
+        profile.end();
       },
       async release() {
         await original?.release();
