@@ -167,7 +167,7 @@ test('modules come from name_scopes metadata when the exporter wrote it', async 
   assert.equal(a.tree.byId.get('encoder')!.className, 'Encoder');
 });
 
-test('without any scopes, modules are op types', async () => {
+test('without any scopes, modules come from the graph structure (a chain is one block)', async () => {
   const b = new GraphBuilder();
   b.input('x', [1, 3, 8, 8]);
   b.weight('w', [3, 3, 1, 1]);
@@ -175,8 +175,8 @@ test('without any scopes, modules are op types', async () => {
   const c2 = b.node('Conv', [c1, 'w'], { name: 'conv_b' });
   b.output(b.node('Relu', [c2], { name: 'relu' }));
   const a = await analyzeModel(b.model());
-  assert.equal(a.tree.source, 'op-type');
-  assert.deepEqual(a.tree.root.children.map((m) => [m.id, m.nodes.length]), [['Conv', 2], ['Relu', 1]]);
+  assert.equal(a.tree.source, 'structure');
+  assert.deepEqual(a.tree.root.children.map((m) => [m.id, m.nodes.length]), [['block.0', 3]]);
 });
 
 test('corpus: every pytorch-converted/-operator model builds a module tree', { skip: !existsSync(CORPUS) && 'corpus not present' }, async () => {

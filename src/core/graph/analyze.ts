@@ -55,7 +55,7 @@ export interface ModelAnalysis {
 }
 
 /** Tensors whose values the shape pass may fold: initializers and Constant/ConstantOfShape tensors. */
-function foldCandidates(model: Model): TensorData[] {
+export function foldCandidates(model: Model): TensorData[] {
   const out: TensorData[] = [...model.graph.initializers];
   for (const n of model.graph.nodes) {
     if (n.opType === 'Constant' || n.opType === 'ConstantOfShape') {
@@ -78,7 +78,7 @@ export function analyzeWithValues(model: Model, tensorValues: ReadonlyMap<Tensor
   const opset = model.opsetImports.find((o) => o.domain === '' || o.domain === 'ai.onnx')?.version;
   const shapes = inferShapes(view, { inputShapes: inputShapesForPass(inputShapes), tensorValues, opset });
   const noise = classifyNoise(view);
-  const tree = buildModuleTree(view, noise);
+  const tree = buildModuleTree(view, noise, shapes);
   const cost = new Map<Node, NodeCost | null>();
   for (const n of view.nodes) cost.set(n, noise.has(n) ? { macs: 0, flops: 0 } : nodeCost(n, shapes));
   const params = findParams(view, noise);

@@ -5,14 +5,18 @@
 //      list literal of module paths ending with the node's own name;
 //   2. the node-name path torch.onnx writes: '/down_blocks.1/attentions.0/proj_in/Conv' (the last
 //      segment names the op, so it is dropped; '/Constant' has no scope);
-//   3. nothing: when no node of the graph has a scope, modules are the op types (flat).
+//   3. the graph's structure: when no node has a scope (model zoo CNNs, tf2onnx, older exporters),
+//      blocks are its single-entry/single-exit regions, named by position ('stage.2.block.1',
+//      see structure.ts).
 // A module's id is its dot-joined path ('down_blocks.1.attentions.0'), the canonical id used
 // everywhere; the root module's id is ''.
 import type { Node } from '../onnx/types';
 import type { GraphView } from './graph-view';
 import type { NoiseKind } from './noise';
+import type { ShapeMap } from './shapes';
+import { structuralScopes } from './structure';
 
-export type ScopeSource = 'metadata' | 'node-names' | 'op-type';
+export type ScopeSource = 'metadata' | 'node-names' | 'structure';
 
 export interface ModuleNode {
   /** dot-joined path; '' for the root */
@@ -103,7 +107,7 @@ function makeModule(id: string, parent: ModuleNode | null): ModuleNode {
  * Builds the module tree. Noise nodes without a scope of their own (torch puts many Constants
  * at the top level) join the lowest common module of their consumers.
  */
-export function buildModuleTree(view: GraphView, noise: ReadonlyMap<Node, NoiseKind>): ModuleTree {
+export function buildModuleTree(view: GraphView, noise: ReadonlyMap<Node, NoiseKind>, shapes?: ShapeMap): ModuleTree {
   const root = makeModule('', null);
   const byId = new Map<string, ModuleNode>([['', root]]);
   const moduleOf = new Map<Node, ModuleNode>();
@@ -134,27 +138,17 @@ export function buildModuleTree(view: GraphView, noise: ReadonlyMap<Node, NoiseK
     if (chain.length) scoped = true;
     chains.set(n, chain);
   }
-  const source: ScopeSource = fromMetadata ? 'metadata' : scoped ? 'node-names' : 'op-type';
+  const source: ScopeSource = fromMetadata ? 'metadata' : scoped ? 'node-names' : 'structure';
+  if (source === 'structure') for (const [n, chain] of structuralScopes(view, noise, shapes)) chains.set(n, chain);
 
-  for (const n of view.nodes) {
-    if (source === 'op-type') moduleOf.set(n, noise.has(n) ? root : ensure([n.opType]));
-    else moduleOf.set(n, ensure(chains.get(n)!));
-  }
-
-  if (source !== 'op-type') {
-    let order: readonly Node[];
-    try {
-      order = view.topoOrder();
-    } catch {
-      order = view.nodes;
-    }
-    for (let i = order.length - 1; i >= 0; i--) {
-      const n = order[i];
-      if (!noise.has(n) || chains.get(n)!.length) continue;
-      const users: ModuleNode[] = [];
-      for (const o of n.outputs) if (o) for (const c of view.consumers(o)) users.push(moduleOf.get(c)!);
-      if (users.length) moduleOf.set(n, lowestCommon(users));
-    }
+  for (const n of view.nodes) moduleOf.set(n, ensure(chains.get(n)!));
+  const order = view.topoOrder();
+  for (let i = order.length - 1; i >= 0; i--) {
+    const n = order[i];
+    if (!noise.has(n) || chains.get(n)!.length) continue;
+    const users: ModuleNode[] = [];
+    for (const o of n.outputs) if (o) for (const c of view.consumers(o)) users.push(moduleOf.get(c)!);
+    if (users.length) moduleOf.set(n, lowestCommon(users));
   }
   for (const n of view.nodes) moduleOf.get(n)!.nodes.push(n);
   for (const [id, c] of classOf) {

@@ -17,7 +17,7 @@ import { factsFromType, type DimValue } from './shapes';
  *   producer: { name, version },        // null when the model does not say
  *   irVersion: number,
  *   opsets: [{ domain, version }],      // domain '' is the default ONNX domain
- *   scopeSource: 'metadata' | 'node-names' | 'op-type',   // where module paths came from
+ *   scopeSource: 'metadata' | 'node-names' | 'structure',   // where module paths came from
  *   inputs:  [{ name, elemType, shape }],   // shape used for analysis (declared + --input)
  *   outputs: [{ name, elemType, shape }],   // declared, completed by the shape pass
  *   totals: ModuleStatsJson,            // whole model (same fields as a module)
@@ -155,7 +155,7 @@ export function renderInspectText(r: InspectReport): string {
   lines.push(`  FLOPs      ${humanCount(t.flops)} (${humanCount(t.macs)} MACs)${t.uncounted ? `, ${t.uncounted} ops uncounted` : ''}`);
   const top = Object.entries(t.opCounts).sort((a, b) => b[1] - a[1]).slice(0, 8);
   if (top.length) lines.push(`  top ops    ${top.map(([k, v]) => `${k} ${v}`).join(', ')}`);
-  lines.push(`  modules    from ${r.scopeSource === 'metadata' ? 'torch name_scopes metadata' : r.scopeSource === 'node-names' ? 'node name scopes' : 'op types (no scopes in the model)'}`);
+  lines.push(`  modules    from ${r.scopeSource === 'metadata' ? 'torch name_scopes metadata' : r.scopeSource === 'node-names' ? 'node name scopes' : 'the graph structure (no scopes in the model: blocks are single-entry/single-exit regions)'}`);
   lines.push('');
 
   const rows = r.modules.map((m) => [

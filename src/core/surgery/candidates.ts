@@ -1,7 +1,9 @@
 // The operators LD-Pruner scores: module scopes of the exported U-Net, at block granularity (each
 // ResNet, attention/transformer block, down/up-sampler, mid-block part) and layer granularity (convs,
 // attn1/attn2, ff, norms, proj_in/out, time_emb_proj). Ids are module paths, stable across runs and
-// exports. Every candidate is listed: the ones that cannot be modified carry the reason.
+// exports. Models without exporter scopes get their modules from the graph's structure
+// ('stage.1.block.0', see graph/structure.ts), so they are scored by the same rules.
+// Every candidate is listed: the ones that cannot be modified carry the reason.
 import { UserError } from '../errors';
 import { subtreeNodes, walkModules, type ModelAnalysis, type ModuleNode } from '../graph';
 import type { Node } from '../onnx/types';
@@ -67,15 +69,6 @@ export function findCandidates(a: ModelAnalysis, options: CandidateOptions = {})
   a.view.nodes.forEach((n, i) => index.set(n, i));
   const out: Candidate[] = [];
 
-  if (a.tree.source === 'op-type') {
-    // no module scopes: every operator on its own
-    if (!wanted('layer', granularity)) return out;
-    for (const n of a.view.nodes) {
-      if (a.noise.has(n)) continue;
-      out.push(build(a, a.view.nodeId(n), 'layer', 'node', [n], undefined, index));
-    }
-    return dedupe(out);
-  }
   const diffusers = isDiffusersUnet(a);
   walkModules(a.tree.root, (m) => {
     const c = classify(m, diffusers);

@@ -11,7 +11,7 @@ export type CandidateKind =
   | 'conv' | 'attention' | 'feed-forward' | 'norm' | 'projection' | 'time-embedding-projection'
   /** a module of a model without diffusers names */
   | 'module'
-  /** one operator of a model without module scopes */
+  /** one operator of a model without module scopes (score files written before structural modules) */
   | 'node';
 
 /** One step that turns the source value into a replacement of the target's shape. */
