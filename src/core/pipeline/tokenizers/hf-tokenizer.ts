@@ -25,6 +25,19 @@ export interface HfTokenizerOptions {
 /** Model types the package implements (WordLevel runs as its vocabulary-lookup "Legacy" model). */
 export const SUPPORTED_MODELS = ['BPE', 'WordLevel', 'Unigram', 'WordPiece'];
 
+/**
+ * The package's "Whitespace" pre-tokenizer splits with an ASCII-only \w, so "ﬁne" or "ａｂｃ"
+ * fall apart where the Rust library keeps them whole; its "Split" translates the same pattern
+ * with the Unicode word set, so Whitespace is handed over as that Split.
+ */
+function withUnicodeWhitespace(pre: unknown): unknown {
+  if (typeof pre !== 'object' || pre === null) return pre;
+  const p = pre as { type?: unknown; pretokenizers?: unknown };
+  if (p.type === 'Whitespace') return { type: 'Split', pattern: { Regex: '\\w+|[^\\w\\s]+' }, behavior: 'Removed', invert: true };
+  if (p.type === 'Sequence' && Array.isArray(p.pretokenizers)) return { ...p, pretokenizers: p.pretokenizers.map(withUnicodeWhitespace) };
+  return pre;
+}
+
 export class HfTokenizer implements Tokenizer {
   readonly kind: Tokenizer['kind'];
   readonly maxLength: number;
@@ -41,7 +54,7 @@ export class HfTokenizer implements Tokenizer {
     if (typeof model.type === 'string' && !SUPPORTED_MODELS.includes(model.type)) {
       throw new UserError(`${source}: tokenizer model type "${model.type}" is not supported (supported: ${SUPPORTED_MODELS.join(', ')})`, source);
     }
-    const full = { added_tokens: [], normalizer: null, pre_tokenizer: null, post_processor: null, decoder: null, ...json };
+    const full = { added_tokens: [], normalizer: null, post_processor: null, decoder: null, ...json, pre_tokenizer: withUnicodeWhitespace(json.pre_tokenizer ?? null) };
     // the package's WordLevel model takes its unknown token from the config, not from the model
     const config = { ...opts.config, ...(model.type === 'WordLevel' && typeof model.unk_token === 'string' ? { unk_token: model.unk_token } : {}) };
     try {
