@@ -6,7 +6,8 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { parse } from 'jsonc-parser';
-import { definitionPath, resolveDefinition, specOf, trainerRunAt } from '../../src/extension/distill/distillTaskDefinition';
+import { definitionPath, resolveDefinition, specOf } from '../../src/extension/distill/distillTaskDefinition';
+import { trainerRunAt } from '../../src/extension/distill/trainerRun';
 import { distillJobRequest, distillResumeRequest, resumableRun } from '../../src/extension/distill/distillJob';
 import { saveTask, withTask } from '../../src/extension/distill/tasksJson';
 import { UserError } from '../../src/core/errors';

@@ -7,7 +7,7 @@ import { parseEvent, trainerCommand, trainerEnv } from '../../core/distill';
 import type { JobEvent, JobProcessSpec, JobProtocol, JobRequest } from '../jobs/jobRunner';
 import type { JobStatus } from '../jobs/runFolder';
 import { modelFileOf } from '../../core/pipeline/layout';
-import { TRAINER_DIR, trainerRunAt, type TrainerRun } from './distillTaskDefinition';
+import { TRAINER_DIR, trainerRunAt, type TrainerRun } from './trainerRun';
 
 export interface DistillJobSpec {
   /** the pruned model (.onnx, or a pruned pipeline folder) */

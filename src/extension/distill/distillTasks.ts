@@ -14,9 +14,9 @@ import type { DistillJobSpec } from './distillJob';
 import { checkDistillEnvironment, showEnvironmentProblem } from './distillEnvironment';
 import { modelFileOf } from '../../core/pipeline/layout';
 import {
-  DISTILL_TASK_TYPE, definitionPath, resolveDefinition, specOf, taskLabel, trainerRunAt,
-  type DistillTaskDefinition, type TrainerRun,
+  DISTILL_TASK_TYPE, definitionPath, resolveDefinition, specOf, taskLabel, type DistillTaskDefinition,
 } from './distillTaskDefinition';
+import { trainerRunAt, type TrainerRun } from './trainerRun';
 
 export const TASK_SOURCE = 'LD Surgeon';
 export const EXIT_DONE = 0;

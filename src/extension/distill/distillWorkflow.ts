@@ -11,7 +11,8 @@ import { distillJobRequest, distillResumeRequest, resumableRun, type DistillJobS
 import { JobItem } from '../jobs/jobsView';
 import { SETTINGS_FILE } from '../jobs/runFolder';
 import { checkDistillEnvironment, registerEnvironmentCommand, showEnvironmentProblem } from './distillEnvironment';
-import { DISTILL_TASK_TYPE, EVENTS_FILE, TRAINER_DIR, definitionPath, taskLabel, trainerRunAt, type DistillTaskDefinition } from './distillTaskDefinition';
+import { DISTILL_TASK_TYPE, definitionPath, taskLabel, type DistillTaskDefinition } from './distillTaskDefinition';
+import { EVENTS_FILE, TRAINER_DIR, trainerRunAt } from './trainerRun';
 import { DistillTaskProvider, type DistillLauncher } from './distillTasks';
 import { originalOfPruned } from '../../core/prune/record';
 import { modelFileOf } from '../../core/pipeline/layout';

@@ -10,8 +10,7 @@ import {
 import type { ModelService } from '../model/modelService';
 import type { ScoreStore } from '../score/scoreStore';
 import { buildGraphIndex } from '../../core/graph';
-
-export const GRAPH_VIEW_TYPE = 'ldSurgeon.graph';
+import { GRAPH_VIEW_TYPE } from './graphTabs';
 
 /** What the webview can ask the rest of the extension to do. */
 export interface GraphActions {

@@ -6,7 +6,7 @@ import type { JobsViewProvider } from './jobsView';
 import { JobItem } from './jobsView';
 import { LOG_FILE } from './runFolder';
 import { command } from '../commands';
-import { GRAPH_VIEW_TYPE } from '../graph/graphEditor';
+import { openInEditor } from '../graph/graphTabs';
 
 /** A job's run folder from a command argument: a Jobs view item or the folder path itself. */
 function runDirOf(arg: unknown): string | undefined {
@@ -24,13 +24,6 @@ async function requireDir(arg: unknown, jobs: JobManager, view: vscode.TreeView<
     { placeHolder: 'Pick a job' },
   );
   return choice?.dir;
-}
-
-/** Opens a job result the way a user expects: models in the graph editor, everything else as a document. */
-export async function openResult(file: string): Promise<void> {
-  const uri = vscode.Uri.file(file);
-  if (file.toLowerCase().endsWith('.onnx')) await vscode.commands.executeCommand('vscode.openWith', uri, GRAPH_VIEW_TYPE);
-  else await vscode.commands.executeCommand('vscode.open', uri);
 }
 
 export function registerJobCommands(jobs: JobManager, provider: JobsViewProvider, view: vscode.TreeView<JobItem>): vscode.Disposable[] {
@@ -60,7 +53,7 @@ export function registerJobCommands(jobs: JobManager, provider: JobsViewProvider
       const file = outputs.length === 1
         ? outputs[0]
         : (await vscode.window.showQuickPick(outputs.map((o) => ({ label: path.basename(o), description: vscode.workspace.asRelativePath(o, false), file: o })), { placeHolder: 'Open which output?' }))?.file;
-      if (file) await openResult(file);
+      if (file) await openInEditor(file);
     }),
     cmd('ldSurgeon.jobs.openFolder', async (arg) => {
       const dir = await requireDir(arg, jobs, view);

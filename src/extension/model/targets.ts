@@ -3,16 +3,10 @@
 import * as vscode from 'vscode';
 import * as path from 'node:path';
 import { promises as fs } from 'node:fs';
-import { GRAPH_VIEW_TYPE } from '../graph/graphEditor';
+import { activeGraphModel } from '../graph/graphTabs';
 import type { PipelineFolders } from './pipelineFolders';
 
 const EXCLUDE = '{**/node_modules/**,**/.git/**,**/.ld-surgeon/**}';
-
-/** The model of the active graph editor, if one is in focus. */
-export function activeGraphModel(): string | undefined {
-  const input = vscode.window.tabGroups.activeTabGroup.activeTab?.input;
-  return input instanceof vscode.TabInputCustom && input.viewType === GRAPH_VIEW_TYPE ? input.uri.fsPath : undefined;
-}
 
 async function isDirectory(p: string): Promise<boolean> {
   try {

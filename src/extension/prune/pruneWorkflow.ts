@@ -9,7 +9,7 @@ import { resolveTarget } from '../../core/scoring/target';
 import { humanCount } from '../../core/graph';
 import type { RunningJob } from '../jobs/jobRunner';
 import { pruneJobRequest, type PruneJobSpec } from './pruneJob';
-import { openResult } from '../jobs/jobCommands';
+import { openInEditor } from '../graph/graphTabs';
 import { readSettings } from '../settings';
 import { resolveModel } from '../model/targets';
 import { command, rel } from '../commands';
@@ -59,7 +59,7 @@ export function pruneWorkflow(d: ExtensionServices): PruneWorkflow {
       if (s.state === 'done' && existsSync(output.model)) {
         // the new model is in the workspace: show it where users look for files, and open it
         await vscode.commands.executeCommand('revealInExplorer', vscode.Uri.file(output.model)).then(undefined, () => undefined);
-        await openResult(output.model);
+        await openInEditor(output.model);
       }
     });
     return { job, outputModel: output.model };
