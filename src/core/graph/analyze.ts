@@ -2,6 +2,7 @@
 // noise, the module tree with per-module totals, parameters and FLOPs.
 import { UserError } from '../errors';
 import type { Model, Node, TensorData } from '../onnx/types';
+import { assertAcyclic } from './acyclic';
 import { attr } from './attrs';
 import { nodeCost, type NodeCost } from './flops';
 import { GraphView } from './graph-view';
@@ -74,6 +75,7 @@ export async function analyzeModel(model: Model, options: AnalyzeOptions = {}): 
 /** The synchronous core of analyzeModel, for callers that already hold the folded tensor values. */
 export function analyzeWithValues(model: Model, tensorValues: ReadonlyMap<TensorData, number[]>, given?: Readonly<Record<string, readonly number[]>>): ModelAnalysis {
   const view = new GraphView(model.graph);
+  assertAcyclic(model, view);
   const inputShapes = resolveInputShapes(model, view, given ?? {});
   const opset = model.opsetImports.find((o) => o.domain === '' || o.domain === 'ai.onnx')?.version;
   const shapes = inferShapes(view, { inputShapes: inputShapesForPass(inputShapes), tensorValues, opset });
