@@ -20,6 +20,7 @@ const MODELS: [string, string][] = [
   ['bpe-bytelevel', 'BPE, byte-level GPT-2 regex, RobertaProcessing, padding_side left'],
   ['wordlevel-bert', 'WordLevel, BertNormalizer (accents stripped), Whitespace, TemplateProcessing [CLS] $A [SEP]'],
   ['unigram-t5', 'Unigram, NFKC + Replace, WhitespaceSplit + Metaspace, TemplateProcessing $A </s>'],
+  ['digits-wordlevel', 'WordLevel, Lowercase + Replace, WhitespaceSplit, TemplateProcessing <start> $A <end>'],
 ];
 
 for (const [name, what] of MODELS) {
