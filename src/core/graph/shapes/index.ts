@@ -1,0 +1,120 @@
+// Static shape pass. Shapes come from the model where it declares them (graph inputs/outputs,
+// value_info, initializer dims) and are inferred per operator otherwise, in topological order.
+// Small integer tensors (shape arithmetic: Shape → Gather → Unsqueeze → Concat → Reshape) are
+// folded on their values, keeping symbolic dims (e.g. 'batch') as symbols where they pass through
+// unchanged. A dim is a number, a symbol, or null (unknown): nothing is ever guessed.
+//
+// Written here rather than taken from a library: no npm package does ONNX shape inference without
+// native onnx bindings, and this pass must also keep symbols and fold shape constants.
+//
+// This file runs the pass; the rules live by op family beside it (elementwise, shape-tensors,
+// reshape, indexing, conv, pooling, linear, normalization, reduce, resize) and are gathered in
+// rules.ts. To add an op: put its rule in its family's table.
+import type { Dim, Node, TensorData, TypeInfo } from '../../onnx/types';
+import { numElements } from '../../onnx/types';
+import type { GraphView } from '../graph-view';
+import type { DimValue, OpContext, ShapeMap, ShapeOptions, ValueFacts } from './facts';
+import { inferNode } from './rules';
+
+export { knownSize, type DimValue, type ShapeMap, type ShapeOptions, type ValueFacts } from './facts';
+export { broadcastShapes } from './elementwise';
+export { einsumLetters, einsumShape, matmulShape } from './linear';
+export { opHasShapeRule } from './rules';
+
+/** Shapes (and small folded values) of every value in the graph. */
+export function inferShapes(view: GraphView, options: ShapeOptions = {}): ShapeMap {
+  const g = view.graph;
+  const facts: ShapeMap = new Map();
+  const useDeclared = options.useDeclared !== false;
+  const declared = new Map<string, ValueFacts>();
+  if (useDeclared) {
+    for (const v of [...g.valueInfo, ...g.outputs]) {
+      const f = factsFromType(v.type);
+      if (f) declared.set(v.name, f);
+    }
+  }
+  const tensorValue = (t: TensorData) => options.tensorValues?.get(t);
+
+  for (const t of g.initializers) {
+    const value = tensorValue(t);
+    facts.set(t.name, { shape: [...t.dims], elemType: t.elemType, value: value && [...value] });
+  }
+  for (const s of g.sparseInitializers) facts.set(s.values.name, { shape: [...s.dims], elemType: s.values.elemType });
+  for (const v of g.inputs) {
+    if (view.initializer(v.name)) continue; // a weight with a default: its initializer says it all
+    const given = options.inputShapes?.[v.name];
+    const f = factsFromType(v.type) ?? {};
+    facts.set(v.name, given ? { ...f, shape: [...given] } : f);
+  }
+
+  let order: readonly Node[];
+  try {
+    order = view.topoOrder();
+  } catch {
+    order = view.nodes; // a cyclic graph still gets shapes for what precedes the cycle
+  }
+  const ctx: OpContext = { node: order[0], in: [], opset: options.opset ?? 17, tensorValue };
+  for (const node of order) {
+    ctx.node = node;
+    ctx.in = node.inputs.map((x) => (x ? facts.get(x) : undefined));
+    let out: (ValueFacts | undefined)[] = [];
+    try {
+      out = inferNode(ctx);
+    } catch {
+      out = []; // malformed attributes: leave this node's outputs unknown rather than fail the model
+    }
+    node.outputs.forEach((name, i) => {
+      if (!name) return;
+      const inferred = sanitize(out[i]);
+      const dec = declared.get(name);
+      facts.set(name, dec ? mergeFacts(inferred, dec) : inferred ?? {});
+    });
+  }
+  return facts;
+}
+
+/** The facts a declared TypeProto gives (tensor types only). */
+export function factsFromType(type: TypeInfo | undefined): ValueFacts | undefined {
+  if (!type || (type.kind !== 'tensor' && type.kind !== 'sparse_tensor')) return undefined;
+  return { elemType: type.elemType || undefined, shape: type.shape?.map(dimFromProto) };
+}
+
+function dimFromProto(d: Dim): DimValue {
+  if (d.value !== undefined && d.value >= 0) return d.value;
+  if (d.param) return d.param;
+  return null;
+}
+
+/** Inferred dims win where they are numbers; declared numbers fill the gaps, then symbols. */
+function mergeFacts(inferred: ValueFacts | undefined, declared: ValueFacts): ValueFacts {
+  if (!inferred) return declared;
+  const elemType = inferred.elemType ?? declared.elemType;
+  let shape = inferred.shape;
+  if (!shape) shape = declared.shape;
+  else if (declared.shape && declared.shape.length === shape.length) {
+    shape = shape.map((d, i) => {
+      const e = declared.shape![i];
+      if (typeof d === 'number') return d;
+      if (typeof e === 'number') return e;
+      return d ?? e;
+    });
+  }
+  return { shape, elemType, value: inferred.value };
+}
+
+const badDim = (d: DimValue) => typeof d === 'number' && (!Number.isInteger(d) || d < 0);
+
+/** Drops impossible dims (from a malformed model) and values that do not fit their shape. */
+function sanitize(f: ValueFacts | undefined): ValueFacts | undefined {
+  if (!f) return undefined;
+  const shape = f.shape?.some(badDim) ? f.shape.map((d) => (badDim(d) ? null : d)) : f.shape;
+  let value = f.value;
+  if (value && shape && (shape.some((d) => typeof d !== 'number') || numElements(shape as number[]) !== value.length)) value = undefined;
+  return { shape, elemType: f.elemType, value };
+}
+
+/** '[1,4,64,64]', '[batch,4,?,?]', or '?' when even the rank is unknown. */
+export function formatShape(shape: readonly DimValue[] | undefined): string {
+  if (!shape) return '?';
+  return `[${shape.map((d) => (d === null ? '?' : String(d))).join(',')}]`;
+}
