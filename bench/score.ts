@@ -113,8 +113,8 @@ async function childPlain(target: string): Promise<void> {
   const prep = await prepare(t, settings.granularity, { inputs: settings.inputs });
   // two sessions in one process: one thread each and no spinning, so the idle one cannot slow the other
   const sessionOptions = { intraOpNumThreads: 1, extra: { session: { intra_op: { allow_spinning: '0' } } } };
-  const plain = await openSource({ gatedPath: t.modelPath, originalPath: t.modelPath, gateCount: 0, settings, pipeline: t.pipeline, sessionOptions });
-  const gated = await openSource({ gatedPath: prep.gatedPath, originalPath: t.modelPath, gateCount: prep.gated.length, settings, pipeline: t.pipeline, sessionOptions });
+  const plain = await openSource({ gated: { path: t.modelPath }, originalPath: t.modelPath, gateCount: 0, settings, pipeline: t.pipeline, sessionOptions });
+  const gated = await openSource({ gated: prep.evalModel, originalPath: t.modelPath, gateCount: prep.gated.length, settings, pipeline: t.pipeline, sessionOptions });
   try {
     const measure = async (src: typeof plain, gates: Uint8Array) => {
       runMs.clear();

@@ -17,6 +17,20 @@ export interface RunnerOptions {
   sessionOptions?: ort.InferenceSession.SessionOptions;
   /** load the U-Net from this file instead of unet/model.onnx (a pruned or modified copy) */
   unetPath?: string;
+  /** load the U-Net from these encoded bytes instead (unetPath then only names it in messages) */
+  unetModel?: InMemoryModel;
+}
+
+/** An encoded model held in memory; its external-data locations are relative to `externalDataFolder`. */
+export interface InMemoryModel {
+  bytes: Uint8Array;
+  externalDataFolder: string;
+}
+
+/** Session options that let onnxruntime find the external data of a model created from bytes. */
+export function inMemoryOptions(so: ort.InferenceSession.SessionOptions, folder: string): ort.InferenceSession.SessionOptions {
+  const extra = (so.extra ?? {}) as Record<string, unknown> & { session?: Record<string, unknown> };
+  return { ...so, extra: { ...extra, session: { ...extra.session, model_external_initializers_file_folder_path: folder } } };
 }
 
 /** Encoder hidden states for K conditions, plus the unconditional row for guidance. */
@@ -132,14 +146,15 @@ export class PipelineRunner {
     return this.opts.executionProviders ?? ['cpu'];
   }
 
-  /** Creates a session for any model file with this runner's providers and options. */
-  async createSession(path: string): Promise<ort.InferenceSession> {
+  /** Creates a session for any model file (or that model held in memory) with this runner's providers and options. */
+  async createSession(path: string, inMemory?: InMemoryModel): Promise<ort.InferenceSession> {
+    const so: ort.InferenceSession.SessionOptions = {
+      graphOptimizationLevel: 'all',
+      ...this.opts.sessionOptions,
+      executionProviders: this.executionProviders,
+    };
     try {
-      return await ort.InferenceSession.create(path, {
-        graphOptimizationLevel: 'all',
-        ...this.opts.sessionOptions,
-        executionProviders: this.executionProviders,
-      });
+      return await (inMemory ? ort.InferenceSession.create(inMemory.bytes, inMemoryOptions(so, inMemory.externalDataFolder)) : ort.InferenceSession.create(path, so));
     } catch (e) {
       const eps = this.executionProviders;
       const hint = eps.some((p) => p !== 'cpu') ? ' (is that execution provider available on this machine? --ep cpu always is)' : '';
@@ -147,10 +162,10 @@ export class PipelineRunner {
     }
   }
 
-  private session(key: string, path: string): Promise<ort.InferenceSession> {
+  private session(key: string, path: string, inMemory?: InMemoryModel): Promise<ort.InferenceSession> {
     let s = this.sessions.get(key);
     if (!s) {
-      s = this.createSession(path);
+      s = this.createSession(path, inMemory);
       this.sessions.set(key, s);
       // a failed load must not poison the cache for a later retry
       s.catch(() => this.sessions.delete(key));
@@ -163,7 +178,7 @@ export class PipelineRunner {
   }
 
   unet(): Promise<ort.InferenceSession> {
-    return this.session('unet', this.unetPath);
+    return this.session('unet', this.unetPath, this.opts.unetModel);
   }
 
   vaeDecoder(): Promise<ort.InferenceSession> {

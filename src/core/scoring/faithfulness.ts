@@ -115,7 +115,7 @@ export async function runFaithfulness(o: FaithfulnessOptions): Promise<Faithfuln
     const byId = new Map(prep.gated.map((c, i) => [c.id, { c, i }]));
     const order = ranked(scores).map((s) => byId.get(s.id)?.c).filter((c): c is Candidate => !!c);
     if (order.length < ks[ks.length - 1]) throw new UserError(`${scoresPath}: has ${order.length} scored candidates; k up to ${ks[ks.length - 1]} was asked`, scoresPath);
-    source = await openSource({ gatedPath: prep.gatedPath, originalPath: target.modelPath, gateCount: prep.gated.length, settings, pipeline: target.pipeline });
+    source = await openSource({ gated: prep.evalModel, originalPath: target.modelPath, gateCount: prep.gated.length, settings, pipeline: target.pipeline });
     const runner = source.runner!;
     if (!runner.metricSpec()) throw new UserError(`${target.pipeline}: has no metrics/metric.json, so there is no quality metric to check the scores against`, target.pipeline);
 

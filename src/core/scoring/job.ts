@@ -92,7 +92,7 @@ export async function runScoreJob(o: ScoreJobOptions): Promise<ScoreJobResult> {
     const profileDir = settings.profile === false ? undefined : join(prep.workDir, 'profile');
     if (profileDir) mkdirSync(profileDir, { recursive: true });
     const tOpen = Date.now();
-    source = await openSource({ gatedPath: prep.gatedPath, originalPath: target.modelPath, gateCount: K, settings, profileDir, pipeline: target.pipeline });
+    source = await openSource({ gated: prep.evalModel, originalPath: target.modelPath, gateCount: K, settings, profileDir, pipeline: target.pipeline });
     phases.open = Date.now() - tOpen;
     log(`execution provider: ${describeEp(source.ep)}`);
     const guidance = typeof source.record.guidance === 'number' ? source.record.guidance : undefined;

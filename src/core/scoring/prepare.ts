@@ -9,10 +9,10 @@ import { analyzeModel, type ModelAnalysis } from '../graph';
 import { factsFromType } from '../graph/shapes';
 import { readModel } from '../onnx/reader';
 import type { Model } from '../onnx/types';
-import { writeModel } from '../onnx/writer';
 import { readPipelineLayout } from '../pipeline/layout';
 import { buildGatedModel, findCandidates, type Candidate, type GatedModel } from '../surgery';
 import type { Granularity } from '../surgery/types';
+import { evalModel, type EvalModel } from './eval-model';
 import type { ScoreTarget } from './target';
 
 export interface Prepared {
@@ -23,8 +23,9 @@ export interface Prepared {
   gated: Candidate[];
   gatedModel: GatedModel;
   workDir: string;
-  gatedPath: string;
-  /** removes the work folder (the eval model, its profile) */
+  /** the gated model as onnxruntime loads it (in memory, or a file in the work folder) */
+  evalModel: EvalModel;
+  /** removes the work folder (the eval model, if written, and its profile) */
   dispose(): void;
 }
 
@@ -74,15 +75,15 @@ export async function prepare(target: ScoreTarget, granularity: Granularity, opt
   const gatedModel = buildGatedModel(model, gated);
   if (opts.workDir) mkdirSync(opts.workDir, { recursive: true });
   const workDir = mkdtempSync(join(opts.workDir ?? tmpdir(), 'ld-surgeon-eval-'));
-  const gatedPath = join(workDir, 'eval.onnx');
   const dispose = () => rmSync(workDir, { recursive: true, force: true });
+  let evalM: EvalModel;
   try {
-    await writeModel(gatedModel.model, gatedPath, { durable: false });
+    evalM = await evalModel(gatedModel.model, target.modelPath, join(workDir, 'eval.onnx'));
   } catch (e) {
     dispose();
     throw e;
   }
-  return { model, analysis, candidates, gated, gatedModel, workDir, gatedPath, dispose };
+  return { model, analysis, candidates, gated, gatedModel, workDir, evalModel: evalM, dispose };
 }
 
 /** Whether two candidates share nodes (a block and one of its layers): never both pruned. */

@@ -12,6 +12,7 @@ import { createScheduler } from '../pipeline/schedulers';
 import { floatTensor, inputInfo, outputInfo, readFloat, type IoInfo } from '../pipeline/tensors';
 import { GATE_INPUT } from '../surgery/apply';
 import { withProvider, type EpReport } from './ep';
+import { createEvalSession, inMemory, type EvalModel } from './eval-model';
 import type { ScoreSettings } from './settings';
 
 export interface EvalSource {
@@ -63,7 +64,8 @@ class ProfileWindow {
 }
 
 export interface SourceOptions {
-  gatedPath: string;
+  /** the gated model (or, for baselines, the original one) */
+  gated: EvalModel;
   originalPath: string;
   /** gates of the gated model (0: a model without gates, e.g. the original, for baselines) */
   gateCount: number;
@@ -96,8 +98,8 @@ export async function openSource(o: SourceOptions): Promise<EvalSource> {
 
 async function openPipelineSource(o: SourceOptions, folder: string): Promise<EvalSource> {
   const s = o.settings;
-  const { value: runner, ep } = await withProvider(s.ep, o.gatedPath, async (name) => {
-    const r = PipelineRunner.open(folder, { unetPath: o.gatedPath, executionProviders: [name], sessionOptions: sessionOptions(o) });
+  const { value: runner, ep } = await withProvider(s.ep, o.gated.path, async (name) => {
+    const r = PipelineRunner.open(folder, { unetPath: o.gated.path, unetModel: inMemory(o.gated), executionProviders: [name], sessionOptions: sessionOptions(o) });
     try {
       await r.unet();
       return r;
@@ -236,8 +238,8 @@ export function randomFeeds(specs: FeedSpec[], seed: number, pass: number, perPa
 
 async function openModelSource(o: SourceOptions): Promise<EvalSource> {
   const s = o.settings;
-  const { value: session, ep } = await withProvider(s.ep, o.gatedPath, (name) =>
-    ort.InferenceSession.create(o.gatedPath, { ...sessionOptions(o), executionProviders: [name] }));
+  const { value: session, ep } = await withProvider(s.ep, o.gated.path, (name) =>
+    createEvalSession(o.gated, { ...sessionOptions(o), executionProviders: [name] }));
   let sessions = 1;
   const profile = new ProfileWindow(() => session, !!o.profileDir);
   const where = o.originalPath;
