@@ -1,13 +1,16 @@
 // What the samples are conditioned on: prompts (through the pipeline's tokenizer and text
 // encoder), raw token id rows, or precomputed encoder hidden states from a .npy; plus, when
 // known, each condition's class label (for the metric's accuracy).
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { basename, isAbsolute, resolve } from 'node:path';
 import { UserError } from '../errors';
 import { readNpyFloat32 } from '../npy';
 import type { Conditioning, PipelineRunner } from './runner';
 
 export type ConditionInput =
   | { kind: 'default' }
-  | { kind: 'prompts'; prompts: string[] }
+  /** `file`: the prompts file they were read from, when they came from one */
+  | { kind: 'prompts'; prompts: string[]; file?: string }
   | { kind: 'ids'; ids: number[][] }
   | { kind: 'embeddings'; file: string };
 
@@ -21,6 +24,7 @@ export interface ResolvedConditions {
     kind: ConditionInput['kind'] | 'none';
     prompts?: string[];
     ids?: number[][];
+    /** the prompts file (kind prompts) or the embeddings .npy (kind embeddings) */
     file?: string;
     labels?: (number | null)[];
   };
@@ -72,7 +76,8 @@ export async function resolveConditions(runner: PipelineRunner, input: Condition
     if (!prompts.length) throw new UserError('no prompts given');
     const conditioning = await runner.encodePrompts(prompts);
     const labels = prompts.map((p) => labelOfPrompt.get(norm(p)) ?? null);
-    return { conditioning, labels, record: { kind: input.kind, prompts, labels } };
+    const file = input.kind === 'prompts' ? input.file : undefined;
+    return { conditioning, labels, record: { kind: input.kind, prompts, ...(file ? { file } : {}), labels } };
   }
 
   if (input.kind === 'ids') {
@@ -124,4 +129,129 @@ export function parseConditionIds(text: string): number[][] {
       return n;
     }),
   );
+}
+
+/**
+ * How a user names the conditions, from the CLI's flags (--prompt, --prompts-file,
+ * --condition-ids, --conditions) or the extension's ldSurgeon.conditions setting; both become a
+ * ConditionInput through conditionInputFromSpec, so the worker gets the same input either way.
+ */
+export type ConditionSpec =
+  | { source: 'default' }
+  | { source: 'prompts'; prompts: string[] }
+  | { source: 'promptsFile'; file: string }
+  /** rows as the CLI takes them: "1,5,7;1,5,8" */
+  | { source: 'tokenIds'; ids: string }
+  | { source: 'embeddings'; file: string };
+
+export const CONDITION_SOURCES = ['default', 'promptsFile', 'tokenIds', 'embeddings'] as const;
+
+export interface ConditionFlags {
+  prompt?: string[];
+  promptsFile?: string;
+  conditionIds?: string;
+  conditions?: string;
+}
+
+/** The CLI's condition flags as a spec; more than one source is an error. */
+export function conditionSpecFromFlags(f: ConditionFlags): ConditionSpec {
+  const given: ConditionSpec[] = [];
+  if (f.prompt?.length) given.push({ source: 'prompts', prompts: f.prompt });
+  if (f.promptsFile !== undefined) given.push({ source: 'promptsFile', file: f.promptsFile });
+  if (f.conditionIds !== undefined) given.push({ source: 'tokenIds', ids: f.conditionIds });
+  if (f.conditions !== undefined) given.push({ source: 'embeddings', file: f.conditions });
+  if (given.length > 1) throw new UserError('use only one of --prompt, --prompts-file, --condition-ids, --conditions');
+  return given[0] ?? { source: 'default' };
+}
+
+/**
+ * The ldSurgeon.conditions setting ({source, file?, ids?}) checked for shape; `where` names the
+ * setting in errors. Files are checked when the spec is turned into conditions.
+ */
+export function parseConditionSetting(v: unknown, where = 'ldSurgeon.conditions'): ConditionSpec {
+  if (v === undefined || v === null || v === '') return { source: 'default' };
+  if (typeof v !== 'object' || Array.isArray(v)) throw new UserError(`${where}: expected an object {"source": ${CONDITION_SOURCES.map((s) => `"${s}"`).join(' | ')}, …}`);
+  const o = v as { source?: unknown; file?: unknown; ids?: unknown };
+  const text = (key: 'file' | 'ids', what: string): string => {
+    const t = o[key];
+    if (typeof t !== 'string' || t.trim() === '') throw new UserError(`${where}: source "${String(o.source)}" needs "${key}" (${what})`);
+    return t.trim();
+  };
+  switch (o.source ?? 'default') {
+    case 'default':
+      return { source: 'default' };
+    case 'promptsFile':
+      return { source: 'promptsFile', file: text('file', 'a text file, one prompt per line') };
+    case 'tokenIds':
+      return { source: 'tokenIds', ids: text('ids', 'token id rows, e.g. "1,5,7;1,5,8"') };
+    case 'embeddings':
+      return { source: 'embeddings', file: text('file', 'an .npy of encoder hidden states [N, L, D]') };
+    default:
+      throw new UserError(`${where}: unknown source ${JSON.stringify(o.source)} (expected ${CONDITION_SOURCES.join(', ')})`);
+  }
+}
+
+/** One prompt per non-empty line; lines starting with '#' are comments. */
+export function readPromptsFile(file: string): string[] {
+  if (!existsSync(file)) throw new UserError(`${file}: prompts file not found`, file);
+  if (!statSync(file).isFile()) throw new UserError(`${file}: not a file (expected a text file, one prompt per line)`, file);
+  const bytes = readFileSync(file);
+  if (bytes.includes(0)) throw new UserError(`${file}: not a text file (expected one prompt per line)`, file);
+  const prompts = bytes.toString('utf8').split(/\r?\n/).map((l) => l.trim()).filter((l) => l.length > 0 && !l.startsWith('#'));
+  if (!prompts.length) throw new UserError(`${file}: no prompts (expected one prompt per line)`, file);
+  return prompts;
+}
+
+/**
+ * The conditions a spec names, read and checked at once (a prompts file's lines, the id rows, the
+ * .npy's shape) so a bad choice is reported before any model runs. Relative files are resolved
+ * against `baseDir` (the workspace folder or the current directory).
+ */
+export function conditionInputFromSpec(spec: ConditionSpec, baseDir = process.cwd()): ConditionInput {
+  const abs = (f: string) => (isAbsolute(f) ? f : resolve(baseDir, f));
+  switch (spec.source) {
+    case 'default':
+      return { kind: 'default' };
+    case 'prompts':
+      if (!spec.prompts.length || spec.prompts.some((p) => p.trim() === '')) throw new UserError('--prompt: an empty prompt');
+      return { kind: 'prompts', prompts: spec.prompts };
+    case 'promptsFile': {
+      const file = abs(spec.file);
+      return { kind: 'prompts', prompts: readPromptsFile(file), file };
+    }
+    case 'tokenIds':
+      return { kind: 'ids', ids: parseConditionIds(spec.ids) };
+    case 'embeddings': {
+      const file = abs(spec.file);
+      if (!file.toLowerCase().endsWith('.npy')) throw new UserError(`${file}: conditions must be a .npy file of encoder hidden states [N, L, D]`, file);
+      if (!existsSync(file)) throw new UserError(`${file}: embeddings file not found`, file);
+      const { shape } = readNpyFloat32(file);
+      if ((shape.length !== 2 && shape.length !== 3) || shape.some((d) => d < 1)) {
+        throw new UserError(`${file}: conditions must be encoder hidden states [N, L, D] (or [L, D]); the array is [${shape}]`, file);
+      }
+      return { kind: 'embeddings', file };
+    }
+  }
+}
+
+/** A short line saying which conditions were used (notifications, the Jobs view, the graph view). */
+export function describeConditions(c: ConditionInput | ResolvedConditions['record'] | undefined): string {
+  if (!c) return "the pipeline's default prompts";
+  const plural = (n: number, one: string) => `${n} ${one}${n === 1 ? '' : 's'}`;
+  switch (c.kind) {
+    case 'none':
+      return 'unconditional';
+    case 'default':
+      return "the pipeline's default prompts";
+    case 'prompts': {
+      const n = c.prompts?.length ?? 0;
+      const first = c.prompts?.[0];
+      const sample = first ? ` ("${first.length > 40 ? first.slice(0, 39) + '…' : first}"${n > 1 ? ', …' : ''})` : '';
+      return c.file ? `${plural(n, 'prompt')} from ${basename(c.file)}${sample}` : `${plural(n, 'prompt')}${sample}`;
+    }
+    case 'ids':
+      return `${plural(c.ids?.length ?? 0, 'token id row')}`;
+    case 'embeddings':
+      return `embeddings from ${basename(c.file ?? '')}`;
+  }
 }

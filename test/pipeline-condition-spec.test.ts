@@ -1,0 +1,83 @@
+// The conditions a user names (CLI flags or the ldSurgeon.conditions setting) → the worker's
+// ConditionInput, checked at once: a bad prompts file, id row or .npy is reported before any
+// model runs, naming the file or the setting.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  conditionInputFromSpec, conditionSpecFromFlags, describeConditions, parseConditionSetting,
+} from '../src/core/pipeline/conditions';
+import { encodeNpy } from '../src/core/npy';
+import { UserError } from '../src/core/errors';
+import { tempDir } from './pipeline-fixtures';
+
+const userError = (re: RegExp) => (e: Error) => e instanceof UserError && re.test(e.message);
+
+test('the setting: default when unset; each source needs its field; unknown sources are named', () => {
+  assert.deepEqual(parseConditionSetting(undefined), { source: 'default' });
+  assert.deepEqual(parseConditionSetting({}), { source: 'default' });
+  assert.deepEqual(parseConditionSetting({ source: 'promptsFile', file: ' prompts.txt ' }), { source: 'promptsFile', file: 'prompts.txt' });
+  assert.deepEqual(parseConditionSetting({ source: 'tokenIds', ids: '1,2;3' }), { source: 'tokenIds', ids: '1,2;3' });
+  assert.deepEqual(parseConditionSetting({ source: 'embeddings', file: 'c.npy' }), { source: 'embeddings', file: 'c.npy' });
+  assert.throws(() => parseConditionSetting({ source: 'promptsFile' }), userError(/^ldSurgeon\.conditions: source "promptsFile" needs "file"/));
+  assert.throws(() => parseConditionSetting({ source: 'tokenIds', ids: '' }), userError(/needs "ids" \(token id rows/));
+  assert.throws(() => parseConditionSetting({ source: 'captions' }), userError(/unknown source "captions" \(expected default, promptsFile, tokenIds, embeddings\)/));
+  assert.throws(() => parseConditionSetting(['a']), userError(/expected an object/));
+});
+
+test('CLI flags: one source at most', () => {
+  assert.deepEqual(conditionSpecFromFlags({ prompt: [] }), { source: 'default' });
+  assert.deepEqual(conditionSpecFromFlags({ prompt: ['a cat'] }), { source: 'prompts', prompts: ['a cat'] });
+  assert.deepEqual(conditionSpecFromFlags({ promptsFile: 'p.txt' }), { source: 'promptsFile', file: 'p.txt' });
+  assert.throws(() => conditionSpecFromFlags({ prompt: ['a'], conditions: 'c.npy' }), userError(/only one of --prompt, --prompts-file, --condition-ids, --conditions/));
+});
+
+test('a prompts file: one prompt a line, comments and blank lines skipped, resolved against the base folder', () => {
+  const t = tempDir('cond-spec-');
+  try {
+    mkdirSync(join(t.dir, 'conds'));
+    writeFileSync(join(t.dir, 'conds', 'prompts.txt'), '# digits\r\na digit seven\r\n\r\n  a digit two  \n');
+    const input = conditionInputFromSpec({ source: 'promptsFile', file: join('conds', 'prompts.txt') }, t.dir);
+    assert.deepEqual(input, { kind: 'prompts', prompts: ['a digit seven', 'a digit two'], file: join(t.dir, 'conds', 'prompts.txt') });
+    assert.equal(describeConditions(input), '2 prompts from prompts.txt ("a digit seven", …)');
+
+    writeFileSync(join(t.dir, 'empty.txt'), '# nothing\n\n');
+    writeFileSync(join(t.dir, 'binary.txt'), Buffer.from([0x93, 0x4e, 0x00, 0x50]));
+    assert.throws(() => conditionInputFromSpec({ source: 'promptsFile', file: 'missing.txt' }, t.dir), userError(new RegExp(`^${join(t.dir, 'missing.txt')}: prompts file not found`)));
+    assert.throws(() => conditionInputFromSpec({ source: 'promptsFile', file: 'empty.txt' }, t.dir), userError(/empty\.txt: no prompts/));
+    assert.throws(() => conditionInputFromSpec({ source: 'promptsFile', file: 'binary.txt' }, t.dir), userError(/binary\.txt: not a text file/));
+    assert.throws(() => conditionInputFromSpec({ source: 'promptsFile', file: 'conds' }, t.dir), userError(/conds: not a file/));
+  } finally {
+    t.done();
+  }
+});
+
+test('token ids and embeddings are checked before anything runs', () => {
+  const t = tempDir('cond-spec-');
+  try {
+    assert.deepEqual(conditionInputFromSpec({ source: 'tokenIds', ids: '1, 5,7; 1,5,8' }), { kind: 'ids', ids: [[1, 5, 7], [1, 5, 8]] });
+    assert.throws(() => conditionInputFromSpec({ source: 'tokenIds', ids: '1,x' }), userError(/"x" is not a token id/));
+    assert.equal(describeConditions({ kind: 'ids', ids: [[1], [2], [3]] }), '3 token id rows');
+
+    writeFileSync(join(t.dir, 'good.npy'), encodeNpy(new Float32Array(2 * 3 * 4), [2, 3, 4]));
+    writeFileSync(join(t.dir, 'flat.npy'), encodeNpy(new Float32Array(5), [5]));
+    writeFileSync(join(t.dir, 'text.npy'), 'not numpy');
+    const good = conditionInputFromSpec({ source: 'embeddings', file: 'good.npy' }, t.dir);
+    assert.deepEqual(good, { kind: 'embeddings', file: join(t.dir, 'good.npy') });
+    assert.equal(describeConditions(good), 'embeddings from good.npy');
+    assert.throws(() => conditionInputFromSpec({ source: 'embeddings', file: 'flat.npy' }, t.dir), userError(/flat\.npy: conditions must be encoder hidden states \[N, L, D\].*\[5\]/));
+    assert.throws(() => conditionInputFromSpec({ source: 'embeddings', file: 'text.npy' }, t.dir), userError(/text\.npy/));
+    assert.throws(() => conditionInputFromSpec({ source: 'embeddings', file: 'nope.npy' }, t.dir), userError(/nope\.npy: embeddings file not found/));
+    assert.throws(() => conditionInputFromSpec({ source: 'embeddings', file: 'prompts.txt' }, t.dir), userError(/prompts\.txt: conditions must be a \.npy file/));
+  } finally {
+    t.done();
+  }
+});
+
+test('the conditions line names what was used, including a scored record', () => {
+  assert.equal(describeConditions({ kind: 'default' }), "the pipeline's default prompts");
+  assert.equal(describeConditions({ kind: 'none' }), 'unconditional');
+  assert.equal(describeConditions({ kind: 'prompts', prompts: ['a photograph of an astronaut riding a horse on the moon at night'] }),
+    '1 prompt ("a photograph of an astronaut riding a h…")');
+});
