@@ -6,7 +6,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { ScoringClient } from '../src/core/scoring';
+import { ScoringClient } from '../src/worker/client';
 
 const args = process.argv.slice(2);
 const flag = (name: string, dflt: number) => {

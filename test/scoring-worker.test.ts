@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { ScoringClient, type ScoringClientOptions } from '../src/core/scoring/client';
+import { ScoringClient, type ScoringClientOptions } from '../src/worker/client';
 import { readScoreFile } from '../src/core/scoring/score-file';
 import type { ScoreSettings } from '../src/core/scoring/settings';
 import type { ScoringEvent } from '../src/protocol/worker';

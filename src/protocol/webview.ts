@@ -4,8 +4,11 @@
 // Size rule: the graph index travels once (in `init`); scores stream as small batches
 // (`batchScores`); weight statistics travel as numbers, never as tensor bytes.
 import type { GraphIndex } from '../core/graph/graph-index';
+import type { CandidateResult } from '../core/scoring/events';
+import type { ModificationKind } from '../core/surgery/types';
+import type { WeightStats } from '../core/graph/tensor-stats';
 
-export type { GraphIndex };
+export type { GraphIndex, CandidateResult, ModificationKind, WeightStats };
 
 /** Bumped whenever a message changes shape; the webview sends it in `ready`. */
 export const WEBVIEW_PROTOCOL_VERSION = 1;
@@ -13,47 +16,7 @@ export const WEBVIEW_PROTOCOL_VERSION = 1;
 // ---------------------------------------------------------------------------------------------
 // Payloads
 
-/** What the scorer did (or could not do) to a candidate. */
-export type ModificationKind =
-  /** the module is bypassed: its output is its input */
-  | 'remove'
-  /** the module is swapped for something cheaper (e.g. a channel projection where shapes differ) */
-  | 'replace'
-  /** no valid modification exists (shared module, shape constraint...): never pruned */
-  | 'none';
-
-/** The LD-Pruner result for one candidate (a module path like `up_blocks.2.resnets.0.conv1`). */
-export interface CandidateResult {
-  id: string;
-  /** score with the configured variant (avg+std by default); null when not computed */
-  score: number | null;
-  /** the score under each variant formula that was computed, e.g. { avg: 0.8, std: 0.3 } */
-  variants?: Record<string, number>;
-  params: number;
-  flops: number;
-  /** fraction (0..1) of the full model's measured latency spent in this candidate */
-  latencyShare?: number;
-  modification: ModificationKind;
-  /** why it is replaced rather than removed, why it cannot be modified, or why scoring failed */
-  reason?: string;
-}
-
 export type ScoringPhase = 'idle' | 'running' | 'done' | 'failed' | 'cancelled';
-
-export interface WeightStats {
-  dtype: string;
-  shape: number[];
-  count: number;
-  min: number;
-  max: number;
-  mean: number;
-  std: number;
-  zeros?: number;
-  /** NaN and ±Inf elements, excluded from the other statistics */
-  nonFinite?: number;
-  /** equal-width bins over [lo, hi] */
-  histogram: { lo: number; hi: number; counts: number[] };
-}
 
 export interface PruneCheck {
   name: string;

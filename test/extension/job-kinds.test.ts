@@ -7,7 +7,8 @@ import * as path from 'node:path';
 import { startJob } from '../../src/extension/jobs/jobRunner';
 import { distillJobRequest, distillOutput } from '../../src/extension/distill/distillJob';
 import { pruneOutput } from '../../src/extension/prune/pruneJob';
-import { workerProtocol, toCandidateResult } from '../../src/extension/score/scoreJob';
+import { workerProtocol } from '../../src/extension/score/scoreJob';
+import { candidateResult } from '../../src/core/scoring/events';
 import { perSampleInputShapes } from '../../src/extension/model/inputShapes';
 import { readModel } from '../../src/core/onnx/reader';
 
@@ -81,7 +82,7 @@ test('worker messages become job events; results stream as data', () => {
   assert.deepEqual(started.slice(0, 2), [{ type: 'executionProvider', name: 'cpu' }, { type: 'output', path: '/p/unet/model.ldscores.json' }]);
   assert.deepEqual(p.interpret({ type: 'error', message: 'bad input', userError: true, stack: 'Error: ...' }), [{ type: 'error', message: 'bad input' }]);
   assert.deepEqual(p.interpret('not a message'), []);
-  const r = toCandidateResult({ id: 'a', level: 'block', kind: 'resnet', status: 'scored', score: null, nonFinite: true, params: 1, macs: 1, flops: 2, replacementFlops: 0, uncountedOps: 0, modification: 'remove' });
+  const r = candidateResult({ id: 'a', level: 'block', kind: 'resnet', status: 'scored', score: null, nonFinite: true, params: 1, macs: 1, flops: 2, replacementFlops: 0, uncountedOps: 0, modification: 'remove' });
   assert.equal(r.score, null);
   assert.match(r.reason ?? '', /non-finite/);
 });

@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { CancelledError, UserError } from '../../core/errors';
 import { parseConditionIds, type ConditionInput } from '../../core/pipeline/conditions';
-import { ScoringClient } from '../../core/scoring/client';
+import { ScoringClient } from '../../worker/client';
 import { renderIterative, renderRanking } from '../../core/scoring/format';
 import { ranked, readScoreFile } from '../../core/scoring/score-file';
 import { EP_CHOICES, parseBudget, parseShard, type EpRequest, type OptLevel, type ScoreSettings } from '../../core/scoring/settings';

@@ -1,7 +1,7 @@
-// LD-Pruner scoring: settings, the scoring job (in process) and the client that runs it in the worker,
-// score files (read, merge), faithfulness checks, and text rendering. Import from here.
+// LD-Pruner scoring: settings, the scoring job (in process; src/worker/client.ts runs it in the worker),
+// the events it reports, score files (read, merge), faithfulness checks, and text rendering. Import from here.
 export { runScoreJob, type ScoreJobOptions, type ScoreJobResult } from './job';
-export { ScoringClient, defaultWorker, type ScoringClientOptions, type ScoringOutcome, type WorkerLaunch } from './client';
+export { candidateResult, candidateUpdate, type CandidateResult, type CandidateUpdate, type ScoreRequest, type ScoringEvent, type ScoringProgress, type ScoringSummary } from './events';
 export { resolveSettings, parseBudget, parseShard, DEFAULT_SETTINGS, EP_CHOICES, type ScoreSettings, type EpRequest, type OptLevel, type IterativeBudget } from './settings';
 export { readScoreFile, readScoreFileIfPresent, writeScoreFile, ranked, SCORE_FORMAT, type ScoreFile, type ScoredCandidate, type IterativeReport, type IterativeStep } from './score-file';
 export { mergeScoreFiles } from './merge';

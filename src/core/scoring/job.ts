@@ -6,7 +6,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { CancelledError } from '../errors';
 import { selectCandidates, type Candidate } from '../surgery';
-import type { CandidateUpdate, ScoringEvent } from '../../protocol/worker';
+import { candidateUpdate, type ScoringEvent } from './events';
 import { describeEp } from './ep';
 import { overlaps, prepare } from './prepare';
 import { attributeProfile, latencyShares, readGatedProfile } from './profile';
@@ -38,17 +38,6 @@ export interface ScoreJobResult {
 
 function sha256(data: Float32Array): string {
   return createHash('sha256').update(new Uint8Array(data.buffer, data.byteOffset, data.byteLength)).digest('hex');
-}
-
-function update(c: ScoredCandidate): CandidateUpdate {
-  return {
-    id: c.id, level: c.level, kind: c.kind, status: c.status,
-    score: c.nonFinite ? null : c.score,
-    variants: c.variants,
-    params: c.params, flops: c.flops, latencyShare: c.latencyShare,
-    modification: c.modification,
-    reason: c.nonFinite ? 'the modified model produces non-finite latents (score +∞)' : c.reason ?? c.description,
-  };
 }
 
 /** Scores `stats` against L_orig into the entry. */
@@ -202,7 +191,7 @@ export async function runScoreJob(o: ScoreJobOptions): Promise<ScoreJobResult> {
     };
     save();
     emit({ type: 'started', scoreFile: out, executionProvider: source.ep, candidates: prep.candidates.length, toScore: pool.length, resumed, sessionsCreated: source.sessionsCreated });
-    for (const e of entries.values()) if (e.status === 'unmodifiable' || e.status === 'scored') emit({ type: 'result', candidate: update(e) });
+    for (const e of entries.values()) if (e.status === 'unmodifiable' || e.status === 'scored') emit({ type: 'result', candidate: candidateUpdate(e) });
 
     try {
       // one-shot: each candidate alone
@@ -218,7 +207,7 @@ export async function runScoreJob(o: ScoreJobOptions): Promise<ScoreJobResult> {
         const entry = entries.get(c.id)!;
         fill(entry, lorig, latents, settings);
         save();
-        emit({ type: 'result', candidate: update(entry) });
+        emit({ type: 'result', candidate: candidateUpdate(entry) });
         progress('candidates', ++done, total);
       }
       gates.fill(0);

@@ -5,12 +5,11 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { UserError } from '../errors';
 import { writeFileAtomic } from '../pipeline/output-files';
-import type { Candidate, CandidateKind, CandidateLevel, ModificationMethod } from '../surgery/types';
+import type { Candidate, CandidateKind, CandidateLevel, ModificationKind, ModificationMethod } from '../surgery/types';
 import type { EpReport } from './ep';
 import type { ScoreSettings } from './settings';
 import type { ScoreVariant } from './stats';
 import type { ModelIdentity } from './target';
-import type { ModificationKind } from '../../protocol/webview';
 
 export const SCORE_FORMAT = 'ld-surgeon.scores/1';
 

@@ -1,7 +1,14 @@
 // What the surgery layer knows about a candidate: where it is in the graph (by names and node
 // indices of the model it was found in, so it can be applied to a copy), what it costs, and how it
 // is modified. Everything here is plain data: it can go into a score file or a worker message.
-import type { ModificationKind } from '../../protocol/webview';
+/** What the scorer did (or could not do) to a candidate. */
+export type ModificationKind =
+  /** the module is bypassed: its output is its input */
+  | 'remove'
+  /** the module is swapped for something cheaper (e.g. a channel projection where shapes differ) */
+  | 'replace'
+  /** no valid modification exists (shared module, shape constraint...): never pruned */
+  | 'none';
 
 export type Granularity = 'block' | 'layer' | 'both';
 export type CandidateLevel = 'block' | 'layer';

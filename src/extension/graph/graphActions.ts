@@ -6,7 +6,7 @@ import type { ToWebview } from '../../protocol/webview';
 import type { ModelService } from '../model/modelService';
 import type { ScoreWorkflow } from '../score/scoreWorkflow';
 import { openNode } from './nodeDocument';
-import { findTensor, tensorStats } from './tensorStats';
+import { findTensor, tensorStats } from '../../core/graph/tensor-stats';
 
 export function graphActions(models: ModelService, score: Pick<ScoreWorkflow, 'runningFor'>): GraphActions {
   return {

@@ -4,8 +4,6 @@
 import { existsSync } from 'node:fs';
 import type { JobEvent, JobProtocol, JobRequest } from '../jobs/jobRunner';
 import { CANCEL_MESSAGE, isWorkerMessage, startMessage, type ScoreRequest, type WorkerToHost } from '../../protocol/worker';
-import type { CandidateResult } from '../../protocol/webview';
-import type { ScoredCandidate } from '../../core/scoring/score-file';
 import type { ScoreSettings } from '../../core/scoring/settings';
 import type { LdSurgeonSettings } from '../settings';
 import { formatDuration } from '../format';
@@ -20,20 +18,6 @@ export function workerSettings(s: LdSurgeonSettings): Partial<ScoreSettings> {
   };
   if (s.steps !== undefined) out.steps = s.steps;
   return out;
-}
-
-/** A score file entry as the views show it. */
-export function toCandidateResult(c: ScoredCandidate): CandidateResult {
-  return {
-    id: c.id,
-    score: c.nonFinite ? null : c.score,
-    variants: c.variants,
-    params: c.params,
-    flops: c.flops,
-    latencyShare: c.latencyShare,
-    modification: c.modification,
-    reason: c.nonFinite ? 'the modified model produces non-finite latents (score +∞)' : c.reason ?? c.description,
-  };
 }
 
 function progressMessage(m: Extract<WorkerToHost, { type: 'progress' }>): string {

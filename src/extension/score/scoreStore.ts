@@ -3,8 +3,7 @@
 import * as vscode from 'vscode';
 import { defaultScoreFile } from '../../core/scoring/target';
 import { readScoreFileIfPresent } from '../../core/scoring/score-file';
-import type { CandidateResult } from '../../protocol/webview';
-import { toCandidateResult } from './scoreJob';
+import { candidateResult, type CandidateResult } from '../../core/scoring/events';
 
 export class ScoreStore implements vscode.Disposable {
   private readonly byModel = new Map<string, Map<string, CandidateResult>>();
@@ -43,7 +42,7 @@ export class ScoreStore implements vscode.Disposable {
   /** (Re)reads MODEL.ldscores.json; a missing or unreadable file means no scores. */
   load(modelPath: string, notify = true): void {
     const file = readScoreFileIfPresent(defaultScoreFile(modelPath));
-    this.byModel.set(modelPath, new Map((file?.candidates ?? []).map((c) => [c.id, toCandidateResult(c)])));
+    this.byModel.set(modelPath, new Map((file?.candidates ?? []).map((c) => [c.id, candidateResult(c)])));
     if (notify) this.changed.fire(modelPath);
   }
 

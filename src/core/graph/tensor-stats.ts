@@ -1,10 +1,25 @@
 // Weight statistics for the graph view's tensor panel (min/max/mean/std, zeros, non-finite, histogram),
 // computed from the tensor's bytes read on demand. Only numbers cross to the webview, never the bytes.
-import { readTensorValues } from '../../core/onnx/tensor-data';
-import { elemTypeName, numElements, type TensorData } from '../../core/onnx/types';
-import type { WeightStats } from '../../protocol/webview';
-import type { ModelAnalysis } from '../../core/graph';
-import { attr } from '../../core/graph/attrs';
+import { readTensorValues } from '../onnx/tensor-data';
+import { elemTypeName, numElements, type TensorData } from '../onnx/types';
+import type { ModelAnalysis } from './analyze';
+import { attr } from './attrs';
+
+/** A tensor's statistics: numbers only, whatever the tensor's size. */
+export interface WeightStats {
+  dtype: string;
+  shape: number[];
+  count: number;
+  min: number;
+  max: number;
+  mean: number;
+  std: number;
+  zeros?: number;
+  /** NaN and ±Inf elements, excluded from the other statistics */
+  nonFinite?: number;
+  /** equal-width bins over [lo, hi] */
+  histogram: { lo: number; hi: number; counts: number[] };
+}
 
 export const HISTOGRAM_BINS = 64;
 /** Larger tensors are refused: reading them would hold hundreds of MB in the extension host. */

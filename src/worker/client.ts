@@ -6,10 +6,9 @@ import { EventEmitter } from 'node:events';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { CancelledError, UserError } from '../errors';
-import {
-  CANCEL_MESSAGE, isWorkerMessage, startMessage, type ScoreRequest, type ScoringEvent, type ScoringSummary, type WorkerToHost,
-} from '../../protocol/worker';
+import { CancelledError, UserError } from '../core/errors';
+import type { ScoreRequest, ScoringEvent, ScoringSummary } from '../core/scoring/events';
+import { CANCEL_MESSAGE, isWorkerMessage, startMessage, type WorkerToHost } from '../protocol/worker';
 
 export interface WorkerLaunch {
   /** the worker module (default: dist/worker.js next to the running bundle) */
@@ -32,7 +31,7 @@ export interface ScoringOutcome {
 
 /** dist/worker.js next to the running bundle; from the TypeScript sources, src/worker/worker.ts through tsx. */
 export function defaultWorker(): WorkerLaunch {
-  if (__filename.endsWith('.ts')) return { modulePath: resolve(__dirname, '../../worker/worker.ts'), execArgv: ['--import', 'tsx'] };
+  if (__filename.endsWith('.ts')) return { modulePath: resolve(__dirname, 'worker.ts'), execArgv: ['--import', 'tsx'] };
   const bundled = join(__dirname, 'worker.js');
   if (!existsSync(bundled)) throw new Error(`the scoring worker ${bundled} is missing; run npm run build`);
   return { modulePath: bundled, execArgv: [] };
