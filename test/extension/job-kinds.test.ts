@@ -9,7 +9,7 @@ import { distillJobRequest, distillOutput } from '../../src/extension/distill/di
 import { pruneOutput } from '../../src/extension/prune/pruneJob';
 import { workerProtocol } from '../../src/extension/score/scoreJob';
 import { candidateResult } from '../../src/core/scoring/events';
-import { perSampleInputShapes } from '../../src/extension/model/inputShapes';
+import { perSampleInputShapes } from '../../src/core/graph/input-shapes';
 import { readModel } from '../../src/core/onnx/reader';
 
 const EXAMPLE = path.resolve('examples/digits-cond');

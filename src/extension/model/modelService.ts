@@ -5,7 +5,7 @@ import * as vscode from 'vscode';
 import { promises as fs } from 'node:fs';
 import { readModel } from '../../core/onnx/reader';
 import { analyzeModel, type ModelAnalysis } from '../../core/graph';
-import { perSampleInputShapes } from './inputShapes';
+import { perSampleInputShapes } from '../../core/graph/input-shapes';
 
 interface Entry {
   /** mtime+size of the file this analysis was made from */

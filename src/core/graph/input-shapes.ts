@@ -1,7 +1,7 @@
-// The input shapes the views analyze a model at, so FLOPs are per sample (vscode-free, for tests too).
+// The input shapes a model is analysed at for the views and the editor, so FLOPs are per sample.
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import type { Model } from '../../core/onnx/types';
+import type { Model } from '../onnx/types';
 
 /** diffusers' U-Net config beside the model: sample_size and in_channels give the latent shape. */
 function latentShapeFromConfig(modelPath: string): number[] | undefined {

@@ -1,0 +1,70 @@
+// The check every edit passes before it is applied: the edited model is analysed and compared with
+// the model before it. An edit is refused when a node would read another element type than before
+// (a bool swapped for a float), when a value whose shape was fully known no longer has a consistent
+// one (the inputs of some node stopped fitting together), or when a graph output would change its
+// shape or element type (the model's signature). The first node in graph order that breaks is named.
+import type { DimValue, ModelAnalysis } from '../graph';
+import { elemTypeName, type Node } from '../onnx/types';
+import { fmt } from '../surgery/regions';
+import { EditRefused } from './types';
+
+const known = (s: readonly DimValue[] | undefined): s is DimValue[] => !!s && s.every((d) => d !== null);
+const same = (p: readonly DimValue[], q: readonly DimValue[] | undefined) => !!q && p.length === q.length && p.every((d, i) => d === q[i]);
+
+function label(a: ModelAnalysis, n: Node): string {
+  const m = a.tree.moduleOf.get(n);
+  return `node '${a.view.nodeId(n)}' (${n.opType}${m?.id ? ` in ${m.id}` : ''})`;
+}
+
+/** Throws EditRefused naming the first node the edit breaks; `what` names the edit in the message. */
+export function checkEdited(before: ModelAnalysis, after: ModelAnalysis, what: string): void {
+  const file = after.model.path || 'the model';
+  const refuse = (msg: string, subject?: string): never => {
+    throw new EditRefused(`${file}: ${what} refused: ${msg}`, after.model.path, subject);
+  };
+  const byId = new Map<string, Node>();
+  for (const n of before.view.nodes) byId.set(before.view.nodeId(n), n);
+
+  let order: readonly Node[];
+  try {
+    order = after.view.topoOrder();
+  } catch (e) {
+    return refuse((e as Error).message);
+  }
+  for (const n of order) {
+    const id = after.view.nodeId(n);
+    const old = byId.get(id);
+    if (old && old.opType === n.opType) {
+      for (let i = 0; i < n.inputs.length && i < old.inputs.length; i++) {
+        if (!n.inputs[i] || !old.inputs[i]) continue;
+        const was = before.shapes.get(old.inputs[i])?.elemType;
+        const now = after.shapes.get(n.inputs[i])?.elemType;
+        if (was !== undefined && now !== undefined && was !== now) {
+          refuse(`${label(after, n)} would read ${n.inputs[i]} (${elemTypeName(now)}) as input ${i}, where it reads ${elemTypeName(was)}`, id);
+        }
+      }
+    }
+    for (const o of n.outputs) {
+      if (!o) continue;
+      const was = before.shapes.get(o);
+      const now = after.shapes.get(o);
+      if (!was || !before.view.producer(o)) continue;
+      if (known(was.shape) && !known(now?.shape)) {
+        const ins = n.inputs.filter(Boolean).map((x) => `${x} ${fmt(after.shapes.get(x)?.shape)}`).join(', ');
+        refuse(`${label(after, n)} no longer has a consistent output shape (${o} was ${fmt(was.shape)}, now ${fmt(now?.shape)}; its inputs: ${ins})`, id);
+      }
+      if (was.elemType !== undefined && now?.elemType !== undefined && was.elemType !== now.elemType) {
+        refuse(`${label(after, n)} would make ${o} ${elemTypeName(now.elemType)} instead of ${elemTypeName(was.elemType)}`, id);
+      }
+    }
+  }
+  for (const out of after.model.graph.outputs) {
+    if (!before.view.isGraphOutput(out.name)) continue;
+    const was = before.shapes.get(out.name);
+    const now = after.shapes.get(out.name);
+    if (known(was?.shape) && !same(was.shape, now?.shape)) refuse(`the graph output ${out.name} would change shape from ${fmt(was.shape)} to ${fmt(now?.shape)}`, out.name);
+    if (was?.elemType !== undefined && now?.elemType !== undefined && was.elemType !== now.elemType) {
+      refuse(`the graph output ${out.name} would change from ${elemTypeName(was.elemType)} to ${elemTypeName(now.elemType)}`, out.name);
+    }
+  }
+}

@@ -1,0 +1,290 @@
+// The editable model document: an edit stack of model snapshots. Each snapshot is a structural copy
+// of the one before (nodes, value infos, attribute lists), and every snapshot shares the tensor
+// payloads of the original file, so undo and redo are exact (they switch snapshots) and cost no
+// weight memory. The analysis of a snapshot (shapes, FLOPs, module totals) is kept for the ones
+// near the current position and recomputed on demand for the others; the folded values of small
+// constant tensors are read once for the whole document.
+import { analyzeWithValues, buildGraphIndex, readFoldValues, type GraphIndex, type ModelAnalysis } from '../graph';
+import { foldCandidates as foldable } from '../graph/analyze';
+import { perSampleInputShapes } from '../graph/input-shapes';
+import { readModel } from '../onnx/reader';
+import { fixValueInfo } from '../prune/build';
+import type { Model, Node, TensorData } from '../onnx/types';
+import { findCandidates, type Candidate } from '../surgery';
+import { checkEdited } from './checks';
+import { applyEdit, editableCandidates } from './operations';
+import { saveEdited, type SaveOptions, type SaveResult } from './save';
+import { type ChangeSummary, type ModelEdit, type ModelFigures } from './types';
+
+export interface EditableOptions {
+  /**
+   * concrete shapes for graph inputs (candidates and FLOPs depend on shapes), e.g. { sample: [1, 4, 64, 64] };
+   * default: per sample (batch 1, a U-Net's latent size from the config.json beside it)
+   */
+  inputShapes?: Readonly<Record<string, readonly number[]>>;
+  /** measured share (0..1) of the original model's latency per module path, from a latency profile */
+  latencyShare?: ReadonlyMap<string, number>;
+}
+
+interface Snapshot {
+  model: Model;
+  /** the edit that made this snapshot from the one before (none for the original) */
+  edit?: ModelEdit;
+  label: string;
+  touched: string[];
+  rejected: readonly string[];
+  analysis?: ModelAnalysis;
+  candidates?: Candidate[];
+}
+
+/** Snapshots within this distance of the current one keep their analysis (undo/redo without a shape pass). */
+const KEEP_ANALYSED = 4;
+
+export class EditableModel {
+  private readonly stack: Snapshot[];
+  private at = 0;
+  private savedAt = 0;
+  private readonly folded = new Map<TensorData, number[]>();
+  private readonly originalFigures: ModelFigures;
+
+  private constructor(readonly path: string, original: Model, analysis: ModelAnalysis, folded: Map<TensorData, number[]>, private readonly options: EditableOptions) {
+    this.stack = [{ model: original, label: 'Open', touched: [], rejected: [], analysis }];
+    this.folded = folded;
+    this.originalFigures = figures(analysis);
+  }
+
+  /** Reads and analyses the model; `replay` re-applies edits (a hot-exit backup) in order. */
+  static async open(path: string, options: EditableOptions = {}, replay: readonly ModelEdit[] = []): Promise<EditableModel> {
+    const model = await readModel(path);
+    const opts = { ...options, inputShapes: options.inputShapes ?? perSampleInputShapes(model) };
+    const folded = await readFoldValues(foldable(model));
+    const analysis = analyzeWithValues(model, folded, opts.inputShapes);
+    const doc = new EditableModel(path, model, analysis, folded, opts);
+    for (const e of replay) await doc.apply(e);
+    return doc;
+  }
+
+  get model(): Model {
+    return this.stack[this.at].model;
+  }
+
+  /** Edits from the original to the current snapshot: replaying them on the original file gives this model. */
+  get edits(): ModelEdit[] {
+    return this.stack.slice(1, this.at + 1).map((s) => s.edit!);
+  }
+
+  get version(): number {
+    return this.at;
+  }
+
+  get dirty(): boolean {
+    return this.at !== this.savedAt;
+  }
+
+  get canUndo(): boolean {
+    return this.at > 0;
+  }
+
+  get canRedo(): boolean {
+    return this.at < this.stack.length - 1;
+  }
+
+  /** Suggested prunes the user turned down. */
+  get rejected(): readonly string[] {
+    return this.stack[this.at].rejected;
+  }
+
+  analysis(): ModelAnalysis {
+    return this.analysed(this.stack[this.at]);
+  }
+
+  /** The current model's candidates, element types checked. */
+  candidates(): Candidate[] {
+    const s = this.stack[this.at];
+    s.candidates ??= editableCandidates(this.analysed(s), findCandidates(this.analysed(s), { granularity: 'both' }));
+    return s.candidates;
+  }
+
+  graphIndex(): GraphIndex {
+    return buildGraphIndex(this.analysis());
+  }
+
+  /**
+   * Applies the edit when the edited model passes the checks (shapes, element types); otherwise
+   * throws EditRefused and nothing changes. Edits after the current position (undone ones) are dropped.
+   */
+  async apply(edit: ModelEdit): Promise<ChangeSummary> {
+    const cur = this.stack[this.at];
+    const before = this.analysed(cur);
+    const out = applyEdit({ model: cur.model, analysis: before, candidates: () => this.candidates() }, edit);
+    const rejected = edit.kind === 'reject-prunes' ? [...new Set([...cur.rejected, ...edit.modules])]
+      : edit.kind === 'accept-prunes' ? cur.rejected.filter((id) => !edit.modules.includes(id)) : cur.rejected;
+    const next: Snapshot = { model: out.model, edit, label: out.label, touched: out.touched, rejected };
+    if (out.model !== cur.model) {
+      await this.foldNew(out.model);
+      next.analysis = analyzeWithValues(out.model, this.folded, this.shapesFor(out.model));
+      checkEdited(before, next.analysis, out.label);
+      // declared value_info shapes the edit contradicts (a changed stride) are corrected
+      fixValueInfo(out.model.graph.valueInfo, next.analysis);
+    } else next.analysis = before;
+    this.stack.splice(this.at + 1, this.stack.length, next);
+    if (this.savedAt > this.at) this.savedAt = -1; // the saved state was an undone one: it cannot be reached again
+    this.at++;
+    this.forgetFar();
+    return this.summary(cur, next, next.label);
+  }
+
+  /** Back one edit; undefined when at the original. */
+  undo(): ChangeSummary | undefined {
+    if (!this.canUndo) return undefined;
+    const from = this.stack[this.at];
+    this.at--;
+    this.forgetFar();
+    return this.summary(from, this.stack[this.at], `Undo ${from.label}`);
+  }
+
+  redo(): ChangeSummary | undefined {
+    if (!this.canRedo) return undefined;
+    const from = this.stack[this.at];
+    this.at++;
+    this.forgetFar();
+    const to = this.stack[this.at];
+    return this.summary(from, to, `Redo ${to.label}`);
+  }
+
+  /** Back to the last saved snapshot (the original when never saved). */
+  revert(): ChangeSummary | undefined {
+    const target = this.savedAt >= 0 ? this.savedAt : 0;
+    if (target === this.at) return undefined;
+    const from = this.stack[this.at];
+    this.at = target;
+    this.forgetFar();
+    return this.summary(from, this.stack[this.at], 'Revert');
+  }
+
+  /**
+   * Writes the current model: beside the original as `<name>.edited.onnx` unless `to` says where.
+   * Saving over the original keeps the old file as a backup (see saveEdited).
+   */
+  async save(to?: string, options: SaveOptions = {}): Promise<SaveResult> {
+    const r = await saveEdited(this.model, this.path, to, this.stack.map((s) => s.model), options);
+    this.savedAt = this.at;
+    return r;
+  }
+
+  /** Marks the current snapshot as the saved one (after a save the caller did itself). */
+  markSaved(): void {
+    this.savedAt = this.at;
+  }
+
+  private shapesFor(m: Model): Record<string, readonly number[]> | undefined {
+    const given = this.options.inputShapes;
+    if (!given) return undefined;
+    const names = new Set(m.graph.inputs.map((v) => v.name));
+    return Object.fromEntries(Object.entries(given).filter(([k]) => names.has(k)));
+  }
+
+  private analysed(s: Snapshot): ModelAnalysis {
+    // every tensor of a snapshot was folded when it was made, so this needs no file read
+    s.analysis ??= analyzeWithValues(s.model, this.folded, this.shapesFor(s.model));
+    return s.analysis;
+  }
+
+  private async foldNew(m: Model): Promise<void> {
+    const fresh = foldable(m).filter((t) => !this.folded.has(t));
+    if (!fresh.length) return;
+    for (const [t, v] of await readFoldValues(fresh)) this.folded.set(t, v);
+  }
+
+  private forgetFar(): void {
+    this.stack.forEach((s, i) => {
+      if (i !== 0 && Math.abs(i - this.at) > KEEP_ANALYSED) {
+        s.analysis = undefined;
+        s.candidates = undefined;
+      }
+    });
+  }
+
+  private summary(from: Snapshot, to: Snapshot, label: string): ChangeSummary {
+    const a = this.analysed(from);
+    const b = this.analysed(to);
+    const beforeNodes = nodeMap(a);
+    const afterNodes = nodeMap(b);
+    const added: string[] = [];
+    const removed: string[] = [];
+    const modules = new Set<string>();
+    const moduleOf = (x: ModelAnalysis, n: Node) => x.tree.moduleOf.get(n)?.id ?? '';
+    for (const [id, n] of afterNodes) {
+      const old = beforeNodes.get(id);
+      if (!old || !sameNode(old, n)) {
+        added.push(id);
+        modules.add(moduleOf(b, n));
+      }
+    }
+    for (const [id, n] of beforeNodes) {
+      const now = afterNodes.get(id);
+      if (!now) {
+        removed.push(id);
+        modules.add(moduleOf(a, n));
+      } else if (!sameNode(n, now)) removed.push(id);
+    }
+    modules.delete('');
+    return {
+      label,
+      addedNodes: added,
+      removedNodes: removed,
+      modules: [...modules].sort(),
+      now: figures(b),
+      before: figures(a),
+      original: this.originalFigures,
+      speedup: this.speedup(b),
+      rejected: [...to.rejected],
+      version: this.at,
+    };
+  }
+
+  /**
+   * Over the original: with a latency profile, each outermost profiled module saves its share times
+   * the fraction of its FLOPs that is gone; otherwise the ratio of total FLOPs.
+   */
+  private speedup(now: ModelAnalysis): ChangeSummary['speedup'] {
+    const orig = this.analysed(this.stack[0]);
+    const shares = this.options.latencyShare;
+    if (shares?.size) {
+      const ids = [...shares.keys()].filter((id) => ![...shares.keys()].some((o) => o !== id && id.startsWith(`${o}.`)));
+      let saved = 0;
+      for (const id of ids) {
+        const was = orig.tree.byId.get(id);
+        const wasFlops = was ? orig.total.get(was)!.flops : 0;
+        if (!wasFlops) continue;
+        const m = now.tree.byId.get(id);
+        const kept = m ? Math.min(1, now.total.get(m)!.flops / wasFlops) : 0;
+        saved += shares.get(id)! * (1 - kept);
+      }
+      return { estimate: 1 / Math.max(1e-9, 1 - Math.min(saved, 0.999999)), basis: 'latency' };
+    }
+    const o = figures(orig).flops;
+    const n = figures(now).flops;
+    return { estimate: n > 0 ? o / n : 1, basis: 'flops' };
+  }
+}
+
+function figures(a: ModelAnalysis): ModelFigures {
+  const t = a.total.get(a.tree.root)!;
+  return { nodes: a.view.nodes.length, params: t.params, flops: t.flops };
+}
+
+function nodeMap(a: ModelAnalysis): Map<string, Node> {
+  const m = new Map<string, Node>();
+  for (const n of a.view.nodes) m.set(a.view.nodeId(n), n);
+  return m;
+}
+
+/** Same op, wiring and attributes (attribute objects are shared between snapshots until an edit replaces one). */
+function sameNode(p: Node, q: Node): boolean {
+  if (p === q) return true;
+  if (p.opType !== q.opType || p.inputs.length !== q.inputs.length || p.outputs.length !== q.outputs.length || p.attributes.length !== q.attributes.length) return false;
+  return p.inputs.every((x, i) => x === q.inputs[i]) && p.outputs.every((x, i) => x === q.outputs[i])
+    && p.attributes.every((x, i) => x === q.attributes[i] || (x.g !== undefined && x.name === q.attributes[i].name));
+}
+
