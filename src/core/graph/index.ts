@@ -11,3 +11,5 @@ export { analyzeModel, analyzeWithValues, resolveInputShapes, type AnalyzeOption
 export { buildInspectReport, renderInspectText, humanCount, humanBytes, INSPECT_SCHEMA, type InspectReport, type IoReport, type ModuleReport } from './report';
 export { buildGraphIndex, GRAPH_INDEX_SCHEMA, type GraphIndex, type IndexModule, type IndexNode } from './graph-index';
 export { readFoldValues, isFoldable, MAX_FOLD_ELEMENTS } from './tensor-values';
+export { walkValues } from './traverse';
+export { describeNode, findCycle } from './acyclic';

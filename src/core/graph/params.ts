@@ -5,6 +5,7 @@
 import { elemBits, numElements, type Node, type TensorData } from '../onnx/types';
 import type { GraphView } from './graph-view';
 import type { NoiseKind } from './noise';
+import { walkValues } from './traverse';
 
 /** Constant node tensors count as parameters from this size up (smaller ones are exporter literals). */
 export const LARGE_CONSTANT_ELEMENTS = 1024;
@@ -38,23 +39,20 @@ function isShapeOperand(node: Node, index: number): boolean {
 export function findParams(view: GraphView, noise: ReadonlyMap<Node, NoiseKind>): ParamTensor[] {
   const users = (value: string): Node[] => {
     const out = new Set<Node>();
-    const seen = new Set<string>();
-    const stack = [value];
-    while (stack.length) {
-      const v = stack.pop()!;
-      if (seen.has(v)) continue;
-      seen.add(v);
+    walkValues([value], (v) => {
+      const next: string[] = [];
       for (const c of view.consumers(v)) {
         const kind = noise.get(c);
         if (kind === 'constant') {
-          for (const o of c.outputs) if (o) stack.push(o);
+          for (const o of c.outputs) if (o) next.push(o);
         } else if (!kind) {
           const explicit = c.inputs.map((x, i) => (x === v ? i : -1)).filter((i) => i >= 0);
           // read as data at some position, or from a subgraph body
           if (!explicit.length || explicit.some((i) => !isShapeOperand(c, i))) out.add(c);
         }
       }
-    }
+      return next;
+    });
     return [...out];
   };
   const make = (name: string, source: ParamTensor['source'], t: { elemType: number; dims: number[] }, elements: number): ParamTensor | undefined => {

@@ -6,10 +6,12 @@
 //   3. shortcut: a ResNet whose channels change becomes its own 1×1 conv_shortcut projection;
 //   4. resample: slice / zero-pad the channels and average-pool (down) or nearest-up-sample (up) the
 //      spatial axes of the input to the output's shape.
+// Every plan keeps the element type: a replacement of another type (a comparison's bool output
+// "replaced" by its float input) would make an invalid model, so the region is refused instead.
 // In-line layers (conv, norm, proj_in/out) skip step 1: their output feeding a residual Add (conv2,
 // proj_out) does not make them the whole branch, and bypassing that Add would remove the block.
-import type { DimValue, ModelAnalysis } from '../graph';
-import type { Node } from '../onnx/types';
+import { walkValues, type DimValue, type ModelAnalysis } from '../graph';
+import { ElemType, elemTypeName, type Node } from '../onnx/types';
 import { fmt, type Region } from './regions';
 import type { CandidateKind, ModificationPlan, ReplacementStep } from './types';
 
@@ -17,6 +19,27 @@ const LAYOUT_OPS = new Set(['Unsqueeze', 'Reshape', 'Squeeze', 'Transpose', 'Ide
 const IN_LINE_KINDS = new Set<CandidateKind>(['conv', 'norm', 'projection']);
 
 export type PlanResult = { plan: ModificationPlan } | { reason: string };
+
+/** AveragePool and Resize compute on these only. */
+const FLOAT_TYPES = new Set<number>([ElemType.FLOAT, ElemType.FLOAT16, ElemType.DOUBLE, ElemType.BFLOAT16]);
+
+/** Why `source` cannot stand in for `target`: their element types differ (undefined when they agree or are unknown). */
+function typeClash(a: ModelAnalysis, plan: ModificationPlan): string | undefined {
+  const from = a.shapes.get(plan.source)?.elemType;
+  const to = a.shapes.get(plan.target)?.elemType;
+  if (from !== undefined && to !== undefined && from !== to) {
+    return `its output ${plan.target} is ${elemTypeName(to)} but its replacement ${plan.source} is ${elemTypeName(from)}: the ${plan.method} modification would change the element type`;
+  }
+  const resampled = plan.steps.some((s) => s.op === 'avgpool' || s.op === 'upsample');
+  if (resampled && from !== undefined && !FLOAT_TYPES.has(from)) return `its input ${plan.source} is ${elemTypeName(from)}, which pooling and up-sampling cannot resample`;
+  return undefined;
+}
+
+/** The plan, unless it would change an element type. */
+function checked(a: ModelAnalysis, plan: ModificationPlan): PlanResult {
+  const clash = typeClash(a, plan);
+  return clash ? { reason: clash } : { plan };
+}
 
 function shapeOf(a: ModelAnalysis, v: string): DimValue[] | undefined {
   return a.shapes.get(v)?.shape;
@@ -33,18 +56,11 @@ function dataConsumers(a: ModelAnalysis, value: string): Node[] {
 
 /** Whether `value` is computed (anywhere upstream) from a node of `members`. */
 function dependsOn(a: ModelAnalysis, value: string, members: ReadonlySet<Node>): boolean {
-  const seen = new Set<string>();
-  const stack = [value];
-  while (stack.length) {
-    const v = stack.pop()!;
-    if (seen.has(v)) continue;
-    seen.add(v);
+  return !walkValues([value], (v) => {
     const p = a.view.producer(v);
-    if (!p) continue;
-    if (members.has(p)) return true;
-    for (const x of a.view.allInputs(p)) stack.push(x);
-  }
-  return false;
+    if (!p) return [];
+    return members.has(p) ? false : a.view.allInputs(p);
+  });
 }
 
 function planSkip(a: ModelAnalysis, region: Region, members: ReadonlySet<Node>): ModificationPlan | undefined {
@@ -179,36 +195,32 @@ export function planModification(
   if (shapeOf(a, region.exit)?.length === 0) return { reason: `its output ${region.exit} is a scalar` };
   if (!IN_LINE_KINDS.has(kind)) {
     const skip = planSkip(a, region, members);
-    if (skip) return { plan: skip };
+    if (skip) return checked(a, skip);
   }
   const inS = shapeOf(a, region.entry);
   const outS = shapeOf(a, region.exit);
   if (sameShape(inS, outS)) {
-    return {
-      plan: {
-        action: 'remove',
-        method: 'identity',
-        target: region.exit,
-        source: region.entry,
-        steps: [],
-        description: `input and output shapes are equal ${fmt(outS)}: the output is replaced by the input`,
-      },
-    };
+    return checked(a, {
+      action: 'remove',
+      method: 'identity',
+      target: region.exit,
+      source: region.entry,
+      steps: [],
+      description: `input and output shapes are equal ${fmt(outS)}: the output is replaced by the input`,
+    });
   }
   const shortcut = findShortcut(a, region, members, shortcutNodes);
   if (shortcut) {
-    return {
-      plan: {
-        action: 'replace',
-        method: 'shortcut',
-        target: region.exit,
-        source: shortcut,
-        steps: [],
-        description: `channels change ${fmt(inS)} → ${fmt(outS)}: the block becomes its own 1×1 conv_shortcut projection`,
-      },
-    };
+    return checked(a, {
+      action: 'replace',
+      method: 'shortcut',
+      target: region.exit,
+      source: shortcut,
+      steps: [],
+      description: `channels change ${fmt(inS)} → ${fmt(outS)}: the block becomes its own 1×1 conv_shortcut projection`,
+    });
   }
   const r = planResample(a, region);
   if (typeof r === 'string') return { reason: r };
-  return { plan: r };
+  return checked(a, r);
 }

@@ -2,7 +2,7 @@
 // one way out. Exporters share nodes across scopes (torch's CSE keeps one SiLU(temb) named after the
 // first ResNet and feeds every ResNet's time_emb_proj from it): such nodes sit in one scope but serve
 // others, so they are left out of the region rather than making it look like it has several exits.
-import type { ModelAnalysis } from '../graph';
+import { walkValues, type ModelAnalysis } from '../graph';
 import type { DimValue } from '../graph';
 import type { Node } from '../onnx/types';
 
@@ -37,30 +37,24 @@ function dataConsumers(a: ModelAnalysis, value: string): Node[] {
 /** Values reachable from `start` through consumers inside `within` (start itself included). */
 function descendants(a: ModelAnalysis, start: Iterable<string>, within: ReadonlySet<Node>): Set<string> {
   const seen = new Set<string>();
-  const stack = [...start];
-  while (stack.length) {
-    const v = stack.pop()!;
-    if (seen.has(v)) continue;
+  walkValues(start, (v) => {
     seen.add(v);
-    for (const c of a.view.consumers(v)) if (within.has(c)) for (const o of c.outputs) if (o) stack.push(o);
-  }
+    const next: string[] = [];
+    for (const c of a.view.consumers(v)) if (within.has(c)) for (const o of c.outputs) if (o) next.push(o);
+    return next;
+  });
   return seen;
 }
 
 /** Nodes inside `within` that `value` is computed from (its producer included). */
 export function ancestorNodes(a: ModelAnalysis, value: string, within: ReadonlySet<Node>): Set<Node> {
   const out = new Set<Node>();
-  const stack = [value];
-  const seen = new Set<string>();
-  while (stack.length) {
-    const v = stack.pop()!;
-    if (seen.has(v)) continue;
-    seen.add(v);
+  walkValues([value], (v) => {
     const p = a.view.producer(v);
-    if (!p || !within.has(p) || out.has(p)) continue;
+    if (!p || !within.has(p) || out.has(p)) return [];
     out.add(p);
-    for (const x of a.view.allInputs(p)) stack.push(x);
-  }
+    return a.view.allInputs(p);
+  });
   return out;
 }
 
@@ -127,10 +121,13 @@ export function findRegion(a: ModelAnalysis, scopeNodes: readonly Node[]): Regio
   const reaching = inputs.filter((x) => descendants(a, [x], members).has(exit));
   // a shared node's output (SiLU(temb)) is a side input, never the main one
   const fromShared = (x: string) => shared.has(a.view.producer(x)!);
+  // an input of the exit's element type can stand in for it (a Where's float operand, not its bool condition)
+  const exitType = a.shapes.get(exit)?.elemType;
+  const otherType = (x: string) => (exitType !== undefined && a.shapes.get(x)?.elemType !== exitType ? 1 : 0);
   const ranked = reaching
-    .map((x, i) => ({ x, i, side: fromShared(x) ? 1 : 0, fit: entryFit(shapeOf(a, x), exitShape), size: knownCount(shapeOf(a, x)) }))
+    .map((x, i) => ({ x, i, side: fromShared(x) ? 1 : 0, type: otherType(x), fit: entryFit(shapeOf(a, x), exitShape), size: knownCount(shapeOf(a, x)) }))
     .filter((r) => r.fit > 0)
-    .sort((p, q) => p.side - q.side || q.fit - p.fit || q.size - p.size || p.i - q.i);
+    .sort((p, q) => p.side - q.side || p.type - q.type || q.fit - p.fit || q.size - p.size || p.i - q.i);
   if (!ranked.length) {
     const why = !exitShape ? `the shape of its output ${exit} is unknown` : `no input it reads has the rank of its output ${exit} ${fmt(exitShape)}`;
     return { ok: false, reason: `its main input cannot be determined: ${why}`, nodes: [...scopeNodes] };
