@@ -1,7 +1,7 @@
 // The compact, JSON-serialisable graph the webview draws: structure, shapes, module totals.
 // Never weights. Everything the webview overlays (scores, selections) refers to nodes by `id`
 // and to modules by their canonical path.
-import type { Node } from '../onnx/types';
+import { AttrType, type Attribute, type Node } from '../onnx/types';
 import type { ModelAnalysis, ModuleStats } from './analyze';
 import { walkModules, type ModuleNode } from './modules';
 import type { NoiseKind } from './noise';
@@ -65,6 +65,41 @@ export interface IndexNode {
   /** null when unknown; absent for noise */
   flops?: number | null;
   macs?: number;
+  /** the node's attributes for the inspector (kernel_shape, strides, pads, group, epsilon, axis…); absent when none */
+  attrs?: IndexAttribute[];
+}
+
+/**
+ * One attribute as the inspector shows and edits it. Tensor attributes (a Constant's value) give
+ * their element type and dims, never their values; subgraphs give their node count.
+ */
+export type IndexAttribute =
+  | { name: string; type: 'int'; value: number }
+  | { name: string; type: 'float'; value: number }
+  | { name: string; type: 'string'; value: string }
+  | { name: string; type: 'ints'; value: number[] }
+  | { name: string; type: 'floats'; value: number[] }
+  | { name: string; type: 'strings'; value: string[] }
+  | { name: string; type: 'tensor'; elemType: number; dims: number[] }
+  | { name: string; type: 'graph'; nodes: number }
+  | { name: string; type: 'other' };
+
+const text = new TextDecoder();
+
+/** The inspector's view of a node attribute (int64 values beyond 2^53 are shown rounded). */
+export function indexAttribute(a: Attribute): IndexAttribute {
+  const name = a.name;
+  switch (a.type) {
+    case AttrType.INT: return { name, type: 'int', value: Number(a.i ?? 0) };
+    case AttrType.FLOAT: return { name, type: 'float', value: a.f ?? 0 };
+    case AttrType.STRING: return { name, type: 'string', value: text.decode(a.s ?? new Uint8Array()) };
+    case AttrType.INTS: return { name, type: 'ints', value: (a.ints ?? []).map(Number) };
+    case AttrType.FLOATS: return { name, type: 'floats', value: a.floats ?? [] };
+    case AttrType.STRINGS: return { name, type: 'strings', value: (a.strings ?? []).map((b) => text.decode(b)) };
+    case AttrType.TENSOR: return a.t ? { name, type: 'tensor', elemType: a.t.elemType, dims: a.t.dims } : { name, type: 'other' };
+    case AttrType.GRAPH: return { name, type: 'graph', nodes: a.g?.nodes.length ?? 0 };
+    default: return { name, type: 'other' };
+  }
 }
 
 
@@ -98,10 +133,12 @@ export function buildGraphIndex(a: ModelAnalysis): GraphIndex {
     let i = valueIndex.get(name);
     if (i === undefined) {
       const f = shapes.get(name);
+      // an initializer's dims and type are in the file even where the shape pass knows nothing
+      const t = view.initializer(name);
       i = values.name.length;
       values.name.push(name);
-      values.shape.push(formatShape(f?.shape));
-      values.elemType.push(f?.elemType ?? 0);
+      values.shape.push(formatShape(f?.shape ?? t?.dims));
+      values.elemType.push(f?.elemType ?? t?.elemType ?? 0);
       valueIndex.set(name, i);
       if (view.kind(name) === 'initializer') initializers.push(i);
     }
@@ -121,6 +158,7 @@ export function buildGraphIndex(a: ModelAnalysis): GraphIndex {
       out: n.outputs.map((x) => valueOf(x)),
     };
     if (n.domain) entry.domain = n.domain;
+    if (n.attributes.length) entry.attrs = n.attributes.map(indexAttribute);
     if (noise) entry.noise = noise;
     else {
       entry.flops = c ? c.flops : null;
