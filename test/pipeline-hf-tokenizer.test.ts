@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { loadTokenizer } from '../src/core/pipeline/tokenizers';
 import { copyPipeline, DIGITS_COND, tempDir } from './pipeline-fixtures';
@@ -54,19 +54,23 @@ test('a pipeline with tokenizer.json goes through sample and score from the CLI'
     const cond = JSON.parse(readFileSync(join(t.dir, 'fast-out', 'conditions.json'), 'utf8'));
     assert.deepEqual(cond.conditions.prompts, ['a digit seven', 'A Digit, two']);
 
-    const score = (pipeline: string, name: string) => {
+    const score = (pipeline: string, name: string, conditions: string[]) => {
       const out = join(t.dir, `${name}.ldscores.json`);
       cli('score', pipeline, '--samples', '2', '--steps', '2', '--granularity', 'block', '--only', 'down_blocks.0.resnets.0,mid_block.resnets.0',
-        '--ep', 'cpu', '--no-profile', '--quiet', '--json', '--out', out, '--work-dir', t.dir, ...prompts);
+        '--ep', 'cpu', '--no-profile', '--quiet', '--json', '--out', out, '--work-dir', t.dir, ...conditions);
       return JSON.parse(readFileSync(out, 'utf8'));
     };
-    const a = score(p, 'fast');
-    const b = score(DIGITS_COND, 'own');
+    // the same prompts, once from a prompts file
+    const promptsFile = join(t.dir, 'prompts.txt');
+    writeFileSync(promptsFile, '# two digits\na digit seven\nA Digit, two\n');
+    const a = score(p, 'fast', ['--prompts-file', promptsFile]);
+    const b = score(DIGITS_COND, 'own', prompts);
     assert.equal(a.complete, true);
     const scores = (f: { candidates: { id: string; score: number | null }[] }) => Object.fromEntries(f.candidates.filter((c) => c.score !== null).map((c) => [c.id, c.score]));
     assert.equal(Object.keys(scores(a)).length, 2);
     assert.deepEqual(scores(a), scores(b));
-    assert.deepEqual(a.settings.conditions, { kind: 'prompts', prompts: ['a digit seven', 'A Digit, two'] });
+    assert.deepEqual(a.settings.conditions, { kind: 'prompts', prompts: ['a digit seven', 'A Digit, two'], file: promptsFile });
+    assert.deepEqual(b.settings.conditions, { kind: 'prompts', prompts: ['a digit seven', 'A Digit, two'] });
   } finally {
     t.done();
   }

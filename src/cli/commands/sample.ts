@@ -3,7 +3,7 @@
 // conditions.json / metrics.json into --out.
 import type { Command } from 'commander';
 import { UserError } from '../../core/errors';
-import { parseConditionIds, type ConditionInput } from '../../core/pipeline/conditions';
+import { conditionInputFromSpec, conditionSpecFromFlags } from '../../core/pipeline/conditions';
 import { runSampleJob } from '../../core/pipeline/sample-job';
 import { intFlag, numFlag } from '../flags';
 
@@ -16,6 +16,7 @@ interface SampleFlags {
   eta?: string;
   guidance?: string;
   prompt: string[];
+  promptsFile?: string;
   conditionIds?: string;
   conditions?: string;
   noise?: string;
@@ -40,6 +41,7 @@ export function register(program: Command): void {
     .option('--eta <eta>', 'DDIM eta (0 = deterministic)')
     .option('--guidance <scale>', 'classifier-free guidance scale (conditional pipelines)')
     .option('--prompt <text>', 'a prompt (repeatable; cycled over the samples)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option('--prompts-file <file>', 'a text file of prompts, one per line (# comments)')
     .option('--condition-ids <rows>', 'token id rows, e.g. "1,5,7;1,5,8" (padded to the tokenizer length)')
     .option('--conditions <file.npy>', 'precomputed encoder hidden states [N, L, D]')
     .option('--noise <file.npy>', 'initial latents [N, C, H, W] instead of seeded noise')
@@ -50,13 +52,7 @@ export function register(program: Command): void {
     .option('--no-metrics', 'skip the pipeline\'s quality metric')
     .option('--quiet', 'no progress output')
     .action(async (pipeline: string, f: SampleFlags) => {
-      const sources = [f.prompt.length > 0, f.conditionIds !== undefined, f.conditions !== undefined].filter(Boolean).length;
-      if (sources > 1) throw new UserError('use only one of --prompt, --condition-ids, --conditions');
-      const conditions: ConditionInput =
-        f.prompt.length ? { kind: 'prompts', prompts: f.prompt }
-        : f.conditionIds !== undefined ? { kind: 'ids', ids: parseConditionIds(f.conditionIds) }
-        : f.conditions !== undefined ? { kind: 'embeddings', file: f.conditions }
-        : { kind: 'default' };
+      const conditions = conditionInputFromSpec(conditionSpecFromFlags(f));
       if (f.scheduler !== undefined && f.scheduler !== 'ddim' && f.scheduler !== 'ddpm') throw new UserError(`--scheduler '${f.scheduler}': expected ddim or ddpm`);
       const eta = numFlag('--eta', f.eta);
       if (eta !== undefined && eta < 0) throw new UserError(`--eta '${f.eta}': must be ≥ 0`);

@@ -4,7 +4,7 @@
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { CancelledError, UserError } from '../../core/errors';
-import { parseConditionIds, type ConditionInput } from '../../core/pipeline/conditions';
+import { conditionInputFromSpec, conditionSpecFromFlags } from '../../core/pipeline/conditions';
 import { ScoringClient } from '../../worker/client';
 import { renderIterative, renderRanking } from '../../core/scoring/format';
 import { ranked, readScoreFile } from '../../core/scoring/score-file';
@@ -22,6 +22,7 @@ export interface SamplingFlags {
   seed?: string;
   guidance?: string;
   prompt: string[];
+  promptsFile?: string;
   conditionIds?: string;
   conditions?: string;
   batch?: string;
@@ -39,6 +40,7 @@ export function addSamplingOptions(cmd: Command, defaults: { samples: number }):
     .option('--seed <s>', 'run seed: sample i uses seed + i', '0')
     .option('--guidance <g>', "classifier-free guidance scale (default: the pipeline's)")
     .option('--prompt <text>', 'a condition prompt (repeatable; default: the pipeline\'s prompt set)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option('--prompts-file <file>', 'a text file of prompts, one per line (# comments)')
     .option('--condition-ids <rows>', 'token id rows instead of prompts, e.g. "1,5,7;1,5,8"')
     .option('--conditions <file.npy>', 'encoder hidden states [N, L, D] instead of prompts')
     .option('--batch <size>', 'samples per U-Net call (default: all N at once)')
@@ -47,13 +49,7 @@ export function addSamplingOptions(cmd: Command, defaults: { samples: number }):
 }
 
 export function samplingSettings(f: SamplingFlags): Partial<ScoreSettings> {
-  const sources = [f.prompt.length > 0, f.conditionIds !== undefined, f.conditions !== undefined].filter(Boolean).length;
-  if (sources > 1) throw new UserError('use only one of --prompt, --condition-ids, --conditions');
-  const conditions: ConditionInput =
-    f.prompt.length ? { kind: 'prompts', prompts: f.prompt }
-    : f.conditionIds !== undefined ? { kind: 'ids', ids: parseConditionIds(f.conditionIds) }
-    : f.conditions !== undefined ? { kind: 'embeddings', file: f.conditions }
-    : { kind: 'default' };
+  const conditions = conditionInputFromSpec(conditionSpecFromFlags(f));
   if (!EP_CHOICES.includes(f.ep as EpRequest)) throw new UserError(`--ep '${f.ep}': expected one of ${EP_CHOICES.join(', ')}`);
   if (f.scheduler !== undefined && f.scheduler !== 'ddim' && f.scheduler !== 'ddpm') throw new UserError(`--scheduler '${f.scheduler}': expected ddim or ddpm`);
   const inputs: Record<string, number[]> = {};
