@@ -20,10 +20,20 @@ const textImport = {
   },
 };
 
+// The CLI is two bundles so that `ld-surgeon --help` loads only the small one: dist/cli.js (the
+// command list, src/cli/main.ts) loads dist/cli-run.js (the commands, src/cli/run.ts) to run a command.
+const cliRunApart = {
+  name: 'cli-run-apart',
+  setup(b) {
+    b.onResolve({ filter: /^\.\/run$/ }, (args) => (/src[\\/]cli[\\/]main\.ts$/.test(args.importer) ? { path: './cli-run.js', external: true } : undefined));
+  },
+};
+
 const bundles = [
   { entry: 'src/extension/extension.ts', out: 'dist/extension.js', opts: nodeTarget },
   { entry: 'src/worker/worker.ts', out: 'dist/worker.js', opts: nodeTarget },
-  { entry: 'src/cli/main.ts', out: 'dist/cli.js', opts: nodeTarget },
+  { entry: 'src/cli/main.ts', out: 'dist/cli.js', opts: { ...nodeTarget, plugins: [cliRunApart] } },
+  { entry: 'src/cli/run.ts', out: 'dist/cli-run.js', opts: nodeTarget },
   { entry: 'webview-ui/src/main.ts', out: 'dist/webview.js', opts: { ...common, platform: 'browser', target: 'es2022', format: 'iife', plugins: [textImport] } },
   // the distillation chart (its CSS import lands in dist/distillChart.css)
   { entry: 'webview-ui/distill/main.ts', out: 'dist/distillChart.js', opts: { ...common, platform: 'browser', target: 'es2022', format: 'iife' } },

@@ -12,7 +12,7 @@ grep -qx '/.gl/' .git/info/exclude || echo '/.gl/' >> .git/info/exclude
 rm -rf .devcheck && mkdir -p .devcheck/pruned-unet .gl
 cp "$PRUNED"/unet/model.onnx "$PRUNED"/unet/model.prune.json "$PRUNED"/unet/config.json .devcheck/pruned-unet/
 npm run build >/dev/null
-cp dist/cli.js dist/worker.js .devcheck/
+cp dist/cli.js dist/cli-run.js dist/worker.js .devcheck/
 stage=$(mktemp -d)
 mkdir -p "$stage/node_modules/onnxruntime-node/bin/napi-v6/linux"
 cp -r node_modules/onnxruntime-common "$stage/node_modules/"

@@ -1,28 +1,21 @@
-// The ld-surgeon CLI. Each command lives in src/cli/commands/<name>.ts and exports `register`;
-// this file only wires them up and turns errors into one clear line on stderr.
-// First: onnxruntime's telemetry off before anything loads the runtime (LD_SURGEON_ORT_TELEMETRY=1 allows it).
-import '../core/runtime/quiet';
-import { Command, CommanderError } from 'commander';
-import { commands } from './commands';
-import { CancelledError, UserError } from '../core/errors';
+// The ld-surgeon CLI's entry point (dist/cli.js). It knows the command list and nothing else, so
+// `ld-surgeon --help` starts fast; a command's module, the model reader, the graph layer and
+// onnxruntime-node are loaded (run.ts, bundled as dist/cli-run.js) only when a command runs or its
+// own help is asked for. Start-up is measured by bench/cli-startup.ts.
+import { commandOf, commands } from './commands';
+import { createProgram, reportAndExit } from './program';
 
-const program = new Command();
-program
-  .name('ld-surgeon')
-  .description('LD-Pruner surgery for ONNX latent diffusion models: inspect, score, prune, sample, distill')
-  .option('--verbose', 'print stack traces on errors')
-  .showHelpAfterError()
-  .exitOverride();
-
-for (const register of commands) register(program);
-
-function report(err: unknown): never {
-  const verbose = program.opts().verbose || process.argv.includes('--verbose');
-  if (err instanceof CommanderError) process.exit(err.exitCode);
-  if (verbose && err instanceof Error) console.error(err.stack);
-  else console.error(`ld-surgeon: ${err instanceof Error ? err.message : String(err)}`);
-  // 130 = stopped by SIGINT, what a shell or a CI step expects from a cancelled command
-  process.exit(err instanceof CancelledError ? 130 : err instanceof UserError ? 2 : 1);
+async function main(): Promise<void> {
+  const chosen = commandOf(process.argv.slice(2));
+  if (chosen) {
+    const { runCommand } = await import('./run');
+    return runCommand(chosen.name, process.argv);
+  }
+  // No command, `--help`, `help` or an unknown word: commander shows the list (or the error and the list).
+  const program = createProgram();
+  for (const c of commands) program.command(c.name).summary(c.summary);
+  await program.parseAsync(process.argv).catch((err) => reportAndExit(program, err));
 }
 
-program.parseAsync(process.argv).catch(report);
+// Only a failure to load the commands bundle gets here (commands report their own errors).
+main().catch((err) => reportAndExit(createProgram(), err));
