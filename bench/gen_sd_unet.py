@@ -2,12 +2,15 @@
 """Generates a Stable Diffusion 1.5-shaped U-Net with deterministic random weights as ONNX
 (opset 17) with all weights in one external-data sidecar, for loader/scoring benchmarks.
 
-  /usr/bin/python3 bench/gen_sd_unet.py [OUT_DIR] [--width-mult 0.25] [--seed 0]
+  /usr/bin/python3 bench/gen_sd_unet.py [OUT_DIR] [--width-mult 0.25] [--seed 0] [--embedded]
 
 Writes OUT_DIR/model.onnx + OUT_DIR/model.onnx.data + OUT_DIR/config.json (default OUT_DIR:
 bench/out/sd15-unet or bench/out/sd15-unet-w<mult>). The module structure is training/unet.py's
 diffusers-compatible UNet2DConditionModel, so node names carry the same scopes as a real SD export
 (/down_blocks.0/attentions.0/transformer_blocks.0/attn2/to_k/MatMul, ...). Prints one JSON line.
+
+--embedded keeps every weight inside model.onnx (raw_data, no sidecar): the single-file layout the
+reader benchmark indexes (width x0.5 gives an ~880 MB file; protobuf caps a single file at 2 GB).
 
 torch 1.13 cannot serialise a >2 GB ModelProto in one piece, so the export goes to a staging
 folder (torch writes one file per tensor there when needed), is re-saved by onnx with every tensor
@@ -65,9 +68,10 @@ def main():
     ap.add_argument("--width-mult", type=float, default=1.0, help="channel width multiplier (0.25 = quick variant)")
     ap.add_argument("--sample-size", type=int, default=64, help="latent height/width of the trace input")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--embedded", action="store_true", help="all weights inside model.onnx (no .data sidecar; < 2 GB only)")
     args = ap.parse_args()
     torch.set_num_threads(max(1, min(int(os.environ.get("GEN_THREADS", "2")), torch.get_num_threads())))
-    suffix = "" if args.width_mult == 1.0 else f"-w{args.width_mult:g}"
+    suffix = ("" if args.width_mult == 1.0 else f"-w{args.width_mult:g}") + ("-embedded" if args.embedded else "")
     out = os.path.abspath(args.out_dir or os.path.join(HERE, "out", f"sd15-unet{suffix}"))
     stage = out + ".staging"
     shutil.rmtree(stage, ignore_errors=True)
@@ -90,15 +94,20 @@ def main():
     t_export = time.time() - t0
     proto = onnx.load(raw)  # pulls in any per-tensor files torch wrote beside it
     final = os.path.join(stage, "model.onnx")
-    onnx.save_model(proto, final, save_as_external_data=True, all_tensors_to_one_file=True,
-                    location="model.onnx.data", size_threshold=1024)
+    if args.embedded:
+        if proto.ByteSize() >= 2**31:
+            sys.exit(f"gen_sd_unet: --embedded needs a model under 2 GB; width x{args.width_mult:g} is {proto.ByteSize()} bytes")
+        onnx.save_model(proto, final)
+    else:
+        onnx.save_model(proto, final, save_as_external_data=True, all_tensors_to_one_file=True,
+                        location="model.onnx.data", size_threshold=1024)
     n_nodes = len(proto.graph.node)
     del proto
     shutil.rmtree(os.path.join(stage, "torch"))
     onnx.checker.check_model(final)  # by path: works past 2 GB
     with open(os.path.join(stage, "config.json"), "w") as f:
         json.dump({**cfg.to_json_dict(), "timestep_dtype": "float32", "random_weights_seed": args.seed,
-                   "width_mult": args.width_mult}, f, indent=1)
+                   "width_mult": args.width_mult, "embedded": args.embedded}, f, indent=1)
     shutil.rmtree(out, ignore_errors=True)
     os.replace(stage, out)
     sizes = {n: os.path.getsize(os.path.join(out, n)) for n in os.listdir(out)}
