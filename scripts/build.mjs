@@ -1,4 +1,4 @@
-// Builds the bundles: extension host, scoring worker, CLI, graph webview UI, distillation chart webview.
+// Builds the bundles: extension host, scoring worker, model worker thread, CLI, graph webview UI, distillation chart webview.
 import { build } from 'esbuild';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -32,6 +32,8 @@ const cliRunApart = {
 const bundles = [
   { entry: 'src/extension/extension.ts', out: 'dist/extension.js', opts: nodeTarget },
   { entry: 'src/worker/worker.ts', out: 'dist/worker.js', opts: nodeTarget },
+  // the model worker thread: opens, analyses and edits models off the extension host's event loop
+  { entry: 'src/worker/model-worker.ts', out: 'dist/model-worker.js', opts: nodeTarget },
   { entry: 'src/cli/main.ts', out: 'dist/cli.js', opts: { ...nodeTarget, plugins: [cliRunApart] } },
   { entry: 'src/cli/run.ts', out: 'dist/cli-run.js', opts: nodeTarget },
   { entry: 'webview-ui/src/main.ts', out: 'dist/webview.js', opts: { ...common, platform: 'browser', target: 'es2022', format: 'iife', plugins: [textImport] } },

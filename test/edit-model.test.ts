@@ -272,7 +272,7 @@ test('the element-type check: a bypass that would hand a float to a bool reader 
     const out = join(tmp.dir, 'no-not.onnx');
     await doc.save(out, { durable: false });
     const r = await run(out, { x: new ort.Tensor('float32', Float32Array.from([1, NaN, 3, NaN, 5, 6]), [2, 3]) });
-    assert.deepEqual([...r.y.data], [0, NaN, 0, NaN, 0, 0], 'Where now takes x where it is NaN');
+    assert.deepEqual(Array.from(r.y.data as Float32Array), [0, NaN, 0, NaN, 0, 0], 'Where now takes x where it is NaN');
   } finally {
     tmp.done();
   }

@@ -1,0 +1,59 @@
+// Messages between the host (extension host, CLI, bench) and the model worker thread, which opens,
+// analyses and edits models so the host's event loop never runs a shape pass or reads a model.
+// Plain data only (structured clone).
+import type { GraphIndex } from '../graph/graph-index';
+import type { SaveResult } from './save';
+import type { ChangeSummary, ModelEdit } from './types';
+
+export interface OpenRequest {
+  path: string;
+  inputShapes?: Record<string, number[]>;
+  /** module path → measured latency share, from a latency profile */
+  latencyShare?: [string, number][];
+  /** edits to re-apply after opening (a hot-exit backup) */
+  replay?: ModelEdit[];
+}
+
+export type WorkerRequest =
+  | { op: 'open'; doc: number; open: OpenRequest }
+  | { op: 'apply'; doc: number; edit: ModelEdit }
+  | { op: 'undo' | 'redo' | 'revert' | 'index' | 'candidates'; doc: number }
+  | { op: 'save'; doc: number; to?: string; overwriteOriginal?: boolean }
+  | { op: 'close'; doc: number };
+
+/** Where a document stands, sent with every reply that can change it. */
+export interface DocState {
+  version: number;
+  dirty: boolean;
+  canUndo: boolean;
+  canRedo: boolean;
+  /** replaying these on the original gives the current model (hot-exit backup) */
+  edits: ModelEdit[];
+  rejected: string[];
+}
+
+/** The candidates as the graph view lists them (plain, without node indices). */
+export interface CandidateBrief {
+  id: string;
+  kind: string;
+  level: 'block' | 'layer';
+  params: number;
+  flops: number;
+  /** null: cannot be modified, `reason` says why */
+  method: string | null;
+  reason?: string;
+}
+
+export interface WorkerReply {
+  /** the graph after the operation (open, apply, undo, redo, revert, index) */
+  index?: GraphIndex;
+  summary?: ChangeSummary;
+  state?: DocState;
+  saved?: SaveResult;
+  candidates?: CandidateBrief[];
+}
+
+export type WorkerMessage =
+  | { id: number; ok: true; reply: WorkerReply; ms: number }
+  /** refused: an EditRefused or UserError (a message for the user); otherwise an internal error */
+  | { id: number; ok: false; refused: boolean; message: string; subject?: string };

@@ -1,0 +1,75 @@
+// The model worker thread: opens, analyses and edits models for the host (the extension host, the
+// bench) so none of that work runs on the host's event loop. One EditableModel per document id.
+import { parentPort } from 'node:worker_threads';
+import { EditableModel, EditRefused } from '../core/edit';
+import type { DocState, WorkerReply, WorkerRequest } from '../core/edit/worker-protocol';
+import { UserError } from '../core/errors';
+
+const docs = new Map<number, EditableModel>();
+
+function doc(id: number): EditableModel {
+  const d = docs.get(id);
+  if (!d) throw new Error(`model worker: no open document ${id}`);
+  return d;
+}
+
+function state(d: EditableModel): DocState {
+  return { version: d.version, dirty: d.dirty, canUndo: d.canUndo, canRedo: d.canRedo, edits: d.edits, rejected: [...d.rejected] };
+}
+
+async function handle(r: WorkerRequest): Promise<WorkerReply> {
+  switch (r.op) {
+    case 'open': {
+      const o = r.open;
+      const d = await EditableModel.open(o.path, { inputShapes: o.inputShapes, latencyShare: o.latencyShare && new Map(o.latencyShare) }, o.replay ?? []);
+      docs.set(r.doc, d);
+      return { index: d.graphIndex(), state: state(d) };
+    }
+    case 'apply': {
+      const d = doc(r.doc);
+      const summary = await d.apply(r.edit);
+      return { summary, index: d.graphIndex(), state: state(d) };
+    }
+    case 'undo': case 'redo': case 'revert': {
+      const d = doc(r.doc);
+      const summary = r.op === 'undo' ? d.undo() : r.op === 'redo' ? d.redo() : d.revert();
+      return { summary, index: d.graphIndex(), state: state(d) };
+    }
+    case 'index': {
+      const d = doc(r.doc);
+      return { index: d.graphIndex(), state: state(d) };
+    }
+    case 'candidates': {
+      const d = doc(r.doc);
+      return {
+        candidates: d.candidates().map((c) => ({
+          id: c.id, kind: c.kind, level: c.level, params: c.params, flops: c.flops, method: c.modification?.method ?? null, ...(c.reason ? { reason: c.reason } : {}),
+        })),
+      };
+    }
+    case 'save': {
+      const d = doc(r.doc);
+      const saved = await d.save(r.to, { overwriteOriginal: r.overwriteOriginal });
+      return { saved, state: state(d) };
+    }
+    case 'close':
+      docs.delete(r.doc);
+      return {};
+  }
+}
+
+// requests run one at a time, in order: an edit never sees a half-applied one before it
+let queue: Promise<unknown> = Promise.resolve();
+parentPort!.on('message', (m: { id: number; req: WorkerRequest }) => {
+  queue = queue.then(async () => {
+    const t0 = performance.now();
+    try {
+      const reply = await handle(m.req);
+      parentPort!.postMessage({ id: m.id, ok: true, reply, ms: performance.now() - t0 });
+    } catch (e) {
+      const err = e as Error;
+      const refused = e instanceof EditRefused || e instanceof UserError;
+      parentPort!.postMessage({ id: m.id, ok: false, refused, message: refused ? err.message : (err.stack ?? String(err)), subject: e instanceof EditRefused ? e.subject : undefined });
+    }
+  });
+});
