@@ -3,14 +3,15 @@
 // model runs, naming the file or the setting.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  conditionInputFromSpec, conditionSpecFromFlags, describeConditions, parseConditionSetting,
+  checkConditionsForPipeline, conditionInputFromSpec, conditionSpecFromFlags, describeConditions, parseConditionSetting,
 } from '../src/core/pipeline/conditions';
+import { readPipelineLayout } from '../src/core/pipeline/layout';
 import { encodeNpy } from '../src/core/npy';
 import { UserError } from '../src/core/errors';
-import { tempDir } from './pipeline-fixtures';
+import { copyPipeline, DIGITS_COND, tempDir } from './pipeline-fixtures';
 
 const userError = (re: RegExp) => (e: Error) => e instanceof UserError && re.test(e.message);
 
@@ -80,4 +81,26 @@ test('the conditions line names what was used, including a scored record', () =>
   assert.equal(describeConditions({ kind: 'none' }), 'unconditional');
   assert.equal(describeConditions({ kind: 'prompts', prompts: ['a photograph of an astronaut riding a horse on the moon at night'] }),
     '1 prompt ("a photograph of an astronaut riding a h…")');
+});
+
+test('conditions are checked against the pipeline before a job starts: tokenizer, text encoder, row length', { skip: !existsSync(DIGITS_COND) && 'examples/digits-cond is not there' }, () => {
+  const t = tempDir('cond-check-');
+  try {
+    const layout = readPipelineLayout(DIGITS_COND);
+    checkConditionsForPipeline(layout, { kind: 'prompts', prompts: ['a digit seven'] });
+    checkConditionsForPipeline(layout, { kind: 'ids', ids: [[1, 4, 6, 17, 2]] });
+    assert.throws(() => checkConditionsForPipeline(layout, { kind: 'ids', ids: [[1, 2], new Array(9).fill(4)] }), userError(/row 2 has 9 ids; the tokenizer's model_max_length is 8/));
+
+    const broken = copyPipeline(DIGITS_COND, t.dir);
+    writeFileSync(join(broken, 'tokenizer', 'tokenizer.json'), '{"model": {"type": "WordPieceish", "vocab": {}}}');
+    assert.throws(() => checkConditionsForPipeline(readPipelineLayout(broken), { kind: 'default' }), userError(/tokenizer\.json: tokenizer model type "WordPieceish" is not supported/));
+    rmSync(join(broken, 'tokenizer'), { recursive: true });
+    assert.throws(() => checkConditionsForPipeline(readPipelineLayout(broken), { kind: 'default' }), userError(/prompts need a tokenizer .*use token ids or an embeddings \.npy/));
+    checkConditionsForPipeline(readPipelineLayout(broken), { kind: 'ids', ids: [[1, 2]] });
+    rmSync(join(broken, 'text_encoder'), { recursive: true });
+    assert.throws(() => checkConditionsForPipeline(readPipelineLayout(broken), { kind: 'ids', ids: [[1, 2]] }), userError(/token ids need text_encoder\/model\.onnx/));
+    checkConditionsForPipeline(readPipelineLayout(broken), { kind: 'embeddings', file: 'x.npy' });
+  } finally {
+    t.done();
+  }
 });

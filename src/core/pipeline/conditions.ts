@@ -5,7 +5,9 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, isAbsolute, resolve } from 'node:path';
 import { UserError } from '../errors';
 import { readNpyFloat32 } from '../npy';
+import type { PipelineLayout } from './layout';
 import type { Conditioning, PipelineRunner } from './runner';
+import { loadTokenizer } from './tokenizers';
 
 export type ConditionInput =
   | { kind: 'default' }
@@ -253,5 +255,28 @@ export function describeConditions(c: ConditionInput | ResolvedConditions['recor
       return `${plural(c.ids?.length ?? 0, 'token id row')}`;
     case 'embeddings':
       return `embeddings from ${basename(c.file ?? '')}`;
+  }
+}
+
+/**
+ * Checks chosen conditions against a pipeline's folder before a job starts, without loading a
+ * model: prompts need a tokenizer that loads and a text encoder; id rows must fit the tokenizer's
+ * model_max_length. (Whether the U-Net is conditional at all is told by the job itself.)
+ */
+export function checkConditionsForPipeline(layout: PipelineLayout, input: ConditionInput): void {
+  const folder = layout.folder;
+  if (input.kind === 'embeddings') return;
+  const needs = input.kind === 'ids' ? 'token ids need' : 'prompts need';
+  if (!layout.textEncoderPath) throw new UserError(`${folder}: ${needs} text_encoder/model.onnx, which this pipeline does not have; use an embeddings .npy`, folder);
+  if (!layout.tokenizerFolder) {
+    if (input.kind === 'ids') return;
+    throw new UserError(`${folder}: prompts need a tokenizer (tokenizer/tokenizer.json, or vocab.json + merges.txt), which this pipeline does not have; use token ids or an embeddings .npy`, folder);
+  }
+  const tok = loadTokenizer(layout.tokenizerFolder);
+  if (input.kind === 'ids') {
+    const long = input.ids.findIndex((r) => r.length > tok.maxLength);
+    if (long >= 0) throw new UserError(`token ids: row ${long + 1} has ${input.ids[long].length} ids; the tokenizer's model_max_length is ${tok.maxLength}`);
+  } else if (input.kind === 'prompts') {
+    for (const p of input.prompts) tok.encode(p);
   }
 }
