@@ -87,7 +87,7 @@ function summary(r: PruneRecord) {
     },
     fileBytes: { before: r.before.fileBytes, after: r.after.fileBytes },
     latentScore: r.latents && { variant: r.latents.variant, samples: r.latents.samples, value: r.latents.score },
-    checks: Object.fromEntries(r.checks.map((c) => [c.name, c.skipped ? 'skipped' : c.ok ? 'ok' : `FAILED: ${c.detail}`])),
+    checks: Object.fromEntries(r.checks.map((c) => [c.name, c.status === 'failed' ? `FAILED: ${c.detail}` : c.status])),
     seconds: Math.round(r.seconds),
   };
 }

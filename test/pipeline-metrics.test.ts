@@ -11,7 +11,7 @@ import { PipelineRunner } from '../src/core/pipeline/runner';
 import { resolveConditions } from '../src/core/pipeline/conditions';
 import { createScheduler } from '../src/core/pipeline/schedulers';
 import { GaussianStream, sampleSeed } from '../src/core/pipeline/noise';
-import type { MetricResult } from '../src/core/pipeline/metrics';
+import { indicativeReason, type MetricResult } from '../src/core/pipeline/metrics';
 import { DIGITS_COND, EXAMPLES, editModel, tempDir, zeroInitializers } from './pipeline-fixtures';
 
 const N = 40;
@@ -85,3 +85,11 @@ for (const name of ['digits-uncond', 'audio-digits']) {
     }
   });
 }
+
+test('a metric says when it is indicative only: too few samples for its features, or a spread above 10% of it', () => {
+  assert.match(indicativeReason('FID', 8, 64, 30, 4) ?? '', /^only 8 samples for 64 feature dimensions: the FID is biased upward and noisy; measure with n ≥ 200$/);
+  assert.match(indicativeReason('FID', 100, 64, 9, 2) ?? '', /^±2\.0 on 100 samples/);
+  assert.equal(indicativeReason('FID', 400, 64, 9.1, 0.3), undefined, '400 samples, ±3%: a real measurement');
+  assert.match(indicativeReason('FID', 100, 2048, 9, undefined) ?? '', /only 100 samples for 2048 feature dimensions/);
+  assert.match(indicativeReason('FAD', 150, 128, 9, undefined) ?? '', /^only 150 samples; measure with n ≥ 200$/);
+});

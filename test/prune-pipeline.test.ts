@@ -37,9 +37,13 @@ test('a pipeline prune makes a new pipeline folder that samples, with the metric
     assert.equal(rec.output.record, join(out, 'unet', 'model.prune.json'));
     assert.deepEqual(JSON.parse(readFileSync(rec.output.record, 'utf8')), rec);
     assert.deepEqual(rec.removed.map((x) => [x.id, x.method]), [['up_blocks.2.attentions.1', 'identity'], ['mid_block.resnets.1', 'identity'], ['up_blocks.1.resnets.2', 'shortcut']]);
-    for (const c of rec.checks) assert.ok(c.ok, `${c.name}: ${c.detail}`);
+    for (const c of rec.checks) assert.equal(c.status, 'passed', `${c.name}: ${c.detail}`);
     assert.equal(rec.metric?.before.metric, 'FID');
     assert.equal(rec.metric?.before.n, 4);
+    // 4 samples for a 64-dimensional FID: a number with its noise, flagged as indicative only
+    assert.match(rec.metric!.before.indicative ?? '', /only 4 samples for 64 feature dimensions/);
+    assert.ok(rec.metric!.before.spread! > 0);
+    assert.match(rec.checks.find((c) => c.name === 'metric')!.indicative ?? '', /only 4 samples/);
     assert.ok(Number.isFinite(rec.metric!.after.value));
     assert.equal(rec.latents?.kind, 'pipeline');
     assert.ok(rec.latents!.score > 0);
@@ -77,7 +81,7 @@ test('a pipeline prune makes a new pipeline folder that samples, with the metric
     assert.match(forced.stdout, /^params\s+1\.\d+M\s+1\.\d+M\s+−\d+\.\d%$/m);
     assert.match(forced.stdout, /^latency \(cpu, median\)\s+\d+\.\d+ ms\s+\d+\.\d+ ms/m);
     assert.match(forced.stdout, /✓ weights\s+\d+ kept initializers byte-identical/);
-    assert.match(forced.stdout, /– metric\s+not measured \(--no-metric\)/);
+    assert.match(forced.stdout, /– metric\s+skipped: not measured \(--no-metric\)/);
     assert.match(forced.stdout, new RegExp(`record: ${out.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/unet/model\\.prune\\.json`));
     const rec2 = JSON.parse(readFileSync(join(out, 'unet', 'model.prune.json'), 'utf8')) as PruneRecord;
     assert.deepEqual(rec2.removed.map((x) => x.id), ['mid_block.resnets.0']);

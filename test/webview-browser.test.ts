@@ -121,6 +121,10 @@ test('streamed scores colour blocks, fill the legend and drive the budget select
   assert.equal(apply[0].ids!.length, checked, 'one id per selection root (covered layers are not sent)');
   await page.waitForSelector('.result-card.ok', { timeout: 10_000 });
   assert.match(await read<string>(`document.querySelector('.result-card .stat-value').textContent`), /×$/);
+  // a check that measured nothing is a dash ("skipped: why"), never a tick
+  const metricRow = await read<{ cls: string; text: string }>(`(() => { const li = [...document.querySelectorAll('.result-card .checks li')].find((l) => l.querySelector('.check-name')?.textContent === 'metric'); return { cls: li.className, text: li.textContent }; })()`);
+  assert.equal(metricRow.cls, 'skip');
+  assert.match(metricRow.text, /^–?metricskipped: the pipeline ships no metrics\/metric\.json$/);
   // before/after: a block holding removed modules says so
   await until<number>(`document.querySelectorAll('.inner-mark.is-removed').length`, (n) => n > 0, 'removed badges');
   await page.click('.result-card .btn-primary');

@@ -23,7 +23,7 @@ const toWebview: ToWebview[] = [
   { type: 'scoringState', state: 'running', done: 3, total: 90 },
   { type: 'weightStats', requestId: 4, tensorName: 'w', stats: { dtype: 'float32', shape: [2, 2], count: 4, min: -1, max: 1, mean: 0, std: 0.5, histogram: { lo: -1, hi: 1, counts: [1, 2, 1] } } },
   { type: 'weightStats', requestId: 5, tensorName: 'w', error: 'external data file missing' },
-  { type: 'pruneResult', ok: true, checks: [{ name: 'onnx checker', ok: true }], speedup: 1.3, paramsBefore: 100, paramsAfter: 70, removedIds: ['down.0'], outputPath: '/m/out.onnx' },
+  { type: 'pruneResult', ok: true, checks: [{ name: 'onnx checker', status: 'passed' }], speedup: 1.3, paramsBefore: 100, paramsAfter: 70, removedIds: ['down.0'], outputPath: '/m/out.onnx' },
   { type: 'pruneState', state: 'running' },
   { type: 'distillState', state: 'done', outputPath: '/m/distilled' },
   { type: 'reveal', moduleId: 'mid.attentions.0' },

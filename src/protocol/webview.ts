@@ -20,8 +20,12 @@ export type ScoringPhase = 'idle' | 'running' | 'done' | 'failed' | 'cancelled';
 
 export interface PruneCheck {
   name: string;
-  ok: boolean;
+  /** passed / failed as measured; skipped: measured nothing (shown as –, never as a tick) */
+  status: 'passed' | 'failed' | 'skipped';
+  /** what was measured, or why nothing was */
   detail?: string;
+  /** the measurement is indicative only (too few samples): why */
+  indicative?: string;
 }
 
 export type BudgetMetric = 'latency' | 'params' | 'flops';

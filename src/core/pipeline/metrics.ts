@@ -4,6 +4,8 @@
 import { existsSync } from 'node:fs';
 import { dirname, isAbsolute, relative, resolve } from 'node:path';
 import * as ort from 'onnxruntime-node';
+import { mersenne } from 'pure-rand/generator/mersenne';
+import { uniformInt } from 'pure-rand/distribution/uniformInt';
 import { UserError } from '../errors';
 import { readNpyFloat64 } from '../npy';
 import { fitGaussian, frechetDistance, type Gaussian } from './frechet';
@@ -39,7 +41,50 @@ export interface MetricResult {
   predictedClassEntropyBits: number;
   /** feature dimensions; with n ≤ featureDim the covariance is rank-deficient and the distance biased upward */
   featureDim: number;
+  /**
+   * the noise of `value`: its standard deviation over bootstrap resamples of the generated samples
+   * (BOOTSTRAP_ROUNDS, seeded, so the same samples give the same spread); absent for very wide features
+   */
+  spread?: number;
+  /** why this value is indicative only (too few samples for its feature dimensions, or too noisy); absent when it is not */
+  indicative?: string;
   note?: string;
+}
+
+/** The n a quality measurement should have (paired seeds, before and after) to be more than indicative. */
+export const PROPER_METRIC_SAMPLES = 200;
+const BOOTSTRAP_ROUNDS = 30;
+/** Above this many feature dimensions (Inception's 2048) a bootstrap of eigendecompositions costs too much. */
+const BOOTSTRAP_MAX_DIM = 256;
+/** A spread above this share of the value makes the value indicative only. */
+const NOISY_SHARE = 0.1;
+
+/**
+ * The bootstrap standard deviation of the Fréchet distance: resample the n generated feature rows with
+ * replacement and recompute. Resamples hold duplicates, so each is biased upward; the spread between
+ * them is what says how much a second draw of n samples could move the number.
+ */
+function bootstrapSpread(features: Float32Array, n: number, dim: number, real: Gaussian): number {
+  const rng = mersenne(0x5eed);
+  const rows = new Float32Array(n * dim);
+  const values: number[] = [];
+  for (let r = 0; r < BOOTSTRAP_ROUNDS; r++) {
+    for (let i = 0; i < n; i++) {
+      const j = uniformInt(rng, 0, n - 1);
+      rows.set(features.subarray(j * dim, (j + 1) * dim), i * dim);
+    }
+    values.push(frechetDistance(fitGaussian(rows, n, dim), real));
+  }
+  const mean = values.reduce((a, b) => a + b, 0) / values.length;
+  return Math.sqrt(values.reduce((a, v) => a + (v - mean) ** 2, 0) / (values.length - 1));
+}
+
+/** Why a value of `n` samples with this spread is indicative only, or undefined when it is not. */
+export function indicativeReason(metric: string, n: number, featureDim: number, value: number, spread: number | undefined): string | undefined {
+  if (n <= featureDim) return `only ${n} samples for ${featureDim} feature dimensions: the ${metric} is biased upward and noisy; measure with n ≥ ${Math.max(PROPER_METRIC_SAMPLES, featureDim + 1)}`;
+  if (spread !== undefined && value > 0 && spread > NOISY_SHARE * value) return `±${spread.toPrecision(2)} on ${n} samples (more than ${100 * NOISY_SHARE}% of the value); measure with more samples`;
+  if (n < PROPER_METRIC_SAMPLES && spread === undefined) return `only ${n} samples; measure with n ≥ ${PROPER_METRIC_SAMPLES}`;
+  return undefined;
 }
 
 /** a path named inside metric.json, which must stay inside the metrics folder */
@@ -151,6 +196,7 @@ export function scoreOutputs(spec: MetricSpec, out: ClassifierOutputs, n: number
   }
   if (n < 2) throw new UserError(`the ${spec.name} needs at least 2 samples, got ${n}`);
   const value = frechetDistance(fitGaussian(out.features, n, out.dim), spec.real);
+  const spread = out.dim <= BOOTSTRAP_MAX_DIM ? bootstrapSpread(out.features, n, out.dim, spec.real) : undefined;
   const hist = new Array<number>(out.classes).fill(0);
   let correct = 0;
   let labelled = 0;
@@ -167,6 +213,9 @@ export function scoreOutputs(spec: MetricSpec, out: ClassifierOutputs, n: number
   const shares = hist.map((h) => h / n);
   const entropy = -shares.reduce((acc, p) => (p > 0 ? acc + p * Math.log2(p) : acc), 0);
   const r: MetricResult = { metric: spec.name, value, n, predictedClassHistogram: shares, predictedClassEntropyBits: entropy, featureDim: out.dim, note: spec.note };
+  if (spread !== undefined) r.spread = spread;
+  const indicative = indicativeReason(spec.name, n, out.dim, value, spread);
+  if (indicative) r.indicative = indicative;
   if (labelled > 0) {
     r.classAccuracy = correct / labelled;
     r.labelled = labelled;
@@ -175,10 +224,10 @@ export function scoreOutputs(spec: MetricSpec, out: ClassifierOutputs, n: number
 }
 
 export function formatMetric(r: MetricResult): string {
-  let s = `${r.metric} ${r.value.toFixed(3)} (n=${r.n})`;
+  let s = `${r.metric} ${r.value.toFixed(3)}${r.spread !== undefined ? ` ±${r.spread.toFixed(3)}` : ''} (n=${r.n})`;
   if (r.classAccuracy !== undefined) s += `, class accuracy ${(100 * r.classAccuracy).toFixed(1)}% (${r.labelled} labelled)`;
   s += `, predicted-class entropy ${r.predictedClassEntropyBits.toFixed(2)} bits`;
-  if (r.n <= r.featureDim) s += ` (only ${r.n} samples for ${r.featureDim} feature dimensions: the ${r.metric} is biased upward; compare runs of equal n, or use more than ${r.featureDim})`;
+  if (r.indicative) s += ` — indicative only: ${r.indicative}`;
   return s;
 }
 

@@ -21,7 +21,7 @@ export async function checkReread(path: string, built: Model): Promise<{ check: 
   try {
     model = await readModel(path);
   } catch (e) {
-    return { check: { name: 'reread', ok: false, detail: `our reader cannot read it back: ${(e as Error).message}` } };
+    return { check: { name: 'reread', status: 'failed', detail: `our reader cannot read it back: ${(e as Error).message}` } };
   }
   const g = model.graph;
   const b = built.graph;
@@ -31,7 +31,7 @@ export async function checkReread(path: string, built: Model): Promise<{ check: 
   if (g.outputs.map((o) => o.name).join() !== b.outputs.map((o) => o.name).join()) problems.push('graph outputs differ');
   if (g.inputs.map((o) => o.name).join() !== b.inputs.map((o) => o.name).join()) problems.push('graph inputs differ');
   const ok = problems.length === 0;
-  return { check: { name: 'reread', ok, detail: ok ? `${g.nodes.length} nodes, ${g.initializers.length} initializers` : problems.join('; ') }, model };
+  return { check: { name: 'reread', status: ok ? 'passed' : 'failed', detail: ok ? `${g.nodes.length} nodes, ${g.initializers.length} initializers` : problems.join('; ') }, model };
 }
 
 /**
@@ -63,7 +63,7 @@ export function checkStructure(model: Model, signature: ReadonlySet<string> = ne
   if (staleInfo.length) problems.push(`value_info for values that no longer exist: ${list(staleInfo)}`);
   const ok = problems.length === 0;
   const note = kept.length ? ` (unused but kept as the pipeline U-Net's signature: ${list(kept)})` : '';
-  return { name: 'structure', ok, detail: ok ? `topologically sorted; no dangling values, unused inputs or unused initializers${note}` : problems.join('; ') };
+  return { name: 'structure', status: ok ? 'passed' : 'failed', detail: ok ? `topologically sorted; no dangling values, unused inputs or unused initializers${note}` : problems.join('; ') };
 }
 
 /** Inferred shapes of the re-read model agree with its declared value_info and outputs. */
@@ -81,7 +81,7 @@ export async function checkShapes(model: Model, inputShapes: Record<string, numb
     if (wrong) bad.push(`${v.name} declared [${t.shape.map((d) => d.value ?? d.param ?? '?')}], inferred [${inferred.map((d) => d ?? '?')}]`);
   }
   const ok = bad.length === 0;
-  return { name: 'shapes', ok, detail: ok ? `${compared} declared shapes agree with inference` : `declared shapes contradict inference: ${list(bad, 3)}` };
+  return { name: 'shapes', status: ok ? 'passed' : 'failed', detail: ok ? `${compared} declared shapes agree with inference` : `declared shapes contradict inference: ${list(bad, 3)}` };
 }
 
 async function sameBytes(a: TensorData, b: TensorData, signal?: AbortSignal): Promise<boolean> {
@@ -124,7 +124,7 @@ export async function checkWeights(source: Model, pruned: Model, signal?: AbortS
   const added = inits.length - compared - foreign.length;
   return {
     name: 'weights',
-    ok,
+    status: ok ? 'passed' : 'failed',
     detail: ok ? `${compared} kept initializers byte-identical to the source (${bytes} bytes compared)${added ? `; ${added} small replacement constants added` : ''}` : problems.join('; '),
   };
 }

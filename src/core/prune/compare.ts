@@ -126,15 +126,15 @@ function latencyResult(ep: string, call: string, t: { a: number[]; b: number[] }
 function latencyCheck(l: LatencyComparison): PruneCheckResult {
   const change = `${l.changePercent < 0 ? '−' : '+'}${Math.abs(l.changePercent).toFixed(1)}%`;
   return {
-    name: 'latency', ok: true,
+    name: 'latency', status: 'passed',
     detail: `median ${l.originalMs.toFixed(2)} → ${l.prunedMs.toFixed(2)} ms (${change}) over ${l.runs} interleaved runs each on ${l.ep}; one call: ${l.call}`,
   };
 }
 
 function latentCheck(l: LatentComparison): PruneCheckResult {
-  if (!l.finite) return { name: 'latents', ok: false, detail: 'the pruned model produces NaN or ±Inf' };
+  if (!l.finite) return { name: 'latents', status: 'failed', detail: 'the pruned model produces NaN or ±Inf' };
   return {
-    name: 'latents', ok: true,
+    name: 'latents', status: 'passed',
     detail: l.identical ? `identical to the original's (${l.samples} samples)` : `${l.variant} score ${l.score.toPrecision(4)} against the original's latents (${l.samples} samples; max |Δ| ${l.maxAbsDiff.toPrecision(3)})`,
   };
 }
@@ -142,7 +142,7 @@ function latentCheck(l: LatentComparison): PruneCheckResult {
 // ---- pipelines --------------------------------------------------------------------------------
 
 /** Feeds for one U-Net call on `rows` rows (the same values for both models: latency only). */
-function unetFeeds(runner: PipelineRunner, session: ort.InferenceSession, rows: number, shape: number[], t: number, cond: Conditioning | undefined, guided: boolean): Record<string, ort.Tensor> {
+export function unetFeeds(runner: PipelineRunner, session: ort.InferenceSession, rows: number, shape: number[], t: number, cond: Conditioning | undefined, guided: boolean): Record<string, ort.Tensor> {
   const io = runner.unetIo(session);
   const per = shape[0] * shape[1] * shape[2];
   const x = new GaussianStream(sampleSeed(0, 0)).fill(new Float32Array(rows * per));
@@ -182,7 +182,7 @@ export async function comparePipelines(source: string, pruned: string, o: Compar
       prunedUnet = await prunedRunner.unet();
       prunedRunner.unetIo(prunedUnet);
     } catch (e) {
-      checks.push({ name: 'onnxruntime', ok: false, detail: `the pruned U-Net does not load in onnxruntime (${ep.used}): ${firstLine(e)}` });
+      checks.push({ name: 'onnxruntime', status: 'failed', detail: `the pruned U-Net does not load in onnxruntime (${ep.used}): ${firstLine(e)}` });
       return result;
     }
     const origUnet = await orig.unet();
@@ -205,10 +205,10 @@ export async function comparePipelines(source: string, pruned: string, o: Compar
       b = await gen(prunedRunner, prunedUnet, prunedConditional);
     } catch (e) {
       if (e instanceof CancelledError) throw e;
-      checks.push({ name: 'onnxruntime', ok: false, detail: `the pruned pipeline does not sample: ${firstLine(e)}` });
+      checks.push({ name: 'onnxruntime', status: 'failed', detail: `the pruned pipeline does not sample: ${firstLine(e)}` });
       return result;
     }
-    checks.push({ name: 'onnxruntime', ok: true, detail: `the pruned pipeline loads and samples on ${ep.used} (${n} samples × ${s.steps} steps, the original's seeds and conditions)` });
+    checks.push({ name: 'onnxruntime', status: 'passed', detail: `the pruned pipeline loads and samples on ${ep.used} (${n} samples × ${s.steps} steps, the original's seeds and conditions)` });
     result.latents = {
       kind: 'pipeline',
       settings: { samples: n, seed: s.seed, steps: s.steps, scheduler: s.scheduler, eta: s.eta, guidance, batchSize, conditions: resolved.record, timesteps: scheduler().timesteps },
@@ -216,9 +216,9 @@ export async function comparePipelines(source: string, pruned: string, o: Compar
     };
     checks.push(latentCheck(result.latents));
 
-    if (!o.metric) checks.push({ name: 'metric', ok: true, skipped: true, detail: 'not measured (--no-metric)' });
-    else if (!orig.metricSpec()) checks.push({ name: 'metric', ok: true, skipped: true, detail: 'the pipeline ships no metrics/metric.json' });
-    else if (n < 2) checks.push({ name: 'metric', ok: true, skipped: true, detail: 'needs at least 2 samples' });
+    if (!o.metric) checks.push({ name: 'metric', status: 'skipped', detail: 'not measured (--no-metric)' });
+    else if (!orig.metricSpec()) checks.push({ name: 'metric', status: 'skipped', detail: 'the pipeline ships no metrics/metric.json' });
+    else if (n < 2) checks.push({ name: 'metric', status: 'skipped', detail: 'needs at least 2 samples' });
     else {
       check(o.signal);
       o.onPhase?.('metric', `decoding and scoring ${n} samples of each with the pipeline's metric`);
@@ -233,7 +233,11 @@ export async function comparePipelines(source: string, pruned: string, o: Compar
       result.metric = { before, after };
       const pct = (x: number | undefined) => (x === undefined ? 'n/a' : `${(100 * x).toFixed(1)}%`);
       const acc = before.classAccuracy !== undefined ? `; class accuracy ${pct(before.classAccuracy)} → ${pct(after.classAccuracy)}` : '';
-      checks.push({ name: 'metric', ok: true, detail: `${before.metric} ${before.value.toFixed(3)} → ${after.value.toFixed(3)}${acc} (n=${n}, the same seeds and conditions)` });
+      const pm = (r: MetricResult) => `${r.value.toFixed(3)}${r.spread !== undefined ? ` ±${r.spread.toFixed(3)}` : ''}`;
+      const metricCheck: PruneCheckResult = { name: 'metric', status: 'passed', detail: `${before.metric} ${pm(before)} → ${pm(after)}${acc} (n=${n}, the same seeds and conditions)` };
+      const indicative = before.indicative ?? after.indicative;
+      if (indicative) metricCheck.indicative = indicative;
+      checks.push(metricCheck);
     }
 
     check(o.signal);
@@ -286,7 +290,7 @@ export async function compareModels(source: string, pruned: string, o: CompareOp
     try {
       b = await ort.InferenceSession.create(pruned, opts(ep.used));
     } catch (e) {
-      checks.push({ name: 'onnxruntime', ok: false, detail: `the pruned model does not load in onnxruntime (${ep.used}): ${firstLine(e)}` });
+      checks.push({ name: 'onnxruntime', status: 'failed', detail: `the pruned model does not load in onnxruntime (${ep.used}): ${firstLine(e)}` });
       return result;
     }
     const n = s.samples;
@@ -296,7 +300,7 @@ export async function compareModels(source: string, pruned: string, o: CompareOp
     const prunedInputs = new Set(b.inputNames);
     const missing = b.inputNames.filter((x) => !specs.some((sp) => sp.name === x));
     if (missing.length) {
-      checks.push({ name: 'onnxruntime', ok: false, detail: `the pruned model takes inputs the original does not: ${missing.join(', ')}` });
+      checks.push({ name: 'onnxruntime', status: 'failed', detail: `the pruned model takes inputs the original does not: ${missing.join(', ')}` });
       return result;
     }
     o.onPhase?.('latents', `running the original and the pruned model on ${n} seeded random inputs (${ep.used})`);
@@ -312,8 +316,8 @@ export async function compareModels(source: string, pruned: string, o: CompareOp
       try {
         outA = await a.run(feeds, outputs);
       } catch (e) {
-        checks.push({ name: 'onnxruntime', ok: true, detail: `the pruned model loads on ${ep.used}; not run: the original itself fails on seeded random inputs (${firstLine(e)})` });
-        checks.push({ name: 'latents', ok: true, skipped: true, detail: 'the original does not run on seeded random inputs; give --input dims it accepts' });
+        checks.push({ name: 'onnxruntime', status: 'passed', detail: `the pruned model loads on ${ep.used}; not run: the original itself fails on seeded random inputs (${firstLine(e)})` });
+        checks.push({ name: 'latents', status: 'skipped', detail: 'the original does not run on seeded random inputs; give --input dims it accepts' });
         originalRuns = false;
         break;
       }
@@ -322,13 +326,13 @@ export async function compareModels(source: string, pruned: string, o: CompareOp
       try {
         outB = await b.run(prunedFeeds, outputs);
       } catch (e) {
-        checks.push({ name: 'onnxruntime', ok: false, detail: `the pruned model fails on the inputs the original runs on: ${firstLine(e)}` });
+        checks.push({ name: 'onnxruntime', status: 'failed', detail: `the pruned model fails on the inputs the original runs on: ${firstLine(e)}` });
         return result;
       }
       rowsA.push(...rowsOf(outA, outputs, perPass, source));
       rowsB.push(...rowsOf(outB, outputs, perPass, pruned));
       if (rowsA.length !== rowsB.length || rowsA[rowsA.length - 1].length !== rowsB[rowsB.length - 1].length) {
-        checks.push({ name: 'onnxruntime', ok: false, detail: 'the pruned model\'s outputs have other shapes than the original\'s' });
+        checks.push({ name: 'onnxruntime', status: 'failed', detail: 'the pruned model\'s outputs have other shapes than the original\'s' });
         return result;
       }
     }
@@ -339,14 +343,14 @@ export async function compareModels(source: string, pruned: string, o: CompareOp
       for (let i = 0; i < count; i++) out.set(rows[i], i * rows[0].length);
       return out;
     };
-    checks.push({ name: 'onnxruntime', ok: true, detail: `the pruned model loads and runs on ${ep.used} on the original's inputs (${passes} pass${passes > 1 ? 'es' : ''})` });
+    checks.push({ name: 'onnxruntime', status: 'passed', detail: `the pruned model loads and runs on ${ep.used} on the original's inputs (${passes} pass${passes > 1 ? 'es' : ''})` });
     result.latents = {
       kind: 'model',
       settings: { samples: count, seed: s.seed, inputs: Object.fromEntries(specs.map((x) => [x.name, { type: x.type, dims: x.dims }])), perPass },
       ...compareLatents(flat(rowsA), flat(rowsB), count, s.variant),
     };
     checks.push(latentCheck(result.latents));
-    checks.push({ name: 'metric', ok: true, skipped: true, detail: 'a bare model has no quality metric (prune its pipeline folder for one)' });
+    checks.push({ name: 'metric', status: 'skipped', detail: 'a bare model has no quality metric (prune its pipeline folder for one)' });
 
     check(o.signal);
     o.onPhase?.('latency', `timing one pass of each, interleaved (${o.latency.seconds} s budget)`);

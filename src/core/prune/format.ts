@@ -1,7 +1,10 @@
 // The prune summary for a terminal: what was removed (with its modification and score), the model
 // before → after (params, FLOPs, latency, file size, metric), the latent score and the checks.
 import { humanBytes, humanCount } from '../graph';
-import type { PruneRecord } from './types';
+import type { CheckStatus, PruneRecord } from './types';
+
+/** ✓ measured and passed, ✗ failed, – measured nothing (never a tick for a check that did not run) */
+export const CHECK_MARKS: Record<CheckStatus, string> = { passed: '✓', failed: '✗', skipped: '–' };
 
 function table(header: string[], rows: string[][], leftCols = 1): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
@@ -43,7 +46,9 @@ export function renderPruneSummary(r: PruneRecord): string {
   rows.push(['file size', humanBytes(r.before.fileBytes), humanBytes(r.after.fileBytes), change(r.before.fileBytes, r.after.fileBytes)]);
   if (r.metric) {
     const { before, after } = r.metric;
-    rows.push([`${before.metric} (n=${before.n})`, before.value.toFixed(3), after.value.toFixed(3), change(before.value, after.value)]);
+    const v = (m: typeof before) => `${m.value.toFixed(3)}${m.spread !== undefined ? ` ±${m.spread.toFixed(3)}` : ''}`;
+    const flag = before.indicative || after.indicative ? ', indicative only' : '';
+    rows.push([`${before.metric} (n=${before.n}${flag})`, v(before), v(after), change(before.value, after.value)]);
     if (before.classAccuracy !== undefined && after.classAccuracy !== undefined) {
       rows.push(['class accuracy', `${(100 * before.classAccuracy).toFixed(1)}%`, `${(100 * after.classAccuracy).toFixed(1)}%`, '']);
     }
@@ -53,7 +58,10 @@ export function renderPruneSummary(r: PruneRecord): string {
     lines.push('', `latent score of the combined prune (${r.latents.variant}, ${r.latents.samples} samples): ${r.latents.identical ? '0 (identical latents)' : score(r.latents.score)}`);
   }
   lines.push('', 'checks:');
-  for (const c of r.checks) lines.push(`  ${c.skipped ? '–' : c.ok ? '✓' : '✗'} ${c.name.padEnd(11)} ${c.detail}`);
+  for (const c of r.checks) {
+    lines.push(`  ${CHECK_MARKS[c.status]} ${c.name.padEnd(11)} ${c.status === 'skipped' ? `skipped: ${c.detail}` : c.detail}`);
+    if (c.indicative) lines.push(`  ${''.padEnd(13)}indicative only: ${c.indicative}`);
+  }
   for (const n of r.notes ?? []) lines.push('', `note: ${n}`);
   if (r.parent) lines.push('', `pruned again: the source was itself pruned (${r.parent.removed.length} candidates removed from ${r.parent.source.model}); its record is embedded as "parent"`);
   lines.push('', `record: ${r.output.record}`);

@@ -102,7 +102,7 @@ function removedEntry(c: Candidate, scores: Scores, savings: ReturnType<typeof s
 }
 
 function failed(checks: PruneCheckResult[]): PruneCheckResult[] {
-  return checks.filter((c) => !c.ok && !c.skipped);
+  return checks.filter((c) => c.status === 'failed');
 }
 
 /**

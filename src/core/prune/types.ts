@@ -62,13 +62,20 @@ export interface PruneCallbacks {
   signal?: AbortSignal;
 }
 
-/** One check of the written model; `ok` false fails the prune (the output is deleted). */
+/**
+ * What a check found: it measured and passed, measured and failed (which fails the prune: the output
+ * is deleted), or measured nothing (no metric shipped, --no-metric), which is never shown as passed.
+ */
+export type CheckStatus = 'passed' | 'failed' | 'skipped';
+
+/** One check of the written model. */
 export interface PruneCheckResult {
   name: 'reread' | 'structure' | 'shapes' | 'weights' | 'onnxruntime' | 'latents' | 'metric' | 'latency';
-  ok: boolean;
-  /** the check did not apply (no metric shipped, --no-metric) */
-  skipped?: boolean;
+  status: CheckStatus;
+  /** what was measured; for a skipped check, why nothing was */
   detail: string;
+  /** set on a passed check whose measurement is too small to be more than indicative (an FID on 8 samples) */
+  indicative?: string;
 }
 
 export interface RemovedCandidate {

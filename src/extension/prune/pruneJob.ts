@@ -64,7 +64,7 @@ function pruneProtocol(output: PruneOutput): JobProtocol {
       for (const p of [output.kind === 'pipeline' ? output.out : output.model, output.record]) {
         if (existsSync(p)) events.push({ type: 'output', path: p });
       }
-      const failed = record.checks.filter((c) => !c.ok && !c.skipped);
+      const failed = record.checks.filter((c) => c.status === 'failed');
       if (failed.length) events.push({ type: 'error', message: `checks failed: ${failed.map((c) => `${c.name} (${c.detail})`).join('; ')}` });
       events.push({ type: 'data', payload: record });
       return events;

@@ -30,7 +30,7 @@ export function pruneWorkflow(d: ExtensionServices): PruneWorkflow {
     return {
       type: 'pruneResult',
       ok,
-      checks: (record?.checks ?? []).map((c) => ({ name: c.name, ok: c.ok || !!c.skipped, detail: c.detail })),
+      checks: (record?.checks ?? []).map((c) => ({ name: c.name, status: c.status, detail: c.detail, indicative: c.indicative })),
       speedup: lat && lat.prunedMs > 0 ? lat.originalMs / lat.prunedMs : undefined,
       latencyBeforeMs: lat?.originalMs,
       latencyAfterMs: lat?.prunedMs,

@@ -42,7 +42,7 @@ suite('prune and distill', () => {
     assert.ok(record, 'the prune record is beside the pruned model');
     assert.deepEqual(record.removed.map((r) => r.id).sort(), [...ids].sort());
     assert.ok(record.after.params < record.before.params, `params ${record.before.params} → ${record.after.params}`);
-    assert.ok(record.checks.every((c) => c.ok || c.skipped), JSON.stringify(record.checks));
+    assert.ok(record.checks.every((c) => c.status !== 'failed'), JSON.stringify(record.checks));
     assert.equal(sha(unetPath()), before, 'the original model is untouched');
     // the pruned model opens in the graph editor
     const panel = await waitFor('the pruned model in the graph editor', () => a.graphs.panelsFor(prunedModel())[0], 60_000);

@@ -1,10 +1,15 @@
 // Suggested prunes: the lowest-scored candidates, a savings budget that picks them greedily, the
 // predicted savings of the current selection, Apply, and the measured result of the last prune.
-import type { BudgetMetric, CandidateResult, SelectionBudget, ToWebview } from '../../../src/protocol/webview';
+import type { BudgetMetric, CandidateResult, PruneCheck, SelectionBudget, ToWebview } from '../../../src/protocol/webview';
 import type { Savings } from '../model/budget';
 import { compactId, formatCount, formatFlops, formatMs, formatPercent, formatScore } from '../model/format';
 import type { HeatScale } from '../model/heatmap';
 import { button, clear, h, icon } from './dom';
+
+/** a check that measured nothing gets a dash, never a tick */
+const CHECK_LOOK: Record<PruneCheck['status'], [cls: string, codicon: string, mark: string]> = {
+  passed: ['pass', 'pass', '✓'], failed: ['fail', 'error', '✗'], skipped: ['skip', 'dash', '–'],
+};
 
 export type PruneResultMsg = Extract<ToWebview, { type: 'pruneResult' }>;
 
@@ -236,7 +241,12 @@ export class PrunesPanel {
     card.append(stats);
     if (r.checks.length) {
       const ul = h('ul', { class: 'checks' });
-      for (const c of r.checks) ul.append(h('li', { class: c.ok ? 'pass' : 'fail' }, icon(c.ok ? 'pass' : 'error', c.ok ? '✓' : '✗'), h('span', { class: 'check-name' }, c.name), c.detail ? h('span', { class: 'check-detail' }, c.detail) : null));
+      for (const c of r.checks) {
+        const [cls, codicon, mark] = CHECK_LOOK[c.status];
+        const detail = c.status === 'skipped' ? `skipped: ${c.detail ?? 'nothing was measured'}` : c.detail;
+        ul.append(h('li', { class: cls, title: c.status === 'skipped' ? 'not measured' : undefined }, icon(codicon, mark), h('span', { class: 'check-name' }, c.name), detail ? h('span', { class: 'check-detail' }, detail) : null));
+        if (c.indicative) ul.append(h('li', { class: 'note' }, h('span', null), h('span', { class: 'check-note' }, `indicative only: ${c.indicative}`)));
+      }
       card.append(ul);
     }
     if (r.outputPath) card.append(h('div', { class: 'result-path', title: r.outputPath }, icon('file', '▫'), h('span', null, r.outputPath)));
