@@ -1,7 +1,10 @@
 // Scoring benchmark: a whole LD-Pruner scoring job (one gated session, every candidate by gate) against
 // the plain onnxruntime work it stands for: the sum of session.run times of the ORIGINAL model for the
 // same number of evaluations (measured on a separate session, same provider and optimisation level).
-// Target: scoring wall time ≤ 1.15 × that sum. Also: the job's phases, and the gated vs plain cost of
+// Target: scoring wall time ≤ 1.15 × that sum. Two denominators: 'ratio' estimates the plain run time
+// inside the job's own time window (gated run time ÷ the gated/plain cost measured A/B), robust to a
+// machine whose load changes; 'ratioToBareLoop' divides by a literal bare onnxruntime loop of the same
+// number of runs in its own process (job's session options, its cold first run included). Also: the job's phases, and the gated vs plain cost of
 // one evaluation measured alternately in one process (robust to a busy machine).
 //
 //   npx tsx bench/score.ts [--samples N] [--steps T] [--granularity block|layer|both] [--ep auto|cpu|…]
@@ -9,7 +12,8 @@
 //
 // Targets default to examples/*/ (pipelines, through the sampling loop) and bench/out/sd15-unet-w0.25
 // (from bench/gen_sd_unet.py --width-mult 0.25; a bare U-Net: one forward pass per evaluation at
-// [2,4,32,32]); missing ones are skipped. Each measurement runs in its own child process so peak RSS
+// [2,4,32,32]); missing ones are skipped. Any .onnx given is scored the same way as a bare SD U-Net
+// (e.g. the half-width one: gen_sd_unet.py OUT --width-mult 0.5, then OUT/model.onnx). Each measurement runs in its own child process so peak RSS
 // is the job's own. Prints JSON.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
@@ -167,8 +171,28 @@ interface ScoreChild {
 }
 interface PlainChild { runMsPerEval: number; wallMsPerEval: number; gatedRunMsPerEval: number; gatedWallMsPerEval: number; gatedOverPlain: number; callsPerEval: number }
 
-function child<T>(kind: 'score' | 'plain', target: string): T {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', __filename, `--child-${kind}`, target, ...process.argv.slice(2).filter((a) => !targets().includes(resolve(a)))], {
+/**
+ * Child: the bare loop the scoring job stands for: the ORIGINAL model, a session with the job's
+ * options (provider, optimisation level, default threads), run `evaluations` times over the same
+ * inputs; only session.run is timed (its first, cold run included, as the job's is).
+ */
+async function childBare(target: string, evaluations: number): Promise<void> {
+  const t = resolveTarget(target);
+  const settings = resolveSettings({ ...settingsFor(target), profile: false });
+  const runMs = timeRuns();
+  const src = await openSource({ gated: { path: t.modelPath }, originalPath: t.modelPath, gateCount: 0, settings, pipeline: t.pipeline });
+  try {
+    runMs.clear();
+    const off = new Uint8Array(0);
+    for (let i = 0; i < evaluations; i++) await src.evaluate(off);
+    process.stdout.write(JSON.stringify({ runMs: [...runMs.values()].reduce((x, y) => x + y, 0), calls: evaluations * src.callsPerEval }) + '\n');
+  } finally {
+    await src.release();
+  }
+}
+
+function child<T>(kind: 'score' | 'plain' | 'bare', target: string, extra: string[] = []): T {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', __filename, `--child-${kind}`, target, ...extra, ...process.argv.slice(2).filter((a) => !targets().includes(resolve(a)))], {
     encoding: 'utf8', maxBuffer: 1 << 26,
   });
   const line = r.stdout.trim().split('\n').filter((l) => l.startsWith('{')).pop();
@@ -177,16 +201,18 @@ function child<T>(kind: 'score' | 'plain', target: string): T {
 }
 
 async function main(): Promise<void> {
-  const ci = process.argv.findIndex((a) => a === '--child-score' || a === '--child-plain');
+  const ci = process.argv.findIndex((a) => a === '--child-score' || a === '--child-plain' || a === '--child-bare');
   if (ci >= 0) {
     const target = process.argv[ci + 1];
-    await (process.argv[ci] === '--child-score' ? childScore(target) : childPlain(target));
+    const kind = process.argv[ci];
+    await (kind === '--child-score' ? childScore(target) : kind === '--child-plain' ? childPlain(target) : childBare(target, Number(process.argv[ci + 2])));
     return;
   }
   const results = [];
   for (const target of targets()) {
     const plain = child<PlainChild>('plain', target);
     const score = child<ScoreChild>('score', target);
+    const bare = child<{ runMs: number; calls: number }>('bare', target, [String(score.evaluations)]);
     // The job's gated session.run time was measured in the job's own time window; the plain model's
     // runs for the same evaluations at the same moments are that divided by the gated/plain cost
     // ratio measured alternately (A/B) in another child. A busy machine slows all of it alike.
@@ -206,6 +232,12 @@ async function main(): Promise<void> {
       profiledReferenceRunMs: Math.round(score.referenceRunMs),
       plainSessionRunMsTotal: Math.round(plainTotal),
       ratio: Math.round((score.ms / plainTotal) * 1000) / 1000,
+      // the literal baseline: the same number of runs timed in a bare loop, in its own process after
+      // the job (a machine whose load changes between the two moves this one; 'ratio' is robust to that)
+      bareLoopRunMs: Math.round(bare.runMs),
+      bareLoopCalls: bare.calls,
+      ratioToBareLoop: Math.round((score.ms / bare.runMs) * 1000) / 1000,
+      candidatesPerSecond: Math.round((score.scored / (score.ms / 1000)) * 100) / 100,
       phasesMs: score.phasesMs,
       // one evaluation alternated on both models in one process (one thread each): what the gates cost
       perEvaluation: {
@@ -217,7 +249,8 @@ async function main(): Promise<void> {
       peakRssMB: Math.round(score.maxRssMB),
     });
   }
-  console.log(JSON.stringify({ bench: 'score', node: process.version, cpus: (await import('node:os')).cpus().length, results }, null, 1));
+  const os = await import('node:os');
+  console.log(JSON.stringify({ bench: 'score', node: process.version, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, loadAverageAtEnd: os.loadavg().map((x) => Math.round(x * 10) / 10), results }, null, 1));
 }
 
 main().catch((e) => {
