@@ -182,6 +182,14 @@ export function structuralScopes(view: GraphView, noise: ReadonlyMap<Node, Noise
     return a !== undefined && b !== undefined && a !== b;
   };
 
+  /** Same shape in and out, no weights: an activation (not a layer of its own, like a 1×1 conv). */
+  const isActivation = (n: Node) => {
+    const a = inShape(n);
+    const b = outShape(n);
+    if (!a || !b || a.length !== b.length || a.some((d, i) => d !== b[i])) return false;
+    return !n.inputs.some((x) => x && view.initializer(x));
+  };
+
   /** Regions and free nodes of one level, in graph order, grouped into units. */
   const group = (nodes: readonly Node[], regionsHere: readonly Region[]): Unit[] => {
     const inRegion = new Set<Node>();
@@ -198,7 +206,7 @@ export function structuralScopes(view: GraphView, noise: ReadonlyMap<Node, Noise
       }
       const n = it;
       const follows = cur && mPreds(n).length === 1 && mPreds(n)[0] === cur.last;
-      if (cur && !cur.chain && follows && !changesResolution(n)) {
+      if (cur && !cur.chain && follows && isActivation(n)) {
         // the activation after a residual Add belongs to its block
         cur.nodes.push(n);
         cur.last = n;

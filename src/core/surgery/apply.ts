@@ -3,7 +3,8 @@
 import { UserError } from '../errors';
 import { GraphView } from '../graph';
 import { ElemType, type Attribute, type Model, type Node } from '../onnx/types';
-import { cloneModel, emitCandidateReplacement, GraphEditor, int, int64Tensor, ints, scopePrefix, surgeryOrder } from './edit';
+import { cloneModel, GraphEditor, int, int64Tensor, ints, scopePrefix, surgeryOrder } from './edit';
+import { emitCandidateReplacement, emitGate } from './replacement';
 import type { Candidate, ModificationMethod } from './types';
 
 export interface AppliedModification {
@@ -68,7 +69,7 @@ function rewrite(ed: GraphEditor, list: readonly Candidate[], gate: ((c: Candida
     let replacement = emitCandidateReplacement(ed, c, region, source);
     if (gate) {
       const scope = scopePrefix(region, c.id);
-      replacement = ed.node('Where', [gate(c), replacement, target], `${scope}/ld_surgeon_gate_Where`, `${scope}/ld_surgeon_gate_output_0`).outputs[0];
+      replacement = emitGate(ed, c, gate(c), replacement, target, scope);
     }
     const own = new Set(ed.graph.nodes.slice(before));
     for (const n of ed.graph.nodes) {

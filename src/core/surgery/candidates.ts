@@ -118,6 +118,7 @@ function build(
   cand.exit = region.exit;
   cand.entry = region.entry;
   cand.exitShape = a.shapes.get(region.exit)?.shape;
+  cand.exitElemType = a.shapes.get(region.exit)?.elemType;
   cand.entryShape = a.shapes.get(region.entry)?.shape;
   const planned = planModification(a, region, kind, shortcutNodes);
   if ('reason' in planned) {

@@ -1,8 +1,7 @@
 // Graph edits shared by the pruned model (applyModifications) and the gated evaluation model: a copy
-// of the model to edit, and the nodes that compute a candidate's replacement value.
-import { UserError } from '../errors';
+// of the model to edit and names that cannot collide (the replacement's nodes: replacement.ts).
 import { AttrType, ElemType, type Attribute, type Graph, type Model, type Node, type TensorData, type TypeInfo, type ValueInfo } from '../onnx/types';
-import type { Candidate, ReplacementStep } from './types';
+import type { Candidate } from './types';
 
 /** A copy of the model's structure that can be edited freely; tensor payloads are shared (read-only). */
 export function cloneModel(m: Model): Model {
@@ -115,59 +114,6 @@ export function scopePrefix(nodes: readonly Node[], id: string): string {
     for (let k = 1; k < segs.length; k++) if (segs.slice(0, k).join('.') === id) return '/' + segs.slice(0, k).join('/');
   }
   return `/${id.replace(/[^\w.]/g, '_')}`;
-}
-
-function emitStep(ed: GraphEditor, s: Exclude<ReplacementStep, { op: 'pad' }>, x: string, scope: string): string {
-  const opset = ed.opset;
-  const base = `${scope}/ld_surgeon`;
-  switch (s.op) {
-    case 'slice': {
-      const starts = ed.initializer(int64Tensor(`${base}/slice_starts`, [0]));
-      const ends = ed.initializer(int64Tensor(`${base}/slice_ends`, [s.size]));
-      const axes = ed.initializer(int64Tensor(`${base}/slice_axes`, [s.axis]));
-      return ed.node('Slice', [x, starts, ends, axes], `${base}_Slice`, `${base}/Slice_output_0`).outputs[0];
-    }
-    case 'avgpool':
-      return ed.node('AveragePool', [x], `${base}_AveragePool`, `${base}/AveragePool_output_0`, [
-        ints('kernel_shape', [s.factor, s.factor]), ints('strides', [s.factor, s.factor]), int('ceil_mode', 1),
-      ]).outputs[0];
-    case 'upsample': {
-      const scales = ed.initializer(floatTensor(`${base}/resize_scales`, [1, 1, s.factor, s.factor]));
-      const roi = opset >= 13 ? '' : ed.initializer(floatTensor(`${base}/resize_roi`, [], [0]));
-      return ed.node('Resize', [x, roi, scales], `${base}_Resize`, `${base}/Resize_output_0`, [
-        str('mode', 'nearest'), str('coordinate_transformation_mode', 'asymmetric'), str('nearest_mode', 'floor'),
-      ]).outputs[0];
-    }
-  }
-}
-
-/** Replacement emission with the shapes the candidate was planned with (pad amounts need the input size). */
-export function emitCandidateReplacement(ed: GraphEditor, c: Candidate, regionNodes: readonly Node[], source: string): string {
-  const plan = c.modification!;
-  if (plan.steps.length && ed.opset < 11) {
-    throw new UserError(`${ed.model.path || 'the model'}: uses opset ${ed.opset}; replacing '${c.id}' by slicing, padding or resampling needs opset 11 or later`, ed.model.path);
-  }
-  const scope = scopePrefix(regionNodes, c.id);
-  const entryShape = c.entryShape ?? [];
-  let cur = source;
-  let channels: number | undefined;
-  for (const step of plan.steps) {
-    if (step.op === 'pad') {
-      const rank = entryShape.length;
-      const have = channels ?? (entryShape[step.axis] as number);
-      if (typeof have !== 'number' || !(step.size > have)) throw new Error(`${c.id}: cannot pad axis ${step.axis} from ${have} to ${step.size}`);
-      const pads = new Array<number>(2 * rank).fill(0);
-      pads[rank + step.axis] = step.size - have;
-      const base = `${scope}/ld_surgeon`;
-      const padsName = ed.initializer(int64Tensor(`${base}/pads`, pads));
-      cur = ed.node('Pad', [cur, padsName], `${base}_Pad`, `${base}/Pad_output_0`, [str('mode', 'constant')]).outputs[0];
-      channels = step.size;
-      continue;
-    }
-    if (step.op === 'slice') channels = step.size;
-    cur = emitStep(ed, step, cur, scope);
-  }
-  return cur;
 }
 
 /**

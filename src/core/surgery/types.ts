@@ -69,6 +69,8 @@ export interface Candidate {
   exit?: string;
   entry?: string;
   exitShape?: (number | string | null)[];
+  /** ONNX element type of the exit value, when known */
+  exitElemType?: number;
   entryShape?: (number | string | null)[];
   /** parameters used only inside the region */
   params: number;
