@@ -75,6 +75,8 @@ export interface ScoreJobSpec {
   /** a pipeline folder or an .onnx model */
   target: string;
   settings: Partial<ScoreSettings>;
+  /** which conditions the settings name, as the UI says it (undefined where none apply) */
+  conditionsLine?: string;
 }
 
 /** The job request for scoring `spec.target` with the worker bundled at `workerPath`. */

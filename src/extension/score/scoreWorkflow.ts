@@ -10,10 +10,12 @@ import { scoreJobRequest, workerSettings, type ScoreJobSpec } from './scoreJob';
 import { readSettings } from '../settings';
 import { resolveScoreTarget } from '../model/targets';
 import { command, errorText, rel } from '../commands';
+import { chooseConditionsCommand, conditionsForScoring } from './scoreConditions';
+import { describeConditions } from '../../core/pipeline/conditions';
 import type { ExtensionServices } from '../services';
 
 export interface ScoreWorkflow {
-  /** scores `target` (a pipeline folder or .onnx) with the settings that apply to it */
+  /** scores `target` (a pipeline folder or .onnx) with the settings that apply to it (ldSurgeon.conditions as set, without asking) */
   score(target: string): Promise<RunningJob>;
   start(spec: ScoreJobSpec): Promise<RunningJob>;
   /** the scoring job of this window working on `modelPath`, if any */
@@ -26,9 +28,11 @@ export function scoreWorkflow(d: ExtensionServices): ScoreWorkflow {
   /** by scored model file: a pipeline folder and its unet/model.onnx are the same job */
   const running = new Map<string, RunningJob>();
 
-  function follow(job: RunningJob, modelPath: string): void {
+  function follow(job: RunningJob, modelPath: string, conditions: string | undefined): void {
+    // the graph view's scoring status says which conditions the latents come from
+    const withConditions = (m: string | undefined) => (conditions ? [m, `conditions: ${conditions}`].filter(Boolean).join(' · ') : m);
     const state = (s: ScoringPhase, extra: Partial<Extract<ToWebview, { type: 'scoringState' }>> = {}) =>
-      d.graphs.broadcast(modelPath, { type: 'scoringState', state: s, ...extra });
+      d.graphs.broadcast(modelPath, { type: 'scoringState', state: s, ...extra, message: withConditions(extra.message) });
     running.set(modelPath, job);
     d.scores.setStreaming(modelPath, true);
     state('running', { message: 'starting' });
@@ -57,15 +61,23 @@ export function scoreWorkflow(d: ExtensionServices): ScoreWorkflow {
     const { modelPath } = resolveTarget(spec.target);
     const busy = running.get(modelPath);
     if (busy) throw new Error(`${rel(modelPath)} is already being scored (${path.basename(busy.dir)}): cancel that job first, or wait for it.`);
-    const job = await d.jobs.start(scoreJobRequest(workerPath, spec, `Score operators: ${rel(spec.target)}`));
-    follow(job, modelPath);
+    const c = spec.settings.conditions;
+    const conditions = spec.conditionsLine ?? (c && c.kind !== 'default' ? describeConditions(c) : undefined);
+    const job = await d.jobs.start(scoreJobRequest(workerPath, spec, `Score operators: ${rel(spec.target)}${conditions ? ` (conditions: ${conditions})` : ''}`));
+    follow(job, modelPath, conditions);
     void d.modelTree.show(modelPath);
     // watch the blocks colour in as results arrive; keep the focus where the user is
     void d.graphs.open(modelPath, { preserveFocus: true }).catch((e) => d.output.appendLine(`graph: ${errorText(e)}`));
     return job;
   }
 
-  const score = (target: string) => start({ target, settings: workerSettings(readSettings(vscode.Uri.file(target))) });
+  /** `ask`: offer the conditions pick when the setting is unset (the command); undefined when the user backs out */
+  async function scoreWith(target: string, ask: boolean): Promise<RunningJob | undefined> {
+    const conditions = await conditionsForScoring(target, ask);
+    if (!conditions) return undefined;
+    return start({ target, settings: { ...workerSettings(readSettings(vscode.Uri.file(target))), conditions: conditions.input }, conditionsLine: conditions.line });
+  }
+  const score = async (target: string) => (await scoreWith(target, false))!;
 
   d.jobs.registerKind('score', ({ target, options }) => start({ target, settings: (options.settings ?? {}) as ScoreJobSpec['settings'] }));
 
@@ -76,7 +88,10 @@ export function scoreWorkflow(d: ExtensionServices): ScoreWorkflow {
     disposables: [
       command('ldSurgeon.scoreOperators', async (arg) => {
         const target = await resolveScoreTarget(arg, 'LD Surgeon: Score Operators', d.pipelines);
-        if (target) await score(target);
+        if (target) await scoreWith(target, true);
+      }),
+      command('ldSurgeon.chooseConditions', async (arg) => {
+        await chooseConditionsCommand(arg instanceof vscode.Uri ? arg.fsPath : typeof arg === 'string' ? arg : undefined);
       }),
     ],
   };

@@ -1,0 +1,143 @@
+// The conditions scoring samples a conditional pipeline with (`ldSurgeon.conditions`): the setting is
+// parsed, read and checked by core (the same spec the CLI's flags become), chosen with a quick pick,
+// and described for the job title, the notifications and the graph view.
+import * as vscode from 'vscode';
+import * as path from 'node:path';
+import {
+  checkConditionsForPipeline, conditionInputFromSpec, describeConditions, parseConditionIds, parseConditionSetting,
+  type ConditionInput, type ConditionSpec,
+} from '../../core/pipeline/conditions';
+import { readPipelineLayout } from '../../core/pipeline/layout';
+import { resolveTarget } from '../../core/scoring/target';
+import { errorText } from '../commands';
+
+const SETTING = 'conditions';
+
+/** Where relative files in the setting resolve: the target's workspace folder, else its own folder. */
+function baseDir(scope: vscode.Uri): string {
+  return vscode.workspace.getWorkspaceFolder(scope)?.uri.fsPath ?? path.dirname(scope.fsPath);
+}
+
+function readSpec(scope: vscode.Uri): { spec: ConditionSpec; chosen: boolean } {
+  const c = vscode.workspace.getConfiguration('ldSurgeon', scope);
+  const i = c.inspect(SETTING);
+  const chosen = [i?.workspaceFolderValue, i?.workspaceValue, i?.globalValue].some((v) => v !== undefined && JSON.stringify(v) !== '{}');
+  return { spec: parseConditionSetting(c.get(SETTING)), chosen };
+}
+
+async function saveSpec(spec: ConditionSpec, scope: vscode.Uri): Promise<void> {
+  const base = baseDir(scope);
+  const relFile = (f: string) => {
+    const r = path.relative(base, path.resolve(base, f));
+    return r.startsWith('..') || path.isAbsolute(r) ? path.resolve(base, f) : r;
+  };
+  const value = spec.source === 'promptsFile' || spec.source === 'embeddings' ? { source: spec.source, file: relFile(spec.file) }
+    : spec.source === 'tokenIds' ? { source: spec.source, ids: spec.ids }
+    : { source: 'default' };
+  const target = vscode.workspace.getWorkspaceFolder(scope) ? vscode.ConfigurationTarget.WorkspaceFolder : vscode.ConfigurationTarget.Global;
+  await vscode.workspace.getConfiguration('ldSurgeon', scope).update(SETTING, value, target);
+}
+
+interface SourceItem extends vscode.QuickPickItem {
+  source: ConditionSpec['source'];
+}
+
+/** The quick pick: default prompts, a prompts file, token ids or an embeddings .npy; undefined when dismissed. */
+export async function pickConditions(scope: vscode.Uri, current?: ConditionSpec): Promise<ConditionSpec | undefined> {
+  const items: SourceItem[] = [
+    { source: 'default', label: "$(list-unordered) Use the pipeline's default prompts" },
+    { source: 'promptsFile', label: '$(file-text) Choose prompts file…', detail: 'a text file, one prompt per line' },
+    { source: 'tokenIds', label: '$(symbol-numeric) Token ids…', detail: 'id rows such as 1,5,7;1,5,8' },
+    { source: 'embeddings', label: '$(file-binary) Embeddings .npy…', detail: 'encoder hidden states [N, L, D]' },
+  ];
+  for (const it of items) if (it.source === current?.source) it.description = 'current';
+  const choice = await vscode.window.showQuickPick(items, { title: 'LD Surgeon: conditions for scoring', placeHolder: 'What should the pipeline be conditioned on?' });
+  if (!choice) return undefined;
+  const open = async (filters: Record<string, string[]>) =>
+    (await vscode.window.showOpenDialog({ title: choice.label.replace(/^\$\([^)]*\) /, ''), canSelectMany: false, filters, defaultUri: vscode.Uri.file(baseDir(scope)) }))?.[0]?.fsPath;
+  switch (choice.source) {
+    case 'default':
+      return { source: 'default' };
+    case 'promptsFile': {
+      const file = await open({ 'Prompts (text)': ['txt'], 'All files': ['*'] });
+      return file ? { source: 'promptsFile', file } : undefined;
+    }
+    case 'tokenIds': {
+      const ids = await vscode.window.showInputBox({
+        title: 'Token ids', prompt: 'Comma-separated ids, rows separated by ";" (shorter rows are padded with the pad token)',
+        value: current?.source === 'tokenIds' ? current.ids : '',
+        validateInput: (v) => {
+          try {
+            parseConditionIds(v);
+            return undefined;
+          } catch (e) {
+            return errorText(e);
+          }
+        },
+      });
+      return ids ? { source: 'tokenIds', ids } : undefined;
+    }
+    case 'embeddings': {
+      const file = await open({ 'NumPy arrays': ['npy'] });
+      return file ? { source: 'embeddings', file } : undefined;
+    }
+  }
+}
+
+/** The spec read and checked: against the pipeline when there is one. Throws the core's UserError. */
+function check(spec: ConditionSpec, scope: vscode.Uri, pipeline: string | undefined): ConditionInput {
+  const input = conditionInputFromSpec(spec, baseDir(scope));
+  if (pipeline) checkConditionsForPipeline(readPipelineLayout(pipeline), input);
+  return input;
+}
+
+export interface ChosenConditions {
+  input: ConditionInput;
+  /** what the UI says was used; undefined where conditions do not apply (a bare model, no text side) */
+  line?: string;
+}
+
+/**
+ * The conditions for scoring `target`: a bare model or a pipeline without a text side takes none;
+ * for a conditional pipeline the setting, checked at once. With `ask` (the Score Operators
+ * command) an unset setting is asked for with the quick pick and a bad choice offers the pick
+ * again; undefined when the user backs out. Without it (the extension API) a bad setting throws.
+ */
+export async function conditionsForScoring(target: string, ask: boolean): Promise<ChosenConditions | undefined> {
+  const scope = vscode.Uri.file(target);
+  const t = resolveTarget(target);
+  const layout = t.pipeline ? readPipelineLayout(t.pipeline) : undefined;
+  if (!layout || (!layout.textEncoderPath && !layout.tokenizerFolder && !readSpec(scope).chosen)) return { input: { kind: 'default' } };
+  let { spec, chosen } = readSpec(scope);
+  if (!ask) {
+    const input = check(spec, scope, layout.folder);
+    return { input, line: describeConditions(input) };
+  }
+  for (;;) {
+    if (!chosen) {
+      const picked = await pickConditions(scope, spec);
+      if (!picked) return undefined;
+      spec = picked;
+    }
+    try {
+      const input = check(spec, scope, layout.folder);
+      if (!chosen) await saveSpec(spec, scope);
+      return { input, line: describeConditions(input) };
+    } catch (e) {
+      const again = await vscode.window.showErrorMessage(`Scoring conditions: ${errorText(e)}`, 'Choose Conditions…');
+      if (again !== 'Choose Conditions…') return undefined;
+      chosen = false;
+    }
+  }
+}
+
+/** LD Surgeon: Choose Scoring Conditions… — sets ldSurgeon.conditions for the workspace folder of `scopePath`. */
+export async function chooseConditionsCommand(scopePath: string | undefined): Promise<void> {
+  const scope = scopePath ? vscode.Uri.file(scopePath) : vscode.workspace.workspaceFolders?.[0]?.uri;
+  if (!scope) throw new Error('open a folder first: the conditions are a workspace setting');
+  const spec = await pickConditions(scope, readSpec(scope).spec);
+  if (!spec) return;
+  const input = conditionInputFromSpec(spec, baseDir(scope));
+  await saveSpec(spec, scope);
+  void vscode.window.showInformationMessage(`Scoring conditions: ${describeConditions(input)}.`);
+}
