@@ -1,15 +1,13 @@
 // ld-surgeon candidates MODEL_OR_PIPELINE: the operators scoring would score, with their params,
 // FLOPs and the modification each gets (or why it cannot be modified). Nothing is run.
 import type { Command } from 'commander';
-import { UserError } from '../../core/errors';
 import { analyzeModel } from '../../core/graph';
 import { readModel } from '../../core/onnx/reader';
 import { renderCandidates } from '../../core/scoring/format';
 import { analysisShapes } from '../../core/scoring/prepare';
 import { resolveTarget } from '../../core/scoring/target';
 import { findCandidates } from '../../core/surgery';
-import type { Granularity } from '../../core/surgery/types';
-import { parseInputShape } from './inspect';
+import { choiceFlag, GRANULARITIES, inputShapesFlag, repeatable } from '../flags';
 
 export const CANDIDATES_SCHEMA = 'ld-surgeon/candidates@1';
 
@@ -19,19 +17,15 @@ export function register(program: Command): void {
     .description('list the operators (blocks and layers) LD-Pruner scoring would modify, with params, FLOPs and the modification')
     .argument('<model>', 'pipeline folder, or an .onnx model')
     .option('--granularity <g>', 'block, layer or both', 'both')
-    .option('--input <name=dims>', 'concrete dims for an input, e.g. sample=1,4,64,64 (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option('--input <name=dims>', 'concrete dims for an input, e.g. sample=1,4,64,64 (repeatable)', repeatable, [] as string[])
     .option('--json', `print JSON (schema ${CANDIDATES_SCHEMA})`)
     .action(async (arg: string, f: { granularity: string; input: string[]; json?: boolean }) => {
-      if (!['block', 'layer', 'both'].includes(f.granularity)) throw new UserError(`--granularity '${f.granularity}': expected block, layer or both`);
-      const inputs: Record<string, number[]> = {};
-      for (const spec of f.input) {
-        const [name, dims] = parseInputShape(spec);
-        inputs[name] = dims;
-      }
+      const granularity = choiceFlag('--granularity', f.granularity, GRANULARITIES);
+      const inputs = inputShapesFlag(f.input);
       const target = resolveTarget(arg);
       const model = await readModel(target.modelPath);
       const a = await analyzeModel(model, { inputShapes: analysisShapes(model, target, inputs) });
-      const list = findCandidates(a, { granularity: f.granularity as Granularity });
+      const list = findCandidates(a, { granularity });
       if (f.json) {
         const candidates = list.map((c) => ({
           id: c.id, level: c.level, kind: c.kind, params: c.params, macs: c.macs, flops: c.flops, replacementFlops: c.replacementFlops,

@@ -1,10 +1,9 @@
 // ld-surgeon faithfulness PIPELINE [--k 2,4,8] [--scores FILE]: does the latent score predict the
 // pipeline's quality metric? Prunes (via gates) the k lowest, k random and k highest candidates.
 import type { Command } from 'commander';
-import { UserError } from '../../core/errors';
 import { renderFaithfulness, runFaithfulness } from '../../core/scoring/faithfulness';
 import { addSamplingOptions, samplingSettings, type SamplingFlags } from './score';
-import { intFlag } from '../flags';
+import { intFlag, intListFlag } from '../flags';
 
 interface Flags extends SamplingFlags {
   k: string;
@@ -20,7 +19,7 @@ export function register(program: Command): void {
     .command('faithfulness')
     .description("check that pruning the lowest-scored candidates hurts the pipeline's quality metric less than random or highest-scored ones")
     .argument('<pipeline>', 'pipeline folder with metrics/metric.json');
-  addSamplingOptions(cmd, { samples: 100 })
+  addSamplingOptions(cmd, { samples: 100, steps: 25 })
     .option('--k <list>', 'numbers of candidates to prune, comma-separated', '2,4,8')
     .option('--scores <file>', 'score file (default: unet/model.ldscores.json of the pipeline)')
     .option('--repeats <n>', 'random selections per k', '3')
@@ -28,8 +27,7 @@ export function register(program: Command): void {
     .option('--json', 'print the report as JSON')
     .option('--quiet', 'no progress output')
     .action(async (pipeline: string, f: Flags) => {
-      const ks = f.k.split(',').map((s) => Number(s.trim()));
-      if (ks.some((k) => !Number.isInteger(k) || k < 1)) throw new UserError(`--k '${f.k}': expected positive integers, e.g. 2,4,8`);
+      const ks = intListFlag('--k', f.k, 1);
       const abort = new AbortController();
       const onSigint = () => abort.abort();
       process.once('SIGINT', onSigint);

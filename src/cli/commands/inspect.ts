@@ -5,6 +5,7 @@ import type { Command } from 'commander';
 import { UserError } from '../../core/errors';
 import { analyzeModel, buildInspectReport, renderInspectText } from '../../core/graph';
 import { readModel } from '../../core/onnx/reader';
+import { inputShapesFlag, intFlag, repeatable } from '../flags';
 
 /**
  * A pipeline folder (with model_index.json) stands for its U-Net. Resolved here rather than with
@@ -21,17 +22,6 @@ export function resolveModelPath(arg: string): string {
   return p;
 }
 
-/** 'sample=1,4,64,64' → ['sample', [1,4,64,64]] */
-export function parseInputShape(spec: string): [string, number[]] {
-  const eq = spec.lastIndexOf('=');
-  const name = spec.slice(0, eq).trim();
-  const dims = spec.slice(eq + 1).split(/[,x]/).map((d) => d.trim());
-  if (eq <= 0 || !dims.length || dims.some((d) => !/^\d+$/.test(d))) {
-    throw new UserError(`--input '${spec}': expected NAME=D1,D2,... with non-negative integer dims (e.g. sample=1,4,64,64)`);
-  }
-  return [name, dims.map(Number)];
-}
-
 /** @param out where the report goes (stdout; tests pass a collector) */
 export function register(program: Command, out: { write(s: string): unknown } = process.stdout): void {
   program
@@ -40,16 +30,10 @@ export function register(program: Command, out: { write(s: string): unknown } = 
     .argument('<model>', '.onnx file, or a pipeline folder (inspects its unet/model.onnx)')
     .option('--json', 'print the summary as JSON (schema ld-surgeon/inspect@1)')
     .option('--depth <n>', 'module tree depth to list', '2')
-    .option('--input <name=dims>', 'concrete dims for an input, e.g. sample=1,4,64,64 (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option('--input <name=dims>', 'concrete dims for an input, e.g. sample=1,4,64,64 (repeatable)', repeatable, [] as string[])
     .action(async (modelArg: string, opts: { json?: boolean; depth: string; input: string[] }) => {
-      const depth = Number(opts.depth);
-      if (!Number.isInteger(depth) || depth < 0) throw new UserError(`--depth '${opts.depth}': expected a non-negative integer`);
-      const inputShapes: Record<string, number[]> = {};
-      for (const spec of opts.input) {
-        const [name, dims] = parseInputShape(spec);
-        if (name in inputShapes) throw new UserError(`--input '${name}' is given twice`);
-        inputShapes[name] = dims;
-      }
+      const depth = intFlag('--depth', opts.depth, 0)!;
+      const inputShapes = inputShapesFlag(opts.input);
       const model = await readModel(resolveModelPath(modelArg));
       const analysis = await analyzeModel(model, { inputShapes });
       const report = buildInspectReport(analysis, depth);

@@ -4,9 +4,8 @@
 import type { Command } from 'commander';
 import { UserError } from '../../core/errors';
 import { parseTargetFraction, pruneModel, renderPruneSummary, type PruneSelection } from '../../core/prune';
-import { EP_CHOICES, type EpRequest } from '../../core/scoring/settings';
-import { parseInputShape } from './inspect';
-import { intFlag } from '../flags';
+import { EP_CHOICES } from '../../core/scoring/settings';
+import { choiceFlag, inputShapesFlag, intFlag, numFlag, repeatable } from '../flags';
 
 interface PruneFlags {
   ops?: string;
@@ -64,20 +63,14 @@ export function register(program: Command): void {
     .option('--samples <n>', "samples of the latent comparison (default: the score file's, else 16)")
     .option('--steps <t>', "denoising steps of the latent comparison (default: the score file's, else the pipeline's)")
     .option('--latency-seconds <s>', 'time budget of the latency measurement', '20')
-    .option('--input <name=dims>', 'dims of an input of a bare .onnx model, e.g. sample=1,4,64,64 (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option('--input <name=dims>', 'dims of an input of a bare .onnx model, e.g. sample=1,4,64,64 (repeatable)', repeatable, [] as string[])
     .option('--json', 'print the prune record as JSON')
     .option('--quiet', 'no progress output')
     .action(async (arg: string, f: PruneFlags) => {
       const selection = selectionOf(f);
-      if (!EP_CHOICES.includes(f.ep as EpRequest)) throw new UserError(`--ep '${f.ep}': expected one of ${EP_CHOICES.join(', ')}`);
-      const inputs: Record<string, number[]> = {};
-      for (const spec of f.input) {
-        const [name, dims] = parseInputShape(spec);
-        if (name in inputs) throw new UserError(`--input '${name}' is given twice`);
-        inputs[name] = dims;
-      }
-      const latencySeconds = Number(f.latencySeconds);
-      if (!(latencySeconds > 0)) throw new UserError(`--latency-seconds '${f.latencySeconds}': expected a positive number`);
+      const ep = choiceFlag('--ep', f.ep, EP_CHOICES);
+      const inputs = inputShapesFlag(f.input);
+      const latencySeconds = numFlag('--latency-seconds', f.latencySeconds, { above: 0 })!;
       const tty = process.stderr.isTTY && !f.quiet && !f.json;
       const abort = new AbortController();
       const onSigint = () => abort.abort();
@@ -89,7 +82,7 @@ export function register(program: Command): void {
           scores: f.scores,
           out: f.out,
           force: f.force,
-          ep: f.ep as EpRequest,
+          ep,
           metric: f.metric,
           samples: intFlag('--samples', f.samples, 2),
           steps: intFlag('--steps', f.steps, 1),

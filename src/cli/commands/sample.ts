@@ -2,10 +2,9 @@
 // them, score them with the pipeline's metric and write samples.png / samples.npy / latents.npy /
 // conditions.json / metrics.json into --out.
 import type { Command } from 'commander';
-import { UserError } from '../../core/errors';
 import { conditionInputFromSpec, conditionSpecFromFlags } from '../../core/pipeline/conditions';
 import { runSampleJob } from '../../core/pipeline/sample-job';
-import { intFlag, numFlag } from '../flags';
+import { choiceFlag, SCHEDULERS, intFlag, numFlag, repeatable } from '../flags';
 
 interface SampleFlags {
   out: string;
@@ -40,7 +39,7 @@ export function register(program: Command): void {
     .option('--scheduler <name>', 'ddim or ddpm (default: the one in scheduler_config.json, else ddim)')
     .option('--eta <eta>', 'DDIM eta (0 = deterministic)')
     .option('--guidance <scale>', 'classifier-free guidance scale (conditional pipelines)')
-    .option('--prompt <text>', 'a prompt (repeatable; cycled over the samples)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option('--prompt <text>', 'a prompt (repeatable; cycled over the samples)', repeatable, [] as string[])
     .option('--prompts-file <file>', 'a text file of prompts, one per line (# comments)')
     .option('--condition-ids <rows>', 'token id rows, e.g. "1,5,7;1,5,8" (padded to the tokenizer length)')
     .option('--conditions <file.npy>', 'precomputed encoder hidden states [N, L, D]')
@@ -53,9 +52,8 @@ export function register(program: Command): void {
     .option('--quiet', 'no progress output')
     .action(async (pipeline: string, f: SampleFlags) => {
       const conditions = conditionInputFromSpec(conditionSpecFromFlags(f));
-      if (f.scheduler !== undefined && f.scheduler !== 'ddim' && f.scheduler !== 'ddpm') throw new UserError(`--scheduler '${f.scheduler}': expected ddim or ddpm`);
-      const eta = numFlag('--eta', f.eta);
-      if (eta !== undefined && eta < 0) throw new UserError(`--eta '${f.eta}': must be ≥ 0`);
+      const scheduler = choiceFlag('--scheduler', f.scheduler, SCHEDULERS);
+      const eta = numFlag('--eta', f.eta, { min: 0 });
       const seed = intFlag('--seed', f.seed, 0)!;
       const ep = f.ep.split(',').map((s) => s.trim()).filter(Boolean);
       const tty = process.stderr.isTTY && !f.quiet;
@@ -69,7 +67,7 @@ export function register(program: Command): void {
           n: intFlag('--n', f.n, 1),
           seed,
           steps: intFlag('--steps', f.steps, 1),
-          scheduler: f.scheduler as 'ddim' | 'ddpm' | undefined,
+          scheduler,
           eta,
           guidance: numFlag('--guidance', f.guidance),
           conditions,

@@ -3,16 +3,14 @@
 // ranking. Ctrl-C stops cleanly (the file stays resumable); the same command resumes.
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
-import { CancelledError, UserError } from '../../core/errors';
+import { CancelledError } from '../../core/errors';
 import { conditionInputFromSpec, conditionSpecFromFlags } from '../../core/pipeline/conditions';
 import { ScoringClient } from '../../worker/client';
 import { renderIterative, renderRanking } from '../../core/scoring/format';
 import { ranked, readScoreFile } from '../../core/scoring/score-file';
-import { EP_CHOICES, parseBudget, parseShard, type EpRequest, type OptLevel, type ScoreSettings } from '../../core/scoring/settings';
-import { VARIANTS, type ScoreVariant } from '../../core/scoring/stats';
-import type { Granularity } from '../../core/surgery/types';
-import { parseInputShape } from './inspect';
-import { intFlag, numFlag } from '../flags';
+import { EP_CHOICES, parseBudget, parseShard, type OptLevel, type ScoreSettings } from '../../core/scoring/settings';
+import { VARIANTS } from '../../core/scoring/stats';
+import { choiceFlag, GRANULARITIES, SCHEDULERS, inputShapesFlag, intFlag, numFlag, repeatable } from '../flags';
 
 export interface SamplingFlags {
   samples?: string;
@@ -39,36 +37,31 @@ export function addSamplingOptions(cmd: Command, defaults: { samples: number }):
     .option('--eta <eta>', 'DDIM eta (0: deterministic)')
     .option('--seed <s>', 'run seed: sample i uses seed + i', '0')
     .option('--guidance <g>', "classifier-free guidance scale (default: the pipeline's)")
-    .option('--prompt <text>', 'a condition prompt (repeatable; default: the pipeline\'s prompt set)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option('--prompt <text>', 'a condition prompt (repeatable; default: the pipeline\'s prompt set)', repeatable, [] as string[])
     .option('--prompts-file <file>', 'a text file of prompts, one per line (# comments)')
     .option('--condition-ids <rows>', 'token id rows instead of prompts, e.g. "1,5,7;1,5,8"')
     .option('--conditions <file.npy>', 'encoder hidden states [N, L, D] instead of prompts')
     .option('--batch <size>', 'samples per U-Net call (default: all N at once)')
     .option('--ep <provider>', `execution provider: ${EP_CHOICES.join(', ')}`, 'auto')
-    .option('--input <name=dims>', 'dims of an input of a bare .onnx model, e.g. x=1,3,32,32 (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[]);
+    .option('--input <name=dims>', 'dims of an input of a bare .onnx model, e.g. x=1,3,32,32 (repeatable)', repeatable, [] as string[]);
 }
 
 export function samplingSettings(f: SamplingFlags): Partial<ScoreSettings> {
   const conditions = conditionInputFromSpec(conditionSpecFromFlags(f));
-  if (!EP_CHOICES.includes(f.ep as EpRequest)) throw new UserError(`--ep '${f.ep}': expected one of ${EP_CHOICES.join(', ')}`);
-  if (f.scheduler !== undefined && f.scheduler !== 'ddim' && f.scheduler !== 'ddpm') throw new UserError(`--scheduler '${f.scheduler}': expected ddim or ddpm`);
-  const inputs: Record<string, number[]> = {};
-  for (const spec of f.input) {
-    const [name, dims] = parseInputShape(spec);
-    inputs[name] = dims;
-  }
-  const seed = numFlag('--seed', f.seed);
-  if (seed !== undefined && !Number.isInteger(seed)) throw new UserError(`--seed '${f.seed}': expected an integer`);
+  const ep = choiceFlag('--ep', f.ep, EP_CHOICES);
+  const scheduler = choiceFlag('--scheduler', f.scheduler, SCHEDULERS);
+  const inputs = inputShapesFlag(f.input);
+  const seed = intFlag('--seed', f.seed);
   return {
     samples: intFlag('--samples', f.samples, 2),
     steps: intFlag('--steps', f.steps, 1),
-    scheduler: f.scheduler as 'ddim' | 'ddpm' | undefined,
+    scheduler,
     eta: numFlag('--eta', f.eta),
     seed,
     guidance: numFlag('--guidance', f.guidance),
     conditions,
     batchSize: intFlag('--batch', f.batch, 1),
-    ep: f.ep as EpRequest,
+    ep,
     inputs: Object.keys(inputs).length ? inputs : undefined,
   };
 }
@@ -109,13 +102,13 @@ export function register(program: Command): void {
     .option('--json', 'print the ranking as JSON instead of a table')
     .option('--quiet', 'no progress output')
     .action(async (target: string, f: ScoreFlags) => {
-      if (!['block', 'layer', 'both'].includes(f.granularity)) throw new UserError(`--granularity '${f.granularity}': expected block, layer or both`);
-      if (!VARIANTS.includes(f.variant as ScoreVariant)) throw new UserError(`--variant '${f.variant}': expected one of ${VARIANTS.join(', ')}`);
+      const granularity = choiceFlag('--granularity', f.granularity, GRANULARITIES);
+      const variant = choiceFlag('--variant', f.variant, VARIANTS);
       const top = intFlag('--top', f.top, 0)!;
       const settings: Partial<ScoreSettings> = {
         ...samplingSettings(f),
-        granularity: f.granularity as Granularity,
-        variant: f.variant as ScoreVariant,
+        granularity,
+        variant,
         iterative: f.iterative === undefined || f.iterative === false ? undefined : f.iterative === true ? { fraction: 0.25 } : parseBudget(f.iterative),
         shard: f.shard ? parseShard(f.shard) : undefined,
         only: f.only ? f.only.split(',').map((s) => s.trim()).filter(Boolean) : undefined,
