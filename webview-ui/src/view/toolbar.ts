@@ -109,7 +109,8 @@ export class Toolbar {
     } else if (state === 'failed') {
       this.status.append(h('span', { class: 'status-text error-text', title: message ?? '' }, 'Scoring failed'), button({ label: 'Retry', icon: ['refresh', '↻'], kind: 'toolbar', onClick: () => this.actions.score() }));
     } else if (state === 'done') {
-      this.status.append(h('span', { class: 'status-text muted' }, `${total ?? done ?? ''} scored`));
+      // message: which conditions the latents came from, when the pipeline takes any
+      this.status.append(h('span', { class: 'status-text muted', title: message ?? '' }, `${total ?? done ?? ''} scored${message ? ` · ${message}` : ''}`));
     } else if (state === 'cancelled') {
       this.status.append(h('span', { class: 'status-text muted' }, 'Scoring cancelled'), button({ label: 'Resume', icon: ['play', '▶'], kind: 'toolbar', onClick: () => this.actions.score() }));
     } else {
