@@ -107,7 +107,7 @@ test('the fused Attention op counts as its MatMul/Softmax/MatMul parts', () => {
   assert.deepEqual(nodeCost(b.graph.nodes[0], shapes), { macs: scores * (40 + 32), flops: 2 * scores * 72 + 3 * scores });
 });
 
-test('module FLOPs roll up; symbolic shapes leave ops uncounted rather than guessed', async () => {
+test('module FLOPs roll up; symbolic dims are counted at batch 1 and default sizes, and the analysis says so', async () => {
   const m = await readModel('test/fixtures/graph/tiny_unet_dynamic.onnx');
   const a = await analyzeModel(m, { inputShapes: { sample: [2, 4, 16, 16] } });
   const root = a.total.get(a.tree.root)!;
@@ -126,12 +126,22 @@ test('module FLOPs roll up; symbolic shapes leave ops uncounted rather than gues
   assert.equal(matmuls.length, 12); // to_q, to_k, to_v, to_out.0 and the two attention products, in attn1 and attn2
   assert.ok(attn.macs >= matmuls.reduce((s, n) => s + a.cost.get(n)!.macs, 0));
 
+  // symbolic batch and spatial dims: counted at batch 1 and a 64×64 latent, and said so; the
+  // shapes themselves keep their symbols
   const symbolic = await analyzeModel(await readModel('test/fixtures/graph/tiny_unet_dynamic.onnx'));
   const sroot = symbolic.total.get(symbolic.tree.root)!;
-  assert.ok(sroot.uncounted > 20);
-  assert.ok(sroot.flops < root.flops);
+  assert.equal(sroot.uncounted, 0);
+  assert.deepEqual(symbolic.flopsAssumption?.inputs, { sample: [1, 4, 64, 64], timestep: [1], encoder_hidden_states: [1, 3, 4] });
+  assert.deepEqual(symbolic.flopsAssumption?.dims.map((d) => `${d.input}[${d.axis}] ${d.symbol}=${d.value} (${d.rule})`), [
+    'sample[0] batch=1 (batch)', 'sample[2] height=64 (spatial)', 'sample[3] width=64 (spatial)',
+    'timestep[0] batch=1 (batch)', 'encoder_hidden_states[0] batch=1 (batch)',
+  ]);
+  const concrete = await analyzeModel(await readModel('test/fixtures/graph/tiny_unet_dynamic.onnx'), { inputShapes: { sample: [1, 4, 64, 64] } });
+  assert.equal(concrete.flopsAssumption, null);
+  assert.equal(sroot.flops, concrete.total.get(concrete.tree.root)!.flops);
+  assert.ok(sroot.flops > root.flops, 'a 64×64 latent at batch 1 costs more than 16×16 at batch 2');
   for (const n of symbolic.view.nodes.filter((x) => x.opType === 'Conv')) {
-    assert.equal(knownSize(symbolic.shapes.get(n.outputs[0])?.shape), undefined);
-    assert.equal(symbolic.cost.get(n), null, `${n.name} has a symbolic batch: unknown, not guessed`);
+    assert.equal(knownSize(symbolic.shapes.get(n.outputs[0])?.shape), undefined, 'shapes keep their symbols');
+    assert.ok(symbolic.cost.get(n)!.flops > 0, `${n.name} is counted at the assumed size`);
   }
 });

@@ -3,6 +3,7 @@
 import { UserError } from '../errors';
 import type { Model, Node, TensorData } from '../onnx/types';
 import { assertAcyclic } from './acyclic';
+import { assumeInputShapes, type FlopsAssumption } from './assumed-shapes';
 import { attr } from './attrs';
 import { nodeCost, type NodeCost } from './flops';
 import { GraphView } from './graph-view';
@@ -45,6 +46,12 @@ export interface ModelAnalysis {
   noise: Map<Node, NoiseKind>;
   /** null: unknown cost */
   cost: Map<Node, NodeCost | null>;
+  /**
+   * The input sizes FLOPs were counted at when some input dims are symbolic (batch 1, default
+   * spatial and sequence sizes); null when the inputs are concrete. Only costs use them: `shapes`
+   * keeps the symbols.
+   */
+  flopsAssumption: FlopsAssumption | null;
   tree: ModuleTree;
   params: ParamTensor[];
   /** module each parameter belongs to (lowest common module of its users) */
@@ -81,8 +88,10 @@ export function analyzeWithValues(model: Model, tensorValues: ReadonlyMap<Tensor
   const shapes = inferShapes(view, { inputShapes: inputShapesForPass(inputShapes), tensorValues, opset });
   const noise = classifyNoise(view);
   const tree = buildModuleTree(view, noise, shapes);
+  const assumed = assumeInputShapes(inputShapes);
+  const costShapes = assumed ? inferShapes(view, { inputShapes: assumed.inputs, tensorValues, opset }) : shapes;
   const cost = new Map<Node, NodeCost | null>();
-  for (const n of view.nodes) cost.set(n, noise.has(n) ? { macs: 0, flops: 0 } : nodeCost(n, shapes));
+  for (const n of view.nodes) cost.set(n, noise.has(n) ? { macs: 0, flops: 0 } : nodeCost(n, costShapes));
   const params = findParams(view, noise);
   const paramModule = new Map<ParamTensor, ModuleNode>();
   for (const p of params) paramModule.set(p, lowestCommon(p.users.map((u) => tree.moduleOf.get(u)!)));
@@ -117,7 +126,7 @@ export function analyzeWithValues(model: Model, tensorValues: ReadonlyMap<Tensor
     return t;
   };
   roll(tree.root);
-  return { model, view, shapes, inputShapes, noise, cost, tree, params, paramModule, own, total };
+  return { model, view, shapes, inputShapes, noise, cost, flopsAssumption: assumed ?? null, tree, params, paramModule, own, total };
 }
 
 function emptyStats(): ModuleStats {

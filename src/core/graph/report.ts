@@ -2,6 +2,7 @@
 // an aligned text table.
 import { elemTypeName } from '../onnx/types';
 import type { ModelAnalysis, ModuleStats } from './analyze';
+import { describeAssumption, type AssumedDim } from './assumed-shapes';
 import { walkModules } from './modules';
 import type { ScopeSource } from './modules';
 import { factsFromType, type DimValue } from './shapes';
@@ -21,6 +22,11 @@ import { factsFromType, type DimValue } from './shapes';
  *   inputs:  [{ name, elemType, shape }],   // shape used for analysis (declared + --input)
  *   outputs: [{ name, elemType, shape }],   // declared, completed by the shape pass
  *   totals: ModuleStatsJson,            // whole model (same fields as a module)
+ *   flopsAt: null | {                   // set when input dims are symbolic: FLOPs are counted at
+ *     inputs: { [name]: number[] },     //   these concrete input shapes,
+ *     assumed: string,                  //   'batch=1, height=64, width=64'
+ *     dims: [{ input, axis, symbol, value, rule }],  // rule: 'batch' | 'spatial' | 'sequence' | 'default'
+ *   },
  *   depth: number,                      // module depth listed (root is 0)
  *   modules: [ModuleReport],            // depth-first pre-order, the root (id '') first
  * }
@@ -48,6 +54,8 @@ export interface InspectReport {
   inputs: IoReport[];
   outputs: IoReport[];
   totals: ModuleStats;
+  /** the input shapes FLOPs were counted at, when the model's are symbolic */
+  flopsAt: { inputs: Record<string, number[]>; assumed: string; dims: AssumedDim[] } | null;
   depth: number;
   modules: ModuleReport[];
 }
@@ -104,6 +112,7 @@ export function buildInspectReport(a: ModelAnalysis, depth: number): InspectRepo
     inputs: a.view.dataInputs().map((v) => io(v.name, factsFromType(v.type)?.elemType, a.inputShapes[v.name])),
     outputs: g.outputs.map((v) => io(v.name, factsFromType(v.type)?.elemType, a.shapes.get(v.name)?.shape ?? factsFromType(v.type)?.shape)),
     totals,
+    flopsAt: a.flopsAssumption ? { inputs: a.flopsAssumption.inputs, assumed: describeAssumption(a.flopsAssumption), dims: a.flopsAssumption.dims } : null,
     depth,
     modules,
   };
@@ -153,6 +162,10 @@ export function renderInspectText(r: InspectReport): string {
   lines.push(`  nodes      ${t.nodes} (${t.ops} ops, ${t.noiseNodes} exporter noise)`);
   lines.push(`  params     ${humanCount(t.params)} (${humanBytes(t.paramBytes)})`);
   lines.push(`  FLOPs      ${humanCount(t.flops)} (${humanCount(t.macs)} MACs)${t.uncounted ? `, ${t.uncounted} ops uncounted` : ''}`);
+  if (r.flopsAt) {
+    const at = Object.entries(r.flopsAt.inputs).map(([k, v]) => `${k} ${shapeText(v)}`).join(', ');
+    lines.push(`  FLOPs at   ${at} (assumed ${r.flopsAt.assumed}: the model's dims are symbolic; --input name=d1,d2,... counts other sizes)`);
+  }
   const top = Object.entries(t.opCounts).sort((a, b) => b[1] - a[1]).slice(0, 8);
   if (top.length) lines.push(`  top ops    ${top.map(([k, v]) => `${k} ${v}`).join(', ')}`);
   lines.push(`  modules    from ${r.scopeSource === 'metadata' ? 'torch name_scopes metadata' : r.scopeSource === 'node-names' ? 'node name scopes' : 'the graph structure (no scopes in the model: blocks are single-entry/single-exit regions)'}`);
@@ -173,7 +186,7 @@ export function renderInspectText(r: InspectReport): string {
   for (const row of rows) lines.push(fmt(row));
   if (t.uncounted) {
     lines.push('');
-    lines.push(`FLOPs marked + leave out ops whose cost is unknown (${t.uncounted} in all)${hasSymbolicInput(r) ? '; give concrete input shapes with --input name=d1,d2,...' : ''}.`);
+    lines.push(`FLOPs marked + leave out ops whose cost is unknown (${t.uncounted} in all)${hasSymbolicInput(r) && !r.flopsAt ? '; give concrete input shapes with --input name=d1,d2,...' : ''}.`);
   }
   return lines.join('\n');
 }
