@@ -86,11 +86,18 @@ test('the text table lists modules to --depth with aligned columns', async () =>
   assert.match(out, /input {6}sample: float \[2, 4, 16, 16\]/);
 });
 
-test('symbolic dims leave FLOPs partial, with a hint to give --input', async () => {
+test('symbolic dims: FLOPs are counted at batch 1 and default sizes, and inspect says what it assumed', async () => {
   const out = await inspect(FIXTURE);
   assert.match(out, /input {6}sample: float \[batch, 4, height, width\]/);
-  assert.match(out, /ops uncounted/);
-  assert.match(out, /--input name=d1,d2/);
+  assert.doesNotMatch(out, /ops uncounted/);
+  assert.match(out, /FLOPs at {3}sample \[1, 4, 64, 64\], timestep \[1\], encoder_hidden_states \[1, 3, 4\] \(assumed batch=1, height=64, width=64: .*--input name=d1,d2/);
+  const r = JSON.parse(await inspect(FIXTURE, '--json', '--depth', '0')) as InspectReport;
+  assert.equal(r.flopsAt?.assumed, 'batch=1, height=64, width=64');
+  assert.deepEqual(r.flopsAt?.inputs.sample, [1, 4, 64, 64]);
+  assert.ok(r.totals.flops > 0 && r.totals.uncounted === 0);
+  const given = JSON.parse(await inspect(FIXTURE, '--json', '--depth', '0', '--input', 'sample=1,4,64,64')) as InspectReport;
+  assert.equal(given.flopsAt, null);
+  assert.equal(given.totals.flops, r.totals.flops);
 });
 
 test('a pipeline folder is inspected through its unet/model.onnx', async () => {
