@@ -2,7 +2,6 @@
 evaluates it (samples, metrics) and writes model_index.json.
 
 python3 export.py digits-cond|digits-uncond|audio-digits [--mode quick|full]"""
-import argparse
 import json
 import os
 import shutil
@@ -14,7 +13,7 @@ import torch
 from classifier import DigitClassifier, feature_stats, frechet_distance, predict
 from data_digits import NUMBER_WORDS
 from onnx_export import OPSET, export
-from pipelines import DATASETS, EXAMPLES, PIPELINES, budget, ckpt, load_data, record, set_threads
+from pipelines import DATASETS, EXAMPLES, PIPELINES, budget, ckpt, record, start_stage
 from png import grid, write_png_gray
 from scheduler import SD_SCHEDULER_CONFIG, Sampler, sample
 from text_encoder import TextEncoder
@@ -114,12 +113,7 @@ def evaluate(images, clf, mu_r, cov_r, labels=None):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("pipeline", choices=sorted(PIPELINES))
-    ap.add_argument("--mode", default="full", choices=["quick", "full"])
-    args = ap.parse_args()
-    set_threads()
-    t0 = time.time()
+    args, t0 = start_stage("pipeline", PIPELINES, seed=None)
     name = args.pipeline
     spec, vck, uck, cck, unet, text, clf = load_models(name)
     ds = spec["dataset"]

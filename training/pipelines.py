@@ -113,3 +113,21 @@ def set_threads():
     import torch
 
     torch.set_num_threads(int(os.environ.get("TRAIN_THREADS", "1")))
+
+
+def start_stage(target, choices, seed=0):
+    """What every build stage does first: read its command line (`python3 STAGE.py TARGET [--mode quick|full]`,
+    TARGET one of `choices`), set the thread count and, unless `seed` is None, torch's seed.
+    Returns the arguments and the start time that the stage's record() is measured from."""
+    import argparse
+
+    import torch
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument(target, choices=sorted(choices))
+    ap.add_argument("--mode", default="full", choices=["quick", "full"])
+    args = ap.parse_args()
+    set_threads()
+    if seed is not None:
+        torch.manual_seed(seed)
+    return args, time.time()

@@ -1,23 +1,15 @@
 """Trains the metric classifier of a dataset: python3 train_classifier.py digits|audio [--mode]"""
-import argparse
 import time
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
 from classifier import DigitClassifier, feature_stats, frechet_distance, predict
-from pipelines import DATASETS, budget, ckpt, load_data, record, set_threads
+from pipelines import DATASETS, budget, ckpt, load_data, record, start_stage
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("dataset", choices=sorted(DATASETS))
-    ap.add_argument("--mode", default="full", choices=["quick", "full"])
-    args = ap.parse_args()
-    set_threads()
-    torch.manual_seed(0)
-    t0 = time.time()
+    args, t0 = start_stage("dataset", DATASETS)
     data = load_data(args.dataset)
     x, y = torch.from_numpy(data["train"]), torch.from_numpy(data["train_labels"])
     model = DigitClassifier()

@@ -4,17 +4,15 @@ python3 train_unet.py digits-cond|digits-uncond|audio-digits [--mode quick|full]
 epsilon-prediction DDPM loss (min-SNR-5 weighted) with SD 1.x's scaled-linear schedule; AdamW, warmup + cosine;
 EMA weights (what gets exported). Conditional: 10% of prompts replaced by the empty prompt so
 classifier-free guidance works."""
-import argparse
 import copy
 import math
 import time
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from data_digits import prompt_for
-from pipelines import DATASETS, PIPELINES, budget, ckpt, load_data, record, set_threads
+from pipelines import DATASETS, PIPELINES, budget, ckpt, load_data, record, start_stage
 from scheduler import add_noise, alphas_cumprod
 from text_encoder import TextEncoder
 from tokenizer import WordTokenizer
@@ -35,13 +33,7 @@ class CondModel(torch.nn.Module):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("pipeline", choices=sorted(PIPELINES))
-    ap.add_argument("--mode", default="full", choices=["quick", "full"])
-    args = ap.parse_args()
-    set_threads()
-    torch.manual_seed(0)
-    t0 = time.time()
+    args, t0 = start_stage("pipeline", PIPELINES)
     spec = PIPELINES[args.pipeline]
     ds = spec["dataset"]
     data = load_data(ds)

@@ -1,25 +1,17 @@
 """Trains the VAE of a dataset: python3 train_vae.py digits|audio [--mode quick|full]"""
-import argparse
 import math
 import time
 
-import numpy as np
 import torch
 
-from pipelines import DATASETS, budget, ckpt, load_data, record, set_threads
+from pipelines import DATASETS, budget, ckpt, load_data, record, start_stage
 from vae import AutoencoderKL, vae_loss
 
 KL_WEIGHT = 1e-3
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("dataset", choices=sorted(DATASETS))
-    ap.add_argument("--mode", default="full", choices=["quick", "full"])
-    args = ap.parse_args()
-    set_threads()
-    torch.manual_seed(0)
-    t0 = time.time()
+    args, t0 = start_stage("dataset", DATASETS)
     cfg = DATASETS[args.dataset]["vae"]
     data = load_data(args.dataset)
     x = torch.from_numpy(data["train"])
