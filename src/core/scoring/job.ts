@@ -21,6 +21,9 @@ import { defaultScoreFile, modelIdentity, resolveTarget } from './target';
 
 export const CREATED_BY = 'ld-surgeon 0.1.0';
 
+/** Results arriving faster than this share one score-file write (a killed job loses at most this much). */
+const SAVE_INTERVAL_MS = 1000;
+
 export interface ScoreJobOptions {
   target: string;
   settings: Partial<ScoreSettings>;
@@ -184,11 +187,16 @@ export async function runScoreJob(o: ScoreJobOptions): Promise<ScoreJobResult> {
       candidates: [...entries.values()],
       iterative: previous?.iterative && settings.iterative ? previous.iterative : undefined,
     };
+    let lastSave = 0;
     const save = () => {
       const secs = (Date.now() - t0) / 1000;
       file.timing = { evaluations: evals, seconds: secs, evalsPerSec: evals / Math.max(1e-9, (Date.now() - tEval) / 1000), sessionsCreated: source!.sessionsCreated, phasesMs: { ...phases } };
       writeScoreFile(out, file);
+      lastSave = Date.now();
     };
+    // A result is written at once unless the last write was under SAVE_INTERVAL_MS ago: on a busy file
+    // system one rewrite can cost as much as a small model's evaluation (cancel and the end always write)
+    const saveSoon = () => Date.now() - lastSave >= SAVE_INTERVAL_MS && save();
     save();
     emit({ type: 'started', scoreFile: out, executionProvider: source.ep, candidates: prep.candidates.length, toScore: pool.length, resumed, sessionsCreated: source.sessionsCreated });
     for (const e of entries.values()) if (e.status === 'unmodifiable' || e.status === 'scored') emit({ type: 'result', candidate: candidateUpdate(e) });
@@ -206,7 +214,7 @@ export async function runScoreJob(o: ScoreJobOptions): Promise<ScoreJobResult> {
         const latents = await evaluate(gates);
         const entry = entries.get(c.id)!;
         fill(entry, lorig, latents, settings);
-        save();
+        saveSoon();
         emit({ type: 'result', candidate: candidateUpdate(entry) });
         progress('candidates', ++done, total);
       }
