@@ -1,12 +1,20 @@
-// Does scoring ever stall the process that launched it (the extension host, the CLI)? Scores a shipped
-// pipeline through ScoringClient (a forked worker, as the extension does) while sampling this process's
-// event-loop delay, and prints the distribution as JSON beside a baseline with no job running.
-//   npx tsx bench/event-loop.ts [PIPELINE] [--samples N] [--steps T]
+// Does opening, editing or scoring a model ever stall the process that launched it (the extension
+// host, the CLI)? Samples this process's event-loop delay (a) while a model (the SD-1.5 U-Net from
+// bench/gen_sd_unet.py by default) is opened, analysed and indexed, then edited and undone, in the
+// model worker thread (as the graph editor does), beside the same open done on this thread (what the
+// editor did before), and (b) while a shipped pipeline is scored through ScoringClient (a forked
+// worker); prints the distributions as JSON beside a baseline with nothing running (the idle baseline
+// shows what a busy machine alone costs). Target: max ≤ 50 ms.
+//   npx tsx bench/event-loop.ts [PIPELINE] [--samples N] [--steps T] [--model M.onnx] [--no-score] [--no-open]
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ScoringClient } from '../src/worker/client';
+import { ModelWorker } from '../src/core/edit';
+import { analyzeModel, buildGraphIndex } from '../src/core/graph';
+import { perSampleInputShapes } from '../src/core/graph/input-shapes';
+import { readModel } from '../src/core/onnx/reader';
 
 const args = process.argv.slice(2);
 const flag = (name: string, dflt: number) => {
@@ -14,6 +22,13 @@ const flag = (name: string, dflt: number) => {
   return i >= 0 ? Number(args[i + 1]) : dflt;
 };
 const target = args.find((a, i) => !a.startsWith('--') && !args[i - 1]?.startsWith('--')) ?? 'examples/digits-cond';
+const opt = (name: string) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
+};
+/** the full-width SD-1.5 U-Net when it was generated, otherwise a narrower one (same graph, fewer weights) */
+const SD_MODELS = ['sd15-unet', 'sd15-unet-w0.5', 'sd15-unet-w0.25'].map((d) => join('/work/bench-models', d, 'model.onnx'));
+const model = opt('--model') ?? SD_MODELS.find((p) => existsSync(p)) ?? 'examples/digits-cond/unet/model.onnx';
 
 function summary(h: ReturnType<typeof monitorEventLoopDelay>) {
   const ms = (ns: number) => Math.round(ns / 1e4) / 100;
@@ -28,8 +43,63 @@ async function idle(ms: number) {
   return summary(h);
 }
 
+/**
+ * Runs fn while a 5 ms interval timer measures the gaps between its ticks: a gap well over 5 ms is
+ * the event loop being blocked (or this thread not getting a core) for that long.
+ */
+async function sampled<T>(fn: () => Promise<T>): Promise<{ value: T; seconds: number; delay: { maxMs: number; p99Ms: number; p50Ms: number; ticks: number } }> {
+  const gaps: number[] = [];
+  let last = performance.now();
+  const tick = setInterval(() => {
+    const now = performance.now();
+    gaps.push(now - last);
+    last = now;
+  }, 5);
+  const t0 = performance.now();
+  try {
+    const value = await fn();
+    gaps.push(performance.now() - last);
+    const sorted = [...gaps].sort((a, b) => a - b);
+    const at = (q: number) => Math.round(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] * 100) / 100;
+    return { value, seconds: Math.round(performance.now() - t0) / 1000, delay: { maxMs: at(1), p99Ms: at(0.99), p50Ms: at(0.5), ticks: gaps.length } };
+  } finally {
+    clearInterval(tick);
+  }
+}
+
+/** Opening and editing in the model worker thread vs opening on this thread. */
+async function opening() {
+  const entry = existsSync('dist/model-worker.js') ? resolve('dist/model-worker.js') : resolve('src/worker/model-worker.ts');
+  const worker = ModelWorker.start({ modulePath: entry });
+  try {
+    const open = await sampled(() => worker.open({ path: resolve(model) }));
+    const doc = open.value;
+    const block = doc.index.modules.find((m) => /^mid_block\.attentions\.0$/.test(m.id))?.id ?? doc.index.modules.find((m) => m.depth === 2)?.id;
+    const edit = await sampled(async () => (block ? doc.apply({ kind: 'bypass', module: block }) : undefined));
+    const undo = await sampled(() => doc.undo());
+    const onHost = await sampled(async () => {
+      const m = await readModel(resolve(model));
+      return buildGraphIndex(await analyzeModel(m, { inputShapes: perSampleInputShapes(m) })).nodes.length;
+    });
+    return {
+      model, nodes: doc.index.nodes.length, workerEntry: entry, cpus: cpus().length, loadAverage1m: Math.round(loadavg()[0] * 100) / 100,
+      openInWorker: { seconds: open.seconds, eventLoopDelay: open.delay },
+      editInWorker: { edit: `bypass ${block}`, seconds: edit.seconds, eventLoopDelay: edit.delay },
+      undoInWorker: { seconds: undo.seconds, eventLoopDelay: undo.delay },
+      baselineOpenOnHost: { seconds: onHost.seconds, eventLoopDelay: onHost.delay },
+    };
+  } finally {
+    await worker.dispose();
+  }
+}
+
 async function main() {
-  const baseline = await idle(3000);
+  const baseline = (await sampled(() => new Promise((r) => setTimeout(r, 3000)))).delay;
+  const open = args.includes('--no-open') ? undefined : await opening();
+  if (args.includes('--no-score')) {
+    console.log(JSON.stringify({ eventLoopDelayIdleBaseline: baseline, open }, null, 2));
+    return;
+  }
   const dir = mkdtempSync(join(tmpdir(), 'ld-bench-loop-'));
   const h = monitorEventLoopDelay({ resolution: 10 });
   const t0 = Date.now();
@@ -45,7 +115,7 @@ async function main() {
   rmSync(dir, { recursive: true, force: true });
   console.log(JSON.stringify({
     target, state: outcome.state, scoringSeconds: (Date.now() - t0) / 1000, workerEvents: events,
-    eventLoopDelayWhileScoring: summary(h), eventLoopDelayIdleBaseline: baseline,
+    eventLoopDelayWhileScoring: summary(h), eventLoopDelayIdleBaseline: baseline, open,
   }, null, 2));
 }
 

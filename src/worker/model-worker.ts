@@ -23,21 +23,21 @@ async function handle(r: WorkerRequest): Promise<WorkerReply> {
       const o = r.open;
       const d = await EditableModel.open(o.path, { inputShapes: o.inputShapes, latencyShare: o.latencyShare && new Map(o.latencyShare) }, o.replay ?? []);
       docs.set(r.doc, d);
-      return { index: d.graphIndex(), state: state(d) };
+      return { indexJson: JSON.stringify(d.graphIndex()), state: state(d) };
     }
     case 'apply': {
       const d = doc(r.doc);
       const summary = await d.apply(r.edit);
-      return { summary, index: d.graphIndex(), state: state(d) };
+      return { summary, indexJson: JSON.stringify(d.graphIndex()), state: state(d) };
     }
     case 'undo': case 'redo': case 'revert': {
       const d = doc(r.doc);
       const summary = r.op === 'undo' ? d.undo() : r.op === 'redo' ? d.redo() : d.revert();
-      return { summary, index: d.graphIndex(), state: state(d) };
+      return { summary, indexJson: JSON.stringify(d.graphIndex()), state: state(d) };
     }
     case 'index': {
       const d = doc(r.doc);
-      return { index: d.graphIndex(), state: state(d) };
+      return { indexJson: JSON.stringify(d.graphIndex()), state: state(d) };
     }
     case 'candidates': {
       const d = doc(r.doc);
@@ -66,6 +66,9 @@ parentPort!.on('message', (m: { id: number; req: WorkerRequest }) => {
     try {
       const reply = await handle(m.req);
       parentPort!.postMessage({ id: m.id, ok: true, reply, ms: performance.now() - t0 });
+      // while the user looks at the graph: the candidates the next bypass/replace/accept needs (1-2 s on SD-1.5)
+      const d = m.req.op === 'close' ? undefined : docs.get(m.req.doc);
+      if (d && m.req.op !== 'save' && m.req.op !== 'candidates') d.candidates();
     } catch (e) {
       const err = e as Error;
       const refused = e instanceof EditRefused || e instanceof UserError;

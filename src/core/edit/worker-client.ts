@@ -75,7 +75,7 @@ export class ModelWorker {
   async open(open: OpenRequest): Promise<WorkerDocument> {
     const doc = this.nextDoc++;
     const r = await this.call({ op: 'open', doc, open });
-    return new WorkerDocument(this, doc, open.path, r.index!, r.state!);
+    return new WorkerDocument(this, doc, open.path, r.indexJson!, r.state!);
   }
 
   async dispose(): Promise<void> {
@@ -83,13 +83,24 @@ export class ModelWorker {
   }
 }
 
-/** A model document living in the worker; the host keeps the last index and state it was sent. */
+/** A model document living in the worker; the host keeps the last index (as JSON) and state it was sent. */
 export class WorkerDocument {
-  constructor(private readonly worker: ModelWorker, readonly id: number, readonly path: string, public index: GraphIndex, public state: DocState) {}
+  private parsed: GraphIndex | undefined;
+
+  constructor(private readonly worker: ModelWorker, readonly id: number, readonly path: string, public indexJson: string, public state: DocState) {}
+
+  /** The graph index, parsed on first use (the host normally passes indexJson on unparsed). */
+  get index(): GraphIndex {
+    this.parsed ??= JSON.parse(this.indexJson) as GraphIndex;
+    return this.parsed;
+  }
 
   private async change(req: WorkerRequest): Promise<ChangeSummary | undefined> {
     const r = await this.worker.call(req);
-    if (r.index) this.index = r.index;
+    if (r.indexJson) {
+      this.indexJson = r.indexJson;
+      this.parsed = undefined;
+    }
     if (r.state) this.state = r.state;
     return r.summary;
   }
