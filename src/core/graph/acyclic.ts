@@ -11,6 +11,16 @@ export function describeNode(view: GraphView, node: Node): string {
   return `the unnamed ${node.opType} (node ${view.nodes.indexOf(node) + 1} of ${view.nodes.length})`;
 }
 
+/**
+ * How an error names a value: its name, plus the node computing it when the name does not say
+ * (converters name values '123' or 'onnx::Add_45' and leave nodes unnamed).
+ */
+export function describeValue(view: GraphView, value: string): string {
+  const p = view.producer(value);
+  if (!p || (p.name && value.includes(p.name))) return value;
+  return `${value} (output of ${describeNode(view, p)})`;
+}
+
 /** One cycle of the data flow, as nodes in flow order; empty when there is none. */
 export function findCycle(view: GraphView): Node[] {
   const state = new Map<Node, 1 | 2>(); // 1: on the current path, 2: finished

@@ -12,4 +12,4 @@ export { buildInspectReport, renderInspectText, humanCount, humanBytes, INSPECT_
 export { buildGraphIndex, indexAttribute, GRAPH_INDEX_SCHEMA, type GraphIndex, type IndexAttribute, type IndexModule, type IndexNode } from './graph-index';
 export { readFoldValues, isFoldable, MAX_FOLD_ELEMENTS } from './tensor-values';
 export { walkValues } from './traverse';
-export { describeNode, findCycle } from './acyclic';
+export { describeNode, describeValue, findCycle } from './acyclic';

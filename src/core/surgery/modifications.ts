@@ -10,7 +10,7 @@
 // "replaced" by its float input) would make an invalid model, so the region is refused instead.
 // In-line layers (conv, norm, proj_in/out) skip step 1: their output feeding a residual Add (conv2,
 // proj_out) does not make them the whole branch, and bypassing that Add would remove the block.
-import { walkValues, type DimValue, type ModelAnalysis } from '../graph';
+import { describeValue, walkValues, type DimValue, type ModelAnalysis } from '../graph';
 import { ElemType, elemTypeName, type Node } from '../onnx/types';
 import { fmt, type Region } from './regions';
 import type { CandidateKind, ModificationPlan, ReplacementStep } from './types';
@@ -28,10 +28,10 @@ function typeClash(a: ModelAnalysis, plan: ModificationPlan): string | undefined
   const from = a.shapes.get(plan.source)?.elemType;
   const to = a.shapes.get(plan.target)?.elemType;
   if (from !== undefined && to !== undefined && from !== to) {
-    return `its output ${plan.target} is ${elemTypeName(to)} but its replacement ${plan.source} is ${elemTypeName(from)}: the ${plan.method} modification would change the element type`;
+    return `its output ${describeValue(a.view, plan.target)} is ${elemTypeName(to)} but its replacement ${describeValue(a.view, plan.source)} is ${elemTypeName(from)}: the ${plan.method} modification would change the element type`;
   }
   const resampled = plan.steps.some((s) => s.op === 'avgpool' || s.op === 'upsample');
-  if (resampled && from !== undefined && !FLOAT_TYPES.has(from)) return `its input ${plan.source} is ${elemTypeName(from)}, which pooling and up-sampling cannot resample`;
+  if (resampled && from !== undefined && !FLOAT_TYPES.has(from)) return `its input ${describeValue(a.view, plan.source)} is ${elemTypeName(from)}, which pooling and up-sampling cannot resample`;
   return undefined;
 }
 
@@ -192,7 +192,7 @@ export function planModification(
 ): PlanResult {
   const members = new Set(region.nodes);
   if (a.view.isGraphOutput(region.exit)) return { reason: `its output ${region.exit} is a graph output` };
-  if (shapeOf(a, region.exit)?.length === 0) return { reason: `its output ${region.exit} is a scalar` };
+  if (shapeOf(a, region.exit)?.length === 0) return { reason: `its output ${describeValue(a.view, region.exit)} is a scalar` };
   if (!IN_LINE_KINDS.has(kind)) {
     const skip = planSkip(a, region, members);
     if (skip) return checked(a, skip);

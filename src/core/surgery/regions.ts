@@ -2,7 +2,7 @@
 // one way out. Exporters share nodes across scopes (torch's CSE keeps one SiLU(temb) named after the
 // first ResNet and feeds every ResNet's time_emb_proj from it): such nodes sit in one scope but serve
 // others, so they are left out of the region rather than making it look like it has several exits.
-import { walkValues, type ModelAnalysis } from '../graph';
+import { describeValue, walkValues, type ModelAnalysis } from '../graph';
 import type { DimValue } from '../graph';
 import type { Node } from '../onnx/types';
 
@@ -98,13 +98,13 @@ export function findRegion(a: ModelAnalysis, scopeNodes: readonly Node[]): Regio
   const shared = new Set<Node>();
   if (left.length > 1) {
     const sink = left.find((s) => left.every((v) => v === s || descendants(a, [v], scope).has(s)));
-    if (!sink) return { ok: false, reason: `${left.length} values leave it (${list(left)}): it has no single exit`, nodes: [...scopeNodes] };
+    if (!sink) return { ok: false, reason: `${left.length} values leave it (${list(left.map((v) => describeValue(a.view, v)))}): it has no single exit`, nodes: [...scopeNodes] };
     exit = sink;
     for (const v of left) if (v !== sink) for (const n of ancestorNodes(a, v, scope)) shared.add(n);
   }
   const members = new Set(scopeNodes.filter((n) => !shared.has(n)));
   if (!members.has(a.view.producer(exit)!)) {
-    return { ok: false, reason: `its output ${exit} is computed by nodes other scopes share`, nodes: [...scopeNodes] };
+    return { ok: false, reason: `its output ${describeValue(a.view, exit)} is computed by nodes other scopes share`, nodes: [...scopeNodes] };
   }
 
   // data inputs: read by the region's compute nodes, produced outside it
@@ -129,7 +129,7 @@ export function findRegion(a: ModelAnalysis, scopeNodes: readonly Node[]): Regio
     .filter((r) => r.fit > 0)
     .sort((p, q) => p.side - q.side || p.type - q.type || q.fit - p.fit || q.size - p.size || p.i - q.i);
   if (!ranked.length) {
-    const why = !exitShape ? `the shape of its output ${exit} is unknown` : `no input it reads has the rank of its output ${exit} ${fmt(exitShape)}`;
+    const why = !exitShape ? `the shape of its output ${describeValue(a.view, exit)} is unknown` : `no input it reads has the rank of its output ${describeValue(a.view, exit)} ${fmt(exitShape)}`;
     return { ok: false, reason: `its main input cannot be determined: ${why}`, nodes: [...scopeNodes] };
   }
   const entry = ranked[0].x;

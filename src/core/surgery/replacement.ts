@@ -49,12 +49,14 @@ function emitPad(ed: GraphEditor, x: string, pads: number[], base: string): stri
   return ed.node('Pad', [x, padsName], `${base}_Pad`, `${base}/Pad_output_0`, [str('mode', 'constant')]).outputs[0];
 }
 
-function emitAvgPool(ed: GraphEditor, x: string, r: number, inShape: readonly (number | string | null)[], base: string): string {
+function emitAvgPool(ed: GraphEditor, c: Candidate, x: string, r: number, inShape: readonly (number | string | null)[], base: string): string {
   const attrs = [ints('kernel_shape', [r, r]), ints('strides', [r, r])];
   if (ed.opset >= 10) attrs.push(int('ceil_mode', 1));
   else {
     const [h, w] = [inShape[2], inShape[3]];
-    if (typeof h !== 'number' || typeof w !== 'number') throw new Error(`average pooling before opset 10 needs the spatial size, got ${h}×${w}`);
+    if (typeof h !== 'number' || typeof w !== 'number') {
+      throw new UserError(`${where(ed)}: uses opset ${ed.opset}; replacing '${c.id}' average-pools its input, which before opset 10 needs a known spatial size (got ${h}×${w}): give the input shapes`, ed.model.path);
+    }
     const padH = (r - (h % r)) % r;
     const padW = (r - (w % r)) % r;
     if (padH || padW) attrs.push(ints('pads', [0, 0, padH, padW]), int('count_include_pad', 0));
@@ -103,7 +105,7 @@ function emitStep(ed: GraphEditor, c: Candidate, s: ReplacementStep, x: string, 
       return emitPad(ed, x, pads, base);
     }
     case 'avgpool': {
-      const out = emitAvgPool(ed, x, s.factor, shape, base);
+      const out = emitAvgPool(ed, c, x, s.factor, shape, base);
       for (const i of [2, 3]) if (typeof shape[i] === 'number') shape[i] = Math.ceil((shape[i] as number) / s.factor);
       return out;
     }
