@@ -216,48 +216,66 @@ def _heads(cfg: UNetConfig, channels: int):
     return heads, channels // heads
 
 
+def _down_resnets(cfg, in_channels, out_channels, temb_channels):
+    return nn.ModuleList(
+        [ResnetBlock2D(in_channels if i == 0 else out_channels, out_channels, temb_channels, cfg.norm_num_groups, cfg.norm_eps)
+         for i in range(cfg.layers_per_block)])
+
+
+def _down_pass(block, hidden_states, temb, encoder_hidden_states):
+    """A down block's forward: each resnet (then its attention, in a cross-attention block) adds a skip
+    connection, and so does the downsampler."""
+    attentions = getattr(block, "attentions", None)
+    output_states = []
+    for i, resnet in enumerate(block.resnets):
+        hidden_states = resnet(hidden_states, temb)
+        if attentions is not None:
+            hidden_states = attentions[i](hidden_states, encoder_hidden_states)
+        output_states.append(hidden_states)
+    if block.downsamplers is not None:
+        for d in block.downsamplers:
+            hidden_states = d(hidden_states)
+        output_states.append(hidden_states)
+    return hidden_states, output_states
+
+
+def _up_pass(block, hidden_states, res_hidden_states, temb, encoder_hidden_states):
+    """An up block's forward: each resnet (then its attention, in a cross-attention block) takes the next skip
+    connection; the upsampler follows."""
+    attentions = getattr(block, "attentions", None)
+    for i, resnet in enumerate(block.resnets):
+        hidden_states = torch.cat([hidden_states, res_hidden_states.pop()], dim=1)
+        hidden_states = resnet(hidden_states, temb)
+        if attentions is not None:
+            hidden_states = attentions[i](hidden_states, encoder_hidden_states)
+    if block.upsamplers is not None:
+        for u in block.upsamplers:
+            hidden_states = u(hidden_states)
+    return hidden_states
+
+
 class CrossAttnDownBlock2D(nn.Module):
     def __init__(self, cfg, in_channels, out_channels, temb_channels, add_downsample):
         super().__init__()
         heads, dim_head = _heads(cfg, out_channels)
-        self.resnets = nn.ModuleList(
-            [ResnetBlock2D(in_channels if i == 0 else out_channels, out_channels, temb_channels, cfg.norm_num_groups, cfg.norm_eps)
-             for i in range(cfg.layers_per_block)])
+        self.resnets = _down_resnets(cfg, in_channels, out_channels, temb_channels)
         self.attentions = nn.ModuleList(
             [Transformer2DModel(heads, dim_head, out_channels, cfg.norm_num_groups, cfg.cross_attention_dim)
              for _ in range(cfg.layers_per_block)])
         self.downsamplers = nn.ModuleList([Downsample2D(out_channels)]) if add_downsample else None
 
     def forward(self, hidden_states, temb, encoder_hidden_states=None):
-        output_states = []
-        for resnet, attn in zip(self.resnets, self.attentions):
-            hidden_states = attn(resnet(hidden_states, temb), encoder_hidden_states)
-            output_states.append(hidden_states)
-        if self.downsamplers is not None:
-            for d in self.downsamplers:
-                hidden_states = d(hidden_states)
-            output_states.append(hidden_states)
-        return hidden_states, output_states
+        return _down_pass(self, hidden_states, temb, encoder_hidden_states)
 
 
 class DownBlock2D(nn.Module):
     def __init__(self, cfg, in_channels, out_channels, temb_channels, add_downsample):
         super().__init__()
-        self.resnets = nn.ModuleList(
-            [ResnetBlock2D(in_channels if i == 0 else out_channels, out_channels, temb_channels, cfg.norm_num_groups, cfg.norm_eps)
-             for i in range(cfg.layers_per_block)])
+        self.resnets = _down_resnets(cfg, in_channels, out_channels, temb_channels)
         self.downsamplers = nn.ModuleList([Downsample2D(out_channels)]) if add_downsample else None
 
     def forward(self, hidden_states, temb, encoder_hidden_states=None):
-        output_states = []
-        for resnet in self.resnets:
-            hidden_states = resnet(hidden_states, temb)
-            output_states.append(hidden_states)
-        if self.downsamplers is not None:
-            for d in self.downsamplers:
-                hidden_states = d(hidden_states)
-            output_states.append(hidden_states)
-        return hidden_states, output_states
+        return _down_pass(self, hidden_states, temb, encoder_hidden_states)
 
 
 class UNetMidBlock2DCrossAttn(nn.Module):
@@ -296,13 +314,7 @@ class CrossAttnUpBlock2D(nn.Module):
         self.upsamplers = nn.ModuleList([Upsample2D(out_channels)]) if add_upsample else None
 
     def forward(self, hidden_states, res_hidden_states, temb, encoder_hidden_states=None):
-        for resnet, attn in zip(self.resnets, self.attentions):
-            hidden_states = torch.cat([hidden_states, res_hidden_states.pop()], dim=1)
-            hidden_states = attn(resnet(hidden_states, temb), encoder_hidden_states)
-        if self.upsamplers is not None:
-            for u in self.upsamplers:
-                hidden_states = u(hidden_states)
-        return hidden_states
+        return _up_pass(self, hidden_states, res_hidden_states, temb, encoder_hidden_states)
 
 
 class UpBlock2D(nn.Module):
@@ -312,13 +324,7 @@ class UpBlock2D(nn.Module):
         self.upsamplers = nn.ModuleList([Upsample2D(out_channels)]) if add_upsample else None
 
     def forward(self, hidden_states, res_hidden_states, temb, encoder_hidden_states=None):
-        for resnet in self.resnets:
-            hidden_states = torch.cat([hidden_states, res_hidden_states.pop()], dim=1)
-            hidden_states = resnet(hidden_states, temb)
-        if self.upsamplers is not None:
-            for u in self.upsamplers:
-                hidden_states = u(hidden_states)
-        return hidden_states
+        return _up_pass(self, hidden_states, res_hidden_states, temb, encoder_hidden_states)
 
 
 _DOWN = {"CrossAttnDownBlock2D": CrossAttnDownBlock2D, "DownBlock2D": DownBlock2D}
