@@ -153,8 +153,14 @@ export function structuralScopes(view: GraphView, noise: ReadonlyMap<Node, Noise
   }
 
   const M = order.filter((n) => main.has(n));
-  const mPreds = (n: Node) => preds.get(n)!.filter((p) => main.has(p));
-  const mSuccs = (n: Node) => succs.get(n)!.filter((s) => main.has(s));
+  const mainPreds = new Map<Node, Node[]>();
+  const mainSuccs = new Map<Node, Node[]>();
+  for (const n of M) {
+    mainPreds.set(n, preds.get(n)!.filter((p) => main.has(p)));
+    mainSuccs.set(n, succs.get(n)!.filter((x) => main.has(x)));
+  }
+  const mPreds = (n: Node) => mainPreds.get(n)!;
+  const mSuccs = (n: Node) => mainSuccs.get(n)!;
   const dom = new DomTree(M, mPreds);
   const isExit = (n: Node) => n.outputs.some((o) => o && view.isGraphOutput(o)) || !mSuccs(n).length;
   const pdom = new DomTree([...M].reverse(), (n) => (isExit(n) ? [] : mSuccs(n)));
