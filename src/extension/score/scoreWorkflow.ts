@@ -10,7 +10,7 @@ import { scoreJobRequest, workerSettings, type ScoreJobSpec } from './scoreJob';
 import { readSettings } from '../settings';
 import { resolveScoreTarget } from '../model/targets';
 import { command, errorText, rel } from '../commands';
-import { chooseConditionsCommand, conditionsForScoring } from './scoreConditions';
+import { chooseConditionsCommand, conditionsFor } from '../conditions';
 import { describeConditions } from '../../core/pipeline/conditions';
 import type { ExtensionServices } from '../services';
 
@@ -24,7 +24,7 @@ export interface ScoreWorkflow {
 }
 
 export function scoreWorkflow(d: ExtensionServices): ScoreWorkflow {
-  const workerPath = vscode.Uri.joinPath(d.context.extensionUri, 'dist', 'worker.js').fsPath;
+  const worker = { modulePath: vscode.Uri.joinPath(d.context.extensionUri, 'dist', 'worker.js').fsPath, execArgv: [] };
   /** by scored model file: a pipeline folder and its unet/model.onnx are the same job */
   const running = new Map<string, RunningJob>();
 
@@ -63,7 +63,7 @@ export function scoreWorkflow(d: ExtensionServices): ScoreWorkflow {
     if (busy) throw new Error(`${rel(modelPath)} is already being scored (${path.basename(busy.dir)}): cancel that job first, or wait for it.`);
     const c = spec.settings.conditions;
     const conditions = spec.conditionsLine ?? (c && c.kind !== 'default' ? describeConditions(c) : undefined);
-    const job = await d.jobs.start(scoreJobRequest(workerPath, spec, `Score operators: ${rel(spec.target)}${conditions ? ` (conditions: ${conditions})` : ''}`));
+    const job = await d.jobs.start(scoreJobRequest(worker, spec, `Score operators: ${rel(spec.target)}${conditions ? ` (conditions: ${conditions})` : ''}`));
     follow(job, modelPath, conditions);
     void d.modelTree.show(modelPath);
     // watch the blocks colour in as results arrive; keep the focus where the user is
@@ -73,7 +73,7 @@ export function scoreWorkflow(d: ExtensionServices): ScoreWorkflow {
 
   /** `ask`: offer the conditions pick when the setting is unset (the command); undefined when the user backs out */
   async function scoreWith(target: string, ask: boolean): Promise<RunningJob | undefined> {
-    const conditions = await conditionsForScoring(target, ask);
+    const conditions = await conditionsFor(target, ask);
     if (!conditions) return undefined;
     return start({ target, settings: { ...workerSettings(readSettings(vscode.Uri.file(target))), conditions: conditions.input }, conditionsLine: conditions.line });
   }

@@ -1,15 +1,16 @@
-// The conditions scoring samples a conditional pipeline with (`ldSurgeon.conditions`): the setting is
-// parsed, read and checked by core (the same spec the CLI's flags become), chosen with a quick pick,
-// and described for the job title, the notifications and the graph view.
+// The conditions a conditional pipeline is sampled with for scoring (and so the prune checks) and
+// distillation (`ldSurgeon.conditions`): the setting is parsed, read and checked by core (the same
+// spec the CLI's flags become), chosen with a quick pick, and described for the job title, the
+// notifications and the graph view.
 import * as vscode from 'vscode';
 import * as path from 'node:path';
 import {
   checkConditionsForPipeline, conditionInputFromSpec, describeConditions, parseConditionIds, parseConditionSetting,
   type ConditionInput, type ConditionSpec,
-} from '../../core/pipeline/conditions';
-import { readPipelineLayout } from '../../core/pipeline/layout';
-import { resolveTarget } from '../../core/scoring/target';
-import { errorText } from '../commands';
+} from '../core/pipeline/conditions';
+import { readPipelineLayout } from '../core/pipeline/layout';
+import { resolveTarget } from '../core/scoring/target';
+import { errorText } from './commands';
 
 const SETTING = 'conditions';
 
@@ -98,12 +99,12 @@ export interface ChosenConditions {
 }
 
 /**
- * The conditions for scoring `target`: a bare model or a pipeline without a text side takes none;
+ * The conditions for sampling `target`: a bare model or a pipeline without a text side takes none;
  * for a conditional pipeline the setting, checked at once. With `ask` (the Score Operators
  * command) an unset setting is asked for with the quick pick and a bad choice offers the pick
  * again; undefined when the user backs out. Without it (the extension API) a bad setting throws.
  */
-export async function conditionsForScoring(target: string, ask: boolean): Promise<ChosenConditions | undefined> {
+export async function conditionsFor(target: string, ask: boolean): Promise<ChosenConditions | undefined> {
   const scope = vscode.Uri.file(target);
   const t = resolveTarget(target);
   const layout = t.pipeline ? readPipelineLayout(t.pipeline) : undefined;
