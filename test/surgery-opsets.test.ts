@@ -11,6 +11,7 @@ import * as ort from 'onnxruntime-node';
 import { analyzeModel } from '../src/core/graph';
 import { readModel } from '../src/core/onnx/reader';
 import { writeModel } from '../src/core/onnx/writer';
+import { pruneModel } from '../src/core/prune';
 import { runScoreJob } from '../src/core/scoring/job';
 import { readScoreFile } from '../src/core/scoring/score-file';
 import { applyModifications, buildGatedModel, findCandidates, type Candidate } from '../src/core/surgery';
@@ -109,7 +110,7 @@ for (const opset of [21, ...OPSETS.filter((o) => o !== 21)]) {
   });
 }
 
-test('scoring the unscoped opset-9 ResNet-18 works end to end (it failed with "needs opset 11")', async () => {
+test('the unscoped opset-9 ResNet-18 is scored and pruned end to end (scoring failed with "needs opset 11")', async () => {
   const src = join(dir, 'resnet18_opset9.onnx');
   await writeModel(await readModel('test/fixtures/structural/resnet18_opset9.onnx'), src, { durable: false });
   const r = await runScoreJob({ target: src, settings: { samples: 2, ep: 'cpu', granularity: 'block' } });
@@ -118,5 +119,23 @@ test('scoring the unscoped opset-9 ResNet-18 works end to end (it failed with "n
   const down = f.candidates.find((c) => c.id === 'stage.2.block.0')!;
   assert.equal(down.method, 'resample');
   assert.ok(down.score! > 0, `score ${down.score}`);
-  assert.ok(f.candidates.filter((c) => c.score !== undefined && c.score !== null).length >= 8);
+  assert.ok(f.candidates.filter((c) => typeof c.score === 'number').length >= 8);
+  // pruning a downsampling block and a plain one: every check passes (or pruneModel throws), the opset stays 9
+  const out = join(dir, 'resnet18_opset9.pruned.onnx');
+  const p = await pruneModel({ input: src, selection: { mode: 'ops', ids: ['stage.2.block.0', 'stage.1.block.1'] }, out, latencySeconds: 0.05, minRuns: 1, samples: 2, ep: 'cpu' });
+  const pruned = await readModel(p.output.model);
+  assert.equal(pruned.opsetImports.find((o) => o.domain === '')?.version, 9);
+  assert.ok(pruned.graph.nodes.some((n) => n.opType === 'Pad') && pruned.graph.nodes.some((n) => n.opType === 'AveragePool'));
+  assert.deepEqual((await run(p.output.model, { image: randn([1, 3, 64, 64], 5) })).logits.dims, [1, 10]);
+});
+
+test('an opset-7 model (no Where) is scored: the gate is a blend that leaves the original exact when off', async () => {
+  const model = cnn(7);
+  const src = await save(model, 'score7.onnx');
+  const r = await runScoreJob({ target: src, settings: { samples: 2, ep: 'cpu', granularity: 'both' } });
+  assert.equal(r.state, 'done');
+  const f = readScoreFile(r.scoreFile!);
+  const scored = f.candidates.filter((c) => typeof c.score === 'number');
+  assert.ok(scored.length >= 6, `${scored.length} scored`);
+  assert.ok(scored.every((c) => c.score! > 0), 'every modification of this network changes its output');
 });
