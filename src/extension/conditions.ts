@@ -8,6 +8,7 @@ import {
   checkConditionsForPipeline, conditionInputFromSpec, describeConditions, parseConditionIds, parseConditionSetting,
   type ConditionInput, type ConditionSpec,
 } from '../core/pipeline/conditions';
+import { conditionEmbeddingsNpy } from '../core/pipeline/condition-embeddings';
 import { readPipelineLayout } from '../core/pipeline/layout';
 import { resolveTarget } from '../core/scoring/target';
 import { errorText } from './commands';
@@ -141,4 +142,25 @@ export async function chooseConditionsCommand(scopePath: string | undefined): Pr
   const input = conditionInputFromSpec(spec, baseDir(scope));
   await saveSpec(spec, scope);
   void vscode.window.showInformationMessage(`Scoring conditions: ${describeConditions(input)}.`);
+}
+
+/** What the distillation trainer gets as --conditions: the chosen .npy, or one made from prompts / token ids. */
+export interface DistillConditions {
+  line: string;
+  file?: string;
+  npy?: Uint8Array;
+}
+
+/**
+ * The setting's conditions for distilling from `teacher`: none when it names the defaults (the
+ * trainer then uses the pipeline's own prompts) or the teacher is no conditional pipeline; prompts
+ * and token ids are encoded here, through the pipeline's tokenizer (any format) and text encoder.
+ */
+export async function distillConditions(teacher: string): Promise<DistillConditions | undefined> {
+  const pipeline = resolveTarget(teacher).pipeline;
+  if (!pipeline) return undefined;
+  const c = await conditionsFor(teacher, false);
+  if (!c || !c.line || c.input.kind === 'default') return undefined;
+  if (c.input.kind === 'embeddings') return { line: c.line, file: c.input.file };
+  return { line: c.line, npy: await conditionEmbeddingsNpy(pipeline, c.input) };
 }

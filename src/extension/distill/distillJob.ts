@@ -7,6 +7,7 @@ import { parseEvent, trainerCommand, trainerEnv } from '../../core/distill';
 import type { JobEvent, JobProcessSpec, JobProtocol, JobRequest } from '../jobs/jobRunner';
 import type { JobStatus } from '../jobs/runFolder';
 import { modelFileOf } from '../../core/pipeline/layout';
+import { writeFileAtomic } from '../../core/pipeline/output-files';
 import { TRAINER_DIR, trainerRunAt, type TrainerRun } from './trainerRun';
 
 export interface DistillJobSpec {
@@ -29,6 +30,8 @@ export interface DistillJobSpec {
   devices?: number;
   /** the distilled model (default: distillOutput(student)) */
   output?: string;
+  /** --conditions for the trainer: an embeddings .npy, or its bytes (written into the run folder) */
+  conditions?: { file?: string; npy?: Uint8Array };
 }
 
 /** MODEL.distilled.onnx beside the student (-2, -3... when taken). */
@@ -99,6 +102,17 @@ function distillEvents(m: Record<string, unknown>, setTotal: (n: number) => void
   }
 }
 
+/** --conditions FILE unless the trainer arguments name their own; encoded conditions land in the run folder. */
+function conditionArgs(spec: DistillJobSpec, runDir: string): string[] {
+  const c = spec.conditions;
+  if (!c || spec.trainerArgs?.includes('--conditions')) return [];
+  if (c.file) return ['--conditions', c.file];
+  if (!c.npy) return [];
+  const file = path.join(runDir, 'conditions.npy');
+  writeFileAtomic(file, c.npy);
+  return ['--conditions', file];
+}
+
 /** The job request that distills `spec.student` from `spec.teacher`; the trainer's files go in the run folder. */
 export function distillJobRequest(pythonRoot: string, spec: DistillJobSpec, title: string): { request: JobRequest; output: string } {
   const output = spec.output ?? distillOutput(spec.student);
@@ -123,7 +137,7 @@ export function distillJobRequest(pythonRoot: string, spec: DistillJobSpec, titl
           data: spec.data, devices: spec.devices,
           flags: { ...spec.flags, steps: spec.steps, device: spec.device },
         });
-        return trainerProcess(pythonRoot, cmd.command, [...cmd.args, ...(spec.trainerArgs ?? [])]);
+        return trainerProcess(pythonRoot, cmd.command, [...cmd.args, ...conditionArgs(spec, runDir), ...(spec.trainerArgs ?? [])]);
       },
       protocol: distillProtocol(),
     },

@@ -20,6 +20,7 @@ import { saveTask } from './tasksJson';
 import { readSettings } from '../settings';
 import { argPath, resolveModel } from '../model/targets';
 import { command, rel } from '../commands';
+import { distillConditions } from '../conditions';
 import type { ExtensionServices } from '../services';
 
 export interface DistillWorkflow {
@@ -57,7 +58,9 @@ export function distillWorkflow(d: ExtensionServices): DistillWorkflow {
   }
 
   async function startChecked(spec: DistillJobSpec, beforeStart?: (job: RunningJob) => void): Promise<{ job: RunningJob; output: string }> {
-    const { request, output } = distillJobRequest(pythonRoot, spec, `Distill: ${rel(spec.student)}`);
+    const conditions = await distillConditions(spec.teacher);
+    const title = `Distill: ${rel(spec.student)}${conditions ? ` (conditions: ${conditions.line})` : ''}`;
+    const { request, output } = distillJobRequest(pythonRoot, conditions ? { ...spec, conditions } : spec, title);
     const job = await d.jobs.start(request, { beforeStart });
     follow(job, spec.student, spec.teacher, output, path.join(job.dir, TRAINER_DIR));
     return { job, output };
