@@ -3,10 +3,10 @@
 // (a crash, out of memory, a kill) rejects `finished`; the caller carries on.
 import { fork, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { CancelledError, UserError } from '../core/errors';
+import { EVAL_DIR_PREFIX, WORKER_DIR_PREFIX, makeWorkDir, removeStaleWorkDirs } from '../core/work-dirs';
 import type { ScoreRequest, ScoringEvent, ScoringSummary } from '../core/scoring/events';
 import { CANCEL_MESSAGE, isWorkerMessage, startMessage, type WorkerToHost } from '../protocol/worker';
 
@@ -49,9 +49,9 @@ export class ScoringClient {
   private constructor(request: ScoreRequest, o: ScoringClientOptions) {
     const launch = o.modulePath ? { modulePath: o.modulePath, execArgv: o.execArgv ?? [] } : defaultWorker();
     // the worker writes its evaluation model under a folder the client owns, so a worker that is
-    // killed (and cannot clean up) leaves nothing behind
-    if (request.workDir) mkdirSync(request.workDir, { recursive: true });
-    const workDir = mkdtempSync(join(request.workDir ?? tmpdir(), 'ld-surgeon-worker-'));
+    // killed (and cannot clean up) leaves nothing behind; what crashed hosts left is cleared first
+    removeStaleWorkDirs([WORKER_DIR_PREFIX, EVAL_DIR_PREFIX], request.workDir);
+    const workDir = makeWorkDir(WORKER_DIR_PREFIX, request.workDir);
     request = { ...request, workDir };
     this.child = fork(launch.modulePath, [], {
       execArgv: launch.execArgv,

@@ -37,7 +37,8 @@ test('the trainer\'s JSON events become progress, execution provider and output'
       ...request,
       process: (dir) => {
         const spec = request.process(dir);
-        return { ...spec, args: [fake, ...spec.args.slice(2)] };
+        assert.equal(spec.type, 'spawn');
+        return spec.type === 'spawn' ? { ...spec, args: [fake, ...spec.args.slice(2)] } : spec;
       },
     });
     const progress: number[] = [];
@@ -73,8 +74,7 @@ test('prune outputs go beside the source and never overwrite an earlier prune', 
 });
 
 test('worker messages become job events; results stream as data', () => {
-  const p = workerProtocol({ target: '/p', settings: {} });
-  assert.deepEqual(p.cancelMessage, { type: 'cancel' });
+  const p = workerProtocol;
   const progress = p.interpret({ type: 'progress', phase: 'candidates', done: 3, total: 12, evalsPerSec: 1, etaS: 9 });
   assert.equal(progress[0].type === 'progress' && progress[0].fraction, 0.25);
   assert.match(progress[0].type === 'progress' ? progress[0].message ?? '' : '', /candidates: 3\/12 evaluations, 9s left/);

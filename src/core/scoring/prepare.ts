@@ -1,10 +1,10 @@
 // Everything a scoring (or faithfulness) run needs before its first evaluation: the model read and
 // analysed with the shapes it will run with, its candidates, and the gated evaluation model written
 // to a work folder.
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../errors';
+import { EVAL_DIR_PREFIX, makeWorkDir } from '../work-dirs';
 import { analyzeModel, type ModelAnalysis } from '../graph';
 import { factsFromType } from '../graph/shapes';
 import { readModel } from '../onnx/reader';
@@ -73,8 +73,7 @@ export async function prepare(target: ScoreTarget, granularity: Granularity, opt
     throw new UserError(`${target.modelPath}: no candidate at ${granularity} granularity can be modified${candidates.length ? ` (${reasons})` : ' (no module scopes or operators found)'}`, target.modelPath);
   }
   const gatedModel = buildGatedModel(model, gated);
-  if (opts.workDir) mkdirSync(opts.workDir, { recursive: true });
-  const workDir = mkdtempSync(join(opts.workDir ?? tmpdir(), 'ld-surgeon-eval-'));
+  const workDir = makeWorkDir(EVAL_DIR_PREFIX, opts.workDir);
   const dispose = () => rmSync(workDir, { recursive: true, force: true });
   let evalM: EvalModel;
   try {

@@ -1,5 +1,5 @@
-// Runs one job's process (a forked Node module with an IPC channel, or any spawned command printing
-// JSON lines), streams its log and progress into the run folder and to listeners, supports cancel, and
+// Runs one job's process (a forked Node module with an IPC channel, any spawned command printing JSON lines,
+// or a process another module already supervises, like the scoring worker's ScoringClient), streams its log and progress into the run folder and to listeners, supports cancel, and
 // records the outcome in status.json. Nothing here imports `vscode`.
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, type WriteStream } from 'node:fs';
@@ -19,7 +19,23 @@ export type JobProcessSpec =
       cancelSignal?: NodeJS.Signals;
       /** how long it may take to stop cleanly before it is killed (default CANCEL_GRACE_MS) */
       cancelGraceMs?: number;
-    };
+    }
+  | { type: 'supervised'; commandLine: string; start(): SupervisedProcess };
+
+/**
+ * A process whose supervisor (start-up handshake, cancel grace, its scratch files) is someone else's: the job
+ * only listens, and asks the supervisor to cancel or kill.
+ */
+export interface SupervisedProcess {
+  readonly pid: number | undefined;
+  onMessage(listener: (message: unknown) => void): void;
+  onStderr(listener: (text: string) => void): void;
+  /** asks for a clean stop; the supervisor escalates when the process does not */
+  cancel(): void;
+  kill(): void;
+  /** settles once the process has exited: code 0 when it finished well, else the reason */
+  readonly exited: Promise<{ code: number; error?: string; details?: string }>;
+}
 
 /** What a job's process can tell us, whatever its own message format. */
 export type JobEvent =
@@ -75,6 +91,7 @@ export class RunningJob {
 
   private readonly events = new EventEmitter();
   private child?: ChildProcess;
+  private supervised?: SupervisedProcess;
   private spec?: JobProcessSpec;
   private log?: WriteStream;
   private cancelRequested = false;
@@ -128,6 +145,7 @@ export class RunningJob {
       await this.launch();
     } catch (e) {
       if (this.child) this.child.kill('SIGKILL');
+      this.supervised?.kill();
       this.lastError = `could not start the job: ${e instanceof Error ? e.message : String(e)}`;
       this.writeLog(this.lastError);
       this.status = { ...this.status, state: 'failed', endedAt: nowIso(), error: this.lastError };
@@ -142,9 +160,29 @@ export class RunningJob {
     await writeJsonAtomic(path.join(this.dir, SETTINGS_FILE), this.request.settings);
     this.log = createWriteStream(this.logFile, { flags: 'a' });
     const spec = (this.spec = this.request.process(this.dir));
-    const env = { ...process.env, ...spec.env, ELECTRON_RUN_AS_NODE: '1' };
     this.writeLog(`[${nowIso()}] ${this.request.title}`);
     this.writeLog(`[${nowIso()}] run folder: ${this.dir}`);
+    if (spec.type === 'supervised') {
+      this.writeLog(`[${nowIso()}] ${spec.commandLine}`);
+      const p = (this.supervised = spec.start());
+      this.status.pid = p.pid;
+      p.onMessage((m) => this.handle(m));
+      p.onStderr((text) => {
+        for (const line of text.split(/\r?\n/)) {
+          if (line.trim()) this.lastStderr = line.trim();
+          if (line) this.writeLog(line);
+        }
+      });
+      void p.exited.then(({ code, error, details }) => {
+        if (error) this.lastError ??= error;
+        if (details) this.writeLog(details);
+        void this.onExit(code, null);
+      });
+      await this.writeStatusNow();
+      this.emitChange();
+      return;
+    }
+    const env = { ...process.env, ...spec.env, ELECTRON_RUN_AS_NODE: '1' };
     let child: ChildProcess;
     if (spec.type === 'fork') {
       this.writeLog(`[${nowIso()}] node ${[spec.modulePath, ...spec.args].join(' ')}`);
@@ -180,6 +218,7 @@ export class RunningJob {
     if (this.status.state !== 'running' || this.cancelRequested) return;
     this.cancelRequested = true;
     this.writeLog(`[${nowIso()}] cancel requested`);
+    if (this.supervised) return this.supervised.cancel();
     const child = this.child;
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
     const canAsk = child.connected && this.request.protocol.cancelMessage !== undefined;
@@ -203,6 +242,7 @@ export class RunningJob {
   interruptSync(): void {
     if (this.status.state !== 'running') return;
     this.child?.kill('SIGTERM');
+    this.supervised?.kill();
     this.status = { ...this.status, state: 'failed', endedAt: nowIso(), error: INTERRUPTED, progress: undefined };
     try {
       writeJsonAtomicSync(path.join(this.dir, STATUS_FILE), this.status);

@@ -4,6 +4,9 @@
 // Nothing here imports `vscode`: the same code is used by tests outside VS Code.
 import { promises as fs, writeFileSync, renameSync, mkdirSync } from 'node:fs';
 import * as path from 'node:path';
+import { isProcessAlive } from '../../core/work-dirs';
+
+export { isProcessAlive };
 
 export type JobKind = 'score' | 'prune' | 'distill';
 export type JobState = 'running' | 'done' | 'failed' | 'cancelled';
@@ -87,16 +90,6 @@ export async function readStatus(dir: string): Promise<JobStatus | undefined> {
   return { ...s, title: typeof s.title === 'string' ? s.title : `${s.kind} ${path.basename(s.target)}` } as JobStatus;
 }
 
-export function isProcessAlive(pid: number | undefined): boolean {
-  if (!pid || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    // EPERM: it exists but belongs to someone else, so it is alive
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 export const INTERRUPTED = 'interrupted: the job process ended without reporting a result (was the VS Code window closed?)';
 

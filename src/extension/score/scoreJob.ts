@@ -1,9 +1,13 @@
-// Scoring jobs: the background worker (dist/worker.js, forked) scores every candidate of a pipeline's
-// U-Net or a bare model; its messages (src/protocol/worker.ts) become job progress, and each result
-// streams into the score store as soon as it is known. The score file beside the model is the result.
+// Scoring jobs: the background worker (dist/worker.js) scores every candidate of a pipeline's U-Net or a
+// bare model. ScoringClient (src/worker/client.ts) supervises it as it does for the CLI: the start-up
+// handshake, the cancel grace, and the scratch folder of its gated model, removed even when the worker is
+// killed. Its events (src/protocol/worker.ts) become job progress, and each result streams into the score
+// store as soon as it is known. The score file beside the model is the result.
 import { existsSync } from 'node:fs';
-import type { JobEvent, JobProtocol, JobRequest } from '../jobs/jobRunner';
-import { CANCEL_MESSAGE, isWorkerMessage, startMessage, type ScoreRequest, type WorkerToHost } from '../../protocol/worker';
+import type { JobEvent, JobProtocol, JobRequest, SupervisedProcess } from '../jobs/jobRunner';
+import { isWorkerMessage, type ScoreRequest, type WorkerToHost } from '../../protocol/worker';
+import { ScoringClient, type WorkerLaunch } from '../../worker/client';
+import { CancelledError, UserError } from '../../core/errors';
 import type { ScoreSettings } from '../../core/scoring/settings';
 import type { LdSurgeonSettings } from '../settings';
 import { formatDuration } from '../format';
@@ -27,9 +31,7 @@ function progressMessage(m: Extract<WorkerToHost, { type: 'progress' }>): string
 }
 
 /** Worker messages → job events. Everything the views need beyond progress travels as `data`. */
-export const workerProtocol = (request: ScoreRequest): JobProtocol => ({
-  startMessage: startMessage(request),
-  cancelMessage: CANCEL_MESSAGE,
+export const workerProtocol: JobProtocol = {
   interpret(message: unknown): JobEvent[] {
     if (!isWorkerMessage(message)) return [];
     const m = message;
@@ -69,7 +71,25 @@ export const workerProtocol = (request: ScoreRequest): JobProtocol => ({
         return [{ type: 'error', message: m.message }, ...(m.stack && !m.userError ? [{ type: 'log' as const, text: m.stack }] : [])];
     }
   },
-});
+};
+
+/** The job's view of a worker that ScoringClient supervises. */
+function supervised(client: ScoringClient): SupervisedProcess {
+  return {
+    pid: client.pid,
+    onMessage: (listener) => void client.onEvent(listener),
+    onStderr: (listener) => void client.onStderr(listener),
+    cancel: () => client.cancel(),
+    kill: () => client.kill(),
+    exited: client.finished.then(
+      () => ({ code: 0 }),
+      (e: Error & { workerStack?: string }) => e instanceof CancelledError
+        ? { code: 1 }
+        // a user error (bad input) is the whole story; anything else gets its stack in the log
+        : { code: 1, error: e.message, details: e instanceof UserError ? undefined : e.workerStack },
+    ),
+  };
+}
 
 export interface ScoreJobSpec {
   /** a pipeline folder or an .onnx model */
@@ -77,21 +97,27 @@ export interface ScoreJobSpec {
   settings: Partial<ScoreSettings>;
   /** which conditions the settings name, as the UI says it (undefined where none apply) */
   conditionsLine?: string;
+  /** where the worker's scratch folder goes (default: the OS temp dir) */
+  workDir?: string;
 }
 
-/** The job request for scoring `spec.target` with the worker bundled at `workerPath`. */
-export function scoreJobRequest(workerPath: string, spec: ScoreJobSpec, title: string): JobRequest {
-  if (!existsSync(workerPath)) {
-    throw new Error(`the scoring worker ${workerPath} is missing: build the extension (npm run build)`);
+/** The job request for scoring `spec.target` with `worker` (dist/worker.js in the extension). */
+export function scoreJobRequest(worker: WorkerLaunch, spec: ScoreJobSpec, title: string): JobRequest {
+  if (!existsSync(worker.modulePath)) {
+    throw new Error(`the scoring worker ${worker.modulePath} is missing: build the extension (npm run build)`);
   }
-  const request: ScoreRequest = { target: spec.target, settings: spec.settings };
+  const request: ScoreRequest = { target: spec.target, settings: spec.settings, workDir: spec.workDir };
   return {
     kind: 'score',
     title,
     target: spec.target,
     executionProvider: spec.settings.ep,
     settings: { kind: 'score', target: spec.target, options: { settings: spec.settings } },
-    process: () => ({ type: 'fork', modulePath: workerPath, args: [] }),
-    protocol: workerProtocol(request),
+    process: () => ({
+      type: 'supervised',
+      commandLine: ['node', ...worker.execArgv, worker.modulePath].join(' '),
+      start: () => supervised(ScoringClient.start(request, worker)),
+    }),
+    protocol: workerProtocol,
   };
 }
