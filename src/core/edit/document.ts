@@ -12,7 +12,7 @@ import { fixValueInfo } from '../prune/build';
 import type { Model, Node, TensorData } from '../onnx/types';
 import { findCandidates, type Candidate } from '../surgery';
 import { checkEdited } from './checks';
-import { applyEdit, editableCandidates } from './operations';
+import { applyEdit } from './operations';
 import { saveEdited, type SaveOptions, type SaveResult } from './save';
 import { type ChangeSummary, type ModelEdit, type ModelFigures } from './types';
 
@@ -98,10 +98,10 @@ export class EditableModel {
     return this.analysed(this.stack[this.at]);
   }
 
-  /** The current model's candidates, element types checked. */
+  /** The current model's candidates (planModification refuses element-type changes). */
   candidates(): Candidate[] {
     const s = this.stack[this.at];
-    s.candidates ??= editableCandidates(this.analysed(s), findCandidates(this.analysed(s), { granularity: 'both' }));
+    s.candidates ??= findCandidates(this.analysed(s), { granularity: 'both' });
     return s.candidates;
   }
 

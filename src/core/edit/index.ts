@@ -3,7 +3,7 @@
 // is applied, and the EditableModel document with undo/redo and save.
 export * from './types';
 export { EditableModel, type EditableOptions } from './document';
-export { applyEdit, attributeFromInput, editableCandidates, type EditContext, type EditOutcome } from './operations';
+export { applyEdit, attributeFromInput, type EditContext, type EditOutcome } from './operations';
 export { checkEdited } from './checks';
 export { editedPathFor, saveEdited, type SaveOptions, type SaveResult } from './save';
 export { ModelWorker, WorkerDocument, type ModelWorkerOptions } from './worker-client';

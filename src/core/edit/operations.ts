@@ -6,7 +6,7 @@
 import { GraphView, subgraphsOf, type DimValue, type ModelAnalysis } from '../graph';
 import { attr } from '../graph/attrs';
 import { AttrType, elemTypeName, type Attribute, type Dim, type Graph, type Model, type Node, type ValueInfo } from '../onnx/types';
-import { contains, guardElementTypes } from '../prune/select';
+import { contains } from '../prune/select';
 import { applyModifications, cloneModel, sameShape, type Candidate, type ModificationPlan } from '../surgery';
 import { fmt } from '../surgery/regions';
 import { EditRefused, type AttributeInput, type ModelEdit, type ReplaceMethod } from './types';
@@ -30,11 +30,6 @@ const where = (m: Model) => m.path || 'the model';
 
 function refuse(m: Model, message: string, subject?: string): never {
   throw new EditRefused(`${where(m)}: ${message}`, m.path, subject);
-}
-
-/** Candidates with their element types checked (the surgery planner compares shapes). */
-export function editableCandidates(a: ModelAnalysis, found: readonly Candidate[]): Candidate[] {
-  return guardElementTypes(a, found);
 }
 
 function candidate(ctx: EditContext, id: string): Candidate {

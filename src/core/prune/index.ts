@@ -2,7 +2,7 @@
 // the result and record what was done. The VS Code extension calls pruneModel; the CLI wraps it.
 export * from './types';
 export { pruneModel, PruneCheckError, CREATED_BY } from './prune';
-export { parseTargetFraction, selectForPrune, guardElementTypes, savingsOf, contains, type Selection, type Savings } from './select';
+export { parseTargetFraction, selectForPrune, savingsOf, contains, type Selection, type Savings } from './select';
 export { buildPruned, fixValueInfo, type BuiltModel } from './build';
 export { checkReread, checkStructure, checkShapes, checkWeights } from './checks';
 export { compareLatents, timeInterleaved } from './compare';

@@ -20,7 +20,7 @@ import { checkReread, checkShapes, checkStructure, checkWeights } from './checks
 import { comparePipelines, compareModels, type CompareResult, type CompareSettings } from './compare';
 import { commit, discard, planOutput, recordPathFor, stage } from './output';
 import { figures, readPruneRecord, sha256File } from './record';
-import { guardElementTypes, savingsOf, selectForPrune, type Selection } from './select';
+import { savingsOf, selectForPrune, type Selection } from './select';
 import { PRUNE_FORMAT, type PruneCallbacks, type PruneCheckResult, type PruneOptions, type PrunePhase, type PruneRecord, type RemovedCandidate } from './types';
 import { writeFileAtomic } from '../pipeline/output-files';
 
@@ -125,7 +125,7 @@ export async function pruneModel(opts: PruneOptions, cb: PruneCallbacks = {}): P
   const inputs = opts.inputs ?? scores.file?.settings.inputs;
   const shapes = analysisShapes(model, target, inputs);
   const analysis = await analyzeModel(model, { inputShapes: shapes });
-  const candidates = guardElementTypes(analysis, findCandidates(analysis, { granularity: opts.selection.mode === 'ops' ? 'both' : scores.file!.settings.granularity }));
+  const candidates = findCandidates(analysis, { granularity: opts.selection.mode === 'ops' ? 'both' : scores.file!.settings.granularity });
   const before = figures(analysis, model);
   const plan = planOutput(target, model, opts.out, opts.force);
   const settings = compareSettings(opts, scores, target.pipeline, inputs);

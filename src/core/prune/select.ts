@@ -2,7 +2,7 @@
 // latency / params / FLOPs target is met. A candidate inside an already chosen one (a layer of a
 // removed block) is gone with it and never counted twice; a block chosen after one of its layers
 // takes the layer's place. Unmodifiable candidates are never chosen.
-import { elemTypeName, type Node } from '../onnx/types';
+import type { Node } from '../onnx/types';
 import { UserError } from '../errors';
 import type { ModelAnalysis } from '../graph';
 import { ranked, type ScoredCandidate, type ScoreFile } from '../scoring/score-file';
@@ -59,23 +59,6 @@ export function savingsOf(a: ModelAnalysis, c: Candidate, latencyShare: number |
     for (const p of a.params) if (p.users.length && p.users.every((u) => region.has(u)) && p.users.some((u) => kept.has(u))) keptParams += p.elements;
   }
   return { params: c.params - keptParams, flops: c.flops - c.replacementFlops, latency: latencyShare };
-}
-
-/**
- * Candidates whose replacement value has another element type than the output it replaces (a
- * comparison's bool output "replaced" by its float input) would make an invalid model; the surgery
- * planner compares shapes only, so they are marked unmodifiable here, with the reason.
- */
-export function guardElementTypes(a: ModelAnalysis, candidates: readonly Candidate[]): Candidate[] {
-  return candidates.map((c) => {
-    const plan = c.modification;
-    if (!plan) return c;
-    const from = a.shapes.get(plan.source)?.elemType;
-    const to = a.shapes.get(plan.target)?.elemType;
-    if (from === undefined || to === undefined || from === to) return c;
-    const name = (t: number) => elemTypeName(t);
-    return { ...c, modification: null, reason: `its output ${plan.target} is ${name(to)} but its replacement ${plan.source} is ${name(from)}: the ${plan.method} modification would make an invalid model` };
-  });
 }
 
 function where(path: string): string {
