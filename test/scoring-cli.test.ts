@@ -68,3 +68,25 @@ test('score prints the ranking and writes the score file; bad ids and files are 
   assert.equal(m.code, 2);
   assert.match(m.stderr, /junk\.json: score format 'something-else' is not supported/);
 });
+
+test('score --estimate: the evaluation count and the time before starting; quick by default, --preset thorough, flags override', () => {
+  const quick = cli('score', 'examples/digits-cond', '--estimate', '--json', '--ep', 'cpu');
+  assert.equal(quick.code, 0, quick.stderr);
+  const q = JSON.parse(quick.stdout);
+  assert.equal(q.preset, 'quick');
+  assert.deepEqual(q.settings, { samples: 8, steps: 10, granularity: 'block' });
+  assert.equal(q.evaluations, 33, 'the reference run and 32 blocks');
+  assert.equal(q.callsPerEvaluation, 10, '10 steps, all 8 samples in one U-Net call');
+  assert.ok(q.seconds > 0 && q.callMs > 0);
+  const thorough = JSON.parse(cli('score', 'examples/digits-cond', '--estimate', '--json', '--ep', 'cpu', '--preset', 'thorough').stdout);
+  assert.deepEqual(thorough.settings, { samples: 16, steps: 25, granularity: 'both' });
+  assert.equal(thorough.evaluations, 232);
+  assert.ok(thorough.seconds > 5 * q.seconds, `thorough ${thorough.seconds} s vs quick ${q.seconds} s`);
+  const override = JSON.parse(cli('score', 'examples/digits-cond', '--estimate', '--json', '--ep', 'cpu', '--preset', 'thorough', '--granularity', 'block', '--steps', '4').stdout);
+  assert.deepEqual(override.settings, { samples: 16, steps: 4, granularity: 'block' });
+  const text = cli('score', 'examples/digits-cond', '--estimate', '--ep', 'cpu');
+  assert.match(text.stdout, /^quick: 33 evaluations \(32 block candidates, 8 samples × 10 steps\), about \d+ s on cpu$/m);
+  const bad = cli('score', 'examples/digits-cond', '--preset', 'fast');
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /--preset 'fast': expected quick or thorough/);
+});

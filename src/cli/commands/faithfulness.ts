@@ -19,7 +19,7 @@ export function register(program: Command): void {
     .command('faithfulness')
     .description("check that pruning the lowest-scored candidates hurts the pipeline's quality metric less than random or highest-scored ones")
     .argument('<pipeline>', 'pipeline folder with metrics/metric.json');
-  addSamplingOptions(cmd, { samples: 100 })
+  addSamplingOptions(cmd, { samples: 100, steps: 25 })
     .option('--k <list>', 'numbers of candidates to prune, comma-separated', '2,4,8')
     .option('--scores <file>', 'score file (default: unet/model.ldscores.json of the pipeline)')
     .option('--repeats <n>', 'random selections per k', '3')

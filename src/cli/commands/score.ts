@@ -8,7 +8,8 @@ import { conditionInputFromSpec, conditionSpecFromFlags } from '../../core/pipel
 import { ScoringClient } from '../../worker/client';
 import { renderIterative, renderRanking } from '../../core/scoring/format';
 import { ranked, readScoreFile } from '../../core/scoring/score-file';
-import { EP_CHOICES, parseBudget, parseShard, type OptLevel, type ScoreSettings } from '../../core/scoring/settings';
+import { applyPreset, DEFAULT_PRESET, EP_CHOICES, parseBudget, parsePreset, parseShard, SCORE_PRESETS, type OptLevel, type ScorePreset, type ScoreSettings } from '../../core/scoring/settings';
+import { describeEstimate, estimateScoring, fitPresetGranularity } from '../../core/scoring/estimate';
 import { VARIANTS } from '../../core/scoring/stats';
 import { choiceFlag, GRANULARITIES, SCHEDULERS, inputShapesFlag, intFlag, numFlag, repeatable } from '../flags';
 
@@ -29,10 +30,11 @@ export interface SamplingFlags {
 }
 
 /** The sampling options score and faithfulness share. */
-export function addSamplingOptions(cmd: Command, defaults: { samples: number }): Command {
+/** Sampling options; `defaults` left out (score) leave samples and steps to the chosen --preset. */
+export function addSamplingOptions(cmd: Command, defaults: { samples?: number; steps?: number } = {}): Command {
   return cmd
-    .option('--samples <n>', `samples per latent set (N)`, String(defaults.samples))
-    .option('--steps <t>', 'denoising steps (T)', '25')
+    .option('--samples <n>', `samples per latent set (N)${defaults.samples === undefined ? '; default: the preset\'s' : ''}`, defaults.samples === undefined ? undefined : String(defaults.samples))
+    .option('--steps <t>', `denoising steps (T)${defaults.steps === undefined ? '; default: the preset\'s' : ''}`, defaults.steps === undefined ? undefined : String(defaults.steps))
     .option('--scheduler <name>', 'ddim or ddpm', 'ddim')
     .option('--eta <eta>', 'DDIM eta (0: deterministic)')
     .option('--seed <s>', 'run seed: sample i uses seed + i', '0')
@@ -67,7 +69,9 @@ export function samplingSettings(f: SamplingFlags): Partial<ScoreSettings> {
 }
 
 interface ScoreFlags extends SamplingFlags {
-  granularity: string;
+  granularity?: string;
+  preset: string;
+  estimate?: boolean;
   variant: string;
   iterative?: string | boolean;
   shard?: string;
@@ -82,13 +86,20 @@ interface ScoreFlags extends SamplingFlags {
   quiet?: boolean;
 }
 
+const presetText = (p: ScorePreset) => {
+  const x = SCORE_PRESETS[p];
+  return `${x.granularity === 'both' ? 'blocks and layers' : `${x.granularity}s`}, ${x.samples} samples × ${x.steps} steps`;
+};
+
 export function register(program: Command): void {
   const cmd = program
     .command('score')
     .description('score every operator of a diffusion U-Net by how much removing it changes the generated latents (LD-Pruner)')
     .argument('<model>', 'pipeline folder, or an .onnx model (a bare model gets one forward pass on seeded random inputs)');
-  addSamplingOptions(cmd, { samples: 16 })
-    .option('--granularity <g>', 'block, layer or both', 'both')
+  addSamplingOptions(cmd)
+    .option('--preset <name>', `how much work: quick (${presetText('quick')}; about a minute on the shipped examples) or thorough (${presetText('thorough')}); --samples, --steps, --granularity override it`, DEFAULT_PRESET)
+    .option('--granularity <g>', "block, layer or both (default: the preset's)")
+    .option('--estimate', 'print the evaluation count and the estimated time, and exit without scoring')
     .option('--variant <v>', `score formula: ${VARIANTS.join(', ')}`, 'avg+std')
     .option('--iterative [budget]', 'after one-shot scoring, greedily prune and re-score up to a budget: a count (8) or a fraction (0.25, 25%); default 25%')
     .option('--shard <i/n>', 'score only slice i of n of the candidates (merge the shard files with merge-scores)')
@@ -105,7 +116,8 @@ export function register(program: Command): void {
       const granularity = choiceFlag('--granularity', f.granularity, GRANULARITIES);
       const variant = choiceFlag('--variant', f.variant, VARIANTS);
       const top = intFlag('--top', f.top, 0)!;
-      const settings: Partial<ScoreSettings> = {
+      const preset = parsePreset(f.preset);
+      const settings: Partial<ScoreSettings> = applyPreset(preset, {
         ...samplingSettings(f),
         granularity,
         variant,
@@ -115,7 +127,19 @@ export function register(program: Command): void {
         verifyExact: f.verifyExact,
         profile: f.profile,
         optLevel: f.optLevel as OptLevel,
-      };
+      });
+      const fitted = await fitPresetGranularity(target, settings, granularity !== undefined);
+      settings.granularity = fitted.granularity;
+      if (fitted.note && !f.quiet) process.stderr.write(`${fitted.note}\n`);
+      // what the run will cost, before it starts (the thorough preset can take half an hour)
+      if (f.estimate || !f.quiet) {
+        const e = await estimateScoring(target, settings);
+        if (f.estimate) {
+          process.stdout.write(f.json ? JSON.stringify({ preset, ...e }, null, 2) + '\n' : `${preset}: ${describeEstimate(e)}\n`);
+          return;
+        }
+        process.stderr.write(`${preset} preset: ${describeEstimate(e)}${preset === 'quick' ? '; --preset thorough scores blocks and layers on more samples and steps' : ''}\n`);
+      }
       const client = ScoringClient.start({ target, settings, out: f.out, workDir: f.workDir });
       const tty = process.stderr.isTTY && !f.quiet;
       const say = (s: string) => !f.quiet && process.stderr.write(s);
