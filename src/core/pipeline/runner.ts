@@ -200,7 +200,7 @@ export class PipelineRunner {
   tokenizer(): Tokenizer {
     if (!this.tokenizerCache) {
       const f = this.layout.tokenizerFolder;
-      if (!f) throw new UserError(`${this.layout.folder}: tokenizer/vocab.json is missing (needed to encode prompts)`, this.layout.folder);
+      if (!f) throw new UserError(`${this.layout.folder}: no tokenizer/ with tokenizer.json (Hugging Face fast layout), vocab.json + merges.txt (CLIP) or a word-level tokenizer_config.json (needed to encode prompts)`, this.layout.folder);
       this.tokenizerCache = loadTokenizer(f);
     }
     return this.tokenizerCache;
