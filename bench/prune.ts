@@ -2,9 +2,10 @@
 // random weights), with measured CPU latency and parameters before and after. Prints JSON.
 //
 //   npx tsx bench/prune.ts [--width-mult 0.25] [--no-full] [--latency-seconds 60] [--min-runs 5] [--samples 2] [--keep]
+//                          [--models DIR]
 //
-// Models: bench/out/sd15-unet-w<mult>/model.onnx (generated when absent: Debian's /usr/bin/python3 with
-// torch) and, when present, the full-width bench/out/sd15-unet/model.onnx. Sets:
+// Models: DIR/sd15-unet-w<mult>/model.onnx (DIR defaults to bench/out; generated when absent: Debian's
+// /usr/bin/python3 with torch) and, when present, the full-width DIR/sd15-unet/model.onnx. Sets:
 //   bk-sdm-base:  one ResNet+attention pair per down stage (down_blocks.{0,1,2}.resnets.1 + .attentions.1,
 //                 down_blocks.3.resnets.1) and one per up stage (up_blocks.{1,2,3}.resnets.2 + .attentions.2,
 //                 up_blocks.0.resnets.2);
@@ -22,7 +23,6 @@ import { pruneModel, type PruneRecord } from '../src/core/prune';
 import { findCandidates } from '../src/core/surgery';
 
 const ROOT = resolve(__dirname, '..');
-const OUT = join(ROOT, 'bench', 'out');
 
 const BASE = [
   'down_blocks.0.resnets.1', 'down_blocks.0.attentions.1',
@@ -42,6 +42,7 @@ function arg(name: string, fallback: string): string {
   return i >= 0 && process.argv[i + 1] ? process.argv[i + 1] : fallback;
 }
 const flag = (name: string) => process.argv.includes(name);
+const OUT = resolve(arg('--models', join(ROOT, 'bench', 'out')));
 
 function ensureSmall(mult: string): string {
   const dir = join(OUT, `sd15-unet-w${mult}`);
@@ -75,10 +76,13 @@ async function checkIds(model: string, inputs: Record<string, number[]>): Promis
 
 function summary(r: PruneRecord) {
   const pct = (a: number, b: number) => Math.round(((b - a) / a) * 1000) / 10;
+  const ratio = (a: number, b: number) => Math.round((b / a) * 1000) / 1000;
   return {
     removed: r.removed.length,
     params: { before: r.before.params, after: r.after.params, changePercent: pct(r.before.params, r.after.params) },
     flops: { before: r.before.flops, after: r.after.flops, changePercent: pct(r.before.flops, r.after.flops) },
+    // pruned / original (BK-SDM-Small target: latency ≤ 0.65)
+    ratios: { params: ratio(r.before.params, r.after.params), flops: ratio(r.before.flops, r.after.flops), latency: r.latency && ratio(r.latency.originalMs, r.latency.prunedMs) },
     latencyMs: r.latency && {
       ep: r.latency.ep, call: r.latency.call, runs: r.latency.runs,
       before: Math.round(r.latency.originalMs * 10) / 10, after: Math.round(r.latency.prunedMs * 10) / 10,
