@@ -120,3 +120,22 @@ test('a running status whose process is gone reads as interrupted', () => {
   assert.match(settled.error ?? '', /^interrupted/);
   assert.equal(settleOrphan({ ...s, pid: process.pid }).state, 'running', 'a live process stays running');
 });
+
+test('the run folder log and the output channel get plain text: onnxruntime\'s colour escapes are stripped', async () => {
+  const root = tmp();
+  try {
+    const lines: string[] = [];
+    const red = '\x1b[1;31m2026-12-06 [E:onnxruntime:onnxruntime-node, provider_bridge_ort.cc:2146 Create] Failed\x1b[m';
+    const job = await startJob(root, {
+      ...request('done', '/models/m.onnx'),
+      process: () => ({ type: 'spawn', command: process.execPath, args: ['-e', `process.stderr.write(${JSON.stringify(red)} + '\\n')`] }),
+    }, (j) => j.onLog((line) => lines.push(line)));
+    await job.finished;
+    const log = readFileSync(path.join(job.dir, 'log.txt'), 'utf8');
+    assert.match(log, /^2026-12-06 \[E:onnxruntime:onnxruntime-node, provider_bridge_ort\.cc:2146 Create\] Failed$/m);
+    assert.doesNotMatch(log, /\x1b/);
+    assert.ok(lines.some((l) => l.includes('provider_bridge_ort')) && lines.every((l) => !l.includes('\x1b')), lines.join('\n'));
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});

@@ -6,6 +6,7 @@ import { createWriteStream, type WriteStream } from 'node:fs';
 import { EventEmitter } from 'node:events';
 import * as path from 'node:path';
 import { createInterface } from 'node:readline';
+import { stripVTControlCharacters } from 'node:util';
 import {
   createRunFolder, writeJsonAtomic, writeJsonAtomicSync, INTERRUPTED,
   LOG_FILE, SETTINGS_FILE, STATUS_FILE, type JobKind, type JobStatus,
@@ -354,7 +355,9 @@ export class RunningJob {
     this.resolveFinished(this.status);
   }
 
-  private writeLog(line: string): void {
+  private writeLog(raw: string): void {
+    // the runtime colours its own log lines (ESC[1;31m…); log.txt and the output channel get plain text
+    const line = stripVTControlCharacters(raw);
     this.log?.write(line + '\n');
     this.events.emit('log', line);
   }
