@@ -134,3 +134,29 @@ test('corpus: unscoped PyTorch-converted models get structural modules, every no
   }
   assert.ok(structured > 100, `only ${structured} models`);
 });
+
+test('a pre-norm transformer whose input feeds its first residual Add: each residual is a block, its branch skippable', async () => {
+  const b = new GraphBuilder();
+  b.input('x', [1, 16, 8]);
+  b.weight('g', [8], new Array(8).fill(1));
+  b.weight('beta', [8]);
+  let h = 'x';
+  for (let l = 0; l < 2; l++) {
+    const ln = b.node('LayerNormalization', [h, 'g', 'beta'], { attrs: { axis: -1 } });
+    const [q, k, v] = ['q', 'k', 'v'].map((p) => b.node('MatMul', [ln, b.weight(`w${p}${l}`, [8, 8])]));
+    const s = b.node('Softmax', [b.node('MatMul', [q, b.node('Transpose', [k], { attrs: { perm: [0, 2, 1] } })])], { attrs: { axis: -1 } });
+    const h1 = b.node('Add', [h, b.node('MatMul', [b.node('MatMul', [s, v]), b.weight(`wo${l}`, [8, 8])])]);
+    const ln2 = b.node('LayerNormalization', [h1, 'g', 'beta'], { attrs: { axis: -1 } });
+    h = b.node('Add', [h1, b.node('MatMul', [b.node('Relu', [b.node('MatMul', [ln2, b.weight(`w1${l}`, [8, 32])])]), b.weight(`w2${l}`, [32, 8])])]);
+  }
+  b.node('LayerNormalization', [h, 'g', 'beta'], { attrs: { axis: -1 }, outputs: ['y'] });
+  b.output('y', [1, 16, 8]);
+  const a = await analyzeModel(b.model());
+  assert.deepEqual(a.tree.root.children.map((m) => `${m.id}:${ops(a, m).join(',')}`), ['block.0:Add', 'block.1:Add', 'block.2:Add', 'block.3:Add', 'block.4:LayerNormalization']);
+  const attn = a.tree.byId.get('block.0.branch.0')!;
+  assert.equal(a.total.get(attn)!.opCounts.Softmax, 1);
+  assert.equal(a.total.get(attn)!.opCounts.LayerNormalization, 1);
+  const c = new Map(findCandidates(a).map((x) => [x.id, x]));
+  for (const id of ['block.0.branch.0', 'block.1.branch.0', 'block.2.branch.0', 'block.3.branch.0']) assert.equal(c.get(id)?.modification?.method, 'skip-residual', id);
+  assert.equal(c.get('block.0')!.modification?.method, 'identity');
+});

@@ -43,7 +43,8 @@ class DomTree {
   private post = new Map<Node | null, number>();
 
   /** `order`: every node after the nodes `preds` returns for it. */
-  constructor(order: readonly Node[], preds: (n: Node) => readonly Node[]) {
+  /** `preds` may list null, the virtual source (a node reading the graph input). */
+  constructor(order: readonly Node[], preds: (n: Node) => readonly (Node | null)[]) {
     const up = (x: Node | null) => (x === null ? null : this.parent.get(x)!);
     const lca = (p: Node | null, q: Node | null): Node | null => {
       while (p !== q) {
@@ -161,11 +162,15 @@ export function structuralScopes(view: GraphView, noise: ReadonlyMap<Node, Noise
   }
   const mPreds = (n: Node) => mainPreds.get(n)!;
   const mSuccs = (n: Node) => mainSuccs.get(n)!;
-  const dom = new DomTree(M, mPreds);
+  const mainInput = best >= 0 ? inputs[best].name : undefined;
+  const readsInput = (n: Node) => mainInput !== undefined && n.inputs.includes(mainInput);
+  const dom = new DomTree(M, (n) => (readsInput(n) && mPreds(n).length ? [null, ...mPreds(n)] : mPreds(n)));
   const isExit = (n: Node) => n.outputs.some((o) => o && view.isGraphOutput(o)) || !mSuccs(n).length;
   const pdom = new DomTree([...M].reverse(), (n) => (isExit(n) ? [] : mSuccs(n)));
 
-  const regions = findRegions(M, mPreds, mSuccs, dom, pdom);
+  // a node reading the main input directly has the virtual source as one more predecessor (the
+  // first residual block of a graph whose input feeds both its branch and its Add)
+  const regions = findRegions(M, mPreds, mSuccs, readsInput, dom, pdom);
   const roots = nest(regions);
   const regionOf = new Map<Node, Region>();
   const claim = (r: Region) => {
@@ -309,14 +314,14 @@ export function structuralScopes(view: GraphView, noise: ReadonlyMap<Node, Noise
 
 /** Every single-entry/single-exit region ending at a merge node, largest first. */
 function findRegions(
-  M: readonly Node[], preds: (n: Node) => Node[], succs: (n: Node) => Node[],
+  M: readonly Node[], preds: (n: Node) => Node[], succs: (n: Node) => Node[], readsInput: (n: Node) => boolean,
   dom: DomTree, pdom: DomTree,
 ): Region[] {
   const pos = new Map<Node, number>();
   M.forEach((n, i) => pos.set(n, i));
   const out: Region[] = [];
   for (const b of M) {
-    if (preds(b).length < 2) continue;
+    if (preds(b).length + (readsInput(b) ? 1 : 0) < 2) continue;
     const a = dom.parent.get(b)!;
     const nodes = new Set<Node>();
     for (let i = a ? pos.get(a)! + 1 : 0; i <= pos.get(b)!; i++) {
