@@ -21,7 +21,11 @@ const SHOTS = join(OUT, 'screenshots');
 const args = new Set(process.argv.slice(2));
 // the pipeline the tests work on (a copy of it); overridable to try the harness on another pipeline folder
 const EXAMPLE = process.env.LD_SURGEON_E2E_EXAMPLE || join(REPO, 'examples', 'digits-cond');
-const E2E_SCORING = { 'ldSurgeon.samples': 4, 'ldSurgeon.steps': 3, 'ldSurgeon.granularity': 'block', 'ldSurgeon.executionProvider': 'cpu' };
+// conditions set, so Score Operators on the conditional example does not stop at the conditions pick
+const E2E_SCORING = {
+  'ldSurgeon.samples': 4, 'ldSurgeon.steps': 3, 'ldSurgeon.granularity': 'block', 'ldSurgeon.executionProvider': 'cpu',
+  'ldSurgeon.conditions': { source: 'default' },
+};
 const started = Date.now();
 const timings = [];
 
