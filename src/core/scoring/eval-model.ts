@@ -4,7 +4,7 @@
 // original model's data files, which onnxruntime reads in place through the session option
 // `session.model_external_initializers_file_folder_path`. Only a model whose weights sit inside its .onnx
 // and are large is still written to the work folder, so memory is not spent on a second copy.
-import { open, type FileHandle } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { UserError } from '../errors';
@@ -60,30 +60,25 @@ export async function evalModel(model: Model, sourcePath: string, fallbackPath: 
   });
   const msg = new ModelEncoder((t) => placement.get(t)).model(model);
   const bytes = new Uint8Array(msg.size);
-  const files = new Map<string, FileHandle>();
-  try {
-    let at = 0;
-    for (const part of msg.finish()) {
-      if (part instanceof Uint8Array) {
-        bytes.set(part, at);
-        at += part.length;
-        continue;
-      }
-      const loc = part.tensor.location;
-      if (loc.kind === 'inline') bytes.set(loc.bytes.subarray(0, part.length), at);
-      else {
-        let fh = files.get(loc.file);
-        if (!fh) files.set(loc.file, (fh = await open(loc.file, 'r')));
-        for (let done = 0; done < part.length;) {
-          const { bytesRead } = await fh.read(bytes, at + done, part.length - done, loc.offset + done);
-          if (!bytesRead) throw new UserError(`${loc.file}: ends before the data of tensor '${part.tensor.name}'; it changed since the model was read`, loc.file);
-          done += bytesRead;
-        }
-      }
+  // payloads still to copy sit inside the .onnx itself (external ones stay where they are): one read of
+  // that file serves them all, instead of one read per tensor
+  const files = new Map<string, Uint8Array>();
+  let at = 0;
+  for (const part of msg.finish()) {
+    if (part instanceof Uint8Array) {
+      bytes.set(part, at);
       at += part.length;
+      continue;
     }
-  } finally {
-    await Promise.all([...files.values()].map((f) => f.close()));
+    const loc = part.tensor.location;
+    if (loc.kind === 'inline') bytes.set(loc.bytes.subarray(0, part.length), at);
+    else {
+      let data = files.get(loc.file);
+      if (!data) files.set(loc.file, (data = await readFile(loc.file)));
+      if (loc.offset + part.length > data.length) throw new UserError(`${loc.file}: ends before the data of tensor '${part.tensor.name}'; it changed since the model was read`, loc.file);
+      bytes.set(data.subarray(loc.offset, loc.offset + part.length), at);
+    }
+    at += part.length;
   }
   return { path: `${sourcePath} (evaluation model with gates, in memory)`, bytes, externalDataFolder: dirname(sourcePath) };
 }
