@@ -21,6 +21,7 @@ import { command } from './commands';
 import type { ExtensionServices } from './services';
 import type { LdSurgeonApi } from './api';
 import { DistillChartPanels } from './distill/distillChart';
+import { resumableRun } from './distill/trainerRun';
 
 let jobsToInterrupt: JobManager | undefined;
 
@@ -33,7 +34,7 @@ export function activate(context: vscode.ExtensionContext): LdSurgeonApi {
   jobsToInterrupt = jobs;
   const graphs = new GraphEditorProvider(context.extensionUri, models, scores, output);
   const modelTree = new ModelTreeProvider(models, scores);
-  const jobsView = new JobsViewProvider(jobs);
+  const jobsView = new JobsViewProvider(jobs, (dir, status) => !!resumableRun(dir, status));
 
   const modelView = vscode.window.createTreeView<ModuleItem>('ldSurgeon.modelTree', { treeDataProvider: modelTree, showCollapseAll: true });
   const jobsTreeView = vscode.window.createTreeView<JobItem>('ldSurgeon.jobs', { treeDataProvider: jobsView });

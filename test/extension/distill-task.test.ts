@@ -7,8 +7,8 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { parse } from 'jsonc-parser';
 import { definitionPath, resolveDefinition, specOf } from '../../src/extension/distill/distillTaskDefinition';
-import { trainerRunAt } from '../../src/extension/distill/trainerRun';
-import { distillJobRequest, distillResumeRequest, resumableRun } from '../../src/extension/distill/distillJob';
+import { resumableRun, trainerRunAt } from '../../src/extension/distill/trainerRun';
+import { distillJobRequest, distillResumeRequest } from '../../src/extension/distill/distillJob';
 import { saveTask, withTask } from '../../src/extension/distill/tasksJson';
 import { UserError } from '../../src/core/errors';
 

@@ -5,10 +5,9 @@ import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { parseEvent, trainerCommand, trainerEnv } from '../../core/distill';
 import type { JobEvent, JobProcessSpec, JobProtocol, JobRequest } from '../jobs/jobRunner';
-import type { JobStatus } from '../jobs/runFolder';
 import { modelFileOf } from '../../core/pipeline/layout';
 import { writeFileAtomic } from '../../core/pipeline/output-files';
-import { TRAINER_DIR, trainerRunAt, type TrainerRun } from './trainerRun';
+import { TRAINER_DIR, type TrainerRun } from './trainerRun';
 
 export interface DistillJobSpec {
   /** the pruned model (.onnx, or a pruned pipeline folder) */
@@ -188,15 +187,4 @@ export function distillResumeRequest(pythonRoot: string, r: DistillResumeSpec, t
       protocol: distillProtocol(),
     },
   };
-}
-
-/**
- * Whether a distillation job can be resumed: cancelled after the trainer set up its run (without a checkpoint
- * it starts over, keeping the generated training data), or failed after writing a checkpoint.
- */
-export function resumableRun(dir: string, status: Pick<JobStatus, 'kind' | 'state'>): TrainerRun | undefined {
-  if (status.kind !== 'distill' || (status.state !== 'cancelled' && status.state !== 'failed')) return undefined;
-  const run = trainerRunAt(dir);
-  if ('problem' in run || run.jobDir !== dir) return undefined;
-  return status.state === 'cancelled' || run.checkpoints.length ? run : undefined;
 }

@@ -2,7 +2,7 @@
 // left, so a run can be resumed and charted. No `vscode` here, so it is unit-tested outside VS Code.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { STATUS_FILE } from '../jobs/runFolder';
+import { STATUS_FILE, type JobStatus } from '../jobs/runFolder';
 
 /** The trainer's files (config.json, events.jsonl, checkpoints) inside a distillation job's run folder. */
 export const TRAINER_DIR = 'trainer';
@@ -65,4 +65,15 @@ export function trainerRunAt(dir: string): TrainerRun | { problem: string } {
     };
   }
   return { problem: `${dir}: not a distillation run folder (it has neither trainer/config.json nor config.json); resume takes a run folder from the Jobs view or a CLI run (*.distill-runs/<time>)` };
+}
+
+/**
+ * Whether a distillation job can be resumed: cancelled after the trainer set up its run (without a checkpoint
+ * it starts over, keeping the generated training data), or failed after writing a checkpoint.
+ */
+export function resumableRun(dir: string, status: Pick<JobStatus, 'kind' | 'state'>): TrainerRun | undefined {
+  if (status.kind !== 'distill' || (status.state !== 'cancelled' && status.state !== 'failed')) return undefined;
+  const run = trainerRunAt(dir);
+  if ('problem' in run || run.jobDir !== dir) return undefined;
+  return status.state === 'cancelled' || run.checkpoints.length ? run : undefined;
 }

@@ -3,9 +3,8 @@
 import * as vscode from 'vscode';
 import * as path from 'node:path';
 import type { JobManager } from './jobManager';
-import { LOG_FILE, type JobKind, type JobState, type RunRecord } from './runFolder';
+import { LOG_FILE, type JobKind, type JobState, type JobStatus, type RunRecord } from './runFolder';
 import { formatDuration } from '../format';
-import { resumableRun } from '../distill/distillJob';
 
 const KIND_LABEL: Record<JobKind, string> = { score: 'Score', prune: 'Prune', distill: 'Distill' };
 
@@ -17,7 +16,7 @@ const STATE_ICON: Record<JobState, vscode.ThemeIcon> = {
 };
 
 export class JobItem extends vscode.TreeItem {
-  /** `resumable`: a cancelled or failed distillation the trainer can continue (see resumableRun) */
+  /** `resumable`: an ended job its process can continue (a distillation: see distill/trainerRun.ts resumableRun) */
   constructor(readonly record: RunRecord, resumable = false) {
     const s = record.status;
     super(`${KIND_LABEL[s.kind]}: ${displayTarget(s.target)}`, vscode.TreeItemCollapsibleState.None);
@@ -77,12 +76,13 @@ export class JobsViewProvider implements vscode.TreeDataProvider<JobItem>, vscod
   private readonly subscription: vscode.Disposable;
   private ticker?: NodeJS.Timeout;
   /**
-   * Whether each ended distillation can be resumed, by run folder and the ending it was read for: finding out
+   * Whether each ended job can be resumed, by run folder and the ending it was read for: finding out
    * reads the trainer's files, and the view is rebuilt every second while any job runs.
    */
   private readonly resumable = new Map<string, { ending: string; value: boolean }>();
 
-  constructor(private readonly jobs: JobManager) {
+  /** `canResume`: whether an ended job can be continued (the capability that knows its files decides) */
+  constructor(private readonly jobs: JobManager, private readonly canResume: (dir: string, status: JobStatus) => boolean = () => false) {
     this.subscription = jobs.onDidChange(() => this.changed.fire(undefined));
   }
 
@@ -105,7 +105,7 @@ export class JobsViewProvider implements vscode.TreeDataProvider<JobItem>, vscod
     const ending = `${r.status.state} ${r.status.endedAt ?? ''}`;
     const known = this.resumable.get(r.dir);
     if (known?.ending === ending) return known.value;
-    const value = !!resumableRun(r.dir, r.status);
+    const value = this.canResume(r.dir, r.status);
     this.resumable.set(r.dir, { ending, value });
     return value;
   }
