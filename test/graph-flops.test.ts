@@ -1,6 +1,9 @@
 // FLOPs/MACs per node (the documented convention) and their roll-up per module.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { analyzeModel, nodeCost, GraphView, inferShapes, knownSize, readFoldValues } from '../src/core/graph';
 import { factsFromType } from '../src/core/graph/shapes';
 import { readModel } from '../src/core/onnx/reader';
@@ -143,5 +146,24 @@ test('module FLOPs roll up; symbolic dims are counted at batch 1 and default siz
   for (const n of symbolic.view.nodes.filter((x) => x.opType === 'Conv')) {
     assert.equal(knownSize(symbolic.shapes.get(n.outputs[0])?.shape), undefined, 'shapes keep their symbols');
     assert.ok(symbolic.cost.get(n)!.flops > 0, `${n.name} is counted at the assumed size`);
+  }
+});
+
+test('a symbolic latent is counted at the sample_size of the diffusers config.json beside the model', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ld-flops-config-'));
+  try {
+    copyFileSync('test/fixtures/graph/tiny_unet_dynamic.onnx', join(dir, 'model.onnx'));
+    writeFileSync(join(dir, 'config.json'), JSON.stringify({ sample_size: 16, in_channels: 4 }));
+    const a = await analyzeModel(await readModel(join(dir, 'model.onnx')));
+    assert.deepEqual(a.flopsAssumption?.inputs.sample, [1, 4, 16, 16]);
+    assert.deepEqual(a.flopsAssumption?.dims.filter((d) => d.rule === 'config').map((d) => `${d.symbol}=${d.value}`), ['height=16', 'width=16']);
+    const given = await analyzeModel(await readModel(join(dir, 'model.onnx')), { inputShapes: { sample: [1, 4, 16, 16] } });
+    assert.equal(a.total.get(a.tree.root)!.flops, given.total.get(given.tree.root)!.flops);
+    // a config whose channels do not fit the input is not this model's latent
+    writeFileSync(join(dir, 'config.json'), JSON.stringify({ sample_size: 512, in_channels: 3 }));
+    const other = await analyzeModel(await readModel(join(dir, 'model.onnx')));
+    assert.deepEqual(other.flopsAssumption?.inputs.sample, [1, 4, 64, 64]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -4,6 +4,7 @@ import { UserError } from '../errors';
 import type { Model, Node, TensorData } from '../onnx/types';
 import { assertAcyclic } from './acyclic';
 import { assumeInputShapes, type FlopsAssumption } from './assumed-shapes';
+import { latentShapeFromConfig } from './input-shapes';
 import { attr } from './attrs';
 import { nodeCost, type NodeCost } from './flops';
 import { GraphView } from './graph-view';
@@ -76,11 +77,15 @@ export function foldCandidates(model: Model): TensorData[] {
 
 export async function analyzeModel(model: Model, options: AnalyzeOptions = {}): Promise<ModelAnalysis> {
   const values = await readFoldValues(foldCandidates(model), options.readBytes);
-  return analyzeWithValues(model, values, options.inputShapes);
+  // a diffusers U-Net's config.json beside the model declares its latent size: FLOPs are counted at it
+  const configLatent = model.path ? latentShapeFromConfig(model.path) : undefined;
+  return analyzeWithValues(model, values, options.inputShapes, configLatent);
 }
 
 /** The synchronous core of analyzeModel, for callers that already hold the folded tensor values. */
-export function analyzeWithValues(model: Model, tensorValues: ReadonlyMap<TensorData, number[]>, given?: Readonly<Record<string, readonly number[]>>): ModelAnalysis {
+export function analyzeWithValues(
+  model: Model, tensorValues: ReadonlyMap<TensorData, number[]>, given?: Readonly<Record<string, readonly number[]>>, configLatent?: readonly number[],
+): ModelAnalysis {
   const view = new GraphView(model.graph);
   assertAcyclic(model, view);
   const inputShapes = resolveInputShapes(model, view, given ?? {});
@@ -88,7 +93,7 @@ export function analyzeWithValues(model: Model, tensorValues: ReadonlyMap<Tensor
   const shapes = inferShapes(view, { inputShapes: inputShapesForPass(inputShapes), tensorValues, opset });
   const noise = classifyNoise(view);
   const tree = buildModuleTree(view, noise, shapes);
-  const assumed = assumeInputShapes(inputShapes);
+  const assumed = assumeInputShapes(inputShapes, configLatent);
   const costShapes = assumed ? inferShapes(view, { inputShapes: assumed.inputs, tensorValues, opset }) : shapes;
   const cost = new Map<Node, NodeCost | null>();
   for (const n of view.nodes) cost.set(n, noise.has(n) ? { macs: 0, flops: 0 } : nodeCost(n, costShapes));

@@ -11,8 +11,11 @@ export interface AssumedDim {
   /** the dim's symbol ('batch', 'height'), null when the model leaves it unnamed */
   symbol: string | null;
   value: number;
-  /** why this size: 'batch' (axis 0), 'spatial' (SD-1.5's 64×64 latent) or 'sequence' (CLIP's 77 tokens), else 'default' */
-  rule: 'batch' | 'spatial' | 'sequence' | 'default';
+  /**
+   * why this size: 'batch' (axis 0), 'config' (the sample_size of the diffusers config.json beside
+   * the model), 'spatial' (SD-1.5's 64×64 latent), 'sequence' (CLIP's 77 tokens), else 'default'
+   */
+  rule: 'batch' | 'config' | 'spatial' | 'sequence' | 'default';
 }
 
 export interface FlopsAssumption {
@@ -21,7 +24,7 @@ export interface FlopsAssumption {
   dims: AssumedDim[];
 }
 
-const SIZES: Record<AssumedDim['rule'], number> = { batch: 1, spatial: 64, sequence: 77, default: 1 };
+const SIZES: Record<Exclude<AssumedDim['rule'], 'config'>, number> = { batch: 1, spatial: 64, sequence: 77, default: 1 };
 
 function ruleFor(rank: number, axis: number): AssumedDim['rule'] {
   if (axis === 0) return 'batch';
@@ -35,7 +38,7 @@ function ruleFor(rank: number, axis: number): AssumedDim['rule'] {
  * already concrete, or an input's rank is unknown (nothing sensible to assume). A symbol gets one
  * size everywhere it appears (the first place decides).
  */
-export function assumeInputShapes(shapes: Readonly<Record<string, readonly DimValue[] | undefined>>): FlopsAssumption | undefined {
+export function assumeInputShapes(shapes: Readonly<Record<string, readonly DimValue[] | undefined>>, configLatent?: readonly number[]): FlopsAssumption | undefined {
   const entries = Object.entries(shapes);
   if (entries.every(([, s]) => s?.every((d) => typeof d === 'number'))) return undefined;
   const bySymbol = new Map<string, number>();
@@ -43,10 +46,17 @@ export function assumeInputShapes(shapes: Readonly<Record<string, readonly DimVa
   const dims: AssumedDim[] = [];
   for (const [input, shape] of entries) {
     if (!shape) continue;
+    // diffusers names the U-Net's latent input 'sample'; the config's latent must fit its channels
+    const fromConfig = input === 'sample' && shape.length === 4 && configLatent?.length === 4 && (typeof shape[1] !== 'number' || shape[1] === configLatent[1]);
     inputs[input] = shape.map((d, axis) => {
       if (typeof d === 'number') return d;
-      const rule = ruleFor(shape.length, axis);
-      const value = (d !== null && bySymbol.get(d)) || SIZES[rule];
+      let rule: AssumedDim['rule'] = ruleFor(shape.length, axis);
+      let size = rule === 'config' ? 1 : SIZES[rule];
+      if (rule === 'spatial' && fromConfig) {
+        rule = 'config';
+        size = configLatent![axis];
+      }
+      const value = (d !== null && bySymbol.get(d)) || size;
       if (d !== null) bySymbol.set(d, value);
       dims.push({ input, axis, symbol: d, value, rule });
       return value;
@@ -65,5 +75,6 @@ export function describeAssumption(a: FlopsAssumption): string {
     seen.add(label);
     parts.push(`${label}=${d.value}`);
   }
-  return parts.join(', ');
+  const config = a.dims.some((d) => d.rule === 'config') ? ' (latent size from the config.json beside the model)' : '';
+  return parts.join(', ') + config;
 }

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import type { Model } from '../onnx/types';
 
 /** diffusers' U-Net config beside the model: sample_size and in_channels give the latent shape. */
-function latentShapeFromConfig(modelPath: string): number[] | undefined {
+export function latentShapeFromConfig(modelPath: string): number[] | undefined {
   const cfgPath = path.join(path.dirname(modelPath), 'config.json');
   if (!modelPath || !existsSync(cfgPath)) return undefined;
   try {

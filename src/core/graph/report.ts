@@ -25,7 +25,7 @@ import { factsFromType, type DimValue } from './shapes';
  *   flopsAt: null | {                   // set when input dims are symbolic: FLOPs are counted at
  *     inputs: { [name]: number[] },     //   these concrete input shapes,
  *     assumed: string,                  //   'batch=1, height=64, width=64'
- *     dims: [{ input, axis, symbol, value, rule }],  // rule: 'batch' | 'spatial' | 'sequence' | 'default'
+ *     dims: [{ input, axis, symbol, value, rule }],  // rule: 'batch' | 'config' | 'spatial' | 'sequence' | 'default'
  *   },
  *   depth: number,                      // module depth listed (root is 0)
  *   modules: [ModuleReport],            // depth-first pre-order, the root (id '') first
