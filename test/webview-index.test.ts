@@ -17,7 +17,7 @@ async function index(): Promise<GraphIndex> {
   const a = await analyzeModel(await readModel(MODEL));
   const msg = parseToWebview(JSON.parse(JSON.stringify({ type: 'init', graph: buildGraphIndex(a), modelName: 'tiny', modelPath: MODEL })));
   assert.equal(msg.type, 'init');
-  return msg.type === 'init' ? msg.graph : (undefined as never);
+  return msg.type === 'init' ? msg.graph! : (undefined as never);
 }
 
 const size = (kind: string) => ({ w: kind === 'node' ? 90 : 160, h: kind === 'node' ? 36 : 48 });

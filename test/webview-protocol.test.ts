@@ -27,6 +27,7 @@ const toWebview: ToWebview[] = [
   { type: 'pruneState', state: 'running' },
   { type: 'distillState', state: 'done', outputPath: '/m/distilled' },
   { type: 'reveal', moduleId: 'mid.attentions.0' },
+  { type: 'init', graphJson: '{"schema":"ld-surgeon/graph-index@1"}', modelName: 'm.onnx', modelPath: '/m/m.onnx' },
   { type: 'selectionBudget', metric: 'flops', percent: 30 },
 ];
 
@@ -38,6 +39,8 @@ const fromWebview: FromWebview[] = [
   { type: 'scoreOperators' },
   { type: 'cancelScoring' },
   { type: 'openNode', nodeId: '/conv_in/Conv' },
+  { type: 'edit', edit: { kind: 'bypass', module: 'mid_block.attentions.0' } },
+  { type: 'edit', edit: { kind: 'set-attribute', node: '/conv_in/Conv', name: 'strides', input: { type: 'text', value: '[2, 2]' } } },
   { type: 'selectionChanged', ids: [] },
   { type: 'reportError', message: 'boom' },
 ];
@@ -65,12 +68,15 @@ test('malformed messages are rejected with a message naming the problem', () => 
     [{ type: 'scoringState', state: 'paused' }, /unknown scoring state/],
     [{ type: 'weightStats', requestId: 1, tensorName: 'w' }, /needs stats or error/],
     [{ type: 'selectionBudget', metric: 'params', percent: 130 }, /within 0..100/],
-    [{ type: 'init', modelName: 'a', modelPath: 'b' }, /init.graph/],
+    [{ type: 'init', modelName: 'a', modelPath: 'b' }, /init needs graph \(an object\) or graphJson/],
+    [{ type: 'init', graphJson: '', modelName: 'a', modelPath: 'b' }, /init needs graph/],
   ];
   for (const [m, re] of bad) assert.throws(() => parseToWebview(m), (e: unknown) => e instanceof ProtocolError && re.test((e as Error).message), String(re));
   assert.throws(() => parseFromWebview({ type: 'applyPrune', ids: [] }), /non-empty list/);
   assert.throws(() => parseFromWebview({ type: 'requestWeightStats', requestId: 1 }), /tensorName/);
   assert.throws(() => parseFromWebview({ type: 'ready' }), /protocolVersion/);
+  assert.throws(() => parseFromWebview({ type: 'edit', edit: { kind: 'delete-everything' } }), /known kind/);
+  assert.throws(() => parseFromWebview({ type: 'edit' }), /known kind/);
   assert.throws(() => parseFromWebview({ type: 'init', graph: {}, modelName: '', modelPath: '' }), /unknown message type "init"/, 'host-bound messages are not accepted from the webview');
 });
 

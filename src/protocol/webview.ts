@@ -7,11 +7,12 @@ import type { GraphIndex } from '../core/graph/graph-index';
 import type { CandidateResult } from '../core/scoring/events';
 import type { ModificationKind } from '../core/surgery/types';
 import type { WeightStats } from '../core/graph/tensor-stats';
+import type { EditKind, ModelEdit } from '../core/edit/types';
 
-export type { GraphIndex, CandidateResult, ModificationKind, WeightStats };
+export type { GraphIndex, CandidateResult, ModificationKind, WeightStats, ModelEdit };
 
 /** Bumped whenever a message changes shape; the webview sends it in `ready`. */
-export const WEBVIEW_PROTOCOL_VERSION = 1;
+export const WEBVIEW_PROTOCOL_VERSION = 2;
 
 // ---------------------------------------------------------------------------------------------
 // Payloads
@@ -42,7 +43,9 @@ export interface SelectionBudget {
 export type ToWebview =
   | {
       type: 'init';
-      graph: GraphIndex;
+      /** the graph index, or (graphJson) its JSON as the model worker made it: the host passes it on unparsed */
+      graph?: GraphIndex;
+      graphJson?: string;
       modelName: string;
       modelPath: string;
       /** only for harnesses; in VS Code the body classes (vscode-light/-dark/-high-contrast) decide */
@@ -85,6 +88,8 @@ export type FromWebview =
   /** show the node's full definition (attributes, all inputs) in an editor */
   | { type: 'openNode'; nodeId: string }
   | { type: 'selectionChanged'; ids: string[] }
+  /** an edit of the model (src/core/edit); the host answers with a new `init`, or shows why it was refused */
+  | { type: 'edit'; edit: ModelEdit }
   | { type: 'reportError'; message: string; stack?: string };
 
 export type ToWebviewType = ToWebview['type'];
@@ -99,6 +104,8 @@ export class ProtocolError extends Error {
 }
 
 type Check = (m: Record<string, unknown>) => string | undefined;
+
+const EDIT_KINDS: EditKind[] = ['bypass', 'replace', 'remove-node', 'rename-node', 'rename-value', 'set-attribute', 'set-output', 'clear-output', 'accept-prunes', 'reject-prunes'];
 
 const isStr = (v: unknown): v is string => typeof v === 'string';
 const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
@@ -120,7 +127,7 @@ function checkCandidate(c: unknown): string | undefined {
 
 const toWebviewChecks: Record<ToWebviewType, Check> = {
   init: (m) =>
-    need(!!m.graph && typeof m.graph === 'object', 'init.graph must be an object') ??
+    need((!!m.graph && typeof m.graph === 'object') || (isStr(m.graphJson) && m.graphJson !== ''), 'init needs graph (an object) or graphJson (a string)') ??
     need(isStr(m.modelName) && isStr(m.modelPath), 'init needs modelName and modelPath'),
   scores: (m) => {
     if (!Array.isArray(m.results)) return 'scores.results must be an array';
@@ -158,6 +165,7 @@ const fromWebviewChecks: Record<FromWebviewType, Check> = {
   cancelScoring: () => undefined,
   openNode: (m) => need(isStr(m.nodeId), 'openNode.nodeId must be a string'),
   selectionChanged: (m) => need(isStrArray(m.ids), 'selectionChanged.ids must be strings'),
+  edit: (m) => need(!!m.edit && typeof m.edit === 'object' && EDIT_KINDS.includes((m.edit as { kind?: string }).kind as EditKind), 'edit.edit must be an edit with a known kind'),
   reportError: (m) => need(isStr(m.message), 'reportError.message must be a string'),
 };
 

@@ -3,7 +3,7 @@
 // Shape/Gather/Unsqueeze/Concat chains around every Reshape, skip Concats in the up blocks. Used by
 // the harness page and the SD-scale benchmark; not shipped.
 // type-only: the index module's runtime imports are node-only, and this file also runs in the browser
-import type { GraphIndex, IndexModule, IndexNode } from '../../src/core/graph/graph-index';
+import type { GraphIndex, IndexAttribute, IndexModule, IndexNode } from '../../src/core/graph/graph-index';
 import type { CandidateResult } from '../../src/protocol/webview';
 
 type Shape = number[];
@@ -167,7 +167,7 @@ class Builder {
       out: n.outputs.map(vi),
       ...(n.noise ? { noise: n.noise } : { flops: n.flops ?? 0 }),
       // attributes as a future index version may carry them (the webview reads them when present)
-      ...(n.attrs ? { attrs: n.attrs } : {}),
+      ...(n.attrs ? { attrs: indexAttrs(n.attrs) } : {}),
     }));
     const edges: [number, number, number][] = [];
     nodes.forEach((n, to) => {
@@ -461,4 +461,14 @@ export function syntheticScores(index: GraphIndex, seed = 7): CandidateResult[] 
     });
   }
   return out;
+}
+
+/** The synthetic nodes' attribute records as the index carries them (typed entries). */
+function indexAttrs(attrs: Record<string, unknown>): IndexAttribute[] {
+  return Object.entries(attrs).map(([name, v]): IndexAttribute => {
+    if (typeof v === 'string') return { name, type: 'string', value: v };
+    if (typeof v === 'number') return Number.isInteger(v) ? { name, type: 'int', value: v } : { name, type: 'float', value: v };
+    if (Array.isArray(v) && v.every((x) => typeof x === 'number')) return (v as number[]).every(Number.isInteger) ? { name, type: 'ints', value: v as number[] } : { name, type: 'floats', value: v as number[] };
+    return { name, type: 'other' };
+  });
 }

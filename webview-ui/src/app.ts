@@ -4,6 +4,7 @@ import {
   RequestTracker,
   WEBVIEW_PROTOCOL_VERSION,
   type CandidateResult,
+  type GraphIndex,
   type FromWebview,
   type SelectionBudget,
   type ToWebview,
@@ -135,7 +136,7 @@ export class App {
     performance.mark('ld:init');
     if (msg.theme) applyTheme(msg.theme);
     const t0 = performance.now();
-    this.graph = new ViewGraph(msg.graph);
+    this.graph = new ViewGraph(msg.graph ?? (JSON.parse(msg.graphJson!) as GraphIndex));
     performance.measure('ld:index', { start: t0, end: performance.now() });
     this.modelPath = msg.modelPath;
     this.entries = buildSearchIndex(this.graph);

@@ -9,7 +9,11 @@ import {
 } from '../../protocol/webview';
 import type { ModelService } from '../model/modelService';
 import type { ScoreStore } from '../score/scoreStore';
-import { buildGraphIndex } from '../../core/graph';
+import { EditRefused, ModelWorker, type ChangeSummary, type ModelEdit } from '../../core/edit';
+import { humanCount } from '../../core/graph';
+import type { CandidateResult } from '../../core/scoring/events';
+import { registerEditCommands } from './editCommands';
+import { GraphDocument } from './graphDocument';
 import { GRAPH_VIEW_TYPE } from './graphTabs';
 
 /** What the webview can ask the rest of the extension to do. */
@@ -31,9 +35,10 @@ function errorHtml(message: string): string {
 <body><p style="color: var(--vscode-errorForeground); font-family: var(--vscode-font-family)">${esc}</p></body></html>`;
 }
 
-class GraphDocument implements vscode.CustomDocument {
-  constructor(readonly uri: vscode.Uri) {}
-  dispose(): void {}
+/** One line for the status bar: what the edit did to the totals, and the estimated speed-up. */
+export function describeChange(s: ChangeSummary): string {
+  const pct = (now: number, was: number) => (was > 0 ? `${(100 * (now / was - 1)).toFixed(1)}%` : '–');
+  return `${s.label}: params ${humanCount(s.now.params)} (${pct(s.now.params, s.original.params)}), FLOPs ${humanCount(s.now.flops)} (${pct(s.now.flops, s.original.flops)}), est. speed-up ×${s.speedup.estimate.toFixed(2)} (${s.speedup.basis})`;
 }
 
 export class GraphPanel implements vscode.Disposable {
@@ -48,7 +53,11 @@ export class GraphPanel implements vscode.Disposable {
   /** what the host sent, newest last (kept short; for tests and diagnostics) */
   readonly sent: ToWebview['type'][] = [];
 
+  /** the score results the webview has, by id (as sent), so a change sends only what changed */
+  private readonly sentScores = new Map<string, string>();
+
   constructor(
+    readonly document: GraphDocument,
     readonly modelPath: string,
     readonly panel: vscode.WebviewPanel,
     private readonly extensionUri: vscode.Uri,
@@ -56,6 +65,7 @@ export class GraphPanel implements vscode.Disposable {
     private readonly scores: ScoreStore,
     private readonly actions: GraphActions,
     private readonly output: vscode.OutputChannel,
+    private readonly applyEdit: (document: GraphDocument, edit: ModelEdit) => Promise<unknown>,
   ) {
     this.ready = new Promise((res, rej) => {
       this.readyResolve = res;
@@ -84,10 +94,10 @@ export class GraphPanel implements vscode.Disposable {
     this.disposables.push(
       panel.webview.onDidReceiveMessage((raw) => void this.receive(raw)),
       scores.onDidChange((p) => {
-        if (p === modelPath && this.isReady) void this.post({ type: 'scores', results: scores.all(p), reset: true });
+        if (p === modelPath && this.isReady) void this.sendScoreChanges(scores.all(p));
       }),
-      models.onDidChangeModel((p) => {
-        if (p === modelPath && this.isReady) void this.sendInit();
+      document.onDidChangeModel(() => {
+        if (this.isReady) void this.sendInit();
       }),
     );
   }
@@ -154,6 +164,9 @@ export class GraphPanel implements vscode.Disposable {
       case 'selectionChanged':
         this.selection = msg.ids;
         return;
+      case 'edit':
+        await this.applyEdit(this.document, msg.edit);
+        return;
       case 'reportError':
         this.output.appendLine(`graph view ${path.basename(this.modelPath)}: ${msg.message}${msg.stack ? `\n${msg.stack}` : ''}`);
         return;
@@ -162,14 +175,16 @@ export class GraphPanel implements vscode.Disposable {
 
   private async sendInit(): Promise<void> {
     try {
-      const analysis = await this.models.analysis(this.modelPath);
+      // the index as the model worker made it: never analysed or parsed on the extension host
       await this.post({
         type: 'init',
-        graph: buildGraphIndex(analysis),
+        graphJson: this.document.indexJson,
         modelName: path.basename(this.modelPath),
         modelPath: this.modelPath,
       });
       const results = this.scores.all(this.modelPath);
+      this.sentScores.clear();
+      for (const r of results) this.sentScores.set(r.id, JSON.stringify(r));
       for (const m of batchScores(results)) await this.post(m);
       for (const m of this.actions.initialState(this.modelPath)) await this.post(m);
       this.isReady = true;
@@ -182,13 +197,31 @@ export class GraphPanel implements vscode.Disposable {
     }
   }
 
+  /**
+   * Score changes as batches of the results that changed since the last send (a scoring run adds one
+   * result at a time: resending every result each time is O(N²) messages and webview work).
+   */
+  private async sendScoreChanges(all: CandidateResult[]): Promise<void> {
+    const ids = new Set(all.map((r) => r.id));
+    const dropped = [...this.sentScores.keys()].some((id) => !ids.has(id));
+    const changed = dropped ? all : all.filter((r) => this.sentScores.get(r.id) !== JSON.stringify(r));
+    if (dropped) this.sentScores.clear();
+    for (const r of changed) this.sentScores.set(r.id, JSON.stringify(r));
+    const batches = batchScores(changed);
+    if (dropped) await this.post({ type: 'scores', results: [], reset: true });
+    for (const m of batches) await this.post(m);
+  }
+
   dispose(): void {
     for (const d of this.disposables) d.dispose();
   }
 }
 
-export class GraphEditorProvider implements vscode.CustomReadonlyEditorProvider<GraphDocument>, vscode.Disposable {
+export class GraphEditorProvider implements vscode.CustomEditorProvider<GraphDocument>, vscode.Disposable {
   private readonly panels = new Set<GraphPanel>();
+  private readonly edited = new vscode.EventEmitter<vscode.CustomDocumentEditEvent<GraphDocument>>();
+  readonly onDidChangeCustomDocument = this.edited.event;
+  private worker: ModelWorker | undefined;
   private readonly activeChanged = new vscode.EventEmitter<GraphPanel>();
   /** a graph editor became the active editor */
   readonly onDidActivate = this.activeChanged.event;
@@ -202,19 +235,72 @@ export class GraphEditorProvider implements vscode.CustomReadonlyEditorProvider<
   ) {}
 
   register(): vscode.Disposable {
-    return vscode.window.registerCustomEditorProvider(GRAPH_VIEW_TYPE, this, {
-      // re-laying out a large graph on every tab switch is slow; keep the webview alive while hidden
-      webviewOptions: { retainContextWhenHidden: true },
-      supportsMultipleEditorsPerDocument: false,
-    });
+    return vscode.Disposable.from(
+      vscode.window.registerCustomEditorProvider(GRAPH_VIEW_TYPE, this, {
+        // re-laying out a large graph on every tab switch is slow; keep the webview alive while hidden
+        webviewOptions: { retainContextWhenHidden: true },
+        supportsMultipleEditorsPerDocument: false,
+      }),
+      ...registerEditCommands(this),
+    );
   }
 
-  openCustomDocument(uri: vscode.Uri): GraphDocument {
-    return new GraphDocument(uri);
+  /** Opening and analysing happen in the model worker thread (dist/model-worker.js), started on first use. */
+  async openCustomDocument(uri: vscode.Uri, context: vscode.CustomDocumentOpenContext): Promise<GraphDocument> {
+    this.worker ??= ModelWorker.start({ modulePath: vscode.Uri.joinPath(this.extensionUri, 'dist', 'model-worker.js').fsPath });
+    return GraphDocument.open(uri, this.worker, context.backupId);
+  }
+
+  /**
+   * Applies an edit to the document: one VS Code edit (undo/redo go back to the worker), the totals
+   * and estimated speed-up in the status bar; a refused edit shows its reason and changes nothing.
+   * Resolves with the summary, or undefined when refused.
+   */
+  async applyEdit(document: GraphDocument, edit: ModelEdit): Promise<ChangeSummary | undefined> {
+    let summary: ChangeSummary;
+    try {
+      summary = await document.apply(edit);
+    } catch (e) {
+      if (!(e instanceof EditRefused)) throw e;
+      this.output.appendLine(`edit refused: ${e.message}`);
+      void vscode.window.showWarningMessage(e.message);
+      return undefined;
+    }
+    this.edited.fire({ document, label: summary.label, undo: () => document.undo(), redo: () => document.redo() });
+    vscode.window.setStatusBarMessage(describeChange(summary), 15000);
+    return summary;
+  }
+
+  async saveCustomDocument(document: GraphDocument): Promise<void> {
+    const out = await document.save();
+    vscode.window.setStatusBarMessage(`Saved the edited model to ${path.basename(out)} (the original is unchanged)`, 10000);
+  }
+
+  async saveCustomDocumentAs(document: GraphDocument, destination: vscode.Uri): Promise<void> {
+    const r = await document.saveAs(destination);
+    if (r.backup) void vscode.window.showInformationMessage(`Saved over ${path.basename(r.path)}; the previous file is kept as ${path.basename(r.backup)}.`);
+  }
+
+  revertCustomDocument(document: GraphDocument): Promise<void> {
+    return document.revert();
+  }
+
+  backupCustomDocument(document: GraphDocument, context: vscode.CustomDocumentBackupContext): Promise<vscode.CustomDocumentBackup> {
+    return document.backup(context.destination);
+  }
+
+  /** The graph in focus (or the only open one). */
+  activePanel(): GraphPanel | undefined {
+    const panels = [...this.panels];
+    return panels.find((p) => p.panel.active) ?? (panels.length === 1 ? panels[0] : undefined);
+  }
+
+  activeDocument(): GraphDocument | undefined {
+    return this.activePanel()?.document;
   }
 
   resolveCustomEditor(document: GraphDocument, webviewPanel: vscode.WebviewPanel): void {
-    const panel = new GraphPanel(document.uri.fsPath, webviewPanel, this.extensionUri, this.models, this.scores, this.actions, this.output);
+    const panel = new GraphPanel(document, document.uri.fsPath, webviewPanel, this.extensionUri, this.models, this.scores, this.actions, this.output, (d, e) => this.applyEdit(d, e));
     this.panels.add(panel);
     webviewPanel.onDidDispose(() => {
       this.panels.delete(panel);
@@ -257,5 +343,7 @@ export class GraphEditorProvider implements vscode.CustomReadonlyEditorProvider<
     for (const p of this.panels) p.dispose();
     this.panels.clear();
     this.activeChanged.dispose();
+    this.edited.dispose();
+    void this.worker?.dispose();
   }
 }

@@ -8,6 +8,7 @@
 // asked for, and the inspector marks such inputs instead.
 import { elemTypeName } from '../../../src/core/onnx/types';
 import type { GraphIndex } from '../../../src/protocol/webview';
+import type { IndexAttribute } from '../../../src/core/graph/graph-index';
 
 export const ROOT = '';
 
@@ -150,8 +151,7 @@ export class ViewGraph {
       outputs: n.out.map(valueName),
       ...(n.noise ? { noise: n.noise } : {}),
       ...(n.flops !== undefined ? { flops: n.flops } : {}),
-      // not part of every index version: read when present
-      ...((n as { attrs?: Record<string, unknown> }).attrs ? { attrs: (n as { attrs?: Record<string, unknown> }).attrs } : {}),
+      ...(n.attrs ? { attrs: attrValues(n.attrs) } : {}),
     }));
     this.hidden = new Uint8Array(this.nodes.length);
     for (const n of this.nodes) {
@@ -255,4 +255,16 @@ function lastSegment(id: string): string {
   const parts = id.split('.');
   if (parts.length >= 2 && /^\d+$/.test(parts[parts.length - 1])) return parts.slice(-2).join('.');
   return parts[parts.length - 1];
+}
+
+/** Attribute name → what the inspector shows: numbers, lists, text; a tensor as its type and dims (never values). */
+export function attrValues(attrs: readonly IndexAttribute[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const a of attrs) {
+    if (a.type === 'tensor') out[a.name] = `tensor ${elemTypeName(a.elemType)}[${a.dims.join(',')}]`;
+    else if (a.type === 'graph') out[a.name] = `graph (${a.nodes} nodes)`;
+    else if (a.type === 'other') out[a.name] = '…';
+    else out[a.name] = a.value;
+  }
+  return out;
 }

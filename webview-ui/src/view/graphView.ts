@@ -311,6 +311,7 @@ export class GraphCanvas {
             aria: aria(d),
             expandable: d.kind === 'block' && this.graph.expandable(d.moduleId!),
             op: d.kind === 'node' ? this.graph.nodes[d.node!].op : undefined,
+            context: editContext(d, this.graph),
           }),
         ),
       )
@@ -329,4 +330,12 @@ export class GraphCanvas {
 
 function cssEscape(s: string): string {
   return typeof CSS !== 'undefined' && CSS.escape ? CSS.escape(s) : s.replace(/["\\]/g, '\\$&');
+}
+
+/** The webview context-menu data of an item: modules get the block edits, nodes the node edits. */
+function editContext(d: VisibleItem, g: ViewGraph): Record<string, string | boolean> | undefined {
+  const nodeId = d.node !== undefined ? g.nodes[d.node].id : undefined;
+  if (d.kind === 'block') return { webviewSection: 'module', moduleId: d.moduleId!, ...(nodeId ? { nodeId } : {}), preventDefaultContextMenuItems: true };
+  if (d.kind === 'node' && nodeId) return { webviewSection: 'node', nodeId, preventDefaultContextMenuItems: true };
+  return undefined;
 }

@@ -24,6 +24,11 @@ export interface ItemLook {
   expandable: boolean;
   /** the operator of a node item */
   op?: string;
+  /**
+   * what VS Code's webview context menu gets (data-vscode-context): the module or node the edit
+   * commands (bypass, rename…) act on
+   */
+  context?: Record<string, string | boolean>;
 }
 
 export function buildItem(el: SVGGElement, it: VisibleItem, look: ItemLook): void {
@@ -33,6 +38,7 @@ export function buildItem(el: SVGGElement, it: VisibleItem, look: ItemLook): voi
   el.setAttribute('tabindex', '0');
   el.setAttribute('role', 'button');
   el.setAttribute('aria-label', look.aria);
+  if (look.context) el.setAttribute('data-vscode-context', JSON.stringify(look.context));
   el.append(s('rect', { class: 'body', rx: it.kind === 'io' ? NODE_H / 2 : it.kind === 'node' ? 4 : 6 }), s('rect', { class: 'outline', rx: it.kind === 'io' ? NODE_H / 2 + 3 : 8 }));
   if (it.kind === 'node') el.append(s('rect', { class: 'stripe', x: 0, y: 0, width: 4, rx: 2 }));
   const title = s('text', { class: 'title', x: it.kind === 'io' ? 0 : 12, y: it.kind === 'block' ? 19 : 15 });
