@@ -18,6 +18,7 @@ import { scoreWorkflow } from './score/scoreWorkflow';
 import { pruneWorkflow } from './prune/pruneWorkflow';
 import { distillWorkflow } from './distill/distillWorkflow';
 import { command } from './commands';
+import { followVsCodeTelemetry } from './runtimeTelemetry';
 import type { ExtensionServices } from './services';
 import type { LdSurgeonApi } from './api';
 import { DistillChartPanels } from './distill/distillChart';
@@ -26,6 +27,8 @@ import { resumableRun } from './distill/trainerRun';
 let jobsToInterrupt: JobManager | undefined;
 
 export function activate(context: vscode.ExtensionContext): LdSurgeonApi {
+  // first, before any model is opened: onnxruntime's telemetry as VS Code's setting says
+  context.subscriptions.push(followVsCodeTelemetry());
   const output = vscode.window.createOutputChannel('LD Surgeon');
   const pipelines = new PipelineFolders();
   const models = new ModelService();

@@ -8,20 +8,32 @@ import type { JobEvent, JobProtocol, JobRequest, SupervisedProcess } from '../jo
 import { isWorkerMessage, type ScoreRequest, type WorkerToHost } from '../../protocol/worker';
 import { ScoringClient, type WorkerLaunch } from '../../worker/client';
 import { CancelledError, UserError } from '../../core/errors';
-import type { ScoreSettings } from '../../core/scoring/settings';
+import { applyPreset, type ScoreSettings } from '../../core/scoring/settings';
+import type { Granularity } from '../../core/surgery/types';
 import type { LdSurgeonSettings } from '../settings';
 import { formatDuration } from '../format';
 
-/** The worker's settings from the extension's (`ldSurgeon.*`); anything unset takes the worker's default. */
-export function workerSettings(s: LdSurgeonSettings): Partial<ScoreSettings> {
-  const out: Partial<ScoreSettings> = {
+/**
+ * The worker's settings from the extension's (`ldSurgeon.*`): the preset's samples, steps and
+ * granularity unless set; `granularity` (the estimate's, fitted to the model) wins over the preset's.
+ */
+export function workerSettings(s: LdSurgeonSettings, granularity?: Granularity): Partial<ScoreSettings> {
+  return applyPreset(s.scorePreset, {
     samples: s.samples,
-    granularity: s.granularity,
+    steps: s.steps,
+    granularity: s.granularity ?? granularity,
     variant: s.scoreVariant,
     ep: s.executionProvider,
-  };
-  if (s.steps !== undefined) out.steps = s.steps;
-  return out;
+  });
+}
+
+/** The CLI's `score --estimate` arguments for these settings (only what is set explicitly, so the CLI fits the preset to the model). */
+export function estimateArgs(cliPath: string, target: string, s: LdSurgeonSettings): string[] {
+  const args = [cliPath, 'score', target, '--estimate', '--json', '--preset', s.scorePreset, '--ep', s.executionProvider];
+  if (s.samples !== undefined) args.push('--samples', String(s.samples));
+  if (s.steps !== undefined) args.push('--steps', String(s.steps));
+  if (s.granularity !== undefined) args.push('--granularity', s.granularity);
+  return args;
 }
 
 function progressMessage(m: Extract<WorkerToHost, { type: 'progress' }>): string {

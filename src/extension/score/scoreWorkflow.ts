@@ -12,6 +12,9 @@ import { resolveScoreTarget } from '../model/targets';
 import { command, errorText, rel } from '../commands';
 import { chooseConditionsCommand, conditionsFor } from '../conditions';
 import { describeConditions } from '../../core/pipeline/conditions';
+import { describeEstimate } from '../../core/scoring/estimate';
+import type { Granularity } from '../../core/surgery/types';
+import { confirmEstimate, estimateScore } from './scoreEstimate';
 import type { ExtensionServices } from '../services';
 
 export interface ScoreWorkflow {
@@ -25,6 +28,7 @@ export interface ScoreWorkflow {
 
 export function scoreWorkflow(d: ExtensionServices): ScoreWorkflow {
   const worker = { modulePath: vscode.Uri.joinPath(d.context.extensionUri, 'dist', 'worker.js').fsPath, execArgv: [] };
+  const cliPath = vscode.Uri.joinPath(d.context.extensionUri, 'dist', 'cli.js').fsPath;
   /** by scored model file: a pipeline folder and its unet/model.onnx are the same job */
   const running = new Map<string, RunningJob>();
 
@@ -71,11 +75,30 @@ export function scoreWorkflow(d: ExtensionServices): ScoreWorkflow {
     return job;
   }
 
-  /** `ask`: offer the conditions pick when the setting is unset (the command); undefined when the user backs out */
+  /**
+   * `ask`: offer the conditions pick when the setting is unset, and confirm a long run (the command);
+   * undefined when the user backs out
+   */
   async function scoreWith(target: string, ask: boolean): Promise<RunningJob | undefined> {
     const conditions = await conditionsFor(target, ask);
     if (!conditions) return undefined;
-    return start({ target, settings: { ...workerSettings(readSettings(vscode.Uri.file(target))), conditions: conditions.input }, conditionsLine: conditions.line });
+    let settings = readSettings(vscode.Uri.file(target));
+    // the evaluation count and the time, before starting; the job reports its own errors, so a failed estimate only goes to the log
+    let granularity: Granularity | undefined;
+    try {
+      const e = await vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title: 'LD Surgeon: estimating the scoring run…' }, () => estimateScore(cliPath, target, settings));
+      d.output.appendLine(`score ${rel(target)}: ${e.preset} preset, ${describeEstimate(e)}`);
+      granularity = e.settings.granularity;
+      const go = ask ? await confirmEstimate(rel(target), e) : 'as-is';
+      if (!go) return undefined;
+      if (go === 'quick') {
+        settings = { ...settings, scorePreset: 'quick' };
+        granularity = undefined;
+      }
+    } catch (err) {
+      d.output.appendLine(`score ${rel(target)}: no estimate (${errorText(err)})`);
+    }
+    return start({ target, settings: { ...workerSettings(settings, granularity), conditions: conditions.input }, conditionsLine: conditions.line });
   }
   const score = async (target: string) => (await scoreWith(target, false))!;
 
