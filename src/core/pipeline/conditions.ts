@@ -215,7 +215,7 @@ export function conditionInputFromSpec(spec: ConditionSpec, baseDir = process.cw
     case 'default':
       return { kind: 'default' };
     case 'prompts':
-      if (!spec.prompts.length || spec.prompts.some((p) => p.trim() === '')) throw new UserError('--prompt: an empty prompt');
+      if (!spec.prompts.length) throw new UserError('no prompts given');
       return { kind: 'prompts', prompts: spec.prompts };
     case 'promptsFile': {
       const file = abs(spec.file);
