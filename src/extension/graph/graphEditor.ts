@@ -222,6 +222,8 @@ export class GraphEditorProvider implements vscode.CustomEditorProvider<GraphDoc
   private readonly edited = new vscode.EventEmitter<vscode.CustomDocumentEditEvent<GraphDocument>>();
   readonly onDidChangeCustomDocument = this.edited.event;
   private worker: ModelWorker | undefined;
+  /** the reason the last refused edit was given (for tests and diagnostics) */
+  lastRefusal: string | undefined;
   private readonly activeChanged = new vscode.EventEmitter<GraphPanel>();
   /** a graph editor became the active editor */
   readonly onDidActivate = this.activeChanged.event;
@@ -262,6 +264,7 @@ export class GraphEditorProvider implements vscode.CustomEditorProvider<GraphDoc
       summary = await document.apply(edit);
     } catch (e) {
       if (!(e instanceof EditRefused)) throw e;
+      this.lastRefusal = e.message;
       this.output.appendLine(`edit refused: ${e.message}`);
       void vscode.window.showWarningMessage(e.message);
       return undefined;

@@ -1,9 +1,13 @@
 // Opening a model shows it in the LD Surgeon graph editor: the webview loads, says `ready`, gets the
-// graph; the Model view follows the editor; node definitions and weight statistics are served.
+// graph; the Model view follows the editor; node definitions and weight statistics are served. Editing:
+// bypass a block, undo, redo, a refused edit, Save beside the original, Save As, reopen the saved model.
 import * as assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { suite, suiteSetup, suiteTeardown, test } from './tdd';
-import { api, closeAllEditors, unetPath, waitFor } from './helpers';
+import { api, closeAllEditors, unetPath, waitFor, workspaceRoot } from './helpers';
 import { numElements } from '../../../src/core/onnx/types';
 import type { LdSurgeonApi } from '../../../src/extension/api';
 
@@ -69,5 +73,77 @@ suite('graph editor', () => {
     assert.ok(stats.min <= stats.mean && stats.mean <= stats.max);
     assert.ok(stats.std > 0, 'trained weights vary');
     await assert.rejects(a.workflows.graphActions.weightStats(unetPath(), 'no-such-tensor'), /no constant tensor 'no-such-tensor'/);
+  });
+});
+
+suite('graph editor: editing', () => {
+  let a: LdSurgeonApi;
+  let dir: string;
+  let model: string;
+  let original: string;
+  const sha = (p: string) => createHash('sha256').update(readFileSync(p)).digest('hex');
+  const panel = () => a.graphs.panelsFor(model)[0];
+  const tab = () => vscode.window.tabGroups.all.flatMap((g) => g.tabs).find((t) => t.input instanceof vscode.TabInputCustom && t.input.uri.fsPath === model);
+  const nodes = (json: string) => (JSON.parse(json) as { nodes: { id: string }[] }).nodes.map((n) => n.id);
+  const BLOCK = 'down_blocks.0.attentions.0';
+  const inBlock = (id: string) => id.startsWith('/down_blocks.0/attentions.0/');
+
+  suiteSetup(async () => {
+    a = await api();
+    await closeAllEditors();
+    // an own copy: the other suites use the workspace's model as shipped
+    dir = path.join(workspaceRoot(), 'edit-e2e');
+    mkdirSync(dir, { recursive: true });
+    model = path.join(dir, 'model.onnx');
+    copyFileSync(unetPath(), model);
+    copyFileSync(path.join(path.dirname(unetPath()), 'config.json'), path.join(dir, 'config.json'));
+    original = sha(model);
+    await vscode.commands.executeCommand('vscode.openWith', vscode.Uri.file(model), 'ldSurgeon.graph');
+    await (await waitFor('the graph panel', () => panel(), 60_000)).ready;
+  });
+  suiteTeardown(async () => {
+    await vscode.commands.executeCommand('workbench.action.revertAndCloseActiveEditor');
+    await closeAllEditors();
+  });
+
+  test('bypass a block from its context-menu command: one edit, the tab is dirty, the webview gets the new graph', async () => {
+    const inits = panel().sent.filter((t) => t === 'init').length;
+    await vscode.commands.executeCommand('ldSurgeon.graph.bypass', { webviewSection: 'module', moduleId: BLOCK });
+    const doc = panel().document;
+    assert.deepEqual(doc.edits, [{ kind: 'bypass', module: BLOCK }]);
+    assert.ok(!nodes(doc.indexJson).some(inBlock), 'the block is gone from the graph');
+    await waitFor('the dirty dot', () => tab()?.isDirty || undefined);
+    await waitFor('a new init', () => panel().sent.filter((t) => t === 'init').length > inits || undefined);
+  });
+
+  test('undo and redo go through VS Code\'s edit stack', async () => {
+    await vscode.commands.executeCommand('undo');
+    await waitFor('undo', () => panel().document.edits.length === 0 || undefined);
+    assert.ok(nodes(panel().document.indexJson).some(inBlock));
+    await waitFor('clean tab after undo', () => tab()?.isDirty === false || undefined);
+    await vscode.commands.executeCommand('redo');
+    await waitFor('redo', () => panel().document.edits.length === 1 || undefined);
+    assert.ok(!nodes(panel().document.indexJson).some(inBlock));
+  });
+
+  test('a refused edit says why and changes nothing', async () => {
+    await vscode.commands.executeCommand('ldSurgeon.graph.replaceByShortcut', { webviewSection: 'module', moduleId: 'down_blocks.0.resnets.0' });
+    assert.match(a.graphs.lastRefusal ?? '', /cannot replace 'down_blocks\.0\.resnets\.0' by its shortcut/);
+    assert.equal(panel().document.edits.length, 1);
+  });
+
+  test('Save writes the edited model beside the original; Save As elsewhere; reopened, the edit is there; the original bytes are unchanged', async () => {
+    await vscode.commands.executeCommand('workbench.action.files.save');
+    const edited = path.join(dir, 'model.edited.onnx');
+    await waitFor('model.edited.onnx', () => existsSync(edited) || undefined, 60_000);
+    await waitFor('clean tab after save', () => tab()?.isDirty === false || undefined);
+    const target = vscode.Uri.file(path.join(dir, 'saved-as.onnx'));
+    await a.graphs.saveCustomDocumentAs(panel().document, target);
+    assert.equal(sha(model), original, 'the original file is unchanged');
+    await vscode.commands.executeCommand('vscode.openWith', target, 'ldSurgeon.graph');
+    const reopened = await waitFor('the saved model\'s graph', () => a.graphs.panelsFor(target.fsPath)[0], 60_000);
+    await reopened.ready;
+    assert.ok(!nodes(reopened.document.indexJson).some(inBlock), 'the saved model has the block bypassed');
+    assert.ok(nodes(reopened.document.indexJson).length > 1000);
   });
 });
