@@ -19,7 +19,6 @@ interface Region {
   exit: Node;
   nodes: Set<Node>;
   children: Region[];
-  parent?: Region;
 }
 
 interface Unit {
@@ -116,23 +115,23 @@ export function structuralScopes(view: GraphView, noise: ReadonlyMap<Node, Noise
     preds.set(n, ps);
     for (const p of ps) succs.get(p)!.push(n);
   }
-  const reach = (start: Iterable<Node>, skip: ReadonlySet<Node>): Set<Node> => {
+  /** Compute nodes computed from `start` (included). */
+  const reach = (start: Iterable<Node>): Set<Node> => {
     const seen = new Set<Node>();
-    const stack = [...start].filter((n) => pos.has(n) && !skip.has(n));
+    const stack = [...start].filter((n) => pos.has(n));
     while (stack.length) {
       const n = stack.pop()!;
       if (seen.has(n)) continue;
       seen.add(n);
-      for (const s of succs.get(n)!) if (!skip.has(s)) stack.push(s);
+      for (const s of succs.get(n)!) stack.push(s);
     }
     return seen;
   };
 
   // the main input is the highest-rank one (the image or latent, not the timestep or a mask), then
   // the one most of the graph is computed from; the others are side inputs
-  const none = new Set<Node>();
   const inputs = view.dataInputs();
-  const fromInput = inputs.map((v) => reach(view.consumers(v.name), none));
+  const fromInput = inputs.map((v) => reach(view.consumers(v.name)));
   const rank = (i: number) => (inputs[i].type?.kind === 'tensor' ? inputs[i].type.shape?.length ?? 0 : 0);
   let best = -1;
   fromInput.forEach((r, i) => {
@@ -162,22 +161,15 @@ export function structuralScopes(view: GraphView, noise: ReadonlyMap<Node, Noise
   }
   const mPreds = (n: Node) => mainPreds.get(n)!;
   const mSuccs = (n: Node) => mainSuccs.get(n)!;
+  // a node reading the main input directly has the virtual source as one more predecessor (the
+  // first residual block of a graph whose input feeds both its branch and its Add)
   const mainInput = best >= 0 ? inputs[best].name : undefined;
   const readsInput = (n: Node) => mainInput !== undefined && n.inputs.includes(mainInput);
   const dom = new DomTree(M, (n) => (readsInput(n) && mPreds(n).length ? [null, ...mPreds(n)] : mPreds(n)));
   const isExit = (n: Node) => n.outputs.some((o) => o && view.isGraphOutput(o)) || !mSuccs(n).length;
   const pdom = new DomTree([...M].reverse(), (n) => (isExit(n) ? [] : mSuccs(n)));
 
-  // a node reading the main input directly has the virtual source as one more predecessor (the
-  // first residual block of a graph whose input feeds both its branch and its Add)
-  const regions = findRegions(M, mPreds, mSuccs, readsInput, dom, pdom);
-  const roots = nest(regions);
-  const regionOf = new Map<Node, Region>();
-  const claim = (r: Region) => {
-    for (const n of r.nodes) regionOf.set(n, r);
-    r.children.forEach(claim);
-  };
-  roots.forEach(claim);
+  const roots = nest(findRegions(M, mPreds, mSuccs, readsInput, dom, pdom));
 
   const shapeOf = (v: string) => shapes?.get(v)?.shape;
   const outShape = (n: Node) => (n.outputs[0] ? shapeOf(n.outputs[0]) : undefined);
@@ -350,7 +342,6 @@ function nest(regions: readonly Region[]): Region[] {
     if (holders.size !== 1) continue;
     const parent = [...holders][0];
     if (parent && parent.nodes.size === r.nodes.size) continue;
-    r.parent = parent;
     (parent ? parent.children : roots).push(r);
     for (const n of r.nodes) innermost.set(n, r);
   }
