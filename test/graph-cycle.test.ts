@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { UserError } from '../src/core/errors';
-import { analyzeModel } from '../src/core/graph';
+import { analyzeModel, describeNode, describeValue, GraphView } from '../src/core/graph';
 import { writeModel } from '../src/core/onnx/writer';
 import { runScoreJob } from '../src/core/scoring/job';
 import { GraphBuilder } from './helpers/graph-builder';
@@ -46,4 +46,18 @@ test('inspect and candidates exit with the error; scoring fails with it', async 
     assert.match(r.stderr, CYCLE);
   }
   await assert.rejects(runScoreJob({ target: p, settings: { samples: 2, ep: 'cpu' } }), (e: Error) => CYCLE.test(e.message));
+});
+
+test('errors name nodes and values as the user finds them: by name, or by op type and position when unnamed', async () => {
+  const b = new GraphBuilder();
+  b.input('x', [1, 4]);
+  b.node('Relu', ['x'], { name: '', outputs: ['onnx::Relu_1'] });
+  b.node('Add', ['onnx::Relu_1', 'x'], { name: '/blk/Add', outputs: ['/blk/Add_output_0'] });
+  b.output('/blk/Add_output_0', [1, 4]);
+  const view = new GraphView(b.graph);
+  assert.equal(describeNode(view, b.graph.nodes[0]), 'the unnamed Relu (node 1 of 2)');
+  assert.equal(describeNode(view, b.graph.nodes[1]), "'/blk/Add' (Add)");
+  assert.equal(describeValue(view, 'onnx::Relu_1'), 'onnx::Relu_1 (output of the unnamed Relu (node 1 of 2))');
+  assert.equal(describeValue(view, '/blk/Add_output_0'), '/blk/Add_output_0', 'the value name already names its node');
+  assert.equal(describeValue(view, 'x'), 'x');
 });

@@ -129,6 +129,8 @@ export function findRegion(a: ModelAnalysis, scopeNodes: readonly Node[]): Regio
     .filter((r) => r.fit > 0)
     .sort((p, q) => p.side - q.side || p.type - q.type || q.fit - p.fit || q.size - p.size || p.i - q.i);
   if (!ranked.length) {
+    // a classifier head: the graph output is what it cannot replace, whatever its input
+    if (a.view.isGraphOutput(exit)) return { ok: false, reason: `its output ${exit} is a graph output`, nodes: [...scopeNodes] };
     const why = !exitShape ? `the shape of its output ${describeValue(a.view, exit)} is unknown` : `no input it reads has the rank of its output ${describeValue(a.view, exit)} ${fmt(exitShape)}`;
     return { ok: false, reason: `its main input cannot be determined: ${why}`, nodes: [...scopeNodes] };
   }
