@@ -237,6 +237,9 @@ async function main(): Promise<void> {
       bareLoopRunMs: Math.round(bare.runMs),
       bareLoopCalls: bare.calls,
       ratioToBareLoop: Math.round((score.ms / bare.runMs) * 1000) / 1000,
+      // the job's wall time over its own session.run time: what the job adds around the runs, free of
+      // any second measurement (gated and plain runs cost the same within noise: perEvaluation)
+      wallOverOwnRunTime: Math.round((score.ms / (score.gatedRunMs + score.referenceRunMs)) * 1000) / 1000,
       candidatesPerSecond: Math.round((score.scored / (score.ms / 1000)) * 100) / 100,
       phasesMs: score.phasesMs,
       // one evaluation alternated on both models in one process (one thread each): what the gates cost
