@@ -86,3 +86,40 @@ test('Ctrl+C while the trainer generates its data: exit 130 at once, no model, n
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('distill --out DIR on a pipeline writes a distilled pipeline folder; --out must fit the student', { timeout: 10 * 60_000 }, () => {
+  const { dir, pipeline } = work();
+  try {
+    const run = (...args: string[]) => spawnSync(process.execPath, [CLI, 'distill', ...args], { cwd: ROOT, encoding: 'utf8' });
+    // what --out means is checked before anything runs
+    const asFile = run('--student', pipeline, '--out', join(dir, 'd.onnx'), '--python', PYTHON);
+    assert.equal(asFile.status, 2, asFile.stderr);
+    assert.match(asFile.stderr, /d\.onnx: the student .*digits-cond is a pipeline, so --out names the distilled pipeline folder, not an \.onnx file/);
+    const asFolder = run('--student', join(pipeline, 'unet', 'model.onnx'), '--teacher', join(ROOT, 'examples', 'digits-cond', 'unet', 'model.onnx'), '--out', join(dir, 'd'), '--python', PYTHON);
+    assert.equal(asFolder.status, 2, asFolder.stderr);
+    assert.match(asFolder.stderr, /is a model, so --out names an \.onnx file/);
+    const inside = run('--student', pipeline, '--out', join(pipeline, 'd'), '--python', PYTHON);
+    assert.equal(inside.status, 2, inside.stderr);
+    assert.match(inside.stderr, /cannot be the student pipeline or inside it/);
+
+    const before = readdirSync(pipeline, { recursive: true }).map(String).sort();
+    const studentHash = sha(join(pipeline, 'unet', 'model.onnx'));
+    const out = join(dir, 'distilled');
+    const r = run('--student', pipeline, '--teacher', join(ROOT, 'examples', 'digits-cond', 'unet', 'model.onnx'), '--out', out, '--python', PYTHON, '--device', 'cpu',
+      '--steps', '1', '--batch', '2', '--data-samples', '2', '--data-steps', '1', '--eval-samples', '2', '--eval-steps', '1', '--run-dir', join(dir, 'run'));
+    assert.equal(r.status, 0, r.stderr.slice(-2000));
+    assert.match(r.stdout, new RegExp(`distilled pipeline: ${out.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} `));
+    // a pipeline folder: the student's components, the distilled U-Net, nothing that describes the student
+    for (const f of ['model_index.json', 'scheduler/scheduler_config.json', 'vae_decoder/model.onnx', 'text_encoder/model.onnx', 'metrics/metric.json', 'unet/config.json', 'unet/model.onnx']) {
+      assert.ok(existsSync(join(out, f)), `${f} in the distilled pipeline`);
+    }
+    assert.ok(!existsSync(join(out, 'samples.png')), "the student's sample sheet is not the distilled model's");
+    assert.notEqual(sha(join(out, 'unet', 'model.onnx')), studentHash, 'the U-Net is the distilled one');
+    // the student is untouched; nothing hidden or half-made is left beside the output
+    assert.deepEqual(readdirSync(pipeline, { recursive: true }).map(String).sort(), before);
+    assert.equal(sha(join(pipeline, 'unet', 'model.onnx')), studentHash);
+    assert.deepEqual(readdirSync(dir).sort(), ['digits-cond', 'distilled', 'run']);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -5,6 +5,7 @@ import type { Command } from 'commander';
 import { findPython, runTrainer, type TrainerEvent } from '../../core/distill';
 import { intFlag, numFlag } from '../flags';
 import { originalOfPruned } from '../../core/prune/record';
+import { assembleDistilledPipeline, planDistillOutput, type DistillOutputPlan } from '../../core/distill/output';
 
 interface DistillFlags {
   student: string;
@@ -95,11 +96,13 @@ export function register(program: Command): void {
     .option('--checkpoint-every <n>', 'steps between checkpoints')
     .option('--resume <runDir>', 'continue a run from its latest checkpoint')
     .option('--run-dir <dir>', 'run folder (default: beside the student)')
-    .option('--out <path>', 'distilled model (default: STUDENT.distilled.onnx)')
+    .option('--out <path>', 'distilled model: an .onnx file for a model student; a new pipeline folder for a pipeline student (default: the student U-Net\'s STUDENT.distilled.onnx)')
     .option('--python <exe>', 'Python interpreter (default: first of LD_SURGEON_PYTHON, python3, /usr/bin/python3 with torch + onnx)')
     .option('--json', 'print the trainer\'s JSON events as they come')
     .action(async (f: DistillFlags) => {
       const devices = intFlag('--devices', f.devices, 1) ?? 1;
+      // a pipeline student with --out DIR: a distilled pipeline folder (a resumed run keeps its first run's output)
+      const output: DistillOutputPlan = f.resume ? { kind: 'model', trainerOutput: f.out } : planDistillOutput(f.student, f.out);
       const choice = await findPython(f.python ? { explicit: { python: f.python, source: '--python' } } : {});
       const c = choice.check;
       console.error(`python: ${choice.python} (${choice.source}; Python ${c.python_version}, torch ${c.torch}, onnx ${c.onnx}, CUDA ${c.cuda_available ? (c.cuda_devices ?? []).join(', ') || 'yes' : 'no'})`);
@@ -116,8 +119,8 @@ export function register(program: Command): void {
       };
       process.once('SIGINT', onSigint);
       try {
-        await runTrainer({
-          python: choice.python, student: f.student, teacher, runDir: f.runDir, resume: f.resume, output: f.out, data: f.data, devices,
+        const done = await runTrainer({
+          python: choice.python, student: f.student, teacher, runDir: f.runDir, resume: f.resume, output: output.trainerOutput, data: f.data, devices,
           flags: {
             steps, lr: numFlag('--lr', f.lr), 'batch-size': intFlag('--batch', f.batch, 1), 'grad-accum': intFlag('--grad-accum', f.gradAccum, 1),
             'lambda-task': numFlag('--lambda-task', f.lambdaTask), 'lambda-out': numFlag('--lambda-out', f.lambdaOut), 'lambda-feat': numFlag('--lambda-feat', f.lambdaFeat),
@@ -137,6 +140,10 @@ export function register(program: Command): void {
             if (text) console.log(text);
           },
         });
+        if (output.kind === 'pipeline' && done.output) {
+          const folder = await assembleDistilledPipeline(output, done.output);
+          (f.json ? console.error : console.log)(`distilled pipeline: ${folder} (the student's components, unet/model.onnx distilled)`);
+        }
       } finally {
         process.removeListener('SIGINT', onSigint);
       }

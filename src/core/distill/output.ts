@@ -1,0 +1,83 @@
+// Where a distillation's result goes. A bare student gives a bare model (an .onnx file). A pipeline
+// student with --out DIR gives a distilled pipeline folder, as a prune gives PIPELINE.pruned/: every
+// component of the student's pipeline copied, the U-Net replaced by the distilled one. The trainer
+// writes its model beside DIR under a hidden name; only when it is done is the folder assembled in a
+// staging folder and renamed into place, so a failed or cancelled run leaves no half-made DIR.
+import { randomBytes } from 'node:crypto';
+import { constants, copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
+import { UserError } from '../errors';
+import { readModel } from '../onnx/reader';
+import { modelFiles } from '../prune/output';
+
+export type DistillOutputPlan =
+  /** the trainer's own output rule (--out FILE.onnx or STUDENT.distilled.onnx) */
+  | { kind: 'model'; trainerOutput?: string }
+  | { kind: 'pipeline'; trainerOutput: string; folder: string; pipeline: string; studentModel: string };
+
+const isPipeline = (dir: string) => statSync(dir, { throwIfNoEntry: false })?.isDirectory() === true && existsSync(join(dir, 'unet', 'model.onnx'));
+
+function inside(child: string, parent: string): boolean {
+  const rel = relative(parent, child);
+  return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
+}
+
+/** The trainer's model while the run lasts: hidden beside the folder it will end up in. */
+export const trainerOutputFor = (folder: string) => join(dirname(folder), `.${basename(folder)}.distill-unet.onnx`);
+
+/** Decides what --out means for this student, refusing outputs that would overwrite or swallow the student. */
+export function planDistillOutput(student: string, out: string | undefined): DistillOutputPlan {
+  const src = resolve(student);
+  if (!isPipeline(src)) {
+    if (out !== undefined && !/\.onnx$/i.test(out)) throw new UserError(`${resolve(out)}: the student ${src} is a model, so --out names an .onnx file`, out);
+    return { kind: 'model', trainerOutput: out };
+  }
+  if (out === undefined) return { kind: 'model' };
+  const folder = resolve(out);
+  if (/\.onnx$/i.test(folder)) throw new UserError(`${folder}: the student ${src} is a pipeline, so --out names the distilled pipeline folder, not an .onnx file`, folder);
+  if (inside(folder, src)) throw new UserError(`${folder}: the output folder cannot be the student pipeline or inside it; choose another --out`, folder);
+  if (inside(src, folder)) throw new UserError(`${folder}: the output folder contains the student pipeline ${src}; choose another --out`, folder);
+  if (!statSync(dirname(folder), { throwIfNoEntry: false })?.isDirectory()) throw new UserError(`${folder}: the folder '${dirname(folder)}' does not exist`, folder);
+  if (existsSync(folder)) throw new UserError(`${folder}: already exists; remove it or choose another --out`, folder);
+  return { kind: 'pipeline', trainerOutput: trainerOutputFor(folder), folder, pipeline: src, studentModel: join(src, 'unet', 'model.onnx') };
+}
+
+/** Copies (a reflink where the filesystem has them, never a hard link: the two folders must not share a file). */
+function copyTree(src: string, dst: string, skip: ReadonlySet<string>): void {
+  mkdirSync(dst, { recursive: true });
+  for (const name of readdirSync(src)) {
+    const from = join(src, name);
+    if (skip.has(from) || (name.startsWith('.') && /\.(tmp|staging-.*)$/.test(name))) continue;
+    const st = statSync(from, { throwIfNoEntry: false });
+    if (st?.isDirectory()) copyTree(from, join(dst, name), skip);
+    else if (st?.isFile()) copyFileSync(from, join(dst, name), constants.COPYFILE_FICLONE);
+  }
+}
+
+/**
+ * The trainer is done and wrote `exported`: builds the distilled pipeline folder (the student's
+ * components, minus its U-Net, its external data, score files, prune record and sample sheet, which
+ * describe the student, plus the distilled U-Net as unet/model.onnx) and moves it into place.
+ */
+export async function assembleDistilledPipeline(plan: Extract<DistillOutputPlan, { kind: 'pipeline' }>, exported: string): Promise<string> {
+  if (existsSync(plan.folder)) throw new UserError(`${plan.folder}: appeared while distilling; the distilled U-Net stays at ${exported}`, plan.folder);
+  const staging = join(dirname(plan.folder), `.${basename(plan.folder)}.staging-${process.pid}-${randomBytes(4).toString('hex')}`);
+  const unet = join(plan.pipeline, 'unet');
+  const skip = new Set(modelFiles(await readModel(plan.studentModel)).map((f) => resolve(f)));
+  for (const name of readdirSync(unet)) if (/\.ldscores(\..*)?\.json$/.test(name) || name.endsWith('.prune.json')) skip.add(join(unet, name));
+  // the student's sample sheet shows the student, not the distilled model
+  skip.add(join(plan.pipeline, 'samples.png'));
+  try {
+    copyTree(plan.pipeline, staging, skip);
+    mkdirSync(join(staging, 'unet'), { recursive: true });
+    // the exported model names its external data file (if any) by its own file name: it moves along unchanged
+    const data = readdirSync(dirname(exported)).filter((n) => n.startsWith(`${basename(exported)}.`) && !n.includes('.tmp'));
+    for (const n of data) renameSync(join(dirname(exported), n), join(staging, 'unet', n));
+    renameSync(exported, join(staging, 'unet', 'model.onnx'));
+    renameSync(staging, plan.folder);
+  } catch (e) {
+    rmSync(staging, { recursive: true, force: true });
+    throw e;
+  }
+  return plan.folder;
+}
