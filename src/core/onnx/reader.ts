@@ -36,19 +36,38 @@ interface Ctx {
   depth: number;
 }
 
-/** Iterates the fields of one message in [start, end) of the file. */
+/**
+ * Iterates the fields of one message in [start, end) of the file.
+ *
+ * Nested messages are read depth first and each to its end before the parent reads on, so a cursor
+ * keeps one child cursor and re-aims it at each nested message (child()): a graph has tens of
+ * thousands of messages, and a cursor object each was a fifth of the garbage indexing made.
+ */
 class Fields {
   field = 0;
   wire = 0;
   /** position of the current field's value */
-  p: number;
+  p = 0;
   /** position after the current field, once its value has been read */
-  private after: number;
+  private after = 0;
   private consumed = true;
+  private end = 0;
+  private msg = '';
+  private kid: Fields | undefined;
 
-  constructor(private readonly f: WindowFile, start: number, private readonly end: number, private readonly msg: string) {
+  constructor(private readonly f: WindowFile, start: number, end: number, msg: string) {
+    this.aim(start, end, msg);
+  }
+
+  private aim(start: number, end: number, msg: string): this {
     this.p = start;
     this.after = start;
+    this.end = end;
+    this.msg = msg;
+    this.consumed = true;
+    this.field = 0;
+    this.wire = 0;
+    return this;
   }
 
   next(): boolean {
@@ -59,10 +78,20 @@ class Fields {
       return false;
     }
     const tagPos = this.after;
-    this.p = this.f.varint(tagPos, this.end);
-    const tag = this.f.uint();
-    this.field = Math.floor(tag / 8);
-    this.wire = tag % 8;
+    const f = this.f;
+    let tag = tagPos >= f.base && tagPos < f.limit ? f.buf[tagPos - f.base] : 0x80;
+    if (tag < 0x80) {
+      // Fast path: a one-byte tag (fields 1-15) already in the window; the cold first pass over a
+      // graph runs mostly interpreted, where each call saved counts.
+      this.p = tagPos + 1;
+    } else {
+      this.p = f.varint(tagPos, this.end);
+      // Field numbers are below 2^29, so a valid tag fits 32 bits (and bit operations).
+      if (f.hi !== 0) throw new WireError(`${this.msg} has a field number over 2^29`, tagPos);
+      tag = f.lo;
+    }
+    this.field = tag >>> 3;
+    this.wire = tag & 7;
     if (this.field === 0) throw new WireError(`${this.msg} has a field number 0`, tagPos);
     this.consumed = false;
     return true;
@@ -76,15 +105,24 @@ class Fields {
   }
 
   /** end of the value read by the last lenStart() */
-  private valueEnd = 0;
+  valueEnd = 0;
 
   /** Start of a length-delimited value (its end goes to valueEnd), without allocating. */
-  private lenStart(): number {
-    this.expect(WIRE_LEN);
-    const len = this.f.lengthPrefixed(this.p, this.end);
-    const s = this.f.pos;
+  lenStart(): number {
+    if (this.wire !== WIRE_LEN) this.expect(WIRE_LEN);
+    const f = this.f;
+    const p = this.p;
+    let len = p >= f.base && p < f.limit ? f.buf[p - f.base] : 0x80;
+    let s: number;
+    if (len < 0x80 && len < this.end - p) {
+      s = p + 1; // fast path: a length under 128 in the window, within the message
+    } else {
+      len = f.lengthPrefixed(p, this.end);
+      s = f.pos;
+    }
     this.valueEnd = s + len;
-    this.done(s + len);
+    this.after = s + len;
+    this.consumed = true;
     return s;
   }
 
@@ -94,10 +132,14 @@ class Fields {
     return [s, this.valueEnd];
   }
 
-  /** A cursor over the current length-delimited field's value, a nested message. */
+  /**
+   * A cursor over the current length-delimited field's value, a nested message. It is this cursor's
+   * only child cursor: read the nested message to its end before calling next() or child() again.
+   */
   child(msg: string): Fields {
     const s = this.lenStart();
-    return new Fields(this.f, s, this.valueEnd, msg);
+    if (!this.kid) return (this.kid = new Fields(this.f, s, this.valueEnd, msg));
+    return this.kid.aim(s, this.valueEnd, msg);
   }
 
   string(): string {
@@ -203,14 +245,24 @@ function readOpset(c: Ctx, fl: Fields): OpsetImport {
 
 const TYPED_FIELDS: Record<number, TensorDataField> = { 4: 'float', 5: 'int32', 7: 'int64', 10: 'double', 11: 'uint64' };
 
-/** A tensor with no payload at all (zero elements, or not yet filled in). */
-function emptyTensor(): TensorData {
-  return { name: '', elemType: 0, dims: [], byteLength: 0, location: { kind: 'inline', bytes: new Uint8Array(0), field: 'raw' } };
+/** The location of a tensor with no payload at all (zero elements). */
+function noPayload(): TensorLocation {
+  return { kind: 'inline', bytes: new Uint8Array(0), field: 'raw' };
 }
 
+/** A tensor with no payload at all (zero elements, or not yet filled in). */
+function emptyTensor(location: TensorLocation = noPayload()): TensorData {
+  return { name: '', elemType: 0, dims: [], byteLength: 0, location };
+}
+
+/** Stands in while a tensor is read: most tensors get a payload location, so none is made up front. */
+const PENDING: TensorLocation = Object.freeze({ kind: 'inline', bytes: new Uint8Array(0), field: 'raw' });
+
 function readTensor(c: Ctx, fl: Fields): TensorData {
-  const t = emptyTensor();
-  let raw: [number, number] | undefined;
+  const t = emptyTensor(PENDING);
+  /** raw_data's value range, when present */
+  let rawStart = -1;
+  let rawEnd = -1;
   let typed: TensorDataField | undefined;
   let chunks: [number, number][] | undefined;
   let strings: Uint8Array[] | undefined;
@@ -223,7 +275,7 @@ function readTensor(c: Ctx, fl: Fields): TensorData {
       case 3: t.segment = readSegment(c, fl.child('TensorProto.Segment')); break;
       case 6: (strings ??= []).push(fl.bytes()); typed = 'string'; break;
       case 8: t.name = fl.string(); break;
-      case 9: raw = fl.range(); break;
+      case 9: rawStart = fl.lenStart(); rawEnd = fl.valueEnd; break;
       case 12: t.docString = fl.string(); break;
       case 13: (t.externalData ??= []).push(readKV(c, fl.child('StringStringEntryProto'))); break;
       case 14: external = fl.int32() === 1; break;
@@ -245,14 +297,14 @@ function readTensor(c: Ctx, fl: Fields): TensorData {
   if (opaque) t.opaqueFields = opaque;
   const file = c.f.path;
   // A string tensor with no strings on the wire (an empty one) still stores strings, not raw bytes.
-  if (!typed && !raw && t.elemType === ElemType.STRING) typed = 'string';
+  if (!typed && rawStart < 0 && t.elemType === ElemType.STRING) typed = 'string';
   if (external) {
     const loc = externalLocation(c, t);
     t.location = loc;
     t.byteLength = loc.length;
-  } else if (raw) {
-    t.location = { kind: 'embedded', file, offset: raw[0], length: raw[1] - raw[0], field: 'raw' };
-    t.byteLength = raw[1] - raw[0];
+  } else if (rawStart >= 0) {
+    t.location = { kind: 'embedded', file, offset: rawStart, length: rawEnd - rawStart, field: 'raw' };
+    t.byteLength = rawEnd - rawStart;
   } else if (typed === 'string') {
     t.location = { kind: 'inline', bytes: encodeStrings(strings ?? []), field: 'string' };
     t.byteLength = t.location.bytes.length;
@@ -269,6 +321,8 @@ function readTensor(c: Ctx, fl: Fields): TensorData {
       t.location = { kind: 'inline', bytes, field: typed };
     }
     t.byteLength = chunks.reduce((n, [a, b]) => n + b - a, 0);
+  } else {
+    t.location = noPayload();
   }
   return t;
 }

@@ -31,11 +31,13 @@ const TWO32 = 4294967296;
 export class WindowFile {
   readonly size: number;
   private fd: number;
-  private buf: Buffer = Buffer.alloc(0);
+  // buf, base and limit are read (never written) by the reader's inlined fast paths.
+  /** the window: bytes [base, limit) of the file */
+  buf: Buffer = Buffer.alloc(0);
   /** absolute offset of buf[0] */
-  private base = 0;
+  base = 0;
   /** absolute end of the valid bytes in buf */
-  private limit = 0;
+  limit = 0;
   private nextWindow = MIN_WINDOW;
   /** bytes read from disk so far (for the benchmark) */
   bytesRead = 0;
@@ -126,12 +128,15 @@ export class WindowFile {
 
   /** The last varint as an unsigned number; throws when it exceeds 2^53 (used for lengths, tags). */
   uint(): number {
+    // Most values fit the low word; returning it as is keeps them small integers (no float maths).
+    if (this.hi === 0) return this.lo;
     if (this.hi >= 0x200000) throw new WireError('value too large', this.pos);
     return this.hi * TWO32 + this.lo;
   }
 
   /** The last varint as a signed int64: a number when exactly representable, else a bigint. */
   int64(): number | bigint {
+    if (this.hi === 0) return this.lo;
     const hi = this.hi | 0;
     if (hi >= -0x200000 && hi < 0x200000) return hi * TWO32 + this.lo;
     return BigInt.asIntN(64, (BigInt(this.hi) << 32n) | BigInt(this.lo));
@@ -181,7 +186,10 @@ export class WindowFile {
   string(pos: number, len: number): string {
     if (len === 0) return '';
     const i = this.at(pos, len);
-    return this.buf.toString('utf8', i, i + len);
+    // Buffer's own UTF-8 decoder minus toString's argument handling, a measurable share of indexing
+    // with tens of thousands of names; protobufjs reads strings the same way, with the same fallback.
+    const b = this.buf as Buffer & { utf8Slice?: (start: number, end: number) => string };
+    return b.utf8Slice ? b.utf8Slice(i, i + len) : b.toString('utf8', i, i + len);
   }
 
   /** Position after the value of a field of the given wire type starting at pos. */
