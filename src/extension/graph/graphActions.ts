@@ -6,6 +6,7 @@ import type { ToWebview } from '../../protocol/webview';
 import type { ModelService } from '../model/modelService';
 import type { ScoreWorkflow } from '../score/scoreWorkflow';
 import { openNode } from './nodeDocument';
+import { partialScores } from '../prune/partialScores';
 import { findTensor, tensorStats } from '../../core/graph/tensor-stats';
 
 export function graphActions(models: ModelService, score: Pick<ScoreWorkflow, 'runningFor'>): GraphActions {
@@ -15,6 +16,8 @@ export function graphActions(models: ModelService, score: Pick<ScoreWorkflow, 'r
     },
     cancelScoring: async (modelPath) => score.runningFor(modelPath)?.cancel(),
     prune: async (modelPath, ids) => {
+      // Apply on suggestions from a running or cancelled scoring asks first
+      if (!(await confirmPartialPrune(modelPath, !!score.runningFor(modelPath)))) return;
       await vscode.commands.executeCommand('ldSurgeon.prune', vscode.Uri.file(modelPath), ids);
     },
     distill: async (_modelPath, prunedPath) => {
@@ -33,4 +36,16 @@ export function graphActions(models: ModelService, score: Pick<ScoreWorkflow, 'r
       return out;
     },
   };
+}
+
+/** true: go ahead (complete scores, or the user accepted partial ones). */
+async function confirmPartialPrune(modelPath: string, running: boolean): Promise<boolean> {
+  const why = partialScores(modelPath, running);
+  if (!why) return true;
+  const prune = 'Prune Anyway';
+  const pick = await vscode.window.showWarningMessage('These suggestions come from partial scores.', {
+    modal: true,
+    detail: `${why}. Candidates without a score were not considered; finish or resume the scoring for a complete ranking.`,
+  }, prune);
+  return pick === prune;
 }

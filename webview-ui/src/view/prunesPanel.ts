@@ -11,6 +11,13 @@ const CHECK_LOOK: Record<PruneCheck['status'], [cls: string, codicon: string, ma
   passed: ['pass', 'pass', '✓'], failed: ['fail', 'error', '✗'], skipped: ['skip', 'dash', '–'],
 };
 
+/** Suggestions from a running or cancelled scoring say so: what is not scored yet was not considered. */
+export function partialNote(scoring: PrunesModel['scoring']): string | undefined {
+  if (scoring.state !== 'running' && scoring.state !== 'cancelled') return undefined;
+  const progress = scoring.total ? ` (${scoring.done ?? 0} of ${scoring.total} evaluations)` : '';
+  return `Suggested from partial scores${progress}: scoring ${scoring.state === 'running' ? 'is still running' : 'was cancelled'}, and candidates without a score are not considered.`;
+}
+
 export type PruneResultMsg = Extract<ToWebview, { type: 'pruneResult' }>;
 
 export interface PrunesModel {
@@ -79,6 +86,8 @@ export class PrunesPanel {
     if (!m.ranked.length && !m.unmodifiable.length) {
       this.renderEmpty(m);
     } else {
+      const partial = partialNote(m.scoring);
+      if (partial) this.body.append(h('p', { class: 'partial-note', role: 'note' }, icon('warning', '!'), partial));
       this.body.append(this.budgetControl(m), this.savingsView(m), this.list(m));
       if (m.unmodifiable.length || m.failed.length) this.body.append(this.otherList(m));
       this.body.append(this.actionsBar(m));
