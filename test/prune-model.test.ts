@@ -205,9 +205,9 @@ test('a pruned model that fails a check is deleted, and the error says which che
     // y = sqrt(|x| + 1): removing the Abs makes sqrt see negative numbers, so the output has NaN
     const b = new GraphBuilder('g');
     const x = b.input('x', [1, 64]);
-    const a = b.node('Abs', [x], { name: 'abs' });
-    const s = b.node('Add', [a, b.weight('one', [1], [1])], { name: 'shift' });
-    b.node('Sqrt', [s], { name: 'sqrt', outputs: ['y'] });
+    const a = b.node('Abs', [x], { name: '/abs/Abs' });
+    const s = b.node('Add', [a, b.weight('one', [1], [1])], { name: '/shift/Add' });
+    b.node('Sqrt', [s], { name: '/sqrt/Sqrt', outputs: ['y'] });
     b.output('y', [1, 64]);
     const src = join(t.dir, 'm.onnx');
     await writeModel({ path: '', irVersion: 8, opsetImports: [{ domain: '', version: 17 }], metadataProps: [], graph: b.graph, functions: [] }, src, { durable: false });
@@ -232,9 +232,9 @@ test('value_info: entries of removed values are dropped, contradicted shapes cor
   try {
     const b = new GraphBuilder('g');
     const x = b.input('x', [1, 64]);
-    const a = b.node('Abs', [x], { name: 'abs' });
-    const s = b.node('Add', [a, b.weight('one', [1], [1])], { name: 'shift' });
-    b.node('Relu', [s], { name: 'relu', outputs: ['y'] });
+    const a = b.node('Abs', [x], { name: '/abs/Abs' });
+    const s = b.node('Add', [a, b.weight('one', [1], [1])], { name: '/shift/Add' });
+    b.node('Relu', [s], { name: '/relu/Relu', outputs: ['y'] });
     b.output('y', [1, 64]);
     b.graph.valueInfo.push(valueInfo(a, ElemType.FLOAT, [1, 64]), valueInfo(s, ElemType.FLOAT, ['n', 99]));
     const src = join(t.dir, 'm.onnx');
@@ -247,7 +247,7 @@ test('value_info: entries of removed values are dropped, contradicted shapes cor
     assert.deepEqual(r.graph.fixedValueInfo, [s]);
     const m = await readModel(r.output.model);
     assert.deepEqual(m.graph.valueInfo.map((v) => [v.name, v.type?.kind === 'tensor' ? v.type.shape?.map((d) => d.value ?? d.param) : undefined]), [[s, ['n', 64]]]);
-    assert.deepEqual(m.graph.nodes.map((n) => n.name), ['shift', 'relu']);
+    assert.deepEqual(m.graph.nodes.map((n) => n.name), ['/shift/Add', '/relu/Relu']);
     assert.equal(m.graph.nodes[0].inputs[0], 'x');
     assert.equal(r.checks.find((c) => c.name === 'shapes')?.status, 'passed');
   } finally {
