@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { PNG } from 'pngjs';
 import { readNpyFloat32 } from '../src/core/npy';
 import { readModel } from '../src/core/onnx/reader';
 import type { PruneRecord } from '../src/core/prune';
@@ -55,6 +56,12 @@ test('a pipeline prune makes a new pipeline folder that samples, with the metric
       assert.equal(inode(join(out, f)), inode(join(src, f)), f);
     }
     assert.ok(!existsSync(join(out, 'unet', 'model.ldscores.json')));
+    // samples: the original's and the pruned pipeline's from the same seeds, one row each; never the source's sheet
+    assert.deepEqual(rec.samples, { file: join(out, 'prune-samples.png'), count: 4 });
+    const png = PNG.sync.read(readFileSync(rec.samples!.file));
+    const tile = (png.height - 2) / 2;
+    assert.equal(png.width, 4 * tile + 3 * 2, 'four samples a row, two rows (original, pruned)');
+    assert.ok(existsSync(join(src, 'samples.png')) && !existsSync(join(out, 'samples.png')), "the source's samples.png is not in the pruned folder (not even as a hard link)");
     assert.deepEqual(listing(join(out, 'unet')), ['config.json', 'model.onnx', 'model.prune.json']);
     const srcInits = initializerBytes(join(src, 'unet', 'model.onnx'));
     for (const [name, bytes] of initializerBytes(join(out, 'unet', 'model.onnx'))) if (srcInits.has(name)) assert.ok(bytes.equals(srcInits.get(name)!), name);
@@ -82,6 +89,7 @@ test('a pipeline prune makes a new pipeline folder that samples, with the metric
     assert.match(forced.stdout, /^latency \(cpu, median\)\s+\d+\.\d+ ms\s+\d+\.\d+ ms/m);
     assert.match(forced.stdout, /✓ weights\s+\d+ kept initializers byte-identical/);
     assert.match(forced.stdout, /– metric\s+skipped: not measured \(--no-metric\)/);
+    assert.match(forced.stdout, /^samples: .*prune-samples\.png \(top row: the original, bottom row: the pruned pipeline; the same 4 seeds and conditions\)$/m);
     assert.match(forced.stdout, new RegExp(`record: ${out.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/unet/model\\.prune\\.json`));
     const rec2 = JSON.parse(readFileSync(join(out, 'unet', 'model.prune.json'), 'utf8')) as PruneRecord;
     assert.deepEqual(rec2.removed.map((x) => x.id), ['mid_block.resnets.0']);

@@ -67,6 +67,8 @@ export type ToWebview =
       paramsAfter: number;
       removedIds: string[];
       outputPath?: string;
+      /** a pipeline prune: the PNG of the original's (top row) and the pruned pipeline's samples from the same seeds */
+      samples?: { path: string; count: number };
       error?: string;
     }
   | { type: 'pruneState'; state: 'running' | 'cancelled'; message?: string }

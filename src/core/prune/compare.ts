@@ -9,6 +9,7 @@ import type { MetricResult } from '../pipeline/metrics';
 import { GaussianStream, sampleSeed } from '../pipeline/noise';
 import { PipelineRunner, type Conditioning } from '../pipeline/runner';
 import { createScheduler, type SchedulerName } from '../pipeline/schedulers';
+import { samplesToPng } from '../pipeline/image-grid';
 import { filledTensor, floatTensor, inputInfo, readFloat } from '../pipeline/tensors';
 import { withProvider, type EpReport } from '../scoring/ep';
 import { feedSpecs, randomFeeds } from '../scoring/sources';
@@ -46,7 +47,12 @@ export interface CompareResult {
   latents?: LatentComparison;
   metric?: { before: MetricResult; after: MetricResult };
   latency?: LatencyComparison;
+  /** a pipeline: PNG of the first samples, the original's row above the pruned one's (same seeds) */
+  samplesPng?: { png: Buffer; count: number };
 }
+
+/** samples shown side by side in the prune result */
+export const COMPARED_SAMPLES = 8;
 
 export interface CompareOptions {
   settings: CompareSettings;
@@ -215,6 +221,19 @@ export async function comparePipelines(source: string, pruned: string, o: Compar
       ...compareLatents(a.latents, b.latents, n, s.variant),
     };
     checks.push(latentCheck(result.latents));
+
+    // what a user looks at first: the same seeds through both pipelines, one row each
+    check(o.signal);
+    const k = Math.min(n, COMPARED_SAMPLES);
+    const per = latentShape.reduce((x, y) => x * y, 1);
+    const decodeFirst = (runner: PipelineRunner, latents: Float32Array) => runner.decode(latents.subarray(0, k * per), [k, ...latentShape], { signal: o.signal });
+    const [da, db] = [await decodeFirst(orig, a.latents), await decodeFirst(prunedRunner, b.latents)];
+    const both = new Float32Array(da.samples.length * 2);
+    both.set(da.samples);
+    both.set(db.samples, da.samples.length);
+    // a pipeline for audio shows mel spectrograms, drawn low frequencies at the bottom as the sample command does
+    const audio = /audio/i.test(String(orig.layout.ldSurgeon.raw.task ?? ''));
+    result.samplesPng = { png: samplesToPng(both, [2 * k, ...da.shape.slice(1)], { columns: k, flipVertical: audio }), count: k };
 
     if (!o.metric) checks.push({ name: 'metric', status: 'skipped', detail: 'not measured (--no-metric)' });
     else if (!orig.metricSpec()) checks.push({ name: 'metric', status: 'skipped', detail: 'the pipeline ships no metrics/metric.json' });

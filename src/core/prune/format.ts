@@ -57,6 +57,7 @@ export function renderPruneSummary(r: PruneRecord): string {
   if (r.latents) {
     lines.push('', `latent score of the combined prune (${r.latents.variant}, ${r.latents.samples} samples): ${r.latents.identical ? '0 (identical latents)' : score(r.latents.score)}`);
   }
+  if (r.samples) lines.push('', `samples: ${r.samples.file} (top row: the original, bottom row: the pruned pipeline; the same ${r.samples.count} seeds and conditions)`);
   lines.push('', 'checks:');
   for (const c of r.checks) {
     lines.push(`  ${CHECK_MARKS[c.status]} ${c.name.padEnd(11)} ${c.status === 'skipped' ? `skipped: ${c.detail}` : c.detail}`);

@@ -24,6 +24,9 @@ export interface OutputPlan {
   force: boolean;
 }
 
+/** The prune's sample comparison in the output pipeline folder: original above, pruned below, same seeds. */
+export const SAMPLES_FILE = 'prune-samples.png';
+
 /** X.onnx → X.prune.json */
 export function recordPathFor(modelPath: string): string {
   return modelPath.replace(/\.onnx$/i, '') + '.prune.json';
@@ -151,6 +154,8 @@ export function stage(plan: OutputPlan, target: ScoreTarget, source: Model, sign
     const skip = (p: string) => {
       const name = basename(p);
       if (name.startsWith('.') && /\.(tmp|staging-.*)$/.test(name)) return true;
+      // the source's sample sheet shows the source: the pruned folder gets its own comparison instead
+      if (dirname(p) === target.pipeline && (name === 'samples.png' || name === SAMPLES_FILE)) return true;
       if (dirname(p) !== unet) return false;
       return own.has(resolve(p)) || /\.ldscores(\..*)?\.json$/.test(name) || name.endsWith('.prune.json');
     };

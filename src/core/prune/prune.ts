@@ -18,7 +18,7 @@ import { findCandidates, type Candidate } from '../surgery';
 import { buildPruned, type BuiltModel } from './build';
 import { checkReread, checkShapes, checkStructure, checkWeights } from './checks';
 import { comparePipelines, compareModels, type CompareResult, type CompareSettings } from './compare';
-import { commit, discard, planOutput, recordPathFor, stage } from './output';
+import { commit, discard, planOutput, recordPathFor, SAMPLES_FILE, stage } from './output';
 import { figures, readPruneRecord, sha256File } from './record';
 import { savingsOf, selectForPrune, type Selection } from './select';
 import { PRUNE_FORMAT, type PruneCallbacks, type PruneCheckResult, type PruneOptions, type PrunePhase, type PruneRecord, type RemovedCandidate } from './types';
@@ -202,6 +202,7 @@ export async function pruneModel(opts: PruneOptions, cb: PruneCallbacks = {}): P
       latents: compared?.latents,
       metric: compared?.metric,
       latency: compared?.latency,
+      ...(compared?.samplesPng && plan.finalPipeline ? { samples: { file: join(plan.finalPipeline, SAMPLES_FILE), count: compared.samplesPng.count } } : {}),
       checks,
       ...(scores.note ? { notes: [scores.note] } : {}),
       seconds: (Date.now() - t0) / 1000,
@@ -218,6 +219,7 @@ export async function pruneModel(opts: PruneOptions, cb: PruneCallbacks = {}): P
     step();
     progress('commit', `moving the output into place: ${plan.finalPipeline ?? plan.finalModel}`);
     writeFileAtomic(plan.stagedRecord, JSON.stringify(record, null, 1) + '\n');
+    if (compared?.samplesPng && plan.kind === 'pipeline') writeFileAtomic(join(plan.staging, SAMPLES_FILE), compared.samplesPng.png);
     commit(plan, model);
   } catch (e) {
     discard(plan);

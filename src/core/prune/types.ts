@@ -130,6 +130,13 @@ export interface LatencyComparison {
   prunedRunsMs: number[];
 }
 
+export interface SampleComparison {
+  /** the PNG in the output pipeline folder: the original's samples in the top row, the pruned pipeline's below */
+  file: string;
+  /** samples per row (samples 0..count-1 of the latent comparison: the same seeds and conditions) */
+  count: number;
+}
+
 export interface PruneRecord {
   format: typeof PRUNE_FORMAT;
   createdBy: string;
@@ -168,6 +175,8 @@ export interface PruneRecord {
   latents?: LatentComparison;
   metric?: { before: MetricResult; after: MetricResult };
   latency?: LatencyComparison;
+  /** a pipeline prune: the first samples of the original and the pruned pipeline side by side, from the same seeds */
+  samples?: SampleComparison;
   checks: PruneCheckResult[];
   /** things the user should know that are not checks (a score file beside the model that was not used) */
   notes?: string[];

@@ -38,6 +38,7 @@ export function pruneWorkflow(d: ExtensionServices): PruneWorkflow {
       paramsAfter: record?.after.params ?? params ?? 0,
       removedIds: record?.removed.map((r) => r.id) ?? [],
       outputPath: ok ? record?.output.model : undefined,
+      samples: ok && record?.samples ? { path: record.samples.file, count: record.samples.count } : undefined,
       error,
     };
   }
@@ -60,6 +61,10 @@ export function pruneWorkflow(d: ExtensionServices): PruneWorkflow {
         // the new model is in the workspace: show it where users look for files, and open it
         await vscode.commands.executeCommand('revealInExplorer', vscode.Uri.file(output.model)).then(undefined, () => undefined);
         await openInEditor(output.model);
+        // the original's and the pruned pipeline's samples from the same seeds, one row each, beside the graph
+        if (record?.samples && existsSync(record.samples.file)) {
+          await vscode.commands.executeCommand('vscode.open', vscode.Uri.file(record.samples.file), { viewColumn: vscode.ViewColumn.Beside, preview: true, preserveFocus: true }).then(undefined, () => undefined);
+        }
       }
     });
     return { job, outputModel: output.model };

@@ -259,6 +259,7 @@ export class PrunesPanel {
       card.append(ul);
     }
     if (r.outputPath) card.append(h('div', { class: 'result-path', title: r.outputPath }, icon('file', '▫'), h('span', null, r.outputPath)));
+    if (r.samples) card.append(h('p', { class: 'muted small' }, `Samples of the original (top) and the pruned pipeline (bottom), the same ${r.samples.count} seeds, opened beside: ${r.samples.path}`));
     const toggleId = 'show-removed';
     const t = h('input', { type: 'checkbox', id: toggleId }) as HTMLInputElement;
     t.checked = m.showRemoved;
