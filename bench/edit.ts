@@ -1,0 +1,60 @@
+// Editing an SD-scale U-Net (bench/gen_sd_unet.py) in the model worker thread, as the graph editor
+// does: open (read + analyse + graph index, the baseline every edit is compared with), the first
+// edit (which also lists the candidates), a second edit (candidates already listed, as after the
+// worker's warm-up), undo, redo, and the graph index the webview then re-draws from. Worker-side
+// milliseconds (what the edit itself costs) beside the host's round trip. Prints JSON.
+//   npm run build && npx tsx bench/edit.ts [--model M.onnx] [--runs N]
+import { existsSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { join, resolve } from 'node:path';
+import { ModelWorker } from '../src/core/edit';
+
+const args = process.argv.slice(2);
+const opt = (name: string) => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
+const SD = ['sd15-unet', 'sd15-unet-w0.5', 'sd15-unet-w0.25'].map((d) => join('/work/bench-models', d, 'model.onnx'));
+const model = resolve(opt('--model') ?? SD.find((p) => existsSync(p)) ?? 'examples/digits-cond/unet/model.onnx');
+const runs = Number(opt('--runs') ?? 3);
+const BUDGET = { editMs: 200, undoMs: 100 };
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const r1 = (x: number) => Math.round(x * 10) / 10;
+
+async function main() {
+  const entry = existsSync('dist/model-worker.js') ? resolve('dist/model-worker.js') : resolve('src/worker/model-worker.ts');
+  const rows: Record<string, { workerMs: number[]; roundTripMs: number[] }> = {};
+  const add = (k: string, worker: number, round: number) => {
+    rows[k] ??= { workerMs: [], roundTripMs: [] };
+    rows[k].workerMs.push(worker);
+    rows[k].roundTripMs.push(round);
+  };
+  let nodes = 0;
+  let indexBytes = 0;
+  for (let run = 0; run < runs; run++) {
+    const w = ModelWorker.start({ modulePath: entry });
+    try {
+      const time = async (k: string, fn: () => Promise<unknown>) => {
+        const t0 = performance.now();
+        await fn();
+        add(k, w.lastWorkerMs, performance.now() - t0);
+      };
+      let doc!: Awaited<ReturnType<ModelWorker['open']>>;
+      await time('open (baseline)', async () => (doc = await w.open({ path: model })));
+      nodes = doc.index.nodes.length;
+      indexBytes = doc.indexJson.length;
+      await time('first edit: bypass mid_block.attentions.0', () => doc.apply({ kind: 'bypass', module: 'mid_block.attentions.0' }));
+      await time('next edit: bypass up_blocks.1.attentions.0', () => doc.apply({ kind: 'bypass', module: 'up_blocks.1.attentions.0' }));
+      await time('undo', () => doc.undo());
+      await time('redo', () => doc.redo());
+      await time('rename a node', () => doc.apply({ kind: 'rename-node', node: '/conv_in/Conv', to: 'stem' }));
+    } finally {
+      await w.dispose();
+    }
+  }
+  const results = Object.fromEntries(Object.entries(rows).map(([k, v]) => [k, { workerMs: r1(median(v.workerMs)), roundTripMs: r1(median(v.roundTripMs)) }]));
+  console.log(JSON.stringify({ model, nodes, indexJsonBytes: indexBytes, runs, cpus: cpus().length, loadAverage1m: r1(loadavg()[0]), budget: BUDGET, medians: results }, null, 2));
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
