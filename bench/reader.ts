@@ -1,17 +1,23 @@
-// Load benchmark: our lazy reader vs onnx-proto's whole-message ModelProto.decode, on the same files.
+// Reader benchmark: our lazy reader (readModel: the index, no weights) vs onnx-proto's whole-message
+// ModelProto.decode after reading the file, on the same files, side by side. Prints JSON.
 //
-//   npx tsx bench/load.ts [--runs N] [--no-synthetic] [model.onnx ...]
+//   npx tsx bench/reader.ts [--runs N] [--models-dir DIR] [--synthetic] [model.onnx ...]
 //
-// Without model arguments it measures the 3 largest corpus models, bench/out/sd15-unet/model.onnx
-// (from bench/gen_sd_unet.py) when present, and a synthetic 1.7 GB single-file model (1000 float32
-// initializers, generated once into bench/out/synthetic-1.7g/ by our own writer with
-// externalData:'never'). Each measurement runs in its own child process so peak RSS is honest;
-// `baseline` is the RSS of a child that loads the same modules and reads nothing. Prints JSON.
+// Without model arguments it measures the 3 largest corpus models and, from DIR (default bench/out;
+// generate them with bench/gen_sd_unet.py):
+//   sd15-unet/model.onnx                 SD-1.5 U-Net, 1.1 MB graph + 3.4 GB external data
+//   sd15-unet-w0.5-embedded/model.onnx   SD topology at width x0.5, ~880 MB single file (--embedded)
+// and with --synthetic a 1.7 GB single-file model (1000 float32 initializers, generated once into
+// bench/out/synthetic-1.7g/ by our own writer with externalData:'never').
+// Each measurement runs in its own child process so peak RSS is honest; `baseline` is the RSS of a
+// child that loads the same modules and reads nothing. Rows for the two SD models carry the targets
+// of issue 16 and whether this run met them.
 import { spawnSync } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { once } from 'node:events';
+import { cpus, loadavg } from 'node:os';
 import { buildSync } from 'esbuild';
 import { onnx } from 'onnx-proto';
 import { readModel } from '../src/core/onnx/reader';
@@ -21,7 +27,6 @@ import { ElemType } from '../src/core/onnx/types';
 
 const ROOT = resolve(__dirname, '..');
 const CORPUS = resolve(ROOT, '..', 'shared', 'corpus', 'onnx-backend');
-const SD_UNET = join(ROOT, 'bench', 'out', 'sd15-unet', 'model.onnx');
 const SYNTHETIC = join(ROOT, 'bench', 'out', 'synthetic-1.7g', 'model.onnx');
 
 type Side = 'ours' | 'onnx-proto' | 'baseline';
@@ -119,15 +124,24 @@ async function makeSynthetic(path: string, tensors = 1000, rows = 425, cols = 10
   }
 }
 
+/** Issue 16's targets, by the model folder's name. */
+const TARGETS: Record<string, { what: string; met: (ours: Row, proto: Row) => boolean }> = {
+  'sd15-unet': { what: 'ours.ms <= onnx-proto.ms', met: (o, p) => o.ms <= p.ms },
+  'sd15-unet-w0.5-embedded': { what: 'ours.ms <= 150 and ours.peakRssMB <= 150', met: (o) => o.ms <= 150 && o.peakRssMB <= 150 },
+};
+interface Row { ms: number; cpuMs: number; peakRssMB: number }
+
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   if (args[0] === '--child') return child(args[1] as Side, args[2], args[3]);
   let runs = 3;
-  let synthetic = true;
+  let synthetic = false;
+  let modelsDir = join(ROOT, 'bench', 'out');
   const models: string[] = [];
   for (let i = 0; i < args.length; i++) {
     if (args[i] === '--runs') runs = Number(args[++i]);
-    else if (args[i] === '--no-synthetic') synthetic = false;
+    else if (args[i] === '--synthetic') synthetic = true;
+    else if (args[i] === '--models-dir') modelsDir = resolve(args[++i]);
     else models.push(resolve(args[i]));
   }
   if (!models.length) {
@@ -143,7 +157,11 @@ async function main(): Promise<void> {
       }
       models.push(...all.sort((a, b) => b[0] - a[0]).slice(0, 3).map(([, p]) => p));
     }
-    if (existsSync(SD_UNET)) models.push(SD_UNET);
+    for (const name of Object.keys(TARGETS)) {
+      const p = join(modelsDir, name, 'model.onnx');
+      if (existsSync(p)) models.push(p);
+      else process.stderr.write(`${p} is missing (bench/gen_sd_unet.py ${join(modelsDir, name)}${name.includes('embedded') ? ' --width-mult 0.5 --embedded' : ''}); skipped\n`);
+    }
     if (synthetic) {
       if (!existsSync(SYNTHETIC)) {
         process.stderr.write(`generating ${SYNTHETIC} (1.7 GB, once)...\n`);
@@ -157,15 +175,21 @@ async function main(): Promise<void> {
   for (const path of models) {
     const size = await modelBytes(path);
     const row: Record<string, unknown> = { model: path.startsWith(ROOT) ? path.slice(ROOT.length + 1) : path, onnxBytes: size.onnx, externalDataBytes: size.external };
-    for (const side of ['baseline', 'ours', 'onnx-proto'] as Side[]) {
-      const rs = Array.from({ length: runs }, () => measure(side, path, bundle));
+    // The sides take turns run by run, so a change in the machine's load hits both alike.
+    const sides: Side[] = ['baseline', 'ours', 'onnx-proto'];
+    const all = new Map<Side, ChildResult[]>(sides.map((s) => [s, []]));
+    for (let r = 0; r < runs; r++) for (const side of sides) all.get(side)!.push(measure(side, path, bundle));
+    for (const side of sides) {
+      const rs = all.get(side)!;
       row[side] = { ms: +median(rs.map((r) => r.ms)).toFixed(1), cpuMs: +median(rs.map((r) => r.cpuMs)).toFixed(1), peakRssMB: +median(rs.map((r) => r.maxRssMB)).toFixed(1), ...(rs[0].detail ?? {}) };
       if (side === 'baseline') row[side] = { peakRssMB: (row[side] as ChildResult & { peakRssMB: number }).peakRssMB };
     }
+    const target = TARGETS[basename(dirname(path))];
+    if (target) row.target = { check: target.what, met: target.met(row.ours as Row, row['onnx-proto'] as Row) };
     results.push(row);
     process.stderr.write(`${JSON.stringify(row)}\n`);
   }
-  process.stdout.write(JSON.stringify({ bench: 'load', runs, node: process.version, results }, null, 2) + '\n');
+  process.stdout.write(JSON.stringify({ bench: 'reader', runs, node: process.version, cpus: cpus().length, loadAverage: loadavg().map((l) => +l.toFixed(1)), results }, null, 2) + '\n');
 }
 
 main().catch((e) => {
