@@ -18,7 +18,7 @@ export interface FuzzOptions {
   cases: number;
   seed: number;
   workers?: number;
-  /** per-case time limit (default 30 s: the shared 2-core machine runs U-Net cases in a few seconds) */
+  /** per-case time limit (default 60 s: a U-Net case takes ~5 s alone, several times that on a loaded 2-core machine) */
   timeoutMs?: number;
   /** seed models (default: the corpus models and the shipped example models) */
   seeds?: string[];
@@ -30,6 +30,7 @@ export interface FuzzOptions {
 }
 
 export type Outcome = CaseResult['outcome'] | 'hang' | 'oom' | 'worker-died';
+type CaseOutcome = Partial<Omit<CaseResult, 'outcome'>> & { outcome: Outcome; ms: number };
 export interface CaseRecord { id: number; seedModel: string; mutation: string; outcome: Outcome; stage?: string; ms: number; error?: string }
 export interface FuzzSummary {
   cases: number;
@@ -72,7 +73,7 @@ const FAILING = new Set<Outcome>(['crash', 'hang', 'oom', 'worker-died', 'unclea
 export async function runFuzz(o: FuzzOptions): Promise<FuzzSummary> {
   const t0 = performance.now();
   const seeds = o.seeds ?? defaultSeeds();
-  const timeoutMs = o.timeoutMs ?? 30_000;
+  const timeoutMs = o.timeoutMs ?? 60_000;
   const root = mkdtempSync(join(tmpdir(), 'ld-fuzz-'));
   const sentinel = join(root, 'sentinel.bin');
   const marker = `LDSURGEON-SENTINEL-${randomBytes(8).toString('hex')}`;
@@ -125,7 +126,7 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzSummary> {
     };
   }
 
-  function finish(c: { rec: CaseRecord; dir: string }, res: Partial<CaseResult> & { outcome: Outcome; ms: number }): void {
+  function finish(c: { rec: CaseRecord; dir: string }, res: CaseOutcome): void {
     Object.assign(c.rec, { outcome: res.outcome, stage: res.stage, ms: Math.round(res.ms), error: res.error });
     const outside = (res.outside?.length ?? 0) > 0 || res.sentinelSeen === true;
     if (outside) {
@@ -155,7 +156,7 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzSummary> {
         const c = prepare(next++);
         w ??= spawn();
         const worker = w;
-        const res = await new Promise<Partial<CaseResult> & { outcome: Outcome; ms: number }>((done) => {
+        const res = await new Promise<CaseOutcome>((done) => {
           const start = performance.now();
           const timer = setTimeout(() => { cleanup(); done({ outcome: 'hang', ms: performance.now() - start }); }, timeoutMs);
           const onMsg = (m: CaseResult) => { cleanup(); done(m); };

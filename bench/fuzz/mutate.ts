@@ -31,19 +31,19 @@ export function varint(v: number | bigint): number[] {
   out.push(Number(b));
   return out;
 }
-const cat = (...parts: (number[] | Uint8Array)[]): Uint8Array => {
+export const cat = (...parts: (number[] | Uint8Array)[]): Uint8Array => {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let o = 0;
   for (const p of parts) { out.set(p, o); o += p.length; }
   return out;
 };
-const tag = (field: number, wire: number): number[] => varint((field << 3) | wire);
-const lenField = (field: number, body: Uint8Array | number[]): Uint8Array => cat(tag(field, 2), varint(body.length), body);
-const str = (field: number, s: string): Uint8Array => lenField(field, new TextEncoder().encode(s));
-const vint = (field: number, v: number | bigint): Uint8Array => cat(tag(field, 0), varint(v));
+export const tag = (field: number, wire: number): number[] => varint((field << 3) | wire);
+export const lenField = (field: number, body: Uint8Array | number[]): Uint8Array => cat(tag(field, 2), varint(body.length), body);
+export const str = (field: number, s: string): Uint8Array => lenField(field, new TextEncoder().encode(s));
+export const vint = (field: number, v: number | bigint): Uint8Array => cat(tag(field, 0), varint(v));
 
 const kv = (k: string, v: string): Uint8Array => cat(str(1, k), str(2, v));
-function tensorProto(o: { name: string; dims: (number | bigint)[]; type?: number; raw?: Uint8Array; external?: [string, string][] }): Uint8Array {
+export function tensorProto(o: { name: string; dims: (number | bigint)[]; type?: number; raw?: Uint8Array; external?: [string, string][] }): Uint8Array {
   const parts: Uint8Array[] = o.dims.map((d) => vint(1, d));
   parts.push(vint(2, o.type ?? 1), str(8, o.name));
   if (o.raw) parts.push(lenField(9, o.raw));
@@ -53,16 +53,16 @@ function tensorProto(o: { name: string; dims: (number | bigint)[]; type?: number
   }
   return cat(...parts);
 }
-function nodeProto(op: string, inputs: string[], outputs: string[], attrs: Uint8Array[] = [], name = ''): Uint8Array {
+export function nodeProto(op: string, inputs: string[], outputs: string[], attrs: Uint8Array[] = [], name = ''): Uint8Array {
   return cat(...inputs.map((i) => str(1, i)), ...outputs.map((o) => str(2, o)), str(3, name || `fz_${op}`), str(4, op),
     ...attrs.map((a) => lenField(5, a)));
 }
 /** AttributeProto: name, type and the value field. */
-const attrTensor = (name: string, t: Uint8Array) => cat(str(1, name), vint(20, 4), lenField(5, t));
-const attrGraph = (name: string, g: Uint8Array) => cat(str(1, name), vint(20, 5), lenField(6, g));
-const attrString = (name: string, s: string) => cat(str(1, name), vint(20, 3), str(4, s));
-function valueInfo(name: string, type: Uint8Array): Uint8Array { return cat(str(1, name), lenField(2, type)); }
-function tensorType(elem: number, dims: (number | bigint | string)[]): Uint8Array {
+export const attrTensor = (name: string, t: Uint8Array) => cat(str(1, name), vint(20, 4), lenField(5, t));
+export const attrGraph = (name: string, g: Uint8Array) => cat(str(1, name), vint(20, 5), lenField(6, g));
+export const attrString = (name: string, s: string) => cat(str(1, name), vint(20, 3), str(4, s));
+export function valueInfo(name: string, type: Uint8Array): Uint8Array { return cat(str(1, name), lenField(2, type)); }
+export function tensorType(elem: number, dims: (number | bigint | string)[]): Uint8Array {
   const shape = cat(...dims.map((d) => lenField(1, typeof d === 'string' ? str(2, d) : vint(1, d))));
   return lenField(1, cat(vint(1, elem), lenField(2, shape)));
 }
@@ -245,9 +245,8 @@ function injection(r: Rand, layout: CaseLayout): { kind: string; graphFields: Ui
     }
     case 'deepType': {
       const depth = pick(r, [50, 1000, 20000, 100000]);
-      let t: Uint8Array = tensorType(1, [2]);
       const field = pick(r, [4, 9, 5]); // sequence, optional, map
-      for (let i = 0; i < depth; i++) t = field === 5 ? F(5, cat(vint(1, 7), F(2, t))) : F(field, F(1, t));
+      const t = nestedType(field, depth);
       return { kind: `deepType:${field}:${depth}`, graphFields: F(13, valueInfo('fz_deep', t)) };
     }
     case 'shapeOps': {
@@ -270,8 +269,30 @@ function injection(r: Rand, layout: CaseLayout): { kind: string; graphFields: Ui
   }
 }
 
+/**
+ * A TypeProto nested `depth` levels through sequence (4), optional (9) or map (5) types. Built from
+ * prefixes computed inside out, in one allocation: re-wrapping a buffer per level is quadratic.
+ */
+export function nestedType(field: number, depth: number): Uint8Array {
+  const inner = tensorType(1, [2]);
+  const prefixes: number[][] = [];
+  let len = inner.length;
+  for (let i = 0; i < depth; i++) {
+    // sequence/optional: {field: {elem_type(1): T}}; map: {5: {key_type(1)=7, value_type(2): T}}
+    const mid = field === 5 ? [8, 7, ...tag(2, 2), ...varint(len)] : [...tag(1, 2), ...varint(len)];
+    const p = [...tag(field, 2), ...varint(len + mid.length), ...mid];
+    prefixes.push(p);
+    len += p.length;
+  }
+  const out = new Uint8Array(len);
+  let o = 0;
+  for (let i = prefixes.length - 1; i >= 0; i--) { out.set(prefixes[i], o); o += prefixes[i].length; }
+  out.set(inner, o);
+  return out;
+}
+
 /** Splices extra fields into the model's graph (ModelProto field 7), fixing its length prefix. */
-function spliceIntoGraph(b: Uint8Array, extra: Uint8Array): Uint8Array | undefined {
+export function spliceIntoGraph(b: Uint8Array, extra: Uint8Array): Uint8Array | undefined {
   const top: WireField[] = [];
   if (!walk(b, 0, b.length, 0, top, { n: 0 })) return undefined;
   const g = top.find((f) => f.depth === 0 && f.field === 7 && f.wire === 2);

@@ -25,7 +25,7 @@ export interface ReadOptions {
 }
 
 const WIRE_NAMES = ['varint', 'fixed64', 'length-delimited', 'group start', 'group end', 'fixed32', '6', '7'];
-/** Subgraphs nest through attributes; a hostile file must not overflow the stack. */
+/** Subgraphs nest through attributes, types through sequence/optional/map; a hostile file must not overflow the stack. */
 const MAX_DEPTH = 64;
 
 interface Ctx {
@@ -381,6 +381,8 @@ function readSparse(c: Ctx, fl: Fields): SparseTensorData {
 // ---- types -----------------------------------------------------------------------------------------
 
 function readType(c: Ctx, fl: Fields): TypeInfo {
+  // sequence/optional/map types nest too: the same bound as subgraphs, against stack overflow
+  if (++c.depth > MAX_DEPTH) throw new WireError(`types or subgraphs nested more than ${MAX_DEPTH} deep`, fl.p);
   let t: TypeInfo = { kind: 'unknown' };
   let denotation: string | undefined;
   let opaque: OpaqueField[] | undefined;
@@ -401,6 +403,7 @@ function readType(c: Ctx, fl: Fields): TypeInfo {
   }
   if (denotation !== undefined) t.denotation = denotation;
   if (opaque) t.opaqueFields = opaque;
+  c.depth--;
   return t;
 }
 
