@@ -15,20 +15,20 @@ test('prompts and token ids become the text encoder\'s hidden states, the same t
   const prompts = ['a digit seven', 'a digit two', 'a digit zero'];
   const runner = PipelineRunner.open(DIGITS_COND);
   try {
-    const npy = parseNpy(await conditionEmbeddingsNpy(DIGITS_COND, { kind: 'prompts', prompts }));
+    const npy = parseNpy((await conditionEmbeddingsNpy(DIGITS_COND, { kind: 'prompts', prompts }))!);
     const ref = await runner.encodePrompts(prompts);
     assert.deepEqual(npy.shape, [3, ref.seqLen, ref.dim]);
     assert.deepEqual(Array.from(npy.data as Float32Array), Array.from(ref.embeddings));
 
     const ids = runner.tokenizer().encode('a digit seven');
-    const byIds = parseNpy(await conditionEmbeddingsNpy(DIGITS_COND, { kind: 'ids', ids: [ids.slice(0, 5)] }));
+    const byIds = parseNpy((await conditionEmbeddingsNpy(DIGITS_COND, { kind: 'ids', ids: [ids.slice(0, 5)] }))!);
     assert.deepEqual(byIds.shape, [1, ref.seqLen, ref.dim]);
     assert.deepEqual(Array.from(byIds.data as Float32Array), Array.from(ref.embeddings.subarray(0, ref.seqLen * ref.dim)), 'short rows are padded like the tokenizer pads');
 
     const fast = copyPipeline(DIGITS_COND, t.dir);
     rmSync(join(fast, 'tokenizer'), { recursive: true });
     cpSync(join(__dirname, 'fixtures', 'tokenizers', 'digits-wordlevel'), join(fast, 'tokenizer'), { recursive: true });
-    const viaFast = parseNpy(await conditionEmbeddingsNpy(fast, { kind: 'prompts', prompts }));
+    const viaFast = parseNpy((await conditionEmbeddingsNpy(fast, { kind: 'prompts', prompts }))!);
     assert.deepEqual(Array.from(viaFast.data as Float32Array), Array.from(npy.data as Float32Array));
 
     const uncond = join(EXAMPLES, 'digits-uncond');

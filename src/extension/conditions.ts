@@ -8,7 +8,7 @@ import {
   checkConditionsForPipeline, conditionInputFromSpec, describeConditions, parseConditionIds, parseConditionSetting,
   type ConditionInput, type ConditionSpec,
 } from '../core/pipeline/conditions';
-import { conditionEmbeddingsNpy } from '../core/pipeline/condition-embeddings';
+import { trainerConditions, type TrainerConditions } from '../core/distill/conditions';
 import { readPipelineLayout } from '../core/pipeline/layout';
 import { resolveTarget } from '../core/scoring/target';
 import { errorText } from './commands';
@@ -144,23 +144,12 @@ export async function chooseConditionsCommand(scopePath: string | undefined): Pr
   void vscode.window.showInformationMessage(`Scoring conditions: ${describeConditions(input)}.`);
 }
 
-/** What the distillation trainer gets as --conditions: the chosen .npy, or one made from prompts / token ids. */
-export interface DistillConditions {
-  line: string;
-  file?: string;
-  npy?: Uint8Array;
-}
-
 /**
- * The setting's conditions for distilling from `teacher`: none when it names the defaults (the
- * trainer then uses the pipeline's own prompts) or the teacher is no conditional pipeline; prompts
- * and token ids are encoded here, through the pipeline's tokenizer (any format) and text encoder.
+ * The setting's conditions for distilling from `teacher`, as core decides them for the CLI too
+ * (trainerConditions): prompts, token ids and, for a tokenizer the trainer cannot read, the
+ * pipeline's default prompts are encoded here; undefined where the trainer makes its own.
  */
-export async function distillConditions(teacher: string): Promise<DistillConditions | undefined> {
-  const pipeline = resolveTarget(teacher).pipeline;
-  if (!pipeline) return undefined;
+export async function distillConditions(teacher: string): Promise<TrainerConditions | undefined> {
   const c = await conditionsFor(teacher, false);
-  if (!c || !c.line || c.input.kind === 'default') return undefined;
-  if (c.input.kind === 'embeddings') return { line: c.line, file: c.input.file };
-  return { line: c.line, npy: await conditionEmbeddingsNpy(pipeline, c.input) };
+  return c ? trainerConditions(teacher, c.input) : undefined;
 }

@@ -3,7 +3,9 @@
 // the interpreter, runs the trainer and prints its progress; the VS Code task runs the same command.
 import type { Command } from 'commander';
 import { findPython, runTrainer, type TrainerEvent } from '../../core/distill';
-import { intFlag, numFlag } from '../flags';
+import { intFlag, numFlag, repeatable } from '../flags';
+import { conditionInputFromSpec, conditionSpecFromFlags } from '../../core/pipeline/conditions';
+import { defaultTrainerRunDir, trainerConditions, trainerConditionsFile } from '../../core/distill/conditions';
 import { originalOfPruned } from '../../core/prune/record';
 import { assembleDistilledPipeline, planDistillOutput, type DistillOutputPlan } from '../../core/distill/output';
 
@@ -34,6 +36,10 @@ interface DistillFlags {
   evalSteps?: string;
   logEvery?: string;
   json?: boolean;
+  prompt?: string[];
+  promptsFile?: string;
+  conditionIds?: string;
+  conditions?: string;
 }
 
 const fmt = (v: number | undefined) => (v === undefined ? '-' : v.toPrecision(4));
@@ -97,6 +103,10 @@ export function register(program: Command): void {
     .option('--resume <runDir>', 'continue a run from its latest checkpoint')
     .option('--run-dir <dir>', 'run folder (default: beside the student)')
     .option('--out <path>', 'distilled model: an .onnx file for a model student; a new pipeline folder for a pipeline student (default: the student U-Net\'s STUDENT.distilled.onnx)')
+    .option('--prompt <text>', 'a condition prompt (repeatable; default: the pipeline\'s prompt set)', repeatable, [] as string[])
+    .option('--prompts-file <file>', 'a text file of prompts, one per line (# comments)')
+    .option('--condition-ids <rows>', 'token id rows instead of prompts, e.g. "1,5,7;1,5,8"')
+    .option('--conditions <file.npy>', 'encoder hidden states [N, L, D] instead of prompts')
     .option('--python <exe>', 'Python interpreter (default: first of LD_SURGEON_PYTHON, python3, /usr/bin/python3 with torch + onnx)')
     .option('--json', 'print the trainer\'s JSON events as they come')
     .action(async (f: DistillFlags) => {
@@ -110,6 +120,12 @@ export function register(program: Command): void {
       // a resumed run keeps the teacher it started with
       const teacher = f.teacher ?? (f.resume ? undefined : originalOfPruned(f.student));
       if (teacher && !f.teacher) console.error(`teacher: ${teacher} (from the student's prune record)`);
+      // prompts and token ids (and the defaults, for a tokenizer the trainer cannot read) are encoded here,
+      // through the pipeline's tokenizer and text encoder, into the run folder; a resumed run keeps its own
+      const conditionInput = conditionInputFromSpec(conditionSpecFromFlags(f));
+      const conditions = f.resume ? undefined : await trainerConditions(teacher ?? f.student, conditionInput);
+      const runDir = f.runDir ?? (conditions?.npy ? defaultTrainerRunDir(f.student) : undefined);
+      if (conditions) console.error(`conditions: ${conditions.line}`);
       const steps = intFlag('--steps', f.steps, 1);
       let total = steps ?? 0;
       const abort = new AbortController();
@@ -120,7 +136,7 @@ export function register(program: Command): void {
       process.once('SIGINT', onSigint);
       try {
         const done = await runTrainer({
-          python: choice.python, student: f.student, teacher, runDir: f.runDir, resume: f.resume, output: output.trainerOutput, data: f.data, devices,
+          python: choice.python, student: f.student, teacher, runDir, resume: f.resume, output: output.trainerOutput, data: f.data, devices,
           flags: {
             steps, lr: numFlag('--lr', f.lr), 'batch-size': intFlag('--batch', f.batch, 1), 'grad-accum': intFlag('--grad-accum', f.gradAccum, 1),
             'lambda-task': numFlag('--lambda-task', f.lambdaTask), 'lambda-out': numFlag('--lambda-out', f.lambdaOut), 'lambda-feat': numFlag('--lambda-feat', f.lambdaFeat),
@@ -128,7 +144,7 @@ export function register(program: Command): void {
             'checkpoint-every': intFlag('--checkpoint-every', f.checkpointEvery, 0), 'data-samples': intFlag('--data-samples', f.dataSamples, 1),
             'data-steps': intFlag('--data-steps', f.dataSteps, 1), 'eval-samples': intFlag('--eval-samples', f.evalSamples, 1),
             'eval-steps': intFlag('--eval-steps', f.evalSteps, 1), 'log-every': intFlag('--log-every', f.logEvery, 1),
-            device: f.device,
+            device: f.device, conditions: runDir ? trainerConditionsFile(conditions, runDir) : conditions?.file,
           },
         }, {
           signal: abort.signal,

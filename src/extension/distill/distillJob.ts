@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { parseEvent, trainerCommand, trainerEnv } from '../../core/distill';
 import type { JobEvent, JobProcessSpec, JobProtocol, JobRequest } from '../jobs/jobRunner';
 import { modelFileOf } from '../../core/pipeline/layout';
-import { writeFileAtomic } from '../../core/pipeline/output-files';
+import { trainerConditionArgs, type TrainerConditions } from '../../core/distill/conditions';
 import { TRAINER_DIR, type TrainerRun } from './trainerRun';
 
 export interface DistillJobSpec {
@@ -30,7 +30,7 @@ export interface DistillJobSpec {
   /** the distilled model (default: distillOutput(student)) */
   output?: string;
   /** --conditions for the trainer: an embeddings .npy, or its bytes (written into the run folder) */
-  conditions?: { file?: string; npy?: Uint8Array };
+  conditions?: Pick<TrainerConditions, 'file' | 'npy'>;
 }
 
 /** MODEL.distilled.onnx beside the student (-2, -3... when taken). */
@@ -103,13 +103,7 @@ function distillEvents(m: Record<string, unknown>, setTotal: (n: number) => void
 
 /** --conditions FILE unless the trainer arguments name their own; encoded conditions land in the run folder. */
 function conditionArgs(spec: DistillJobSpec, runDir: string): string[] {
-  const c = spec.conditions;
-  if (!c || spec.trainerArgs?.includes('--conditions')) return [];
-  if (c.file) return ['--conditions', c.file];
-  if (!c.npy) return [];
-  const file = path.join(runDir, 'conditions.npy');
-  writeFileAtomic(file, c.npy);
-  return ['--conditions', file];
+  return spec.trainerArgs?.includes('--conditions') ? [] : trainerConditionArgs(spec.conditions, runDir);
 }
 
 /** The job request that distills `spec.student` from `spec.teacher`; the trainer's files go in the run folder. */
