@@ -12,7 +12,7 @@ import { readModel } from '../src/core/onnx/reader';
 import { writeModel } from '../src/core/onnx/writer';
 import type { Model } from '../src/core/onnx/types';
 import { ElemType } from '../src/core/onnx/types';
-import { lenField, nestedType, spliceIntoGraph, valueInfo } from '../bench/fuzz/mutate';
+import { attrTensor, cat, lenField, nestedType, nodeProto, spliceIntoGraph, tensorProto, valueInfo } from '../bench/fuzz/mutate';
 
 function tmp(): string {
   return mkdtempSync(join(tmpdir(), 'ld-surgeon-hostile-'));
@@ -65,6 +65,26 @@ test('a value_info type nested 100,000 sequences deep is refused, not a stack ov
     writeFileSync(ok, spliceIntoGraph(base, lenField(13, valueInfo('seq', t)))!);
     const m = await readModel(ok);
     assert.equal(m.graph.valueInfo[0].type?.kind, 'sequence');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a tensor with a negative dimension is refused when read, external or inline, before any payload is sized by it', async () => {
+  const dir = tmp();
+  try {
+    const base = await baseModel(dir);
+    writeFileSync(join(dir, 'ok.bin'), new Uint8Array(8192));
+    for (const [label, t] of [
+      // fuzz case: external data with no length entry, so its size came from the dims (-8 bytes)
+      ['external', tensorProto({ name: 'w', dims: [-1], type: ElemType.INT64, external: [['location', 'ok.bin']] })],
+      ['inline', tensorProto({ name: 'w', dims: [-1, 2], type: ElemType.FLOAT, raw: new Uint8Array(8) })],
+    ] as const) {
+      const file = join(dir, `neg-${label}.onnx`);
+      const graphFields = cat(lenField(5, t), lenField(1, nodeProto('Constant', [], ['c'], [attrTensor('value', t)])));
+      writeFileSync(file, spliceIntoGraph(base, graphFields)!);
+      await expectClearError(file, /TensorProto 'w' has a negative dimension -1/);
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -295,6 +295,8 @@ function readTensor(c: Ctx, fl: Fields): TensorData {
     }
   }
   if (opaque) t.opaqueFields = opaque;
+  // A negative dimension would make the payload size negative, which no later range check expects.
+  for (const d of t.dims) if (d < 0) throw new WireError(`TensorProto '${t.name}' has a negative dimension ${d}`, fl.p);
   const file = c.f.path;
   // A string tensor with no strings on the wire (an empty one) still stores strings, not raw bytes.
   if (!typed && rawStart < 0 && t.elemType === ElemType.STRING) typed = 'string';
