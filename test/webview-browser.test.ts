@@ -163,3 +163,16 @@ test('an index the view cannot read is reported in the view and to the host, not
   assert.match(errors[0].message!, /cannot show the graph: the graph index is malformed/);
   await page.close();
 });
+
+test('a file the host cannot read shows the reader\'s error in the editor, and Reopen shows the graph once it reads', { skip: missing ? `needs ${missing}` : false }, async () => {
+  await open('scores=none&file=broken', '.app-error[data-load-error]');
+  const text = await read<string>(`document.querySelector('.app-error').textContent`);
+  assert.match(text, /Cannot read model\.onnx/);
+  assert.match(text, /not a valid ONNX model: length 7713021 runs past the end/);
+  assert.equal(await read<boolean>(`!!document.querySelector('.app-loading')`), false, 'no longer "Loading graph…"');
+  await page.click('.app-error .btn');
+  await page.waitForSelector('#app[data-ready="true"]', { timeout: 30_000 });
+  assert.ok((await sent()).some((m) => m.type === 'reopen'), 'Reopen asked the host to read the file again');
+  assert.ok((await keys('[data-key]')).length > 0, 'the graph is drawn');
+  await page.close();
+});

@@ -74,7 +74,9 @@ export type ToWebview =
   | { type: 'pruneState'; state: 'running' | 'cancelled'; message?: string }
   | { type: 'distillState'; state: 'running' | 'done' | 'failed'; message?: string; outputPath?: string }
   | { type: 'reveal'; moduleId: string }
-  | ({ type: 'selectionBudget' } & SelectionBudget);
+  | ({ type: 'selectionBudget' } & SelectionBudget)
+  /** the file could not be read (truncated, not ONNX): the view shows the reader's message and Reopen */
+  | { type: 'loadError'; modelName: string; message: string };
 
 // ---------------------------------------------------------------------------------------------
 // Webview → host
@@ -92,7 +94,9 @@ export type FromWebview =
   | { type: 'selectionChanged'; ids: string[] }
   /** an edit of the model (src/core/edit); the host answers with a new `init`, or shows why it was refused */
   | { type: 'edit'; edit: ModelEdit }
-  | { type: 'reportError'; message: string; stack?: string };
+  | { type: 'reportError'; message: string; stack?: string }
+  /** read the file again (after a loadError) */
+  | { type: 'reopen' };
 
 export type ToWebviewType = ToWebview['type'];
 export type FromWebviewType = FromWebview['type'];
@@ -151,6 +155,7 @@ const toWebviewChecks: Record<ToWebviewType, Check> = {
   pruneState: (m) => need(m.state === 'running' || m.state === 'cancelled', 'unknown prune state'),
   distillState: (m) => need(['running', 'done', 'failed'].includes(m.state as string), 'unknown distill state'),
   reveal: (m) => need(isStr(m.moduleId), 'reveal.moduleId must be a string'),
+  loadError: (m) => need(isStr(m.modelName) && isStr(m.message), 'loadError needs modelName and message'),
   selectionBudget: (m) =>
     need(['latency', 'params', 'flops'].includes(m.metric as string), 'selectionBudget.metric must be latency, params or flops') ??
     need(isNum(m.percent) && (m.percent as number) >= 0 && (m.percent as number) <= 100, 'selectionBudget.percent must be within 0..100'),
@@ -169,6 +174,7 @@ const fromWebviewChecks: Record<FromWebviewType, Check> = {
   selectionChanged: (m) => need(isStrArray(m.ids), 'selectionChanged.ids must be strings'),
   edit: (m) => need(!!m.edit && typeof m.edit === 'object' && EDIT_KINDS.includes((m.edit as { kind?: string }).kind as EditKind), 'edit.edit must be an edit with a known kind'),
   reportError: (m) => need(isStr(m.message), 'reportError.message must be a string'),
+  reopen: () => undefined,
 };
 
 function parseWith<T>(raw: unknown, checks: Record<string, Check>, side: string): T {

@@ -56,6 +56,11 @@ function handle(msg: FromWebview): void {
   log.push(msg);
   switch (msg.type) {
     case 'ready': {
+      // ?file=broken: the host could not read the file (as a truncated .onnx); Reopen then reads it
+      if (params.get('file') === 'broken') {
+        send({ type: 'loadError', modelName: 'model.onnx', message: '/models/model.onnx: not a valid ONNX model: length 7713021 runs past the end of its message (at byte 20); the file is corrupt, truncated or not ONNX' });
+        return;
+      }
       // ?index=broken sends what an incompatible host would: an index of another shape
       const graph = params.get('index') === 'broken' ? ({ schema: 'other', modules: [] } as unknown as GraphIndex) : index;
       send({ type: 'init', graph, modelName: 'unet/model.onnx', modelPath: '/models/sd-v1-5/unet/model.onnx' });
@@ -109,6 +114,8 @@ function handle(msg: FromWebview): void {
     }
     case 'distill':
       return send({ type: 'distillState', state: 'running', message: 'epoch 1/10' }, 200);
+    case 'reopen':
+      return send({ type: 'init', graph: index, modelName: 'model.onnx', modelPath: '/models/model.onnx' });
     default:
       return;
   }

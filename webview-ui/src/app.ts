@@ -17,7 +17,7 @@ import { ScoreBook, isPrunable } from './model/scores';
 import { buildSearchIndex, type SearchEntry } from './model/search';
 import { moduleKey, type VisibleItem } from './model/visible';
 import { LayoutEngine } from './layout/layoutEngine';
-import { clear, h } from './view/dom';
+import { button, clear, h } from './view/dom';
 import { GraphCanvas } from './view/graphView';
 import { Inspector, type InspectTarget } from './view/inspector';
 import { Legend } from './view/legend';
@@ -113,6 +113,8 @@ export class App {
         return void this.jumpTo({ module: msg.moduleId });
       case 'selectionBudget':
         return this.setBudget({ metric: msg.metric, percent: msg.percent });
+      case 'loadError':
+        return this.showLoadError(msg.modelName, msg.message);
     }
   }
 
@@ -123,6 +125,21 @@ export class App {
     clear(this.root);
     this.root.removeAttribute('data-loading');
     this.root.append(h('div', { class: 'app-error', role: 'alert' }, h('h2', null, 'Cannot show this graph'), h('p', null, message)));
+  }
+
+  /** The file could not be read: the reader's message, and Reopen to read it again once it is fixed. */
+  private showLoadError(modelName: string, message: string): void {
+    clear(this.root);
+    this.root.removeAttribute('data-loading');
+    const reopen = button({
+      label: 'Reopen', icon: ['refresh', '↻'], kind: 'primary', title: `Read ${modelName} again`,
+      onClick: () => {
+        reopen.disabled = true;
+        this.host.post({ type: 'reopen' });
+      },
+    });
+    this.root.append(h('div', { class: 'app-error', role: 'alert', 'data-load-error': 'true' },
+      h('h2', null, `Cannot read ${modelName}`), h('p', null, message), reopen));
   }
 
   dispose(): void {

@@ -17,16 +17,53 @@ export class GraphDocument implements vscode.CustomDocument {
   /** the model changed (an edit, undo, redo, revert): views redraw from `indexJson` */
   readonly onDidChangeModel = this.changed.event;
 
-  private constructor(readonly uri: vscode.Uri, private readonly doc: WorkerDocument) {}
+  private constructor(
+    readonly uri: vscode.Uri,
+    private doc: WorkerDocument | undefined,
+    /** why the file could not be read (a truncated or foreign file): the editor shows it, with Reopen */
+    private error: string | undefined,
+    private readonly worker: ModelWorker,
+  ) {}
 
+  /** A file the worker cannot read still opens, as a document that holds the reader's error. */
   static async open(uri: vscode.Uri, worker: ModelWorker, backupId: string | undefined): Promise<GraphDocument> {
     let replay: ModelEdit[] = [];
     if (backupId) {
       const b = JSON.parse(await fs.readFile(vscode.Uri.parse(backupId).fsPath, 'utf8')) as Backup;
       if (b.format === 'ld-surgeon.graph-edits/1' && Array.isArray(b.edits)) replay = b.edits;
     }
-    // the worker reads the model and picks per-sample input shapes (batch 1, the U-Net's config.json)
-    return new GraphDocument(uri, await worker.open({ path: uri.fsPath, replay }));
+    const doc = new GraphDocument(uri, undefined, undefined, worker);
+    await doc.load(replay);
+    return doc;
+  }
+
+  private async load(replay: ModelEdit[]): Promise<void> {
+    try {
+      // the worker reads the model and picks per-sample input shapes (batch 1, the U-Net's config.json)
+      this.doc = await this.worker.open({ path: this.uri.fsPath, replay });
+      this.error = undefined;
+    } catch (e) {
+      this.doc = undefined;
+      this.error = e instanceof Error ? e.message : String(e);
+    }
+  }
+
+  /** The reader's error when the file could not be read, else undefined. */
+  get loadError(): string | undefined {
+    return this.error;
+  }
+
+  /** Reads the file again (after the user fixed or replaced it); views redraw either way. */
+  async reopen(): Promise<void> {
+    const old = this.doc;
+    await this.load([]);
+    if (old && old !== this.doc) void old.close().catch(() => undefined);
+    this.changed.fire(undefined);
+  }
+
+  private get model(): WorkerDocument {
+    if (!this.doc) throw new Error(`${this.uri.fsPath}: ${this.error ?? 'not read yet'}`);
+    return this.doc;
   }
 
   get modelPath(): string {
@@ -34,45 +71,45 @@ export class GraphDocument implements vscode.CustomDocument {
   }
 
   get indexJson(): string {
-    return this.doc.indexJson;
+    return this.model.indexJson;
   }
 
   get dirty(): boolean {
-    return this.doc.state.dirty;
+    return this.doc?.state.dirty ?? false;
   }
 
   get edits(): ModelEdit[] {
-    return this.doc.state.edits;
+    return this.doc?.state.edits ?? [];
   }
 
   /** Applies the edit in the worker; throws EditRefused (with the reason) when it is not applied. */
   async apply(edit: ModelEdit): Promise<ChangeSummary> {
-    const summary = await this.doc.apply(edit);
+    const summary = await this.model.apply(edit);
     this.changed.fire(summary);
     return summary;
   }
 
   async undo(): Promise<void> {
-    this.changed.fire(await this.doc.undo());
+    this.changed.fire(await this.model.undo());
   }
 
   async redo(): Promise<void> {
-    this.changed.fire(await this.doc.redo());
+    this.changed.fire(await this.model.redo());
   }
 
   async revert(): Promise<void> {
-    this.changed.fire(await this.doc.revert());
+    this.changed.fire(await this.model.revert());
   }
 
   /** Save: beside the original (`<name>.edited.onnx`), never over it. */
   save(): Promise<string> {
-    return this.doc.save().then((r) => r.path);
+    return this.model.save().then((r) => r.path);
   }
 
   /** Save As: where the user chose; over the original only because they chose it (a backup is kept). */
   async saveAs(target: vscode.Uri): Promise<{ path: string; backup?: string }> {
     const overOriginal = target.fsPath === this.uri.fsPath;
-    const r = await this.doc.save(target.fsPath, overOriginal);
+    const r = await this.model.save(target.fsPath, overOriginal);
     return { path: r.path, backup: r.backup };
   }
 
@@ -85,6 +122,6 @@ export class GraphDocument implements vscode.CustomDocument {
 
   dispose(): void {
     this.changed.dispose();
-    void this.doc.close().catch(() => undefined);
+    void this.doc?.close().catch(() => undefined);
   }
 }

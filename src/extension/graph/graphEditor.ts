@@ -44,9 +44,11 @@ export function describeChange(s: ChangeSummary): string {
 export class GraphPanel implements vscode.Disposable {
   private readyResolve!: () => void;
   private readyReject!: (e: Error) => void;
-  /** resolves once the webview said `ready` and got its `init` */
-  readonly ready: Promise<void>;
+  /** resolves once the webview said `ready` and got its `init`; rejects with the reader's error for a broken file (until Reopen reads it) */
+  ready: Promise<void>;
   private isReady = false;
+  /** `ready` was rejected because the file could not be read */
+  private failed = false;
   private readonly disposables: vscode.Disposable[] = [];
   /** module ids currently selected in the webview */
   selection: string[] = [];
@@ -170,10 +172,23 @@ export class GraphPanel implements vscode.Disposable {
       case 'reportError':
         this.output.appendLine(`graph view ${path.basename(this.modelPath)}: ${msg.message}${msg.stack ? `\n${msg.stack}` : ''}`);
         return;
+      case 'reopen':
+        await this.document.reopen();
+        if (!this.isReady) await this.sendInit();
+        return;
     }
   }
 
   private async sendInit(): Promise<void> {
+    const loadError = this.document.loadError;
+    if (loadError) {
+      this.isReady = false;
+      this.output.appendLine(`cannot show ${this.modelPath}: ${loadError}`);
+      this.readyReject(new Error(loadError));
+      this.failed = true;
+      await this.post({ type: 'loadError', modelName: path.basename(this.modelPath), message: loadError });
+      return;
+    }
     try {
       // the index as the model worker made it: never analysed or parsed on the extension host
       await this.post({
@@ -188,6 +203,9 @@ export class GraphPanel implements vscode.Disposable {
       for (const m of batchScores(results)) await this.post(m);
       for (const m of this.actions.initialState(this.modelPath)) await this.post(m);
       this.isReady = true;
+      // read at last (Reopen): `ready` was rejected with the reader's error; later waiters get this view
+      if (this.failed) this.ready = Promise.resolve();
+      this.failed = false;
       this.readyResolve();
     } catch (e) {
       const text = e instanceof Error ? e.message : String(e);
