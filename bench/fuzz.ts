@@ -18,7 +18,7 @@ async function main(): Promise<void> {
   const cases = Number(arg('--cases') ?? 10000);
   const seed = Number(arg('--seed') ?? 1);
   const workers = Number(arg('--workers') ?? Math.max(1, Math.min(4, cpus().length)));
-  const timeoutMs = Number(arg('--timeout-ms') ?? 30000);
+  const timeoutMs = Number(arg('--timeout-ms') ?? 60000);
   let last = 0;
   const summary = await runFuzz({
     cases, seed, workers, timeoutMs, saveDir: arg('--save'),
@@ -26,6 +26,7 @@ async function main(): Promise<void> {
   });
   console.log(JSON.stringify({
     ...summary,
+    topRejections: summary.topRejections.slice(0, 25),
     machine: { cpus: cpus().length, cpu: cpus()[0]?.model, node: process.version },
     workers,
     timeoutMs,

@@ -42,6 +42,8 @@ export interface FuzzSummary {
   /** cases that opened a path outside their folder, or saw the sentinel's bytes */
   outsideReads: number;
   failures: CaseRecord[];
+  /** rejection reasons (file paths, numbers and names blanked), most frequent first, with counts */
+  topRejections: [string, number][];
   slowest: CaseRecord[];
   wallS: number;
   peakRssMB: number;
@@ -106,6 +108,7 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzSummary> {
   const records: CaseRecord[] = [];
   const outcomes: Record<string, number> = {};
   let outsideReads = 0;
+  const rejections = new Map<string, number>();
   let peakRss = 0;
   const rssTimer = setInterval(() => { peakRss = Math.max(peakRss, process.memoryUsage.rss()); }, 200);
 
@@ -138,6 +141,10 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzSummary> {
       c.rec.error = `${c.rec.error ?? ''} [outside: ${res.sentinelSeen ? 'sentinel bytes seen; ' : ''}${(res.outside ?? []).slice(0, 3).join(', ')}]`;
     }
     outcomes[res.outcome] = (outcomes[res.outcome] ?? 0) + 1;
+    if (res.outcome === 'rejected' && res.error) {
+      const reason = res.error.replace(/^UserError: /, '').split(c.dir).join('').replace(/'[^']*'/g, "'…'").replace(/\d+/g, 'N').slice(0, 100);
+      rejections.set(reason, (rejections.get(reason) ?? 0) + 1);
+    }
     records.push(c.rec);
     if (o.saveDir && (FAILING.has(res.outcome) || outside)) {
       mkdirSync(o.saveDir, { recursive: true });
@@ -200,6 +207,7 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzSummary> {
     outcomes,
     outsideReads,
     failures: records.filter((r) => FAILING.has(r.outcome) || (r.error ?? '').includes('[outside:')),
+    topRejections: [...rejections].sort((a, b) => b[1] - a[1]),
     slowest: [...records].sort((a, b) => b.ms - a.ms).slice(0, 10),
     wallS: Math.round((performance.now() - t0) / 100) / 10,
     peakRssMB: Math.round(peakRss / 1048576),
