@@ -19,6 +19,7 @@ import { modelFileOf } from '../../core/pipeline/layout';
 import { saveTask } from './tasksJson';
 import { readSettings } from '../settings';
 import { argPath, resolveModel } from '../model/targets';
+import { requireDenoiser } from '../../core/pipeline/model-role';
 import { command, rel } from '../commands';
 import { distillConditions } from '../conditions';
 import type { ExtensionServices } from '../services';
@@ -208,9 +209,11 @@ export function distillWorkflow(d: ExtensionServices): DistillWorkflow {
       tasks.register(),
       registerEnvironmentCommand(pythonRoot, d.output),
       command('ldSurgeon.distill', async (arg) => {
-        const student = argPath(arg) ?? (await resolveModel(undefined, 'LD Surgeon: Launch Distillation… — pick the pruned (student) model', d.pipelines.list()));
+        const student = argPath(arg) ?? (await resolveModel(undefined, 'LD Surgeon: Launch Distillation… — pick the pruned (student) model', d.pipelines.list(), { denoiserFor: 'distillation' }));
         if (!student) return;
-        const teacher = originalOfPruned(student) ?? (await resolveModel(undefined, `Distill ${rel(student)}: pick the original (teacher) model`, d.pipelines.list()));
+        // a VAE decoder or text encoder is refused here, not after the trainer has loaded for a while
+        if (student.toLowerCase().endsWith('.onnx')) requireDenoiser(student, 'distillation');
+        const teacher = originalOfPruned(student) ?? (await resolveModel(undefined, `Distill ${rel(student)}: pick the original (teacher) model`, d.pipelines.list(), { denoiserFor: 'distillation' }));
         if (!teacher) return;
         const stepsText = await vscode.window.showInputBox({
           title: `Distill ${rel(student)} from ${rel(teacher)}`,

@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { promises as fs } from 'node:fs';
 import { activeGraphModel } from '../graph/graphTabs';
 import type { PipelineFolders } from './pipelineFolders';
+import { modelRole, requireDenoiser, type ModelRoleInfo } from '../../core/pipeline/model-role';
 
 const EXCLUDE = '{**/node_modules/**,**/.git/**,**/.ld-surgeon/**}';
 
@@ -33,9 +34,18 @@ async function browse(kind: 'model' | 'model-or-pipeline', title: string): Promi
   return picked?.[0]?.fsPath;
 }
 
-/** Quick pick over the workspace's pipelines (optional) and .onnx models, plus "Browse…". */
-async function pick(kind: 'model' | 'model-or-pipeline', title: string, pipelines: readonly string[]): Promise<string | undefined> {
-  const models = await vscode.workspace.findFiles('**/*.onnx', EXCLUDE, 500);
+/** `{ denoiserFor }`: the action (pruning, distillation) works on a pipeline's U-Net or a bare model, never a VAE or text encoder. */
+export type ModelUse = 'any' | { denoiserFor: string };
+
+/** Quick pick over the workspace's pipelines (optional) and .onnx models, plus "Browse…"; each model says what it is. */
+async function pick(kind: 'model' | 'model-or-pipeline', title: string, pipelines: readonly string[], use: ModelUse = 'any'): Promise<string | undefined> {
+  const found = await vscode.workspace.findFiles('**/*.onnx', EXCLUDE, 500);
+  const roles = new Map(found.map((m) => [m.fsPath, modelRole(m.fsPath)]));
+  const usable = (r: ModelRoleInfo) => use === 'any' || r.role === 'denoiser' || r.role === 'model';
+  // denoisers first: they are what scoring, pruning and distillation are about
+  const rank = (r: ModelRoleInfo) => (r.role === 'denoiser' ? 0 : r.role === 'model' ? 1 : 2);
+  const models = found.filter((m) => usable(roles.get(m.fsPath)!))
+    .sort((a, b) => rank(roles.get(a.fsPath)!) - rank(roles.get(b.fsPath)!) || a.fsPath.localeCompare(b.fsPath));
   const items: PickItem[] = [];
   if (kind === 'model-or-pipeline' && pipelines.length) {
     items.push({ label: 'Pipelines', kind: vscode.QuickPickItemKind.Separator });
@@ -44,25 +54,32 @@ async function pick(kind: 'model' | 'model-or-pipeline', title: string, pipeline
     }
   }
   if (models.length) {
-    items.push({ label: 'Models', kind: vscode.QuickPickItemKind.Separator });
-    for (const m of models.sort((a, b) => a.fsPath.localeCompare(b.fsPath))) {
-      items.push({ label: `$(file-binary) ${vscode.workspace.asRelativePath(m, false)}`, target: m.fsPath });
+    items.push({ label: use !== 'any' ? 'Denoisers (U-Nets) and bare models' : 'Models', kind: vscode.QuickPickItemKind.Separator });
+    for (const m of models) {
+      items.push({ label: `$(file-binary) ${vscode.workspace.asRelativePath(m, false)}`, description: roles.get(m.fsPath)!.label, target: m.fsPath });
     }
   }
   items.push({ label: '', kind: vscode.QuickPickItemKind.Separator }, { label: '$(folder-opened) Browse…', browse: true });
-  const choice = await vscode.window.showQuickPick(items, { title, placeHolder: kind === 'model' ? 'Pick an ONNX model' : 'Pick a pipeline folder or an ONNX model', matchOnDescription: true });
+  const placeHolder = use !== 'any' ? "Pick a denoiser: a pipeline's U-Net or a bare model" : kind === 'model' ? 'Pick an ONNX model' : 'Pick a pipeline folder or an ONNX model';
+  const choice = await vscode.window.showQuickPick(items, { title, placeHolder, matchOnDescription: true });
   if (!choice) return undefined;
-  return choice.browse ? browse(kind, title) : choice.target;
+  const chosen = choice.browse ? await browse(kind, title) : choice.target;
+  if (chosen && use !== 'any') requireDenoiser(chosen, use.denoiserFor);
+  return chosen;
 }
 
-/** Resolves the .onnx model a command should act on; undefined when the user cancelled. */
-export async function resolveModel(arg: unknown, title: string, pipelines: readonly string[]): Promise<string | undefined> {
-  const given = argPath(arg);
+/**
+ * Resolves the .onnx model a command should act on; undefined when the user cancelled. With `use`
+ * `denoiserFor` a pipeline part other than the U-Net (a VAE decoder, a text encoder) is refused at once.
+ */
+export async function resolveModel(arg: unknown, title: string, pipelines: readonly string[], use: ModelUse = 'any'): Promise<string | undefined> {
+  const given = argPath(arg) ?? activeGraphModel();
   if (given) {
     if (!given.toLowerCase().endsWith('.onnx')) throw new Error(`${given} is not an .onnx model`);
+    if (use !== 'any') requireDenoiser(given, use.denoiserFor);
     return given;
   }
-  return activeGraphModel() ?? pick('model', title, pipelines);
+  return pick('model', title, pipelines, use);
 }
 
 /** Resolves a scoring target: a pipeline folder (holding model_index.json) or an .onnx model. */

@@ -102,7 +102,7 @@ export function pruneWorkflow(d: ExtensionServices): PruneWorkflow {
     disposables: [
       // (uri) from the explorer or the palette; (uri, ids) from the graph's Apply
       command('ldSurgeon.prune', async (arg, idsArg) => {
-        const model = await resolveModel(arg, 'LD Surgeon: Prune Model…', d.pipelines.list());
+        const model = await resolveModel(arg, 'LD Surgeon: Prune Model…', d.pipelines.list(), { denoiserFor: 'pruning' });
         if (!model) return;
         const ids = Array.isArray(idsArg) && idsArg.every((x) => typeof x === 'string') ? (idsArg as string[]) : await pickCandidates(resolveTarget(model).modelPath);
         if (!ids?.length) return;
