@@ -1,11 +1,13 @@
 // What the graph editor's buttons and requests do: each goes to the capability that owns it (the Score,
 // Prune and Distill buttons run the same commands as the context menus, so both paths behave alike).
+import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { GraphActions } from './graphEditor';
 import type { ToWebview } from '../../protocol/webview';
 import type { ModelService } from '../model/modelService';
 import type { ScoreWorkflow } from '../score/scoreWorkflow';
 import { openNode } from './nodeDocument';
+import { pathInsideRoots } from './webviewPaths';
 import { partialScores } from '../prune/partialScores';
 import { findTensor, tensorStats } from '../../core/graph/tensor-stats';
 
@@ -20,8 +22,11 @@ export function graphActions(models: ModelService, score: Pick<ScoreWorkflow, 'r
       if (!(await confirmPartialPrune(modelPath, !!score.runningFor(modelPath)))) return;
       await vscode.commands.executeCommand('ldSurgeon.prune', vscode.Uri.file(modelPath), ids);
     },
-    distill: async (_modelPath, prunedPath) => {
-      await vscode.commands.executeCommand('ldSurgeon.distill', vscode.Uri.file(prunedPath));
+    distill: async (modelPath, prunedPath) => {
+      const roots = [path.dirname(modelPath), ...(vscode.workspace.workspaceFolders ?? []).map((f) => f.uri.fsPath)];
+      const inside = pathInsideRoots(prunedPath, path.dirname(modelPath), roots);
+      if (!inside) throw new Error(`refused to distill '${prunedPath}': it is outside the workspace and the model's folder`);
+      await vscode.commands.executeCommand('ldSurgeon.distill', vscode.Uri.file(inside));
     },
     weightStats: async (modelPath, tensorName) => {
       const t = findTensor(await models.analysis(modelPath), tensorName);
