@@ -23,6 +23,7 @@ import type { ExtensionServices } from './services';
 import type { LdSurgeonApi } from './api';
 import { DistillChartPanels } from './distill/distillChart';
 import { resumableRun } from './distill/trainerRun';
+import { pendingScores } from './score/scoreResume';
 
 let jobsToInterrupt: JobManager | undefined;
 
@@ -37,7 +38,8 @@ export function activate(context: vscode.ExtensionContext): LdSurgeonApi {
   jobsToInterrupt = jobs;
   const graphs = new GraphEditorProvider(context.extensionUri, models, scores, output);
   const modelTree = new ModelTreeProvider(models, scores);
-  const jobsView = new JobsViewProvider(jobs, (dir, status) => !!resumableRun(dir, status));
+  // a distillation with its trainer run, or a scoring job whose score file has candidates left
+  const jobsView = new JobsViewProvider(jobs, (dir, status) => !!resumableRun(dir, status) || pendingScores(dir, status) > 0);
 
   const modelView = vscode.window.createTreeView<ModuleItem>('ldSurgeon.modelTree', { treeDataProvider: modelTree, showCollapseAll: true });
   const jobsTreeView = vscode.window.createTreeView<JobItem>('ldSurgeon.jobs', { treeDataProvider: jobsView });

@@ -20,6 +20,7 @@ import { saveTask } from './tasksJson';
 import { readSettings } from '../settings';
 import { argPath, resolveModel } from '../model/targets';
 import { requireDenoiser } from '../../core/pipeline/model-role';
+import { pendingScores } from '../score/scoreResume';
 import { command, rel } from '../commands';
 import { distillConditions } from '../conditions';
 import type { ExtensionServices } from '../services';
@@ -138,6 +139,11 @@ export function distillWorkflow(d: ExtensionServices): DistillWorkflow {
   async function resumeJob(dir: string): Promise<void> {
     const status = await d.jobs.status(dir);
     if (!status) throw new UserError(`${dir}: not a job run folder (no readable status.json)`);
+    // scoring resumes from its score file: the same settings score only what is still pending
+    if (pendingScores(dir, status) > 0) {
+      await d.jobs.rerun(dir);
+      return;
+    }
     const run = resumableRun(dir, status);
     if (!run) {
       const why = status.kind !== 'distill' ? 'it is not a distillation'
@@ -256,10 +262,10 @@ export function distillWorkflow(d: ExtensionServices): DistillWorkflow {
 
   async function pickResumable(): Promise<string | undefined> {
     const items = (await d.jobs.list())
-      .filter((r) => resumableRun(r.dir, r.status))
+      .filter((r) => resumableRun(r.dir, r.status) || pendingScores(r.dir, r.status) > 0)
       .map((r) => ({ label: r.status.title, description: `${r.status.state} · ${path.basename(r.dir)}`, dir: r.dir }));
     if (!items.length) {
-      void vscode.window.showInformationMessage('No cancelled or failed distillation with a checkpoint to resume.');
+      void vscode.window.showInformationMessage('No cancelled scoring job with candidates left, and no cancelled or failed distillation with a checkpoint, to resume.');
       return undefined;
     }
     return (await vscode.window.showQuickPick(items, { placeHolder: 'Resume which distillation?' }))?.dir;
