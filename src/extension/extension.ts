@@ -1,6 +1,7 @@
 // LD Surgeon's VS Code layer: wires the views, the graph editor, the jobs and the commands together.
 // It stays thin: models are read and analyzed by src/core, heavy work runs in job processes.
 import * as vscode from 'vscode';
+import { existsSync } from 'node:fs';
 import { GraphEditorProvider } from './graph/graphEditor';
 import { JobManager } from './jobs/jobManager';
 import { JobsViewProvider, type JobItem } from './jobs/jobsView';
@@ -24,6 +25,9 @@ import type { LdSurgeonApi } from './api';
 import { DistillChartPanels } from './distill/distillChart';
 import { resumableRun } from './distill/trainerRun';
 import { pendingScores } from './score/scoreResume';
+
+/** workspaceState: the model the Model view showed last */
+const LAST_MODEL_KEY = 'ldSurgeon.modelView.model';
 
 let jobsToInterrupt: JobManager | undefined;
 
@@ -57,6 +61,9 @@ export function activate(context: vscode.ExtensionContext): LdSurgeonApi {
   });
 
   const charts = new DistillChartPanels(context.extensionUri, (line) => output.appendLine(line));
+  const lastModel = context.workspaceState.get<string>(LAST_MODEL_KEY);
+  if (lastModel && existsSync(lastModel)) void modelTree.show(lastModel);
+
   const services: ExtensionServices = { context, output, jobs, graphs, models, scores, modelTree, pipelines, charts };
   const score = scoreWorkflow(services);
   const prune = pruneWorkflow(services);
@@ -69,6 +76,8 @@ export function activate(context: vscode.ExtensionContext): LdSurgeonApi {
     graphs.register(),
     graphs.onDidActivate((panel) => void modelTree.show(panel.modelPath)),
     modelTree.onDidChangeTreeData(updateModelViewMessage),
+    // the Model view shows the same model after a window reload (its scores come back from the score file)
+    modelTree.onDidChangeModel((file) => void context.workspaceState.update(LAST_MODEL_KEY, file)),
     ...registerJobCommands(jobs, jobsView, jobsTreeView),
     vscode.workspace.registerTextDocumentContentProvider(NODE_SCHEME, new NodeDocumentProvider(models)),
     ...score.disposables,

@@ -42,9 +42,10 @@ function scoreText(score: CandidateResult): string {
   return score.score === null ? 'score n/a' : `score ${score.score.toPrecision(3)}`;
 }
 
+/** The row's description: the score (the status) first, so a narrow view truncates the sizes instead. */
 function describe(s: ModuleStats, score: CandidateResult | undefined): string {
   const parts = [`${s.ops} ops`, `${humanCount(s.params)} params`, flopsText(s)];
-  if (score) parts.push(scoreText(score));
+  if (score) parts.unshift(scoreText(score));
   return parts.join(' · ');
 }
 
