@@ -99,7 +99,8 @@ export class GraphPanel implements vscode.Disposable {
         if (p === modelPath && this.isReady) void this.sendScoreChanges(scores.all(p));
       }),
       document.onDidChangeModel(() => {
-        if (this.isReady) void this.sendInit();
+        // a file that could not be read and was read again (Reopen) shows its graph now
+        if (this.isReady || this.failed) void this.sendInit();
       }),
     );
   }
@@ -173,9 +174,7 @@ export class GraphPanel implements vscode.Disposable {
         this.output.appendLine(`graph view ${path.basename(this.modelPath)}: ${msg.message}${msg.stack ? `\n${msg.stack}` : ''}`);
         return;
       case 'reopen':
-        await this.document.reopen();
-        if (!this.isReady) await this.sendInit();
-        return;
+        return this.document.reopen();
     }
   }
 

@@ -21,6 +21,7 @@ export function run(): Promise<void> {
   require('./activation.e2e');
   require('./modelTree.e2e');
   require('./graphEditor.e2e');
+  require('./userFiles.e2e');
   require('./jobs.e2e');
   require('./scoring.e2e');
   require('./pruneDistill.e2e');
