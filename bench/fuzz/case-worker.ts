@@ -37,7 +37,9 @@ function track(p: unknown): void {
   if (!caseDir) return;
   const path = typeof p === 'string' ? p : p instanceof URL ? p.pathname : Buffer.isBuffer(p) ? p.toString() : undefined;
   if (path === undefined) return; // a file descriptor: its open() was tracked
-  const abs = resolve(path);
+  // symlinks followed: a link inside the folder to a file outside is a read outside
+  let abs = resolve(path);
+  try { abs = fs.realpathSync(abs); } catch { /* not there: the open fails anyway */ }
   if (under(caseDir, abs) || allowedRoots.some((r) => under(r, abs))) return;
   outside.push(abs);
 }
@@ -64,7 +66,7 @@ function describe(e: unknown): string {
 const hasMarker = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).includes(MARKER);
 
 async function runCase(model: string): Promise<Omit<CaseResult, 'id' | 'ms'>> {
-  caseDir = dirname(model);
+  caseDir = fs.realpathSync(dirname(model));
   outside.length = 0;
   let stage: CaseResult['stage'] = 'read';
   let sentinelSeen = false;
@@ -89,7 +91,8 @@ async function runCase(model: string): Promise<Omit<CaseResult, 'id' | 'ms'>> {
     return { outcome: 'ok', stage, outside: [...outside], sentinelSeen };
   } catch (e) {
     // A clear error is a UserError naming the file it is about (the model, or a file in its folder).
-    const clear = e instanceof UserError && (e.message.includes(caseDir) || (e.file !== undefined && under(caseDir, e.file)));
+    const folder = dirname(model);
+    const clear = e instanceof UserError && (e.message.includes(folder) || (e.file !== undefined && under(folder, e.file)));
     return { outcome: e instanceof UserError ? (clear ? 'rejected' : 'unclear-error') : 'crash', stage, error: describe(e), outside: [...outside], sentinelSeen };
   } finally {
     caseDir = '';

@@ -29,6 +29,11 @@ export interface FuzzOptions {
   /** share of cases mutating an example model rather than a corpus one (default 0.03) */
   exampleShare?: number;
   onProgress?: (done: number) => void;
+  /**
+   * Positive controls for the outside-read check: these case ids get, instead of a mutated model, a
+   * model.onnx that is a symlink to the sentinel outside the folder; each must be reported.
+   */
+  controlCases?: number[];
 }
 
 export type Outcome = CaseResult['outcome'] | 'hang' | 'oom' | 'worker-died';
@@ -120,7 +125,9 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzSummary> {
     const m = mutate(r, s.bytes, s.fields, { sentinel });
     const dir = join(root, `c${id}`);
     mkdirSync(join(dir, 'subdir'), { recursive: true });
-    writeFileSync(join(dir, 'model.onnx'), m.bytes);
+    const control = o.controlCases?.includes(id) ?? false;
+    if (control) symlinkSync(sentinel, join(dir, 'model.onnx'));
+    else writeFileSync(join(dir, 'model.onnx'), m.bytes);
     writeFileSync(join(dir, 'ok.bin'), new Uint8Array(8192));
     symlinkSync('../sentinel.bin', join(dir, 'link.bin'));
     symlinkSync(root, join(dir, 'linkdir'));
@@ -128,7 +135,7 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzSummary> {
     if (m.kind.includes('fifo')) execFileSync('mkfifo', [join(dir, 'fifo')]);
     return {
       req: { id, model: join(dir, 'model.onnx') },
-      rec: { id, seedModel: seedModel.replace(ROOT + '/', '').replace(resolve(CORPUS, '..') + '/', ''), mutation: m.kind, outcome: 'ok', ms: 0 },
+      rec: { id, seedModel: seedModel.replace(ROOT + '/', '').replace(resolve(CORPUS, '..') + '/', ''), mutation: control ? 'control:symlink-to-sentinel' : m.kind, outcome: 'ok', ms: 0 },
       dir,
     };
   }
