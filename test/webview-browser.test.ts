@@ -176,3 +176,22 @@ test('a file the host cannot read shows the reader\'s error in the editor, and R
   assert.ok((await keys('[data-key]')).length > 0, 'the graph is drawn');
   await page.close();
 });
+
+test('level of detail: at fit no label is drawn below 9 px on screen; zooming in brings the names back', { skip: missing ? `needs ${missing}` : false }, async () => {
+  await open('scores=all&depth=2');
+  // a small window: the fitted graph is far below 1:1
+  await page.setViewportSize({ width: 520, height: 420 });
+  await page.keyboard.press('f');
+  const drawn = `[...document.querySelectorAll('svg.graph text')].filter((t) => t.getClientRects().length > 0 && getComputedStyle(t).visibility !== 'hidden')`;
+  const sizes = () => read<number[]>(`${drawn}.map((t) => parseFloat(getComputedStyle(t).fontSize) * t.getScreenCTM().a)`);
+  await until<number>(`document.querySelector('svg.graph .viewport, svg.graph > g')?.getScreenCTM().a ?? 1`, (k) => k < 0.7, 'the fitted zoom');
+  const atFit = await sizes();
+  assert.ok(atFit.every((px) => px >= 8.99), `labels drawn at ${Math.min(...atFit).toFixed(1)} px`);
+  await page.setViewportSize({ width: 1400, height: 900 });
+  await page.mouse.move(700, 450);
+  for (let i = 0; i < 6; i++) await page.mouse.wheel(0, -400);
+  const titles = await until<number>(`${drawn}.filter((t) => t.classList.contains('title')).length`, (n) => n > 0, 'names after zooming in');
+  assert.ok(titles > 0);
+  assert.ok((await sizes()).every((px) => px >= 8.99));
+  await page.close();
+});
