@@ -195,3 +195,18 @@ test('level of detail: at fit no label is drawn below 9 px on screen; zooming in
   assert.ok((await sizes()).every((px) => px >= 8.99));
   await page.close();
 });
+
+test('the sidebar folds away and comes back; the canvas takes its width', { skip: missing ? `needs ${missing}` : false }, async () => {
+  await open('scores=all');
+  const widths = () => read<[number, number]>(`[document.querySelector('.canvas-wrap').getBoundingClientRect().width, document.querySelector('.sidebar').getBoundingClientRect().width]`);
+  const [canvas0, side0] = await widths();
+  assert.ok(side0 > 200, `sidebar ${side0} px`);
+  await page.click('.sidebar-toggle');
+  const [canvas1, side1] = await widths();
+  assert.equal(side1, 0);
+  assert.ok(canvas1 >= canvas0 + side0 - 2, `canvas ${canvas0} → ${canvas1} px`);
+  assert.equal(await read<string>(`document.querySelector('.sidebar-toggle').getAttribute('aria-pressed')`), 'true');
+  await page.click('.sidebar-toggle');
+  assert.ok((await widths())[1] > 200, 'the sidebar is back');
+  await page.close();
+});

@@ -184,7 +184,22 @@ export class App {
       score: () => this.host.post({ type: 'scoreOperators' }),
       cancelScoring: () => this.host.post({ type: 'cancelScoring' }),
     });
-    this.root.append(h('div', { class: 'workspace' }, canvasWrap, sidebar));
+    const workspace = h('div', { class: 'workspace' }, canvasWrap, sidebar);
+    this.root.append(workspace);
+    // the sidebar folds away for a wide graph (a narrow editor group), and comes back with the same button
+    const sidebarToggle = button({
+      label: 'Hide the sidebar', icon: ['layout-sidebar-right', '⇥'], iconOnly: true, kind: 'toolbar',
+      onClick: () => {
+        const collapsed = workspace.classList.toggle('sidebar-collapsed');
+        const label = collapsed ? 'Show the sidebar (details and pruning)' : 'Hide the sidebar';
+        sidebarToggle.setAttribute('aria-label', label);
+        sidebarToggle.title = label;
+        sidebarToggle.setAttribute('aria-pressed', String(collapsed));
+      },
+    });
+    sidebarToggle.classList.add('sidebar-toggle');
+    sidebarToggle.setAttribute('aria-pressed', 'false');
+    canvasWrap.append(sidebarToggle);
     this.canvas = new GraphCanvas(canvasWrap, this.graph, this.scores, this.engine, {
       activate: (it, how) => this.activate(it, how),
       hover: (it, at) => this.onHover(it, at),
