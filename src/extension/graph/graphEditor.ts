@@ -188,6 +188,15 @@ export class GraphPanel implements vscode.Disposable {
       await this.post({ type: 'loadError', modelName: path.basename(this.modelPath), message: loadError });
       return;
     }
+    if (this.failed) {
+      // read at last (Reopen): `ready` was rejected with the reader's error; waiters from now on wait for this init
+      this.failed = false;
+      this.ready = new Promise((res, rej) => {
+        this.readyResolve = res;
+        this.readyReject = rej;
+      });
+      this.ready.catch(() => undefined);
+    }
     try {
       // the index as the model worker made it: never analysed or parsed on the extension host
       await this.post({
@@ -202,9 +211,6 @@ export class GraphPanel implements vscode.Disposable {
       for (const m of batchScores(results)) await this.post(m);
       for (const m of this.actions.initialState(this.modelPath)) await this.post(m);
       this.isReady = true;
-      // read at last (Reopen): `ready` was rejected with the reader's error; later waiters get this view
-      if (this.failed) this.ready = Promise.resolve();
-      this.failed = false;
       this.readyResolve();
     } catch (e) {
       const text = e instanceof Error ? e.message : String(e);
