@@ -6,7 +6,7 @@ import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'no
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { suite, suiteSetup, suiteTeardown, test } from './tdd';
-import { api, closeAllEditors, unetPath, waitFor, workspaceRoot } from './helpers';
+import { api, closeAllEditors, REPO, unetPath, waitFor, workspaceRoot } from './helpers';
 import type { LdSurgeonApi } from '../../../src/extension/api';
 
 suite("a user's broken files", () => {
@@ -43,4 +43,27 @@ suite("a user's broken files", () => {
       await closeAllEditors();
     });
   }
+
+  test('an unscoped CNN (no exporter scopes) opens with its structural blocks, and scoring scores them', async function () {
+    this.timeout(5 * 60_000);
+    const file = path.join(dir(), 'resnet18_noname.onnx');
+    copyFileSync(path.join(REPO, 'test', 'fixtures', 'structural', 'resnet18_noname.onnx'), file);
+    await vscode.commands.executeCommand('ldSurgeon.openGraph', vscode.Uri.file(file));
+    const panel = await waitFor('the graph of the CNN', () => a.graphs.panelsFor(file)[0]);
+    await panel.ready;
+    await a.modelTree.show(file);
+    const root = a.modelTree.getChildren()[0];
+    const top = a.modelTree.getChildren(root).map((i) => i.module.id);
+    assert.ok(top.some((id) => /^stage\.\d$/.test(id)), `blocks by position: ${top.join(', ')}`);
+    assert.ok(!top.some((id) => ['Conv', 'Relu', 'Add'].includes(id)), `no op-type buckets: ${top.join(', ')}`);
+
+    const job = await a.workflows.score(file);
+    const s = await job.finished;
+    assert.equal(s.state, 'done', s.error);
+    const scored = a.scores.all(file).filter((r) => r.score !== null);
+    assert.ok(scored.some((r) => /^stage\.\d\.block\.\d/.test(r.id)), `scored: ${scored.map((r) => r.id).join(', ')}`);
+    const item = await waitFor(`tree item ${scored[0].id}`, () => a.modelTree.itemFor(scored[0].id));
+    assert.match(String(item.description), /^score /);
+    await closeAllEditors();
+  });
 });
