@@ -26,8 +26,9 @@ suite('activation', () => {
 
   test('settings are contributed with their documented defaults, and a workspace can override them', () => {
     const c = vscode.workspace.getConfiguration('ldSurgeon');
-    const defaults = Object.fromEntries(['executionProvider', 'samples', 'steps', 'granularity', 'scoreVariant', 'pythonPath'].map((k) => [k, c.inspect(k)?.defaultValue]));
-    assert.deepEqual(defaults, { executionProvider: 'auto', samples: 16, steps: 0, granularity: 'both', scoreVariant: 'avg+std', pythonPath: '' });
+    const defaults = Object.fromEntries(['executionProvider', 'scorePreset', 'samples', 'steps', 'granularity', 'scoreVariant', 'pythonPath'].map((k) => [k, c.inspect(k)?.defaultValue]));
+    // samples/steps 0 and granularity 'preset' leave them to the preset (quick: blocks, 8 × 10)
+    assert.deepEqual(defaults, { executionProvider: 'auto', scorePreset: 'quick', samples: 0, steps: 0, granularity: 'preset', scoreVariant: 'avg+std', pythonPath: '' });
     // the runner's test workspace scores small (.vscode/settings.json)
     assert.equal(c.get('granularity'), 'block');
     assert.equal(c.get('samples'), 4);
