@@ -11,7 +11,7 @@ import { PipelineRunner, type Conditioning } from '../pipeline/runner';
 import { createScheduler, type SchedulerName } from '../pipeline/schedulers';
 import { samplesToPng } from '../pipeline/image-grid';
 import { filledTensor, floatTensor, inputInfo, readFloat } from '../pipeline/tensors';
-import { withProvider, type EpReport } from '../scoring/ep';
+import { openRunnerWithProvider, withProvider, type EpReport } from '../scoring/ep';
 import { feedSpecs, randomFeeds } from '../scoring/sources';
 import type { EpRequest } from '../scoring/settings';
 import { distances, latentStats, variants, type ScoreVariant } from '../scoring/stats';
@@ -169,16 +169,7 @@ export function unetFeeds(runner: PipelineRunner, session: ort.InferenceSession,
 
 export async function comparePipelines(source: string, pruned: string, o: CompareOptions): Promise<CompareResult> {
   const s = o.settings;
-  const { value: orig, ep } = await withProvider(o.ep, source, async (name) => {
-    const r = PipelineRunner.open(source, { executionProviders: [name] });
-    try {
-      await r.unet();
-      return r;
-    } catch (e) {
-      await r.release();
-      throw e;
-    }
-  });
+  const { value: orig, ep } = await openRunnerWithProvider(o.ep, source, source, (name) => ({ executionProviders: [name] }));
   const checks: PruneCheckResult[] = [];
   const result: CompareResult = { ep, checks };
   const prunedRunner = PipelineRunner.open(pruned, { executionProviders: [ep.used] });

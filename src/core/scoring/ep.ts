@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { UserError } from '../errors';
+import { PipelineRunner, type RunnerOptions } from '../pipeline/runner';
 import type { EpRequest } from './settings';
 
 export interface EpAttempt {
@@ -95,6 +96,20 @@ export async function withProvider<T>(request: EpRequest, what: string, create: 
     }
   }
   throw new UserError(`${what}: onnxruntime could not create a session with any execution provider (${attempts.map((a) => `${a.name}: ${a.reason}`).join('; ')})`, what);
+}
+
+/** A pipeline's runner under the first execution provider that can load its U-Net; a runner that failed is released. */
+export function openRunnerWithProvider(request: EpRequest, what: string, folder: string, options: (ep: string) => RunnerOptions): Promise<{ value: PipelineRunner; ep: EpReport }> {
+  return withProvider(request, what, async (name) => {
+    const r = PipelineRunner.open(folder, options(name));
+    try {
+      await r.unet();
+      return r;
+    } catch (e) {
+      await r.release();
+      throw e;
+    }
+  });
 }
 
 /** One line per provider tried: 'CPU: used', 'CUDA: not installed', 'WebGPU: no GPU adapter found'. */

@@ -7,12 +7,11 @@ import * as ort from 'onnxruntime-node';
 import { analyzeModel } from '../graph';
 import { readModel } from '../onnx/reader';
 import { resolveConditions } from '../pipeline/conditions';
-import { PipelineRunner } from '../pipeline/runner';
 import { createScheduler } from '../pipeline/schedulers';
 import { inputInfo } from '../pipeline/tensors';
 import { unetFeeds } from '../prune/compare';
 import { findCandidates } from '../surgery';
-import { withProvider } from './ep';
+import { openRunnerWithProvider, withProvider } from './ep';
 import { analysisShapes } from './prepare';
 import { resolveSettings, type ScoreSettings } from './settings';
 import { feedSpecs, randomFeeds } from './sources';
@@ -87,16 +86,7 @@ export async function estimateScoring(targetPath: string, partial: Partial<Score
   let used: string;
   let setupMs: number;
   if (target.kind === 'pipeline') {
-    const { value: runner, ep } = await withProvider(s.ep, target.modelPath, async (name) => {
-      const r = PipelineRunner.open(target.pipeline!, { executionProviders: [name], sessionOptions: opts(name) });
-      try {
-        await r.unet();
-        return r;
-      } catch (e) {
-        await r.release();
-        throw e;
-      }
-    });
+    const { value: runner, ep } = await openRunnerWithProvider(s.ep, target.modelPath, target.pipeline!, (name) => ({ executionProviders: [name], sessionOptions: opts(name) }));
     used = ep.used;
     try {
       const unet = await runner.unet();

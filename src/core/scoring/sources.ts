@@ -11,7 +11,7 @@ import { PipelineRunner } from '../pipeline/runner';
 import { createScheduler } from '../pipeline/schedulers';
 import { floatTensor, inputInfo, outputInfo, readFloat, type IoInfo } from '../pipeline/tensors';
 import { GATE_INPUT } from '../surgery/apply';
-import { withProvider, type EpReport } from './ep';
+import { openRunnerWithProvider, withProvider, type EpReport } from './ep';
 import { createEvalSession, inMemory, type EvalModel } from './eval-model';
 import type { ScoreSettings } from './settings';
 
@@ -98,16 +98,7 @@ export async function openSource(o: SourceOptions): Promise<EvalSource> {
 
 async function openPipelineSource(o: SourceOptions, folder: string): Promise<EvalSource> {
   const s = o.settings;
-  const { value: runner, ep } = await withProvider(s.ep, o.gated.path, async (name) => {
-    const r = PipelineRunner.open(folder, { unetPath: o.gated.path, unetModel: inMemory(o.gated), executionProviders: [name], sessionOptions: sessionOptions(o) });
-    try {
-      await r.unet();
-      return r;
-    } catch (e) {
-      await r.release();
-      throw e;
-    }
-  });
+  const { value: runner, ep } = await openRunnerWithProvider(s.ep, o.gated.path, folder, (name) => ({ unetPath: o.gated.path, unetModel: inMemory(o.gated), executionProviders: [name], sessionOptions: sessionOptions(o) }));
   let sessions = 1;
   try {
     const gatedSession = await runner.unet();
