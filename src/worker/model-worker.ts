@@ -23,21 +23,21 @@ async function handle(r: WorkerRequest): Promise<WorkerReply> {
       const o = r.open;
       const d = await EditableModel.open(o.path, { inputShapes: o.inputShapes, latencyShare: o.latencyShare && new Map(o.latencyShare) }, o.replay ?? []);
       docs.set(r.doc, d);
-      return { indexJson: JSON.stringify(d.graphIndex()), state: state(d) };
+      return { indexJson: d.graphIndexJson(), state: state(d) };
     }
     case 'apply': {
       const d = doc(r.doc);
       const summary = await d.apply(r.edit);
-      return { summary, indexJson: JSON.stringify(d.graphIndex()), state: state(d) };
+      return { summary, indexJson: d.graphIndexJson(), state: state(d) };
     }
     case 'undo': case 'redo': case 'revert': {
       const d = doc(r.doc);
       const summary = r.op === 'undo' ? d.undo() : r.op === 'redo' ? d.redo() : d.revert();
-      return { summary, indexJson: JSON.stringify(d.graphIndex()), state: state(d) };
+      return { summary, indexJson: d.graphIndexJson(), state: state(d) };
     }
     case 'index': {
       const d = doc(r.doc);
-      return { indexJson: JSON.stringify(d.graphIndex()), state: state(d) };
+      return { indexJson: d.graphIndexJson(), state: state(d) };
     }
     case 'candidates': {
       const d = doc(r.doc);
@@ -58,17 +58,34 @@ async function handle(r: WorkerRequest): Promise<WorkerReply> {
   }
 }
 
+// Candidate warm-up runs only once the worker has been idle this long after a reply: listing them
+// takes 1-2 s on SD-1.5 and cannot be interrupted, so an undo/redo clicked right after an edit must
+// not queue behind it (the edit that needs them lists them itself; undo/redo keep each snapshot's).
+const WARM_AFTER_IDLE_MS = 300;
+let warmTimer: ReturnType<typeof setTimeout> | undefined;
+let waiting = 0;
+
+function warmWhenIdle(docId: number): void {
+  clearTimeout(warmTimer);
+  warmTimer = setTimeout(() => {
+    const d = docs.get(docId);
+    if (waiting === 0 && d && !d.candidatesListed) d.candidates();
+  }, WARM_AFTER_IDLE_MS);
+}
+
 // requests run one at a time, in order: an edit never sees a half-applied one before it
 let queue: Promise<unknown> = Promise.resolve();
 parentPort!.on('message', (m: { id: number; req: WorkerRequest }) => {
+  waiting++;
+  clearTimeout(warmTimer);
   queue = queue.then(async () => {
+    waiting--;
     const t0 = performance.now();
     try {
       const reply = await handle(m.req);
       parentPort!.postMessage({ id: m.id, ok: true, reply, ms: performance.now() - t0 });
-      // while the user looks at the graph: the candidates the next bypass/replace/accept needs (1-2 s on SD-1.5)
-      const d = m.req.op === 'close' ? undefined : docs.get(m.req.doc);
-      if (d && m.req.op !== 'save' && m.req.op !== 'candidates') d.candidates();
+      // while the user looks at the graph: the candidates the next bypass/replace/accept needs
+      if (m.req.op !== 'close' && m.req.op !== 'save' && m.req.op !== 'candidates' && waiting === 0) warmWhenIdle(m.req.doc);
     } catch (e) {
       const err = e as Error;
       const refused = e instanceof EditRefused || e instanceof UserError;

@@ -1,9 +1,9 @@
 // The editable model document: an edit stack of model snapshots. Each snapshot is a structural copy
 // of the one before (nodes, value infos, attribute lists), and every snapshot shares the tensor
 // payloads of the original file, so undo and redo are exact (they switch snapshots) and cost no
-// weight memory. The analysis of a snapshot (shapes, FLOPs, module totals) is kept for the ones
-// near the current position and recomputed on demand for the others; the folded values of small
-// constant tensors are read once for the whole document.
+// weight memory. The analysis of a snapshot (shapes, FLOPs, module totals), its candidates and its
+// graph index JSON are kept once computed, so undo/redo re-analyse nothing; the folded values of
+// small constant tensors are read once for the whole document.
 import { analyzeWithValues, buildGraphIndex, readFoldValues, type GraphIndex, type ModelAnalysis } from '../graph';
 import { foldCandidates as foldable } from '../graph/analyze';
 import { perSampleInputShapes } from '../graph/input-shapes';
@@ -33,12 +33,13 @@ interface Snapshot {
   label: string;
   touched: string[];
   rejected: readonly string[];
+  // Kept for every snapshot once computed (structure only; the tensors are shared), so undo and
+  // redo restore them instead of re-analysing and re-indexing an SD-scale graph.
   analysis?: ModelAnalysis;
   candidates?: Candidate[];
+  /** the graph index as JSON, as the model worker sends it */
+  indexJson?: string;
 }
-
-/** Snapshots within this distance of the current one keep their analysis (undo/redo without a shape pass). */
-const KEEP_ANALYSED = 4;
 
 export class EditableModel {
   private readonly stack: Snapshot[];
@@ -109,6 +110,18 @@ export class EditableModel {
     return buildGraphIndex(this.analysis());
   }
 
+  /** The current graph index as JSON, built once per snapshot. */
+  graphIndexJson(): string {
+    const s = this.stack[this.at];
+    s.indexJson ??= JSON.stringify(buildGraphIndex(this.analysed(s)));
+    return s.indexJson;
+  }
+
+  /** Whether the current snapshot's candidates are listed already (the worker warms them when idle). */
+  get candidatesListed(): boolean {
+    return this.stack[this.at].candidates !== undefined;
+  }
+
   /**
    * Applies the edit when the edited model passes the checks (shapes, element types); otherwise
    * throws EditRefused and nothing changes. Edits after the current position (undone ones) are dropped.
@@ -130,7 +143,6 @@ export class EditableModel {
     this.stack.splice(this.at + 1, this.stack.length, next);
     if (this.savedAt > this.at) this.savedAt = -1; // the saved state was an undone one: it cannot be reached again
     this.at++;
-    this.forgetFar();
     return this.summary(cur, next, next.label);
   }
 
@@ -139,7 +151,6 @@ export class EditableModel {
     if (!this.canUndo) return undefined;
     const from = this.stack[this.at];
     this.at--;
-    this.forgetFar();
     return this.summary(from, this.stack[this.at], `Undo ${from.label}`);
   }
 
@@ -147,7 +158,6 @@ export class EditableModel {
     if (!this.canRedo) return undefined;
     const from = this.stack[this.at];
     this.at++;
-    this.forgetFar();
     const to = this.stack[this.at];
     return this.summary(from, to, `Redo ${to.label}`);
   }
@@ -158,7 +168,6 @@ export class EditableModel {
     if (target === this.at) return undefined;
     const from = this.stack[this.at];
     this.at = target;
-    this.forgetFar();
     return this.summary(from, this.stack[this.at], 'Revert');
   }
 
@@ -194,15 +203,6 @@ export class EditableModel {
     const fresh = foldable(m).filter((t) => !this.folded.has(t));
     if (!fresh.length) return;
     for (const [t, v] of await readFoldValues(fresh)) this.folded.set(t, v);
-  }
-
-  private forgetFar(): void {
-    this.stack.forEach((s, i) => {
-      if (i !== 0 && Math.abs(i - this.at) > KEEP_ANALYSED) {
-        s.analysis = undefined;
-        s.candidates = undefined;
-      }
-    });
   }
 
   private summary(from: Snapshot, to: Snapshot, label: string): ChangeSummary {
