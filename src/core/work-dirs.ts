@@ -8,6 +8,8 @@ import { join } from 'node:path';
 /** ld-surgeon's scratch folders: the scoring worker's (owned by its host), and a gated evaluation model's. */
 export const WORKER_DIR_PREFIX = 'ld-surgeon-worker-';
 export const EVAL_DIR_PREFIX = 'ld-surgeon-eval-';
+/** the graph editor's "Check model": the edited document encoded for onnxruntime, removed afterwards */
+export const EDIT_CHECK_DIR_PREFIX = 'ld-surgeon-edit-check-';
 
 /** Folders from versions that did not name their owner are removed once untouched this long. */
 export const UNOWNED_STALE_MS = 24 * 60 * 60 * 1000;

@@ -2,6 +2,7 @@
 // bench) so none of that work runs on the host's event loop. One EditableModel per document id.
 import { parentPort } from 'node:worker_threads';
 import { EditableModel, EditRefused } from '../core/edit';
+import { checkEditedModel } from '../core/edit/check-model';
 import type { DocState, WorkerReply, WorkerRequest } from '../core/edit/worker-protocol';
 import { UserError } from '../core/errors';
 
@@ -52,6 +53,8 @@ async function handle(r: WorkerRequest): Promise<WorkerReply> {
       const saved = await d.save(r.to, { overwriteOriginal: r.overwriteOriginal });
       return { saved, state: state(d) };
     }
+    case 'check':
+      return { check: await checkEditedModel(doc(r.doc)) };
     case 'close':
       docs.delete(r.doc);
       return {};
@@ -85,7 +88,7 @@ parentPort!.on('message', (m: { id: number; req: WorkerRequest }) => {
       const reply = await handle(m.req);
       parentPort!.postMessage({ id: m.id, ok: true, reply, ms: performance.now() - t0 });
       // while the user looks at the graph: the candidates the next bypass/replace/accept needs
-      if (m.req.op !== 'close' && m.req.op !== 'save' && m.req.op !== 'candidates' && waiting === 0) warmWhenIdle(m.req.doc);
+      if (m.req.op !== 'close' && m.req.op !== 'save' && m.req.op !== 'check' && m.req.op !== 'candidates' && waiting === 0) warmWhenIdle(m.req.doc);
     } catch (e) {
       const err = e as Error;
       const refused = e instanceof EditRefused || e instanceof UserError;

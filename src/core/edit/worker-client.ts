@@ -4,6 +4,7 @@
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { GraphIndex } from '../graph/graph-index';
+import type { EditCheckResult } from './check-model';
 import type { SaveResult } from './save';
 import { EditRefused, type ChangeSummary, type ModelEdit } from './types';
 import type { CandidateBrief, DocState, OpenRequest, WorkerMessage, WorkerReply, WorkerRequest } from './worker-protocol';
@@ -126,6 +127,11 @@ export class WorkerDocument {
     const r = await this.worker.call({ op: 'save', doc: this.id, to, overwriteOriginal });
     this.state = r.state!;
     return r.saved!;
+  }
+
+  /** "Check model": the pruned-model checks on the document as it is now, run in the worker. */
+  async check(): Promise<EditCheckResult> {
+    return (await this.worker.call({ op: 'check', doc: this.id })).check!;
   }
 
   async candidates(): Promise<CandidateBrief[]> {

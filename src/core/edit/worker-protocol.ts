@@ -1,6 +1,7 @@
 // Messages between the host (extension host, CLI, bench) and the model worker thread, which opens,
 // analyses and edits models so the host's event loop never runs a shape pass or reads a model.
 // Plain data only (structured clone).
+import type { EditCheckResult } from './check-model';
 import type { SaveResult } from './save';
 import type { ChangeSummary, ModelEdit } from './types';
 
@@ -18,6 +19,8 @@ export type WorkerRequest =
   | { op: 'apply'; doc: number; edit: ModelEdit }
   | { op: 'undo' | 'redo' | 'revert' | 'index' | 'candidates'; doc: number }
   | { op: 'save'; doc: number; to?: string; overwriteOriginal?: boolean }
+  /** the pruned-model checks on the document as it is now ("Check model") */
+  | { op: 'check'; doc: number }
   | { op: 'close'; doc: number };
 
 /** Where a document stands, sent with every reply that can change it. */
@@ -54,6 +57,7 @@ export interface WorkerReply {
   state?: DocState;
   saved?: SaveResult;
   candidates?: CandidateBrief[];
+  check?: EditCheckResult;
 }
 
 export type WorkerMessage =
