@@ -358,7 +358,9 @@ export class PipelineRunner {
       if (o.scheduler.initNoiseSigma !== 1) for (let i = 0; i < x.length; i++) x[i] *= o.scheduler.initNoiseSigma;
 
       const rows = guided ? 2 * b : b;
-      const unetIn = guided ? new Float32Array(rows * per) : x;
+      // a copy when guided (two halves) or when the scheduler scales the input (Euler's 1/√(σ²+1))
+      const scales = o.scheduler.timesteps.some((t) => o.scheduler.inputScale(t) !== 1);
+      const unetIn = guided || scales ? new Float32Array(rows * per) : x;
       let ehsBuf: Float32Array | undefined;
       if (ehs && cond) {
         const rowLen = cond.seqLen * cond.dim;
@@ -376,7 +378,11 @@ export class PipelineRunner {
       for (let si = 0; si < T; si++) {
         checkAbort(o.signal);
         const t = o.scheduler.timesteps[si];
-        if (guided) {
+        const scale = o.scheduler.inputScale(t);
+        if (scale !== 1) {
+          for (let i = 0; i < x.length; i++) unetIn[i] = x[i] * scale;
+          if (guided) unetIn.copyWithin(b * per, 0, b * per);
+        } else if (guided) {
           unetIn.set(x, 0);
           unetIn.set(x, b * per);
         }

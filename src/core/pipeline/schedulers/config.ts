@@ -28,6 +28,23 @@ export interface SchedulerConfig {
   sampleMaxValue: number;
   rescaleBetasZeroSnr: boolean;
   varianceType: VarianceType;
+  /**
+   * Fields only Euler / DPM-Solver++ read (absent: diffusers' defaults). Kept as the file wrote
+   * them, unvalidated: a value we do not run makes sampling fall back to DDIM with a warning
+   * (see schedulerChoice) instead of refusing the pipeline.
+   */
+  multistep?: {
+    algorithmType: string;
+    solverOrder: number;
+    solverType: string;
+    lowerOrderFinal: boolean;
+    eulerAtFinal: boolean;
+    finalSigmasType: string;
+    interpolationType: string;
+    useKarrasSigmas: boolean;
+    /** any of use_exponential_sigmas / use_beta_sigmas / use_lu_lambdas / use_flow_sigmas / s_churn>0 set */
+    otherSigmas: string[];
+  };
 }
 
 /** diffusers' constructor defaults (DDIMScheduler / DDPMScheduler agree on all shared fields). */
@@ -94,6 +111,19 @@ export function parseSchedulerConfig(json: unknown, file = 'scheduler_config.jso
     sampleMaxValue: num(file, 'sample_max_value', j.sample_max_value, d.sampleMaxValue),
     rescaleBetasZeroSnr: bool(file, 'rescale_betas_zero_snr', j.rescale_betas_zero_snr, d.rescaleBetasZeroSnr),
     varianceType: oneOf(file, 'variance_type', j.variance_type, ['fixed_small', 'fixed_small_log', 'fixed_large', 'fixed_large_log'], d.varianceType),
+  };
+  const flags = ['use_exponential_sigmas', 'use_beta_sigmas', 'use_lu_lambdas', 'use_flow_sigmas', 'use_dynamic_shifting'].filter((k) => j[k] === true);
+  if (j.timestep_type === 'continuous') flags.push('timestep_type continuous');
+  cfg.multistep = {
+    algorithmType: typeof j.algorithm_type === 'string' ? j.algorithm_type : 'dpmsolver++',
+    solverOrder: num(file, 'solver_order', j.solver_order, 2, true),
+    solverType: typeof j.solver_type === 'string' ? j.solver_type : 'midpoint',
+    lowerOrderFinal: bool(file, 'lower_order_final', j.lower_order_final, true),
+    eulerAtFinal: bool(file, 'euler_at_final', j.euler_at_final, false),
+    finalSigmasType: typeof j.final_sigmas_type === 'string' ? j.final_sigmas_type : 'zero',
+    interpolationType: typeof j.interpolation_type === 'string' ? j.interpolation_type : 'linear',
+    useKarrasSigmas: bool(file, 'use_karras_sigmas', j.use_karras_sigmas, false),
+    otherSigmas: flags,
   };
   if (cfg.numTrainTimesteps < 1) throw new UserError(`${file}: num_train_timesteps must be at least 1`, file);
   if (j.trained_betas !== undefined && j.trained_betas !== null) {

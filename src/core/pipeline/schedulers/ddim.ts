@@ -36,6 +36,10 @@ export class DdimScheduler implements Scheduler {
     }
   }
 
+  inputScale(): number {
+    return 1;
+  }
+
   needsNoise(): boolean {
     return this.eta > 0;
   }

@@ -38,6 +38,10 @@ export class DdpmScheduler implements Scheduler {
     return prev;
   }
 
+  inputScale(): number {
+    return 1;
+  }
+
   needsNoise(t: number): boolean {
     return t > 0;
   }

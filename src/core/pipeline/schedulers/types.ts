@@ -1,6 +1,6 @@
 import type { SchedulerConfig } from './config';
 
-export type SchedulerName = 'ddim' | 'ddpm';
+export type SchedulerName = 'ddim' | 'ddpm' | 'euler' | 'dpm++';
 
 export interface StepOptions {
   /** Gaussian noise shaped like `sample`; required when `needsNoise(t)` */
@@ -19,6 +19,8 @@ export interface Scheduler {
   readonly timesteps: readonly number[];
   /** scale of the initial Gaussian latents (1 for DDIM and DDPM) */
   readonly initNoiseSigma: number;
+  /** factor the U-Net input x_t is multiplied by at t (diffusers' scale_model_input; 1 but for Euler) */
+  inputScale(t: number): number;
   /** whether step(…, t, …) adds fresh noise and so needs `noise` */
   needsNoise(t: number): boolean;
   /** one reverse step: x_t and the U-Net output at t → x_{t-1} */
