@@ -29,6 +29,24 @@ export interface PruneCheck {
   indicative?: string;
 }
 
+/** "Check model": the pruned-model checks on the edited document as it is now, against the original. */
+export type ModelCheckMsg =
+  | { type: 'modelCheck'; state: 'running' }
+  | {
+      type: 'modelCheck';
+      state: 'done';
+      /** the document version checked (its edit count): a later edit makes the result stale */
+      version: number;
+      checks: PruneCheck[];
+      /** largest absolute output difference vs the original on the seeded inputs, when run */
+      maxAbsDiff?: number;
+      latencyBeforeMs?: number;
+      latencyAfterMs?: number;
+      ep?: string;
+      seconds: number;
+    }
+  | { type: 'modelCheck'; state: 'failed'; error: string };
+
 export type BudgetMetric = 'latency' | 'params' | 'flops';
 
 export interface SelectionBudget {
@@ -72,6 +90,7 @@ export type ToWebview =
       error?: string;
     }
   | { type: 'pruneState'; state: 'running' | 'cancelled'; message?: string }
+  | ModelCheckMsg
   | { type: 'distillState'; state: 'running' | 'done' | 'failed'; message?: string; outputPath?: string }
   | { type: 'reveal'; moduleId: string }
   | ({ type: 'selectionBudget' } & SelectionBudget)
@@ -96,7 +115,9 @@ export type FromWebview =
   | { type: 'edit'; edit: ModelEdit }
   | { type: 'reportError'; message: string; stack?: string }
   /** read the file again (after a loadError) */
-  | { type: 'reopen' };
+  | { type: 'reopen' }
+  /** run the pruned-model checks on the document as it is now; the host answers `modelCheck` */
+  | { type: 'checkModel' };
 
 export type ToWebviewType = ToWebview['type'];
 export type FromWebviewType = FromWebview['type'];
@@ -152,6 +173,10 @@ const toWebviewChecks: Record<ToWebviewType, Check> = {
     need(Array.isArray(m.checks), 'pruneResult.checks must be an array') ??
     need(isStrArray(m.removedIds), 'pruneResult.removedIds must be strings') ??
     need(isNum(m.paramsBefore) && isNum(m.paramsAfter), 'pruneResult needs paramsBefore and paramsAfter'),
+  modelCheck: (m) =>
+    need(['running', 'done', 'failed'].includes(m.state as string), 'unknown modelCheck state') ??
+    need(m.state !== 'done' || (Array.isArray(m.checks) && isNum(m.version)), 'modelCheck done needs checks and version') ??
+    need(m.state !== 'failed' || isStr(m.error), 'modelCheck failed needs error'),
   pruneState: (m) => need(m.state === 'running' || m.state === 'cancelled', 'unknown prune state'),
   distillState: (m) => need(['running', 'done', 'failed'].includes(m.state as string), 'unknown distill state'),
   reveal: (m) => need(isStr(m.moduleId), 'reveal.moduleId must be a string'),
@@ -175,6 +200,7 @@ const fromWebviewChecks: Record<FromWebviewType, Check> = {
   edit: (m) => need(!!m.edit && typeof m.edit === 'object' && EDIT_KINDS.includes((m.edit as { kind?: string }).kind as EditKind), 'edit.edit must be an edit with a known kind'),
   reportError: (m) => need(isStr(m.message), 'reportError.message must be a string'),
   reopen: () => undefined,
+  checkModel: () => undefined,
 };
 
 function parseWith<T>(raw: unknown, checks: Record<string, Check>, side: string): T {

@@ -57,6 +57,7 @@ export class App {
   private result: PruneResultMsg | undefined;
   private showRemoved = true;
   private distill: { state: string; message?: string; outputPath?: string } | undefined;
+  private modelCheck: { msg: Extract<ToWebview, { type: 'modelCheck' }>; stale: boolean } | undefined;
   private stats = new RequestTracker<WeightStats>(120_000);
   private engine = new LayoutEngine();
   private modelPath = '';
@@ -87,6 +88,8 @@ export class App {
   handle(msg: ToWebview): void {
     switch (msg.type) {
       case 'init':
+        // a new graph is an edit, undo or redo: a check of the model before it no longer applies
+        if (this.modelCheck) this.modelCheck.stale = true;
         return void this.init(msg).catch((e: unknown) => this.fail(e));
       case 'scores': return this.onScores(msg.results, msg.reset);
       case 'scoringState':
@@ -102,6 +105,10 @@ export class App {
         this.result = msg;
         this.showRemoved = msg.ok && msg.removedIds.length > 0;
         this.canvas?.setRemoved(this.showRemoved ? new Set(msg.removedIds) : null);
+        return this.queuePanels();
+      case 'modelCheck':
+        // an edit made while the check ran: its result is of the model before that edit
+        this.modelCheck = { msg, stale: msg.state === 'done' && this.modelCheck?.msg.state === 'running' && this.modelCheck.stale };
         return this.queuePanels();
       case 'pruneState':
         this.pruning = msg.state === 'running';
@@ -183,6 +190,7 @@ export class App {
       collapseAll: () => this.onCrumb(''),
       score: () => this.host.post({ type: 'scoreOperators' }),
       cancelScoring: () => this.host.post({ type: 'cancelScoring' }),
+      checkModel: () => this.host.post({ type: 'checkModel' }),
     });
     const workspace = h('div', { class: 'workspace' }, canvasWrap, sidebar);
     this.root.append(workspace);
@@ -478,6 +486,7 @@ export class App {
       result: this.result,
       showRemoved: this.showRemoved,
       distill: this.distill,
+      modelCheck: this.modelCheck,
     });
     this.inspector.refresh();
   }

@@ -5,6 +5,7 @@
 import * as vscode from 'vscode';
 import { promises as fs } from 'node:fs';
 import type { ChangeSummary, ModelEdit, ModelWorker, WorkerDocument } from '../../core/edit';
+import type { EditCheckResult } from '../../core/edit/check-model';
 
 /** What a hot-exit backup holds: the edits that turn the original file into the edited model. */
 interface Backup {
@@ -99,6 +100,11 @@ export class GraphDocument implements vscode.CustomDocument {
 
   async revert(): Promise<void> {
     this.changed.fire(await this.model.revert());
+  }
+
+  /** "Check model": the pruned-model checks on the document as it is now, run in the worker. */
+  check(): Promise<EditCheckResult> {
+    return this.model.check();
   }
 
   /** Save: beside the original (`<name>.edited.onnx`), never over it. */

@@ -175,6 +175,37 @@ export class GraphPanel implements vscode.Disposable {
         return;
       case 'reopen':
         return this.document.reopen();
+      case 'checkModel':
+        return this.checkModel();
+    }
+  }
+
+  private checking = false;
+
+  /** "Check model": runs in the model worker; the webview's side panel shows the result. */
+  async checkModel(): Promise<void> {
+    if (this.checking) return;
+    this.checking = true;
+    try {
+      await this.postWhenReady({ type: 'modelCheck', state: 'running' });
+      const r = await this.document.check();
+      await this.post({
+        type: 'modelCheck',
+        state: 'done',
+        version: r.version,
+        checks: r.checks,
+        maxAbsDiff: r.latents?.maxAbsDiff,
+        latencyBeforeMs: r.latency?.originalMs,
+        latencyAfterMs: r.latency?.prunedMs,
+        ep: r.ep,
+        seconds: r.seconds,
+      });
+    } catch (e) {
+      const text = e instanceof Error ? e.message : String(e);
+      this.output.appendLine(`check model ${path.basename(this.modelPath)}: ${text}`);
+      await this.post({ type: 'modelCheck', state: 'failed', error: text });
+    } finally {
+      this.checking = false;
     }
   }
 
@@ -267,6 +298,11 @@ export class GraphEditorProvider implements vscode.CustomEditorProvider<GraphDoc
         supportsMultipleEditorsPerDocument: false,
       }),
       ...registerEditCommands(this),
+      vscode.commands.registerCommand('ldSurgeon.graph.checkModel', async () => {
+        const panel = this.activePanel();
+        if (!panel) return void vscode.window.showInformationMessage('Open a model in the LD Surgeon graph editor first.');
+        await panel.checkModel();
+      }),
     );
   }
 

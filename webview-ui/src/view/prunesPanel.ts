@@ -1,6 +1,6 @@
 // Suggested prunes: the lowest-scored candidates, a savings budget that picks them greedily, the
 // predicted savings of the current selection, Apply, and the measured result of the last prune.
-import type { BudgetMetric, CandidateResult, PruneCheck, SelectionBudget, ToWebview } from '../../../src/protocol/webview';
+import type { BudgetMetric, CandidateResult, ModelCheckMsg, PruneCheck, SelectionBudget, ToWebview } from '../../../src/protocol/webview';
 import type { Savings } from '../model/budget';
 import { compactId, formatCount, formatFlops, formatMs, formatPercent, formatScore } from '../model/format';
 import type { HeatScale } from '../model/heatmap';
@@ -39,6 +39,8 @@ export interface PrunesModel {
   result: PruneResultMsg | undefined;
   showRemoved: boolean;
   distill: { state: string; message?: string; outputPath?: string } | undefined;
+  /** the last "Check model" of the edited document; stale once the model changed after it */
+  modelCheck?: { msg: ModelCheckMsg; stale: boolean };
 }
 
 export interface PrunesActions {
@@ -82,6 +84,7 @@ export class PrunesPanel {
     clear(this.body);
     this.count.textContent = m.ranked.length ? String(m.ranked.length) : '';
     // the outcome of the last Apply comes first: it is what the user is waiting for
+    if (m.modelCheck) this.body.append(modelCheckCard(m.modelCheck.msg, m.modelCheck.stale));
     if (m.result) this.body.append(this.resultCard(m, m.result));
     if (!m.ranked.length && !m.unmodifiable.length) {
       this.renderEmpty(m);
@@ -248,16 +251,7 @@ export class PrunesPanel {
     stats.append(stat(`−${formatPercent(saved * 100)}`, 'parameters', `${formatCount(r.paramsBefore)} → ${formatCount(r.paramsAfter)}`));
     stats.append(stat(String(r.removedIds.length), 'modules modified'));
     card.append(stats);
-    if (r.checks.length) {
-      const ul = h('ul', { class: 'checks' });
-      for (const c of r.checks) {
-        const [cls, codicon, mark] = CHECK_LOOK[c.status];
-        const detail = c.status === 'skipped' ? `skipped: ${c.detail ?? 'nothing was measured'}` : c.detail;
-        ul.append(h('li', { class: cls, title: c.status === 'skipped' ? 'not measured' : undefined }, icon(codicon, mark), h('span', { class: 'check-name' }, c.name), detail ? h('span', { class: 'check-detail' }, detail) : null));
-        if (c.indicative) ul.append(h('li', { class: 'note' }, h('span', null), h('span', { class: 'check-note' }, `indicative only: ${c.indicative}`)));
-      }
-      card.append(ul);
-    }
+    if (r.checks.length) card.append(checksList(r.checks));
     if (r.outputPath) card.append(h('div', { class: 'result-path', title: r.outputPath }, icon('file', '▫'), h('span', null, r.outputPath)));
     if (r.samples) card.append(h('p', { class: 'muted small' }, `Samples of the original (top) and the pruned pipeline (bottom), the same ${r.samples.count} seeds, opened beside: ${r.samples.path}`));
     const toggleId = 'show-removed';
@@ -279,6 +273,43 @@ export class PrunesPanel {
     }
     return card;
   }
+}
+
+/** The checks as passed / failed / skipped rows (a skipped one says why, never shows a tick). */
+function checksList(checks: readonly PruneCheck[]): HTMLElement {
+  const ul = h('ul', { class: 'checks' });
+  for (const c of checks) {
+    const [cls, codicon, mark] = CHECK_LOOK[c.status];
+    const detail = c.status === 'skipped' ? `skipped: ${c.detail ?? 'nothing was measured'}` : c.detail;
+    ul.append(h('li', { class: cls, title: c.status === 'skipped' ? 'not measured' : undefined }, icon(codicon, mark), h('span', { class: 'check-name' }, c.name), detail ? h('span', { class: 'check-detail' }, detail) : null));
+    if (c.indicative) ul.append(h('li', { class: 'note' }, h('span', null), h('span', { class: 'check-note' }, `indicative only: ${c.indicative}`)));
+  }
+  return ul;
+}
+
+/**
+ * "Check model" on the edited document: running, or its checks with the output difference and
+ * latency against the original; `stale` when the model was edited after the check ran.
+ */
+export function modelCheckCard(c: ModelCheckMsg, stale: boolean): HTMLElement {
+  if (c.state === 'running') {
+    return h('section', { class: 'result-card', 'aria-label': 'Model check', role: 'status' }, h('h3', { class: 'result-title' }, icon('loading', '…'), 'Checking the edited model…'));
+  }
+  if (c.state === 'failed') {
+    return h('section', { class: 'result-card failed', 'aria-label': 'Model check', role: 'status' }, h('h3', { class: 'result-title' }, icon('error', '✗'), 'Model check could not run'), h('p', { class: 'error-text' }, c.error));
+  }
+  const ok = !c.checks.some((x) => x.status === 'failed');
+  const card = h('section', { class: `result-card ${ok ? 'ok' : 'failed'}`, 'aria-label': 'Model check', role: 'status' });
+  card.append(h('h3', { class: 'result-title' }, icon(ok ? 'pass' : 'error', ok ? '✓' : '✗'), ok ? 'Edited model passes the checks' : 'Edited model fails a check'));
+  if (stale) card.append(h('p', { class: 'partial-note', role: 'note' }, icon('warning', '!'), 'The model was edited after this check: run Check model again.'));
+  const stats = h('div', { class: 'result-stats' });
+  if (c.maxAbsDiff !== undefined) stats.append(stat(c.maxAbsDiff === 0 ? '0' : c.maxAbsDiff.toPrecision(3), 'max output difference', 'vs the original, same seeded inputs'));
+  if (c.latencyBeforeMs !== undefined && c.latencyAfterMs !== undefined) {
+    stats.append(stat(`${(c.latencyBeforeMs / c.latencyAfterMs).toFixed(2)}×`, `measured speed-up${c.ep ? ` (${c.ep})` : ''}`, `${formatMs(c.latencyBeforeMs)} → ${formatMs(c.latencyAfterMs)}`));
+  }
+  if (stats.childNodes.length) card.append(stats);
+  card.append(checksList(c.checks));
+  return card;
 }
 
 function meterBar(pct: number): HTMLElement {

@@ -13,6 +13,8 @@ export interface ToolbarActions {
   collapseAll(): void;
   score(): void;
   cancelScoring(): void;
+  /** run the pruned-model checks on the edited model as it is now */
+  checkModel(): void;
 }
 
 export class Toolbar {
@@ -61,6 +63,7 @@ export class Toolbar {
       button({ label: 'Zoom in', icon: ['zoom-in', '+'], iconOnly: true, kind: 'toolbar', onClick: () => actions.zoom(1.4) }),
       button({ label: 'Fit to view (F)', icon: ['screen-full', '⤢'], iconOnly: true, kind: 'toolbar', onClick: () => actions.fit() }),
       button({ label: 'Collapse all', icon: ['collapse-all', '⊟'], iconOnly: true, kind: 'toolbar', onClick: () => actions.collapseAll() }),
+      button({ label: 'Check model: run the edited model against the original', icon: ['beaker', '⚗'], iconOnly: true, kind: 'toolbar', onClick: () => actions.checkModel() }),
     );
     this.el = h(
       'header',
