@@ -141,3 +141,12 @@ test('the HTML shell carries the strict CSP and loads only nonce-tagged scripts 
   // VS Code's real webview.cspSource quotes 'self': it must be accepted as is
   assert.match(webviewHtml({ scriptUri: 'a', styleUri: 'b', cspSource: "'self' https://*.vscode-cdn.net", nonce }), /script-src 'nonce-/);
 });
+
+test('modelCheck: a done result needs its checks and version, a failed one its error; checkModel from the webview parses', () => {
+  assert.doesNotThrow(() => parseToWebview({ type: 'modelCheck', state: 'running' }));
+  assert.doesNotThrow(() => parseToWebview({ type: 'modelCheck', state: 'done', version: 1, checks: [{ name: 'onnxruntime', status: 'passed' }], maxAbsDiff: 0.02, seconds: 3 }));
+  assert.throws(() => parseToWebview({ type: 'modelCheck', state: 'done', checks: [] }), /checks and version/);
+  assert.throws(() => parseToWebview({ type: 'modelCheck', state: 'failed' }), /needs error/);
+  assert.throws(() => parseToWebview({ type: 'modelCheck', state: 'queued' }), /unknown modelCheck state/);
+  assert.deepEqual(parseFromWebview({ type: 'checkModel' }), { type: 'checkModel' });
+});
