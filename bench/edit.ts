@@ -3,7 +3,9 @@
 // edit (which also lists the candidates), a second edit (candidates already listed, as after the
 // worker's idle warm-up), undo right after it (it must not wait for a warm-up), redo, and the graph index the webview then re-draws from. Worker-side
 // milliseconds (what the edit itself costs) beside the host's round trip. Prints JSON.
-//   npm run build && npx tsx bench/edit.ts [--model M.onnx] [--runs N]
+// --baseline-worker W.js: the same steps on another model-worker bundle (an older commit's, built with
+// esbuild as scripts/build.mjs does), run by run beside dist/model-worker.js, medians side by side.
+//   npm run build && npx tsx bench/edit.ts [--model M.onnx] [--runs N] [--baseline-worker W.js]
 import { existsSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -19,18 +21,23 @@ const BUDGET = { editMs: 200, undoMs: 100 };
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const r1 = (x: number) => Math.round(x * 10) / 10;
 
+type Rows = Record<string, { workerMs: number[]; roundTripMs: number[] }>;
+
 async function main() {
   const entry = existsSync('dist/model-worker.js') ? resolve('dist/model-worker.js') : resolve('src/worker/model-worker.ts');
-  const rows: Record<string, { workerMs: number[]; roundTripMs: number[] }> = {};
-  const add = (k: string, worker: number, round: number) => {
-    rows[k] ??= { workerMs: [], roundTripMs: [] };
-    rows[k].workerMs.push(worker);
-    rows[k].roundTripMs.push(round);
-  };
+  const baselineEntry = opt('--baseline-worker') && resolve(opt('--baseline-worker')!);
+  if (baselineEntry && !existsSync(baselineEntry)) throw new Error(`--baseline-worker: no file ${baselineEntry}`);
+  const rows: Rows = {};
+  const baseRows: Rows = {};
   let nodes = 0;
   let indexBytes = 0;
-  for (let run = 0; run < runs; run++) {
-    const w = ModelWorker.start({ modulePath: entry });
+  const measure = async (modulePath: string, into: Rows) => {
+    const add = (k: string, worker: number, round: number) => {
+      into[k] ??= { workerMs: [], roundTripMs: [] };
+      into[k].workerMs.push(worker);
+      into[k].roundTripMs.push(round);
+    };
+    const w = ModelWorker.start({ modulePath });
     try {
       const time = async (k: string, fn: () => Promise<unknown>) => {
         const t0 = performance.now();
@@ -51,9 +58,17 @@ async function main() {
     } finally {
       await w.dispose();
     }
+  };
+  for (let run = 0; run < runs; run++) {
+    if (baselineEntry) await measure(baselineEntry, baseRows);
+    await measure(entry, rows);
   }
-  const results = Object.fromEntries(Object.entries(rows).map(([k, v]) => [k, { workerMs: r1(median(v.workerMs)), roundTripMs: r1(median(v.roundTripMs)) }]));
-  console.log(JSON.stringify({ model, nodes, indexJsonBytes: indexBytes, runs, cpus: cpus().length, loadAverage1m: r1(loadavg()[0]), budget: BUDGET, medians: results }, null, 2));
+  const medians = (r: Rows) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, { workerMs: r1(median(v.workerMs)), roundTripMs: r1(median(v.roundTripMs)) }]));
+  console.log(JSON.stringify({
+    model, nodes, indexJsonBytes: indexBytes, runs, cpus: cpus().length, loadAverage1m: r1(loadavg()[0]), budget: BUDGET,
+    ...(baselineEntry ? { baselineWorker: baselineEntry, baselineMedians: medians(baseRows) } : {}),
+    medians: medians(rows),
+  }, null, 2));
 }
 
 main().catch((e) => {
