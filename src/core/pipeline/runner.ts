@@ -150,6 +150,9 @@ export class PipelineRunner {
   async createSession(path: string, inMemory?: InMemoryModel): Promise<ort.InferenceSession> {
     const so: ort.InferenceSession.SessionOptions = {
       graphOptimizationLevel: 'all',
+      // onnxruntime's own warnings (e.g. "only guarantees support for opset 7 or above") go straight to
+      // stderr from native code, around the one clear line a refused model must give: errors only
+      logSeverityLevel: 3,
       ...this.opts.sessionOptions,
       executionProviders: this.executionProviders,
     };
