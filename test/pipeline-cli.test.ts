@@ -96,8 +96,8 @@ test('sample with --noise reproduces given initial latents; conflicting flags ar
     const both = cli('sample', DIGITS_COND, '--prompt', 'a digit one', '--condition-ids', '1,2', '--out', join(t.dir, 'd'));
     assert.equal(both.code, 2);
     assert.match(both.stderr, /only one of --prompt, --condition-ids, --conditions/);
-    const sched = cli('sample', DIGITS_COND, '--scheduler', 'euler', '--out', join(t.dir, 'e'));
-    assert.match(sched.stderr, /--scheduler 'euler': expected ddim or ddpm/);
+    const sched = cli('sample', DIGITS_COND, '--scheduler', 'lms', '--out', join(t.dir, 'e'));
+    assert.match(sched.stderr, /--scheduler 'lms': expected pipeline, ddim, ddpm, euler or dpm\+\+/);
     assert.ok(!existsSync(join(t.dir, 'c')) && !existsSync(join(t.dir, 'd')), 'failed runs create nothing');
   } finally {
     t.done();

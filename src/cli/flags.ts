@@ -1,11 +1,11 @@
 // Command-line flag values, checked in one place for every command so each error reads the same:
 // `--flag 'value': expected …`.
 import { UserError } from '../core/errors';
-import type { SchedulerName } from '../core/pipeline/schedulers/types';
+import { SCHEDULER_SETTINGS, type SchedulerSetting } from '../core/pipeline/schedulers/types';
 import type { Granularity } from '../core/surgery/types';
 
 export const GRANULARITIES: readonly Granularity[] = ['block', 'layer', 'both'];
-export const SCHEDULERS: readonly SchedulerName[] = ['ddim', 'ddpm'];
+export const SCHEDULERS: readonly SchedulerSetting[] = SCHEDULER_SETTINGS;
 
 /** An integer, at least `min` when one is given. */
 export function intFlag(flag: string, v: string | undefined, min?: number): number | undefined {

@@ -36,7 +36,7 @@ export function register(program: Command): void {
     .option('--n <count>', 'number of samples (default 16, or the count in --noise)')
     .option('--seed <seed>', 'run seed; sample i uses seed + i', '0')
     .option('--steps <steps>', 'inference steps (default: the pipeline\'s, else 25)')
-    .option('--scheduler <name>', 'ddim or ddpm (default: the one in scheduler_config.json, else ddim)')
+    .option('--scheduler <name>', `${SCHEDULERS.join(', ')} (default: pipeline, the class in scheduler_config.json; classes we do not run fall back to DDIM with a warning)`)
     .option('--eta <eta>', 'DDIM eta (0 = deterministic)')
     .option('--guidance <scale>', 'classifier-free guidance scale (conditional pipelines)')
     .option('--prompt <text>', 'a prompt (repeatable; cycled over the samples)', repeatable, [] as string[])
@@ -78,6 +78,7 @@ export function register(program: Command): void {
           width: intFlag('--width', f.width, 1),
           noMetrics: !f.metrics,
           signal: abort.signal,
+          onWarning: (line) => process.stderr.write(`${line}\n`),
           onProgress: tty
             ? (p) => process.stderr.write(p.phase === 'denoise'
                 ? `\rbatch ${p.batch}/${p.batches}  step ${p.step}/${p.steps}   `

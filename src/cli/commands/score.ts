@@ -2,6 +2,8 @@
 // worker (a forked process), written incrementally to MODEL.ldscores.json; prints progress and the
 // ranking. Ctrl-C stops cleanly (the file stays resumable); the same command resumes.
 import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { fallbackWarning, readSchedulerConfig, resolveScheduler } from '../../core/pipeline/schedulers';
 import type { Command } from 'commander';
 import { CancelledError } from '../../core/errors';
 import { conditionInputFromSpec, conditionSpecFromFlags } from '../../core/pipeline/conditions';
@@ -35,7 +37,7 @@ export function addSamplingOptions(cmd: Command, defaults: { samples?: number; s
   return cmd
     .option('--samples <n>', `samples per latent set (N)${defaults.samples === undefined ? '; default: the preset\'s' : ''}`, defaults.samples === undefined ? undefined : String(defaults.samples))
     .option('--steps <t>', `denoising steps (T)${defaults.steps === undefined ? '; default: the preset\'s' : ''}`, defaults.steps === undefined ? undefined : String(defaults.steps))
-    .option('--scheduler <name>', 'ddim or ddpm', 'ddim')
+    .option('--scheduler <name>', `${SCHEDULERS.join(', ')} (default: pipeline, the class in scheduler_config.json; classes we do not run fall back to DDIM with a warning)`, 'pipeline')
     .option('--eta <eta>', 'DDIM eta (0: deterministic)')
     .option('--seed <s>', 'run seed: sample i uses seed + i', '0')
     .option('--guidance <g>', "classifier-free guidance scale (default: the pipeline's)")
@@ -139,6 +141,12 @@ export function register(program: Command): void {
           return;
         }
         process.stderr.write(`${preset} preset: ${describeEstimate(e)}${preset === 'quick' ? '; --preset thorough scores blocks and layers on more samples and steps' : ''}\n`);
+      }
+      // a pipeline whose scheduler class we do not run is sampled with DDIM: say so (the score file records it too)
+      const schedFile = join(target, 'scheduler', 'scheduler_config.json');
+      if (existsSync(schedFile)) {
+        const warning = fallbackWarning(resolveScheduler(settings.scheduler, readSchedulerConfig(schedFile)), schedFile);
+        if (warning) process.stderr.write(`${warning}\n`);
       }
       const client = ScoringClient.start({ target, settings, out: f.out, workDir: f.workDir });
       const tty = process.stderr.isTTY && !f.quiet;

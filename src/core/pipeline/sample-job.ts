@@ -9,7 +9,7 @@ import { samplesToPng } from './image-grid';
 import { formatMetric, type MetricResult } from './metrics';
 import { writeOutputs } from './output-files';
 import { PipelineRunner, type Progress } from './runner';
-import { createScheduler, defaultSchedulerName, type SchedulerName } from './schedulers';
+import { createScheduler, fallbackWarning, resolveScheduler, type SchedulerName, type SchedulerSetting } from './schedulers';
 
 export interface SampleJobOptions {
   pipeline: string;
@@ -18,7 +18,8 @@ export interface SampleJobOptions {
   n?: number;
   seed?: number;
   steps?: number;
-  scheduler?: SchedulerName;
+  /** default 'pipeline': the class scheduler_config.json names (DDIM, with a warning, for classes we do not run) */
+  scheduler?: SchedulerSetting;
   eta?: number;
   guidance?: number;
   conditions?: ConditionInput;
@@ -32,6 +33,8 @@ export interface SampleJobOptions {
   noMetrics?: boolean;
   signal?: AbortSignal;
   onProgress?: (p: Progress) => void;
+  /** told a warning line before sampling starts (a scheduler fallback) */
+  onWarning?: (line: string) => void;
   /** an open runner to reuse (its sessions stay open); otherwise one is opened and released */
   runner?: PipelineRunner;
 }
@@ -43,6 +46,10 @@ export interface SampleJobResult {
   metrics?: MetricResult;
   /** one line for a terminal, when there is a metric */
   metricLine?: string;
+  /** the sampler that ran */
+  schedulerName: SchedulerName;
+  /** warning lines (a scheduler fallback), also told to onWarning */
+  warnings: string[];
   seconds: number;
 }
 
@@ -54,10 +61,13 @@ export async function runSampleJob(o: SampleJobOptions): Promise<SampleJobResult
   try {
     const layout = runner.layout;
     const sCfg = layout.schedulerConfig;
-    const schedulerName = o.scheduler ?? defaultSchedulerName(sCfg);
+    const choice = resolveScheduler(o.scheduler, sCfg);
+    const schedulerName = choice.name;
+    const warning = fallbackWarning(choice, layout.schedulerConfigFile);
+    if (warning) o.onWarning?.(warning);
     const steps = o.steps ?? layout.ldSurgeon.numInferenceSteps ?? 25;
     const eta = o.eta ?? 0;
-    if (schedulerName === 'ddpm' && o.eta !== undefined) throw new UserError('--eta applies to the DDIM scheduler only');
+    if (schedulerName !== 'ddim' && o.eta !== undefined) throw new UserError('--eta applies to the DDIM scheduler only');
     const scheduler = createScheduler(schedulerName, sCfg, { steps, eta });
     const conditional = await runner.isConditional();
     const guidance = o.guidance ?? (conditional ? layout.ldSurgeon.guidanceScale ?? 7.5 : 1);
@@ -110,6 +120,8 @@ export async function runSampleJob(o: SampleJobOptions): Promise<SampleJobResult
         steps,
         ...(schedulerName === 'ddim' ? { eta } : {}),
         timesteps: scheduler.timesteps,
+        initNoiseSigma: scheduler.initNoiseSigma,
+        ...(choice.fallback ? { fallback: { from: choice.fallback.from, to: 'ddim', reason: choice.fallback.reason } } : {}),
         config: layout.schedulerConfigFile,
         predictionType: sCfg.predictionType,
         timestepSpacing: sCfg.timestepSpacing,
@@ -134,7 +146,7 @@ export async function runSampleJob(o: SampleJobOptions): Promise<SampleJobResult
       'latents.npy': encodeNpy(gen.latents, gen.shape),
       'conditions.json': JSON.stringify(record, null, 1) + '\n',
     };
-    if (metrics) files['metrics.json'] = JSON.stringify({ ...metrics, pipeline: layout.folder, metricFile: layout.metricFile }, null, 1) + '\n';
+    if (metrics) files['metrics.json'] = JSON.stringify({ ...metrics, pipeline: layout.folder, metricFile: layout.metricFile, scheduler: record.scheduler.name, ...(record.scheduler.fallback ? { schedulerFallback: record.scheduler.fallback } : {}) }, null, 1) + '\n';
     const written = writeOutputs(o.out, files);
     return {
       files: written,
@@ -142,6 +154,8 @@ export async function runSampleJob(o: SampleJobOptions): Promise<SampleJobResult
       sampleShape: dec.shape,
       metrics,
       metricLine: metrics ? formatMetric(metrics) : undefined,
+      schedulerName,
+      warnings: warning ? [warning] : [],
       seconds: (Date.now() - t0) / 1000,
     };
   } finally {

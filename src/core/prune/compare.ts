@@ -8,7 +8,7 @@ import { resolveConditions, type ConditionInput } from '../pipeline/conditions';
 import type { MetricResult } from '../pipeline/metrics';
 import { GaussianStream, sampleSeed } from '../pipeline/noise';
 import { PipelineRunner, type Conditioning } from '../pipeline/runner';
-import { createScheduler, type SchedulerName } from '../pipeline/schedulers';
+import { createScheduler, type SchedulerSetting } from '../pipeline/schedulers';
 import { samplesToPng } from '../pipeline/image-grid';
 import { filledTensor, floatTensor, inputInfo, readFloat } from '../pipeline/tensors';
 import { openRunnerWithProvider, withProvider, type EpReport } from '../scoring/ep';
@@ -24,7 +24,7 @@ export interface CompareSettings {
   variant: ScoreVariant;
   /** pipelines */
   steps: number;
-  scheduler: SchedulerName;
+  scheduler: SchedulerSetting;
   eta: number;
   guidance?: number;
   conditions: ConditionInput;

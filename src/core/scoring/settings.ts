@@ -1,7 +1,7 @@
 // Scoring settings: what the user asks for, validated, with defaults filled in.
 import { UserError } from '../errors';
 import type { ConditionInput } from '../pipeline/conditions';
-import type { SchedulerName } from '../pipeline/schedulers';
+import { SCHEDULER_SETTINGS, type SchedulerSetting } from '../pipeline/schedulers';
 import type { Granularity } from '../surgery/types';
 import { VARIANTS, type ScoreVariant } from './stats';
 
@@ -19,7 +19,7 @@ export interface ScoreSettings {
   samples: number;
   /** denoising steps (T) */
   steps: number;
-  scheduler: SchedulerName;
+  scheduler: SchedulerSetting;
   /** DDIM eta (0: deterministic) */
   eta: number;
   granularity: Granularity;
@@ -83,7 +83,7 @@ export const DEFAULT_PRESET: ScorePreset = 'quick';
  */
 export const DEFAULT_SETTINGS: ScoreSettings = {
   ...SCORE_PRESETS.thorough,
-  scheduler: 'ddim',
+  scheduler: 'pipeline',
   eta: 0,
   variant: 'avg+std',
   ep: 'auto',
@@ -103,7 +103,7 @@ export function resolveSettings(partial: Partial<ScoreSettings>): ScoreSettings 
   const s: ScoreSettings = { ...DEFAULT_SETTINGS, ...stripUndefined(partial) };
   positiveInt('samples', s.samples, 2);
   positiveInt('steps', s.steps, 1);
-  if (s.scheduler !== 'ddim' && s.scheduler !== 'ddpm') throw new UserError(`scheduler must be ddim or ddpm, got '${s.scheduler}'`);
+  if (!SCHEDULER_SETTINGS.includes(s.scheduler)) throw new UserError(`scheduler must be one of ${SCHEDULER_SETTINGS.join(', ')}, got '${s.scheduler}'`);
   if (!(typeof s.eta === 'number' && s.eta >= 0)) throw new UserError(`eta must be ≥ 0, got ${s.eta}`);
   if (!['block', 'layer', 'both'].includes(s.granularity)) throw new UserError(`granularity must be block, layer or both, got '${s.granularity}'`);
   if (!VARIANTS.includes(s.variant)) throw new UserError(`variant must be one of ${VARIANTS.join(', ')}, got '${s.variant}'`);

@@ -8,7 +8,7 @@ import { CancelledError, UserError } from '../errors';
 import { resolveConditions, type ResolvedConditions } from '../pipeline/conditions';
 import { GaussianStream, sampleSeed } from '../pipeline/noise';
 import { PipelineRunner } from '../pipeline/runner';
-import { createScheduler } from '../pipeline/schedulers';
+import { createScheduler, resolveScheduler } from '../pipeline/schedulers';
 import { floatTensor, inputInfo, outputInfo, readFloat, type IoInfo } from '../pipeline/tensors';
 import { GATE_INPUT } from '../surgery/apply';
 import { openRunnerWithProvider, withProvider, type EpReport } from './ep';
@@ -112,7 +112,8 @@ async function openPipelineSource(o: SourceOptions, folder: string): Promise<Eva
     const latentShape = await runner.latentShape();
     const n = s.samples;
     const batchSize = s.batchSize ?? n;
-    const scheduler = () => createScheduler(s.scheduler, layout.schedulerConfig, { steps: s.steps, eta: s.eta });
+    const choice = resolveScheduler(s.scheduler, layout.schedulerConfig);
+    const scheduler = () => createScheduler(choice.name, layout.schedulerConfig, { steps: s.steps, eta: s.eta });
     const T = scheduler().timesteps.length;
     const rowsPerSample = conditional && guidance !== 1 ? 2 : 1;
     const condCount = resolved.conditioning?.count ?? 0;
@@ -132,7 +133,8 @@ async function openPipelineSource(o: SourceOptions, folder: string): Promise<Eva
       labels,
       record: {
         pipeline: folder,
-        scheduler: s.scheduler,
+        scheduler: choice.name,
+        ...(choice.fallback ? { schedulerFallback: { from: choice.fallback.from, to: 'ddim', reason: choice.fallback.reason } } : {}),
         steps: s.steps,
         timesteps: scheduler().timesteps,
         eta: s.eta,

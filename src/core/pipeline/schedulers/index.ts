@@ -7,7 +7,7 @@ export { DpmSolverScheduler, dpmTimesteps } from './dpm-solver';
 export { alphasCumprod, betaSchedule, inferenceTimesteps } from './noise-schedule';
 
 import type { SchedulerConfig } from './config';
-import type { Scheduler, SchedulerName } from './types';
+import type { Scheduler, SchedulerName, SchedulerSetting } from './types';
 import { DdimScheduler } from './ddim';
 import { DdpmScheduler } from './ddpm';
 import { DpmSolverScheduler } from './dpm-solver';
@@ -64,7 +64,13 @@ export function defaultSchedulerName(cfg: SchedulerConfig): SchedulerName {
   return schedulerChoice(cfg).name;
 }
 
-export function createScheduler(name: SchedulerName, cfg: SchedulerConfig, opts: { steps: number; eta?: number }): Scheduler {
+/** The sampler a setting means for this config ('pipeline': its class, or DDIM with the fallback reason). */
+export function resolveScheduler(setting: SchedulerSetting | undefined, cfg: SchedulerConfig): SchedulerChoice {
+  return setting === undefined || setting === 'pipeline' ? schedulerChoice(cfg) : { name: setting };
+}
+
+export function createScheduler(setting: SchedulerSetting, cfg: SchedulerConfig, opts: { steps: number; eta?: number }): Scheduler {
+  const name = resolveScheduler(setting, cfg).name;
   if (name === 'ddpm') return new DdpmScheduler(cfg, opts);
   if (name === 'euler') return new EulerScheduler(cfg, opts);
   if (name === 'dpm++') return new DpmSolverScheduler(cfg, opts);

@@ -1,6 +1,9 @@
 import type { SchedulerConfig } from './config';
 
 export type SchedulerName = 'ddim' | 'ddpm' | 'euler' | 'dpm++';
+/** what a user asks for: a sampler by name, or 'pipeline' for the one its scheduler_config.json names */
+export type SchedulerSetting = SchedulerName | 'pipeline';
+export const SCHEDULER_SETTINGS: readonly SchedulerSetting[] = ['pipeline', 'ddim', 'ddpm', 'euler', 'dpm++'];
 
 export interface StepOptions {
   /** Gaussian noise shaped like `sample`; required when `needsNoise(t)` */
