@@ -74,3 +74,19 @@ test('a scheduler class we do not run (PNDM) samples with DDIM and says so: stde
     t.done();
   }
 });
+
+test('score on a pipeline whose scheduler class we do not run (LMS) warns and records the fallback in the score file', () => {
+  const t = tempDir('score-sched-fallback-');
+  try {
+    const p = withScheduler(t.dir, 'LMSDiscreteScheduler');
+    const out = join(t.dir, 's.json');
+    const r = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'src', 'cli', 'main.ts'), 'score', p, '--samples', '2', '--steps', '2', '--granularity', 'block', '--no-profile', '--quiet', '--out', out], { cwd: ROOT, encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /warning: .*scheduler_config\.json: LMSDiscreteScheduler is not implemented; sampling with DDIM on the same betas instead/);
+    const source = JSON.parse(readFileSync(out, 'utf8')).latents.source;
+    assert.equal(source.scheduler, 'ddim');
+    assert.deepEqual(source.schedulerFallback, { from: 'LMSDiscreteScheduler', to: 'ddim', reason: 'LMSDiscreteScheduler is not implemented' });
+  } finally {
+    t.done();
+  }
+});
