@@ -210,3 +210,34 @@ test('the sidebar folds away and comes back; the canvas takes its width', { skip
   assert.ok((await widths())[1] > 200, 'the sidebar is back');
   await page.close();
 });
+
+test('legibility: the legend never covers Apply or Distill, at any of a few window sizes', { skip: missing ? `needs ${missing}` : false }, async () => {
+  await open('scores=stream');
+  await until<string>(`document.querySelector('.status-text')?.textContent ?? ''`, (t) => / scored$/.test(t), 'scoring to finish', 30_000);
+  await page.click('.sticky-actions .btn-primary');
+  await page.waitForSelector('.result-card.ok', { timeout: 10_000 });
+  // The legend's box as drawn: clipped by the canvas that holds it (overflow: hidden), then compared
+  // with each button's box; and the topmost element at each button's centre must be the button itself.
+  const probe = `(() => {
+    const box = (e) => { const r = e.getBoundingClientRect(); return { l: r.left, t: r.top, r: r.right, b: r.bottom }; };
+    const clip = (a, c) => ({ l: Math.max(a.l, c.l), t: Math.max(a.t, c.t), r: Math.min(a.r, c.r), b: Math.min(a.b, c.b) });
+    const meets = (a, b) => Math.min(a.r, b.r) > Math.max(a.l, b.l) && Math.min(a.b, b.b) > Math.max(a.t, b.t);
+    const legend = clip(box(document.querySelector('.legend')), box(document.querySelector('.canvas-wrap')));
+    const buttons = [document.querySelector('.sticky-actions .btn-primary'), document.querySelector('.result-card .btn-primary')];
+    return buttons.map((btn) => {
+      btn.scrollIntoView({ block: 'nearest' });
+      const b = box(btn);
+      const top = document.elementFromPoint((b.l + b.r) / 2, (b.t + b.b) / 2);
+      return { label: btn.textContent, meets: meets(legend, b), onTop: !!top && (top === btn || btn.contains(top)) };
+    });
+  })()`;
+  for (const [width, height] of [[1400, 900], [900, 640], [640, 480], [480, 360]]) {
+    await page.setViewportSize({ width, height });
+    for (const b of await read<{ label: string; meets: boolean; onTop: boolean }[]>(probe)) {
+      assert.equal(b.meets, false, `${width}×${height}: the legend overlaps "${b.label}"`);
+      assert.equal(b.onTop, true, `${width}×${height}: something covers "${b.label}"`);
+    }
+  }
+  assert.deepEqual(problems, []);
+  await page.close();
+});
