@@ -241,3 +241,21 @@ test('legibility: the legend never covers Apply or Distill, at any of a few wind
   assert.deepEqual(problems, []);
   await page.close();
 });
+
+test('a reload brings back the last prune result card (checks, speed-up) from the webview state', { skip: missing ? `needs ${missing}` : false }, async () => {
+  await open('scores=stream');
+  await until<string>(`document.querySelector('.status-text')?.textContent ?? ''`, (t) => / scored$/.test(t), 'scoring to finish', 30_000);
+  await page.click('.sticky-actions .btn-primary');
+  await page.waitForSelector('.result-card.ok', { timeout: 10_000 });
+  const card = `document.querySelector('.result-card')?.textContent ?? ''`;
+  const before = await read<string>(card);
+  assert.match(before, /Pruned model written.*×/);
+  await until<string>(`sessionStorage.getItem('ld-harness-state') ?? ''`, (s) => s.includes('"result"'), 'the state to be saved');
+  await page.reload();
+  await page.waitForSelector('#app[data-ready="true"]', { timeout: 30_000 });
+  await page.waitForSelector('.result-card.ok', { timeout: 10_000 });
+  assert.equal(await read<string>(card), before, 'the same card: checks and measured speed-up');
+  assert.equal((await sent()).filter((m) => m.type === 'applyPrune').length, 0, 'nothing was pruned again');
+  assert.deepEqual(problems, []);
+  await page.close();
+});

@@ -15,7 +15,9 @@ const injected = (window as unknown as { __ldIndex?: GraphIndex }).__ldIndex;
 const index = injected ?? syntheticUnet({ depth: Number(params.get('depth') ?? 1) });
 const scores = syntheticScores(index);
 const log: FromWebview[] = [];
-let state: unknown;
+// kept in the tab's sessionStorage, as VS Code keeps a webview's state across a window reload
+const STATE_KEY = 'ld-harness-state';
+let state: unknown = JSON.parse(sessionStorage.getItem(STATE_KEY) ?? 'null') ?? undefined;
 
 function send(msg: ToWebview, delay = 0): void {
   setTimeout(() => window.postMessage(msg, '*'), delay);
@@ -126,6 +128,7 @@ function handle(msg: FromWebview): void {
   getState: () => state,
   setState: (s: unknown) => {
     state = s;
+    sessionStorage.setItem(STATE_KEY, JSON.stringify(s));
   },
 });
 (window as unknown as { __harness: unknown }).__harness = { log, index, scores, send };

@@ -38,6 +38,8 @@ interface Persisted {
   selected: string[];
   budget: SelectionBudget;
   budgetDriven: boolean;
+  /** the last prune's result card (checks, speed-up): it must survive a window reload */
+  result?: PruneResultMsg;
 }
 
 type InitMsg = Extract<ToWebview, { type: 'init' }>;
@@ -105,6 +107,7 @@ export class App {
         this.result = msg;
         this.showRemoved = msg.ok && msg.removedIds.length > 0;
         this.canvas?.setRemoved(this.showRemoved ? new Set(msg.removedIds) : null);
+        this.persist();
         return this.queuePanels();
       case 'modelCheck':
         // an edit made while the check ran: its result is of the model before that edit
@@ -502,6 +505,7 @@ export class App {
     this.selected = new Set(st.selected);
     this.budget = st.budget;
     this.budgetDriven = st.budgetDriven;
+    this.result = st.result;
   }
 
   private persist(): void {
@@ -516,6 +520,7 @@ export class App {
         selected: [...this.selected],
         budget: this.budget,
         budgetDriven: this.budgetDriven,
+        result: this.result,
       };
       this.host.setState(st);
     }, 200);
