@@ -12,7 +12,10 @@ import { runCommandFuzz } from '../bench/fuzz/commands';
 const built = existsSync(join(__dirname, '..', 'dist', 'cli-run.js'));
 
 test('hostile files through inspect, candidates, score, prune, sample and the editor: success or one clear refusal', { skip: !built && 'npm run build first' }, async () => {
-  const s = await runCommandFuzz({ cases: 8, seed: 15_02, unetShare: 0.6 });
+  // --ep cpu: with auto, a model every provider refuses makes onnxruntime try WebGPU, whose Dawn backend
+  // prints a native Vulkan warning on machines without Vulkan (bench/fuzz-commands.ts, which keeps
+  // auto, still reports it; open)
+  const s = await runCommandFuzz({ cases: 8, seed: 15_02, unetShare: 0.6, ep: 'cpu' });
   const show = s.problems.map((p) => `#${p.caseId} ${p.command} on ${p.target}: ${p.problem}\n${p.stderr.slice(-400)}`);
   assert.deepEqual(show, [], 'runs that broke the contract');
   assert.ok(s.pipelineCases > 0, 'a damaged U-Net went through a pipeline folder');

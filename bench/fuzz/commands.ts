@@ -70,7 +70,7 @@ export function commandSeeds(): { corpus: string[]; unets: string[] } {
   return { corpus, unets };
 }
 
-export async function runCommandFuzz(o: { cases: number; seed: number; timeoutMs?: number; unetShare?: number; only?: number[]; onCase?: (id: number) => void }): Promise<CommandFuzzSummary> {
+export async function runCommandFuzz(o: { cases: number; seed: number; timeoutMs?: number; unetShare?: number; only?: number[]; /** --ep of score and prune (default: the CLI's auto) */ ep?: string; onCase?: (id: number) => void }): Promise<CommandFuzzSummary> {
   const t0 = performance.now();
   const timeout = o.timeoutMs ?? 60_000;
   const { corpus, unets } = commandSeeds();
@@ -141,15 +141,18 @@ export async function runCommandFuzz(o: { cases: number; seed: number; timeoutMs
         else if (p.status === 2 && added.length) run.problem = `left ${added.join(', ')} behind`;
         else if (p.status === 2 && outputs.some((x) => statSync(x, { throwIfNoEntry: false }) && readdirSync(x).length)) run.problem = 'left output behind';
         tally(run);
-        return p.status === 0;
+        return p.status === 0 ? p.stdout : undefined;
       };
       cli('inspect', [], []);
-      cli('candidates', [], []);
-      const scored = cli('score', ['--samples', '2', '--steps', '1', '--no-profile', '--quiet', '--work-dir', work], [work]);
+      let firstCandidate: string | undefined;
+      try { firstCandidate = (JSON.parse(cli('candidates', ['--json'], []) ?? '{}') as { candidates?: { id: string }[] }).candidates?.[0]?.id; } catch { /* refused: no id */ }
+      const scored = cli('score', ['--samples', '2', '--steps', '1', '--no-profile', '--quiet', '--work-dir', work, ...(o.ep ? ['--ep', o.ep] : [])], [work]);
       if (readdirSync(work).length && !problems.some((x) => x.caseId === id && x.command === 'score')) tally({ caseId: id, target: label, command: 'score', status: 0, signal: null, ms: 0, stderr: '', problem: `left ${readdirSync(work).join(', ')} in --work-dir` });
-      if (scored) {
+      // prune the lowest-scored candidate, or (the score refused, the candidates listed) the first one by id
+      const pick = scored !== undefined ? ['--lowest', '1'] : firstCandidate ? ['--ops', firstCandidate] : undefined;
+      if (pick) {
         const prunedOut = join(outDir, asPipeline ? 'pruned' : 'pruned.onnx');
-        cli('prune', ['--lowest', '1', '--samples', '2', '--steps', '1', '--latency-seconds', '0.1', '--no-metric', '--quiet', '--out', prunedOut], [outDir]);
+        cli('prune', [...pick, '--samples', '2', '--steps', '1', '--latency-seconds', '0.1', '--no-metric', '--quiet', '--out', prunedOut, ...(o.ep ? ['--ep', o.ep] : [])], [outDir]);
       }
       if (asPipeline) cli('sample', ['--n', '1', '--steps', '1', '--no-metrics', '--quiet', '--out', join(outDir, 'samples')], [outDir]);
 
