@@ -27,7 +27,8 @@ test('sample writes the grid, arrays, conditions and metrics; latents equal the 
     const r = cli('sample', DIGITS_COND, '--n', '6', '--steps', '4', '--batch', '4', '--seed', '3',
       '--prompt', 'a digit seven', '--prompt', 'A digit ONE', '--out', out);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /^FID \d+\.\d{3} \(n=6\), class accuracy \d+\.\d% \(6 labelled\)/m);
+    assert.match(r.stdout, /^FID \d+\.\d{3} ±\d+\.\d{3} \(n=6\), class accuracy \d+\.\d% \(6 labelled\)/m);
+    assert.match(r.stdout, /indicative only/, 'an FID on 6 samples is flagged');
     assert.match(r.stdout, /wrote 5 files/);
 
     const lat = readNpyFloat32(join(out, 'latents.npy'));
@@ -95,7 +96,7 @@ test('sample with --noise reproduces given initial latents; conflicting flags ar
     assert.match(w.stderr, /wrong\.npy: initial noise must be \[N, 4,8,8\], it is \[2,4,4,4\]/);
     const both = cli('sample', DIGITS_COND, '--prompt', 'a digit one', '--condition-ids', '1,2', '--out', join(t.dir, 'd'));
     assert.equal(both.code, 2);
-    assert.match(both.stderr, /only one of --prompt, --condition-ids, --conditions/);
+    assert.match(both.stderr, /only one of --prompt, --prompts-file, --condition-ids, --conditions/);
     const sched = cli('sample', DIGITS_COND, '--scheduler', 'lms', '--out', join(t.dir, 'e'));
     assert.match(sched.stderr, /--scheduler 'lms': expected pipeline, ddim, ddpm, euler or dpm\+\+/);
     assert.ok(!existsSync(join(t.dir, 'c')) && !existsSync(join(t.dir, 'd')), 'failed runs create nothing');
