@@ -31,3 +31,11 @@ test('sample on a pipeline whose U-Net onnxruntime refuses: one line naming the 
   assert.equal(s.pipelineCases, 1);
   assert.deepEqual(s.outcomes.sample, { ok: 0, refused: 1, bad: 0 }, JSON.stringify(s.problems.map((p) => p.stderr)));
 });
+
+test("prune of a U-Net with a duplicated initializer: one line naming the file, no onnxruntime warning around it", { skip: !built && 'npm run build first' }, async () => {
+  // case 62 of seed 20261206: a duplicated field gives the bare digits-cond U-Net two initializers of one
+  // name; prune's before/after comparison printed onnxruntime's "Duplicate initializer" warning
+  const s = await runCommandFuzz({ cases: 63, seed: 20261206, only: [62], ep: 'cpu' });
+  assert.equal(s.outcomes.score?.ok, 1, 'the score runs, so prune --lowest 1 is tried');
+  assert.deepEqual(s.outcomes.prune, { ok: 0, refused: 1, bad: 0 }, JSON.stringify(s.problems.map((p) => p.stderr)));
+});

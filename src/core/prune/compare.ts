@@ -291,7 +291,7 @@ function rowsOf(out: ort.InferenceSession.OnnxValueMapType, names: string[], per
 
 export async function compareModels(source: string, pruned: string, o: CompareOptions): Promise<CompareResult> {
   const s = o.settings;
-  const opts = (name: string): ort.InferenceSession.SessionOptions => ({ graphOptimizationLevel: 'all', executionProviders: [name] });
+  const opts = (name: string): ort.InferenceSession.SessionOptions => ({ graphOptimizationLevel: 'all', logSeverityLevel: 3, executionProviders: [name] });
   const { value: a, ep } = await withProvider(o.ep, source, (name) => ort.InferenceSession.create(source, opts(name)));
   const checks: PruneCheckResult[] = [];
   const result: CompareResult = { ep, checks };
