@@ -98,7 +98,7 @@ test('sample with --noise reproduces given initial latents; conflicting flags ar
     assert.equal(both.code, 2);
     assert.match(both.stderr, /only one of --prompt, --prompts-file, --condition-ids, --conditions/);
     const sched = cli('sample', DIGITS_COND, '--scheduler', 'lms', '--out', join(t.dir, 'e'));
-    assert.match(sched.stderr, /--scheduler 'lms': expected pipeline, ddim, ddpm, euler or dpm\+\+/);
+    assert.match(sched.stderr, /--scheduler 'lms': expected one of pipeline, ddim, ddpm, euler, dpm\+\+/);
     assert.ok(!existsSync(join(t.dir, 'c')) && !existsSync(join(t.dir, 'd')), 'failed runs create nothing');
   } finally {
     t.done();
