@@ -8,13 +8,13 @@
 //   npm run build && npx tsx bench/edit.ts [--model M.onnx] [--runs N] [--baseline-worker W.js]
 import { existsSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
+import { sdModels } from './common';
 import { ModelWorker } from '../src/core/edit';
 
 const args = process.argv.slice(2);
 const opt = (name: string) => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
-const SD = ['sd15-unet', 'sd15-unet-w0.5', 'sd15-unet-w0.25'].map((d) => join('/work/bench-models', d, 'model.onnx'));
-const model = resolve(opt('--model') ?? SD.find((p) => existsSync(p)) ?? 'examples/digits-cond/unet/model.onnx');
+const model = resolve(opt('--model') ?? sdModels()[0] ?? 'examples/digits-cond/unet/model.onnx');
 const runs = Number(opt('--runs') ?? 3);
 const BUDGET = { editMs: 200, undoMs: 100 };
 

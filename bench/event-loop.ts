@@ -10,6 +10,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { sdModels } from './common';
 import { ScoringClient } from '../src/worker/client';
 import { ModelWorker } from '../src/core/edit';
 import { analyzeModel, buildGraphIndex } from '../src/core/graph';
@@ -27,8 +28,7 @@ const opt = (name: string) => {
   return i >= 0 ? args[i + 1] : undefined;
 };
 /** the full-width SD-1.5 U-Net when it was generated, otherwise a narrower one (same graph, fewer weights) */
-const SD_MODELS = ['sd15-unet', 'sd15-unet-w0.5', 'sd15-unet-w0.25'].map((d) => join('/work/bench-models', d, 'model.onnx'));
-const model = opt('--model') ?? SD_MODELS.find((p) => existsSync(p)) ?? 'examples/digits-cond/unet/model.onnx';
+const model = opt('--model') ?? sdModels()[0] ?? 'examples/digits-cond/unet/model.onnx';
 
 function summary(h: ReturnType<typeof monitorEventLoopDelay>) {
   const ms = (ns: number) => Math.round(ns / 1e4) / 100;

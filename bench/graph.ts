@@ -9,9 +9,9 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { analyzeWithValues, buildGraphIndex, GraphView, readFoldValues } from '../src/core/graph';
-import { attr } from '../src/core/graph/attrs';
 import { readModel } from '../src/core/onnx/reader';
-import type { Model, TensorData } from '../src/core/onnx/types';
+import type { Model } from '../src/core/onnx/types';
+import { best, foldCandidates, sdModels } from './common';
 
 const ROOT = resolve(__dirname, '..');
 
@@ -19,9 +19,7 @@ function defaultModels(): string[] {
   const out: string[] = [];
   const ex = join(ROOT, 'examples');
   if (existsSync(ex)) for (const d of readdirSync(ex)) if (existsSync(join(ex, d, 'unet', 'model.onnx'))) out.push(join(ex, d, 'unet', 'model.onnx'));
-  const b = join(ROOT, 'bench', 'out');
-  if (existsSync(b)) for (const d of readdirSync(b)) if (d.startsWith('sd15-unet') && existsSync(join(b, d, 'model.onnx'))) out.push(join(b, d, 'model.onnx'));
-  return out;
+  return [...out, ...sdModels()];
 }
 
 function sampleShape(modelPath: string, m: Model): number[] | undefined {
@@ -31,26 +29,6 @@ function sampleShape(modelPath: string, m: Model): number[] | undefined {
   const cfg = JSON.parse(readFileSync(cfgPath, 'utf8'));
   const size = Array.isArray(cfg.sample_size) ? cfg.sample_size : [cfg.sample_size, cfg.sample_size];
   return [2, cfg.in_channels, size[0], size[1]];
-}
-
-function foldCandidates(m: Model): TensorData[] {
-  const out = [...m.graph.initializers];
-  for (const n of m.graph.nodes) {
-    const t = attr(n, 'value')?.t;
-    if (t) out.push(t);
-  }
-  return out;
-}
-
-async function best<T>(runs: number, fn: () => T | Promise<T>): Promise<{ ms: number; result: T }> {
-  let ms = Infinity;
-  let result!: T;
-  for (let i = 0; i < runs; i++) {
-    const t = performance.now();
-    result = await fn();
-    ms = Math.min(ms, performance.now() - t);
-  }
-  return { ms: +ms.toFixed(1), result };
 }
 
 async function main() {
