@@ -6,7 +6,7 @@
 // where D are x̂_0 predictions. Order 1 on the first step, and on the last one when
 // final_sigmas_type is 'zero', lower_order_final with < 15 steps, or euler_at_final.
 import type { SchedulerConfig } from './config';
-import { roundHalfEven } from './noise-schedule';
+import { roundHalfEven, trailingTimesteps } from './noise-schedule';
 import { clipOriginal, Scratch } from './prediction';
 import { finalSigma, interpSigma, stepIndexOf, trainSigmas } from './sigmas';
 import type { Scheduler, StepOptions } from './types';
@@ -25,11 +25,7 @@ export function dpmTimesteps(cfg: SchedulerConfig, steps: number): number[] {
     const ratio = Math.floor(T / (steps + 1));
     return Array.from({ length: steps }, (_, i) => (steps - i) * ratio + cfg.stepsOffset);
   }
-  const ratio = T / steps;
-  const out: number[] = [];
-  // np.arange(T, 0, −ratio): T − i·ratio for i < ⌈T/ratio⌉
-  for (let i = 0; i < Math.ceil(T / ratio); i++) out.push(roundHalfEven(T - i * ratio) - 1);
-  return out;
+  return trailingTimesteps(T, steps);
 }
 
 export class DpmSolverScheduler implements Scheduler {

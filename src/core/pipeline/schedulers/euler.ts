@@ -3,7 +3,7 @@
 // initial latents are scaled by √(σ_max²+1) ('leading') or σ_max ('linspace'/'trailing'), the U-Net
 // sees x/√(σ²+1), and one step is x ← x + (x − x̂_0)/σ · (σ_next − σ).
 import type { SchedulerConfig } from './config';
-import { roundHalfEven } from './noise-schedule';
+import { trailingTimesteps } from './noise-schedule';
 import { finalSigma, interpSigma, stepIndexOf, trainSigmas } from './sigmas';
 import type { Scheduler, StepOptions } from './types';
 import { UserError } from '../../errors';
@@ -25,11 +25,7 @@ export function eulerTimesteps(cfg: SchedulerConfig, steps: number): number[] {
     const ratio = Math.floor(T / steps);
     return Array.from({ length: steps }, (_, i) => (steps - 1 - i) * ratio + cfg.stepsOffset);
   }
-  const ratio = T / steps;
-  const out: number[] = [];
-  // np.arange(T, 0, −ratio): T − i·ratio for i < ⌈T/ratio⌉
-  for (let i = 0; i < Math.ceil(T / ratio); i++) out.push(roundHalfEven(T - i * ratio) - 1);
-  return out;
+  return trailingTimesteps(T, steps);
 }
 
 export class EulerScheduler implements Scheduler {

@@ -80,8 +80,11 @@ export function inferenceTimesteps(cfg: SchedulerConfig, steps: number): number[
     const ratio = Math.floor(T / steps);
     return Array.from({ length: steps }, (_, i) => (steps - 1 - i) * ratio + cfg.stepsOffset);
   }
-  // trailing: np.arange(T, 0, -T/steps), rounded, minus one
+  return trailingTimesteps(T, steps);
+}
+
+/** 'trailing' spacing, shared by every scheduler: np.arange(T, 0, −T/steps), rounded half to even, minus one. */
+export function trailingTimesteps(T: number, steps: number): number[] {
   const ratio = T / steps;
-  const count = Math.ceil(T / ratio);
-  return Array.from({ length: count }, (_, i) => roundHalfEven(T - i * ratio) - 1);
+  return Array.from({ length: Math.ceil(T / ratio) }, (_, i) => roundHalfEven(T - i * ratio) - 1);
 }

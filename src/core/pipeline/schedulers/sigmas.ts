@@ -28,3 +28,4 @@ export function stepIndexOf(timesteps: readonly number[], t: number, who: string
   if (i < 0) throw new Error(`${who} step: timestep ${t} is not in this schedule`);
   return i;
 }
+
