@@ -5,16 +5,12 @@
 // Needs `npm run build` (npm test does it) and Chromium + playwright-core (scripts/setup.sh).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { build } from 'esbuild';
+import { harnessMissing, launchHarnessBrowser } from './helpers/harness-browser';
 
 const ROOT = resolve(__dirname, '..');
-const PLAYWRIGHT = join(ROOT, 'test/e2e/node_modules/playwright-core');
-const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
-const missing = !existsSync(PLAYWRIGHT) ? 'playwright-core (bash test/e2e/setup.sh)' : !existsSync(CHROMIUM) ? 'chromium' : !existsSync(join(ROOT, 'dist/webview.js')) ? 'dist/webview.js (npm run build)' : '';
+const missing = harnessMissing;
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 let browser: any;
@@ -49,12 +45,7 @@ const sent = () => read<{ type: string; ids?: string[]; tensorName?: string }[]>
 
 before(async () => {
   if (missing) return;
-  await build({ entryPoints: [join(ROOT, 'webview-ui/dev/harness.ts')], outfile: join(ROOT, 'out/harness/harness.js'), bundle: true, format: 'iife', platform: 'browser', target: 'es2022', logLevel: 'warning' });
-  const { chromium } = createRequire(join(ROOT, 'test/e2e/package.json'))('playwright-core');
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--allow-file-access-from-files'],
-  });
+  browser = await launchHarnessBrowser();
 });
 
 after(async () => {

@@ -4,18 +4,14 @@
 // Needs `npm run build` and Chromium + playwright-core, like webview-browser.test.ts.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { build } from 'esbuild';
 import { analyzeModel, buildGraphIndex } from '../src/core/graph';
 import { GraphBuilder } from './helpers/graph-builder';
+import { harnessMissing, launchHarnessBrowser } from './helpers/harness-browser';
 
 const ROOT = resolve(__dirname, '..');
-const PLAYWRIGHT = join(ROOT, 'test/e2e/node_modules/playwright-core');
-const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
-const missing = !existsSync(PLAYWRIGHT) ? 'playwright-core (bash test/e2e/setup.sh)' : !existsSync(CHROMIUM) ? 'chromium' : !existsSync(join(ROOT, 'dist/webview.js')) ? 'dist/webview.js (npm run build)' : '';
+const missing = harnessMissing;
 
 const IMG = '<img src=x onerror=__pwned=1>';
 const SVG = '"><svg onload=__pwned=2>';
@@ -25,12 +21,7 @@ let browser: any;
 
 before(async () => {
   if (missing) return;
-  await build({ entryPoints: [join(ROOT, 'webview-ui/dev/harness.ts')], outfile: join(ROOT, 'out/harness/harness.js'), bundle: true, format: 'iife', platform: 'browser', target: 'es2022', logLevel: 'warning' });
-  const { chromium } = createRequire(join(ROOT, 'test/e2e/package.json'))('playwright-core');
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--allow-file-access-from-files'],
-  });
+  browser = await launchHarnessBrowser();
 });
 
 after(async () => {
