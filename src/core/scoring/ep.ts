@@ -2,7 +2,7 @@
 // expected speed (CUDA, DirectML on Windows, WebGPU, CoreML on macOS), skipping the ones this
 // onnxruntime-node build does not list, and falls through when creating the session fails; CPU
 // always works. The record says which provider ran and why each other one did not.
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { UserError } from '../errors';
@@ -59,6 +59,22 @@ function providerLibraryInstalled(name: string): boolean {
   return existsSync(join(dir, file));
 }
 
+/**
+ * WebGPU on Linux runs on Vulkan (Dawn). Without a Vulkan loader, creating the session fails anyway and Dawn
+ * prints "Couldn't load Vulkan" to stderr from native code, before any line of ours: look the loader up the way
+ * the dynamic linker would (its cache, LD_LIBRARY_PATH) and skip WebGPU when it is absent.
+ */
+function vulkanLoaderFound(): boolean {
+  if (process.platform !== 'linux') return true;
+  const lib = 'libvulkan.so.1';
+  for (const d of (process.env.LD_LIBRARY_PATH ?? '').split(':').filter(Boolean)) if (existsSync(join(d, lib))) return true;
+  try {
+    return readFileSync('/etc/ld.so.cache').includes(lib);
+  } catch {
+    return ['/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib64', '/usr/lib', '/lib64', '/lib'].some((d) => existsSync(join(d, lib)));
+  }
+}
+
 /** Why `name` cannot be tried here, or undefined when it can. */
 function skipReason(name: string, backends: ReadonlyMap<string, Backend>): string | undefined {
   const platforms = PLATFORM_ONLY[name];
@@ -66,6 +82,7 @@ function skipReason(name: string, backends: ReadonlyMap<string, Backend>): strin
   const b = backends.get(name);
   if (!b) return `not in this onnxruntime-node build (it has: ${[...backends.keys()].map(providerLabel).join(', ')})`;
   if (!b.bundled && !providerLibraryInstalled(name)) return 'not installed';
+  if (name === 'webgpu' && !vulkanLoaderFound()) return 'unavailable: no Vulkan loader (libvulkan.so.1) on this machine';
   return undefined;
 }
 
