@@ -8,6 +8,7 @@ import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:pat
 import { UserError } from '../errors';
 import type { Model } from '../onnx/types';
 import { forEachTensor } from '../onnx/walk';
+import { isProcessAlive } from '../work-dirs';
 import type { ScoreTarget } from '../scoring/target';
 
 export interface OutputPlan {
@@ -69,12 +70,8 @@ function removeStaleStaging(final: string): void {
   }
   for (const name of names) {
     const m = name.startsWith(prefix) ? tail.exec(name.slice(prefix.length)) : null;
-    if (!m || Number(m[1]) === process.pid) continue;
-    try {
-      process.kill(Number(m[1]), 0);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ESRCH') rmSync(join(dirname(final), name), { recursive: true, force: true });
-    }
+    if (!m || Number(m[1]) === process.pid || isProcessAlive(Number(m[1]))) continue;
+    rmSync(join(dirname(final), name), { recursive: true, force: true });
   }
 }
 
