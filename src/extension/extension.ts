@@ -61,8 +61,20 @@ export function activate(context: vscode.ExtensionContext): LdSurgeonApi {
   });
 
   const charts = new DistillChartPanels(context.extensionUri, (line) => output.appendLine(line));
+  // not at activation: the Model view analyses its model on this thread, so only once the view is shown
   const lastModel = context.workspaceState.get<string>(LAST_MODEL_KEY);
-  if (lastModel && existsSync(lastModel)) void modelTree.show(lastModel);
+  const restoreLastModel = () => {
+    if (lastModel && existsSync(lastModel) && !modelTree.model) void modelTree.show(lastModel);
+  };
+  if (modelView.visible) restoreLastModel();
+  else {
+    const once = modelView.onDidChangeVisibility((e) => {
+      if (!e.visible) return;
+      once.dispose();
+      restoreLastModel();
+    });
+    context.subscriptions.push(once);
+  }
 
   const services: ExtensionServices = { context, output, jobs, graphs, models, scores, modelTree, pipelines, charts };
   const score = scoreWorkflow(services);
