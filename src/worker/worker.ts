@@ -42,7 +42,7 @@ process.on('message', (m: unknown) => {
     return;
   }
   const r = m.request;
-  runScoreJob({ target: r.target, settings: r.settings, out: r.out, workDir: r.workDir, signal: abort.signal, onEvent: (e) => void send(e) })
+  runScoreJob({ target: r.target, settings: r.settings, out: r.out, workDir: r.workDir, wait: r.wait === true, signal: abort.signal, onEvent: (e) => void send(e) })
     .then(() => finish(0))
     .catch(async (e: unknown) => {
       // a cancel before the first write: the 'cancelled' event is already on its way

@@ -1,5 +1,6 @@
 // ld-surgeon merge-scores FILES... --out FILE: joins the score files of sharded jobs (--shard i/n).
 import type { Command } from 'commander';
+import { acquireLock } from '../../core/job-lock';
 import { mergeScoreFiles } from '../../core/scoring/merge';
 import { readScoreFile, writeScoreFile } from '../../core/scoring/score-file';
 
@@ -9,9 +10,16 @@ export function register(program: Command): void {
     .description('merge the score files of sharded scoring jobs (score --shard i/n) into one')
     .argument('<files...>', 'shard score files (*.ldscores.shard-i-of-n.json)')
     .requiredOption('--out <file>', 'merged score file (e.g. unet/model.ldscores.json)')
-    .action((paths: string[], f: { out: string }) => {
-      const merged = mergeScoreFiles(paths.map((path) => ({ path, file: readScoreFile(path) })));
-      writeScoreFile(f.out, merged);
+    .action(async (paths: string[], f: { out: string }) => {
+      // refuses while a score job writes --out (it would overwrite the merge at its next save)
+      const lock = await acquireLock(f.out, `merge-scores → ${f.out}`);
+      let merged;
+      try {
+        merged = mergeScoreFiles(paths.map((path) => ({ path, file: readScoreFile(path) })));
+        writeScoreFile(f.out, merged);
+      } finally {
+        lock.release();
+      }
       const scored = merged.candidates.filter((c) => c.status === 'scored').length;
       const pending = merged.candidates.filter((c) => c.status === 'pending').length;
       process.stdout.write(`merged ${paths.length} files: ${scored} scored, ${pending} not scored by any shard${merged.complete ? '' : ' (incomplete)'} → ${f.out}\n`);

@@ -80,6 +80,7 @@ interface ScoreFlags extends SamplingFlags {
   only?: string;
   out?: string;
   workDir?: string;
+  wait?: boolean;
   verifyExact?: boolean;
   profile: boolean;
   optLevel: string;
@@ -107,6 +108,7 @@ export function register(program: Command): void {
     .option('--shard <i/n>', 'score only slice i of n of the candidates (merge the shard files with merge-scores)')
     .option('--only <ids>', 'score only these candidate ids (comma-separated)')
     .option('--out <file>', 'score file (default: MODEL.ldscores.json beside the model)')
+    .option('--wait', 'if another job is writing the same score file, wait for it to finish and then resume from its results (default: refuse, naming the running job)')
     .option('--work-dir <dir>', 'where the gated evaluation model is written (default: the OS temp folder)')
     .option('--verify-exact', 'also run the original model once and check the gated model reproduces its latents bit for bit')
     .option('--no-profile', 'skip the latency profile of the reference run')
@@ -148,7 +150,7 @@ export function register(program: Command): void {
         const warning = fallbackWarning(resolveScheduler(settings.scheduler, readSchedulerConfig(schedFile)), schedFile);
         if (warning) process.stderr.write(`${warning}\n`);
       }
-      const client = ScoringClient.start({ target, settings, out: f.out, workDir: f.workDir });
+      const client = ScoringClient.start({ target, settings, out: f.out, workDir: f.workDir, wait: f.wait });
       const tty = process.stderr.isTTY && !f.quiet;
       const say = (s: string) => !f.quiet && process.stderr.write(s);
       let sigints = 0;
@@ -179,11 +181,13 @@ export function register(program: Command): void {
         }
         const file = readScoreFile(outcome.scoreFile);
         if (f.json) {
-          process.stdout.write(JSON.stringify({ scoreFile: outcome.scoreFile, state: outcome.state, complete: file.complete, executionProvider: file.executionProvider.used, ranking: ranked(file) }, null, 2) + '\n');
+          process.stdout.write(JSON.stringify({ scoreFile: outcome.scoreFile, state: outcome.state, complete: file.complete, model: { path: file.model.path, sha256: file.model.sha256 }, executionProvider: file.executionProvider.used, ranking: ranked(file) }, null, 2) + '\n');
         } else {
           process.stdout.write(renderRanking(file, top) + '\n');
           if (file.iterative) process.stdout.write('\n' + renderIterative(file) + '\n');
           process.stdout.write(`\n${outcome.state === 'cancelled' ? 'cancelled; re-run the same command to resume. ' : ''}scores: ${outcome.scoreFile} (${file.timing.evaluations} evaluations in ${file.timing.seconds.toFixed(1)} s on ${file.executionProvider.used})\n`);
+          // the bytes on disk that were scored (not an editor's unsaved edits): saving a change makes these scores stale
+          process.stdout.write(`scored model: ${file.model.path} (sha256 ${file.model.sha256})\n`);
         }
         if (outcome.state === 'cancelled') process.exitCode = 130;
       } catch (e) {

@@ -154,7 +154,8 @@ export function stage(plan: OutputPlan, target: ScoreTarget, source: Model, sign
       // the source's sample sheet shows the source: the pruned folder gets its own comparison instead
       if (dirname(p) === target.pipeline && (name === 'samples.png' || name === SAMPLES_FILE)) return true;
       if (dirname(p) !== unet) return false;
-      return own.has(resolve(p)) || /\.ldscores(\..*)?\.json$/.test(name) || name.endsWith('.prune.json');
+      // score files with a running job's lock and temp files (model.ldscores.json.lock, ….json.<pid>.<hex>.tmp)
+      return own.has(resolve(p)) || /\.ldscores(\..*)?\.json(\..+)?$/.test(name) || name.endsWith('.prune.json');
     };
     copyTree(target.pipeline!, plan.staging, skip, counts, signal);
     mkdirSync(dirname(plan.stagedModel), { recursive: true });

@@ -4,6 +4,7 @@
 // inputs, the latent score of the combined prune, the pipeline's metric, measured latency — and only
 // then move it into place with its record. A failed check or a cancel leaves nothing behind.
 import { existsSync } from 'node:fs';
+import { acquireLock, describeOwner, runningOwner } from '../job-lock';
 import { basename, dirname, join, resolve } from 'node:path';
 import { CancelledError, UserError } from '../errors';
 import { analyzeModel } from '../graph';
@@ -37,8 +38,21 @@ export class PruneCheckError extends UserError {
 interface Scores {
   file?: ScoreFile;
   path?: string;
-  /** why a score file beside the model was not used */
+  /** why a score file beside the model was not used, or that its scores are partial */
   note?: string;
+}
+
+/**
+ * A score file that a job is still writing (or that a stopped job left) ranks only the candidates
+ * scored so far: the prune says so. The file itself is always whole (written by rename).
+ */
+function partialNote(path: string, file: ScoreFile): string | undefined {
+  if (file.complete) return undefined;
+  const scored = file.candidates.filter((c) => c.status === 'scored').length;
+  const toScore = file.candidates.filter((c) => c.status === 'scored' || c.status === 'pending').length;
+  const owner = runningOwner(path);
+  const why = owner ? `${describeOwner(owner)} is still writing it` : 'its score job was stopped before the end; re-run it to finish';
+  return `using partial scores: ${scored} of ${toScore} candidates scored in ${path} (${why}); unscored candidates are not ranked`;
 }
 
 function sameModel(a: ModelIdentity, b: ModelIdentity): boolean {
@@ -62,7 +76,7 @@ function loadScores(opts: PruneOptions, modelPath: string, identity: ModelIdenti
     if (explicit || needed) throw new UserError(msg, path);
     return { note: `${msg}; its scores are not reported here` };
   }
-  return { file, path };
+  return { file, path, note: partialNote(path, file) };
 }
 
 function compareSettings(opts: PruneOptions, scores: Scores, pipeline: string | undefined, inputs: Record<string, number[]> | undefined): CompareSettings {
@@ -128,104 +142,111 @@ export async function pruneModel(opts: PruneOptions, cb: PruneCallbacks = {}): P
   const candidates = findCandidates(analysis, { granularity: opts.selection.mode === 'ops' ? 'both' : scores.file!.settings.granularity });
   const before = figures(analysis, model);
   const plan = planOutput(target, model, opts.out, opts.force);
-  const settings = compareSettings(opts, scores, target.pipeline, inputs);
-
-  step();
-  progress('select', 'choosing candidates');
-  const sel = opts.selection;
-  const { selection, built } = await selectAndBuild(opts, analysis, candidates, scores, target.modelPath, model, shapes, before, target.kind === 'pipeline', progress);
-  const after0 = figures(built.analysis, built.model, []);
-  const achieved = sel.mode === 'target' && sel.kind !== 'latency' ? 1 - after0[sel.kind] / before[sel.kind] : undefined;
-
-  step();
-  const checks: PruneCheckResult[] = [];
-  let compared: CompareResult | undefined;
-  let record: PruneRecord;
+  // one prune per output: a second one refuses, naming the first, rather than mixing their files
+  const lock = await acquireLock(plan.finalPipeline ?? plan.finalModel, `prune ${opts.input}`, { signal });
   try {
-    progress('write', plan.kind === 'pipeline' ? `staging the pipeline folder for ${plan.finalPipeline}` : `writing ${plan.finalModel}`);
-    stage(plan, target, model, signal);
-    step();
-    const sourceExternal = model.graph.initializers.some((t) => t.location.kind === 'external');
-    const written = await writeModel(built.model, plan.stagedModel, { externalData: sourceExternal ? 'always' : 'auto', signal });
+    const settings = compareSettings(opts, scores, target.pipeline, inputs);
 
-    progress('check', 're-reading the written model');
-    const reread = await checkReread(plan.stagedModel, built.model);
-    checks.push(reread.check);
-    if (reread.model) {
-      checks.push(checkStructure(reread.model, new Set(target.kind === 'pipeline' ? model.graph.inputs.map((v) => v.name) : [])));
-      checks.push(await checkShapes(reread.model, shapes));
+    step();
+    progress('select', 'choosing candidates');
+    const sel = opts.selection;
+    const { selection, built } = await selectAndBuild(opts, analysis, candidates, scores, target.modelPath, model, shapes, before, target.kind === 'pipeline', progress);
+    const after0 = figures(built.analysis, built.model, []);
+    const achieved = sel.mode === 'target' && sel.kind !== 'latency' ? 1 - after0[sel.kind] / before[sel.kind] : undefined;
+
+    step();
+    const checks: PruneCheckResult[] = [];
+    let compared: CompareResult | undefined;
+    let record: PruneRecord;
+    try {
+      progress('write', plan.kind === 'pipeline' ? `staging the pipeline folder for ${plan.finalPipeline}` : `writing ${plan.finalModel}`);
+      stage(plan, target, model, signal);
       step();
-      progress('check', 'comparing kept weights with the source, byte for byte');
-      checks.push(await checkWeights(model, reread.model, signal, (done, total) => progress('check', 'comparing kept weights', done, total)));
-    }
-    step();
-    if (!failed(checks).length) {
-      const onPhase = (phase: 'latents' | 'metric' | 'latency', message: string) => progress(phase, message);
-      const latency = { seconds: opts.latencySeconds ?? 20, minRuns: opts.minRuns ?? 5 };
-      compared = plan.kind === 'pipeline'
-        ? await comparePipelines(target.pipeline!, plan.staging, { settings, ep: opts.ep ?? 'auto', latency, metric: opts.metric !== false, signal, onPhase })
-        : await compareModels(target.modelPath, plan.stagedModel, { settings, ep: opts.ep ?? 'auto', latency, metric: false, signal, onPhase });
-      checks.push(...compared.checks);
-    }
+      const sourceExternal = model.graph.initializers.some((t) => t.location.kind === 'external');
+      const written = await writeModel(built.model, plan.stagedModel, { externalData: sourceExternal ? 'always' : 'auto', signal });
 
-    const afterFigures = { ...after0, fileBytes: written.bytes + (written.dataBytes ?? 0) };
-    const chosenSavings = selection.chosen.map((c) => removedEntry(c, scores, savingsOf(analysis, c, c.latencyShare)));
-    const latencyAchieved = compared?.latency ? -compared.latency.changePercent / 100 : undefined;
-    record = {
-      format: PRUNE_FORMAT,
-      createdBy: CREATED_BY,
-      createdAt: new Date().toISOString(),
-      source: { kind: target.kind, model: target.modelPath, pipeline: target.pipeline, sha256: identity.sha256, fileBytes: before.fileBytes },
-      output: {
-        model: plan.finalModel,
-        pipeline: plan.finalPipeline,
-        sha256: await sha256File(plan.stagedModel),
-        fileBytes: afterFigures.fileBytes,
-        externalData: written.dataPath ? join(dirname(plan.finalModel), basename(written.dataPath)) : undefined,
-        record: plan.finalRecord,
-      },
-      selection: {
-        mode: sel.mode,
-        ...(sel.mode === 'ops' ? { ids: sel.ids } : {}),
-        ...(sel.mode === 'lowest' ? { count: sel.count } : {}),
-        ...(sel.mode === 'target'
-          ? { target: { kind: sel.kind, fraction: sel.fraction, estimatedFraction: selection.estimatedFraction ?? 0, achievedFraction: sel.kind === 'latency' ? latencyAchieved : achieved } }
-          : {}),
-        ...(scores.path ? { scoreFile: scores.path, scoreVariant: scores.file!.settings.variant } : {}),
-      },
-      removed: chosenSavings,
-      subsumed: selection.subsumed,
-      graph: { removedNodes: built.removedNodes, addedNodes: built.addedNodes, removedInitializers: built.removedInitializers, removedInputs: built.removedInputs, fixedValueInfo: built.fixedValueInfo },
-      before,
-      after: afterFigures,
-      executionProvider: compared?.ep,
-      latents: compared?.latents,
-      metric: compared?.metric,
-      latency: compared?.latency,
-      ...(compared?.samplesPng && plan.finalPipeline ? { samples: { file: join(plan.finalPipeline, SAMPLES_FILE), count: compared.samplesPng.count } } : {}),
-      checks,
-      ...(scores.note ? { notes: [scores.note] } : {}),
-      seconds: (Date.now() - t0) / 1000,
-    };
-    const parent = readPruneRecord(recordPathFor(target.modelPath));
-    if (parent) record.parent = parent;
+      progress('check', 're-reading the written model');
+      const reread = await checkReread(plan.stagedModel, built.model);
+      checks.push(reread.check);
+      if (reread.model) {
+        checks.push(checkStructure(reread.model, new Set(target.kind === 'pipeline' ? model.graph.inputs.map((v) => v.name) : [])));
+        checks.push(await checkShapes(reread.model, shapes));
+        step();
+        progress('check', 'comparing kept weights with the source, byte for byte');
+        checks.push(await checkWeights(model, reread.model, signal, (done, total) => progress('check', 'comparing kept weights', done, total)));
+      }
+      step();
+      if (!failed(checks).length) {
+        const onPhase = (phase: 'latents' | 'metric' | 'latency', message: string) => progress(phase, message);
+        const latency = { seconds: opts.latencySeconds ?? 20, minRuns: opts.minRuns ?? 5 };
+        compared = plan.kind === 'pipeline'
+          ? await comparePipelines(target.pipeline!, plan.staging, { settings, ep: opts.ep ?? 'auto', latency, metric: opts.metric !== false, signal, onPhase })
+          : await compareModels(target.modelPath, plan.stagedModel, { settings, ep: opts.ep ?? 'auto', latency, metric: false, signal, onPhase });
+        checks.push(...compared.checks);
+      }
 
-    const bad = failed(checks);
-    if (bad.length) {
-      throw new PruneCheckError(
-        `${plan.finalPipeline ?? plan.finalModel}: the pruned model failed ${bad.length === 1 ? 'a check' : `${bad.length} checks`}, so nothing was written: ${bad.map((c) => `${c.name}: ${c.detail}`).join('; ')}`,
-        target.modelPath, checks);
+      const afterFigures = { ...after0, fileBytes: written.bytes + (written.dataBytes ?? 0) };
+      const chosenSavings = selection.chosen.map((c) => removedEntry(c, scores, savingsOf(analysis, c, c.latencyShare)));
+      const latencyAchieved = compared?.latency ? -compared.latency.changePercent / 100 : undefined;
+      record = {
+        format: PRUNE_FORMAT,
+        createdBy: CREATED_BY,
+        createdAt: new Date().toISOString(),
+        source: { kind: target.kind, model: target.modelPath, pipeline: target.pipeline, sha256: identity.sha256, fileBytes: before.fileBytes },
+        output: {
+          model: plan.finalModel,
+          pipeline: plan.finalPipeline,
+          sha256: await sha256File(plan.stagedModel),
+          fileBytes: afterFigures.fileBytes,
+          externalData: written.dataPath ? join(dirname(plan.finalModel), basename(written.dataPath)) : undefined,
+          record: plan.finalRecord,
+        },
+        selection: {
+          mode: sel.mode,
+          ...(sel.mode === 'ops' ? { ids: sel.ids } : {}),
+          ...(sel.mode === 'lowest' ? { count: sel.count } : {}),
+          ...(sel.mode === 'target'
+            ? { target: { kind: sel.kind, fraction: sel.fraction, estimatedFraction: selection.estimatedFraction ?? 0, achievedFraction: sel.kind === 'latency' ? latencyAchieved : achieved } }
+            : {}),
+          ...(scores.path ? { scoreFile: scores.path, scoreVariant: scores.file!.settings.variant } : {}),
+        },
+        removed: chosenSavings,
+        subsumed: selection.subsumed,
+        graph: { removedNodes: built.removedNodes, addedNodes: built.addedNodes, removedInitializers: built.removedInitializers, removedInputs: built.removedInputs, fixedValueInfo: built.fixedValueInfo },
+        before,
+        after: afterFigures,
+        executionProvider: compared?.ep,
+        latents: compared?.latents,
+        metric: compared?.metric,
+        latency: compared?.latency,
+        ...(compared?.samplesPng && plan.finalPipeline ? { samples: { file: join(plan.finalPipeline, SAMPLES_FILE), count: compared.samplesPng.count } } : {}),
+        checks,
+        ...(scores.note ? { notes: [scores.note] } : {}),
+        seconds: (Date.now() - t0) / 1000,
+      };
+      const parent = readPruneRecord(recordPathFor(target.modelPath));
+      if (parent) record.parent = parent;
+
+      const bad = failed(checks);
+      if (bad.length) {
+        throw new PruneCheckError(
+          `${plan.finalPipeline ?? plan.finalModel}: the pruned model failed ${bad.length === 1 ? 'a check' : `${bad.length} checks`}, so nothing was written: ${bad.map((c) => `${c.name}: ${c.detail}`).join('; ')}`,
+          target.modelPath, checks);
+      }
+      step();
+      progress('commit', `moving the output into place: ${plan.finalPipeline ?? plan.finalModel}`);
+      writeFileAtomic(plan.stagedRecord, JSON.stringify(record, null, 1) + '\n');
+      if (compared?.samplesPng && plan.kind === 'pipeline') writeFileAtomic(join(plan.staging, SAMPLES_FILE), compared.samplesPng.png);
+      lock.check();
+      commit(plan, model);
+    } catch (e) {
+      discard(plan);
+      throw e;
     }
-    step();
-    progress('commit', `moving the output into place: ${plan.finalPipeline ?? plan.finalModel}`);
-    writeFileAtomic(plan.stagedRecord, JSON.stringify(record, null, 1) + '\n');
-    if (compared?.samplesPng && plan.kind === 'pipeline') writeFileAtomic(join(plan.staging, SAMPLES_FILE), compared.samplesPng.png);
-    commit(plan, model);
-  } catch (e) {
-    discard(plan);
-    throw e;
+    return record;
+  } finally {
+    lock.release();
   }
-  return record;
 }
 
 /**

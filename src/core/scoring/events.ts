@@ -16,6 +16,8 @@ export interface ScoreRequest {
   out?: string;
   /** where the gated evaluation model is written (default: a fresh folder in the OS temp dir) */
   workDir?: string;
+  /** another job is writing the same score file: wait for it (default: refuse with a message naming it) */
+  wait?: boolean;
 }
 
 /** The LD-Pruner result for one candidate (a module path like `up_blocks.2.resnets.0.conv1`), as the views show it. */

@@ -2,9 +2,10 @@
 // each scored against L_orig and written to the score file at once (atomically), so a cancelled or
 // killed job resumes where it stopped. Optionally, iterative (joint) scoring on top.
 import { createHash } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { CancelledError } from '../errors';
+import { CancelledError, UserError } from '../errors';
+import { acquireLock, describeOwner, type HeldLock } from '../job-lock';
 import { selectCandidates, type Candidate } from '../surgery';
 import { candidateUpdate, type ScoringEvent } from './events';
 import { describeEp } from './ep';
@@ -17,7 +18,7 @@ import {
 import { resolveSettings, type ScoreSettings } from './settings';
 import { openSource, type EvalSource } from './sources';
 import { distances, latentStats, spearman, summarize, variants, type LatentStats } from './stats';
-import { defaultScoreFile, modelIdentity, resolveTarget } from './target';
+import { defaultScoreFile, modelIdentity, resolveTarget, type ScoreTarget } from './target';
 
 export const CREATED_BY = 'ld-surgeon 0.1.0';
 
@@ -29,6 +30,8 @@ export interface ScoreJobOptions {
   settings: Partial<ScoreSettings>;
   out?: string;
   workDir?: string;
+  /** another job is writing the same score file: wait for it to end (default: refuse, naming it) */
+  wait?: boolean;
   signal?: AbortSignal;
   onEvent?: (e: ScoringEvent) => void;
 }
@@ -58,20 +61,53 @@ function fill(entry: ScoredCandidate, orig: LatentStats, latents: Float32Array, 
   }
 }
 
+/** What identifies the file's bytes cheaply: it was not replaced or rewritten if none of these changed. */
+function fingerprint(path: string): string {
+  const st = statSync(path);
+  return `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`;
+}
+
 export async function runScoreJob(o: ScoreJobOptions): Promise<ScoreJobResult> {
-  const t0 = Date.now();
   const settings = resolveSettings(o.settings);
   const target = resolveTarget(o.target);
   const out = o.out ?? defaultScoreFile(target.modelPath, settings.shard);
   const emit = (e: ScoringEvent) => o.onEvent?.(e);
+  // One job per score file: this process (the worker, when forked) holds the lock until its last write,
+  // so a re-run cannot interleave with a job whose host was killed but which is still saving.
+  let lock: HeldLock;
+  try {
+    lock = await acquireLock(out, `score ${o.target}`, {
+      wait: o.wait, signal: o.signal,
+      onWait: (owner) => emit({ type: 'log', text: `${out}: in use by ${describeOwner(owner)}; waiting for it to finish` }),
+    });
+  } catch (e) {
+    if (e instanceof CancelledError) emit({ type: 'cancelled', scoreFile: out });
+    throw e;
+  }
+  try {
+    return await scoreLocked(o, settings, target, out, lock);
+  } finally {
+    lock.release();
+  }
+}
+
+async function scoreLocked(o: ScoreJobOptions, settings: ScoreSettings, target: ScoreTarget, out: string, lock: HeldLock): Promise<ScoreJobResult> {
+  const t0 = Date.now();
+  const emit = (e: ScoringEvent) => o.onEvent?.(e);
   const log = (text: string) => emit({ type: 'log', text });
   const cancelled = () => o.signal?.aborted ?? false;
 
+  // the model as it is on disk (an editor's unsaved edits are not in it); if it is replaced while being
+  // read (saved from an editor), the hash in the score file might not be the bytes that were scored
+  const before = fingerprint(target.modelPath);
   const prep = await prepare(target, settings.granularity, { inputs: settings.inputs, workDir: o.workDir });
   const phases = { prepare: Date.now() - t0, open: 0, reference: 0, evaluations: 0 };
   let source: EvalSource | undefined;
   try {
     const identity = await modelIdentity(prep.model);
+    if (fingerprint(target.modelPath) !== before) {
+      throw new UserError(`${target.modelPath}: changed on disk while it was being read for scoring (saved from an editor?); run score again`, target.modelPath);
+    }
     const K = prep.gated.length;
     const gateIndex = new Map(prep.gated.map((c, i) => [c.id, i]));
     // which candidates this job scores: all modifiable ones, or --only, or this shard's round-robin slice
@@ -191,6 +227,7 @@ export async function runScoreJob(o: ScoreJobOptions): Promise<ScoreJobResult> {
     const save = () => {
       const secs = (Date.now() - t0) / 1000;
       file.timing = { evaluations: evals, seconds: secs, evalsPerSec: evals / Math.max(1e-9, (Date.now() - tEval) / 1000), sessionsCreated: source!.sessionsCreated, phasesMs: { ...phases } };
+      lock.check();
       writeScoreFile(out, file);
       lastSave = Date.now();
     };
