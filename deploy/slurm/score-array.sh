@@ -6,7 +6,8 @@
 #   PIPELINE=/data/sd-pipeline SHARDS=8 sbatch deploy/slurm/merge.sh
 #
 # Each task writes $OUT_DIR/model.ldscores.shard-<i>-of-<n>.json. A task that is requeued (preemption,
-# node failure) or re-submitted resumes its own shard file. Keep every setting identical across tasks
+# node failure) resumes its own shard file; to re-submit one task by hand, give the array's size:
+#   PIPELINE=... SHARDS=8 sbatch --array=3 deploy/slurm/score-array.sh Keep every setting identical across tasks
 # and pin --ep: shards scored on different providers do not merge.
 #SBATCH --job-name=ld-surgeon-score
 #SBATCH --array=1-8
@@ -19,7 +20,8 @@
 set -euo pipefail
 
 : "${PIPELINE:?set PIPELINE to the pipeline folder (model_index.json, unet/, vae_decoder/, scheduler/)}"
-SHARDS="${SLURM_ARRAY_TASK_COUNT:-8}"
+# SHARDS set: a single task re-submitted on its own (sbatch --array=3) keeps the split of the whole array.
+SHARDS="${SHARDS:-${SLURM_ARRAY_TASK_COUNT:-8}}"
 OUT_DIR="${OUT_DIR:-$PIPELINE/unet}"
 SCRATCH="${SLURM_TMPDIR:-${TMPDIR:-/tmp}}"
 
