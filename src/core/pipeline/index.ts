@@ -17,3 +17,5 @@ export type { Tokenizer } from './tokenizers';
 export { runSampleJob } from './sample-job';
 export type { SampleJobOptions, SampleJobResult } from './sample-job';
 export { samplesToPng } from './image-grid';
+export { compareQuality, latentDistance, measureQuality } from './quality';
+export type { LatentDistance, QualityComparison, QualityMetric, QualityOptions, QualityResult, QualitySettings, QualityTarget } from './quality';

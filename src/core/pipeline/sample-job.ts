@@ -4,12 +4,12 @@
 import { resolve } from 'node:path';
 import { UserError } from '../errors';
 import { encodeNpy, readNpyFloat32 } from '../npy';
-import { resolveConditions, type ConditionInput } from './conditions';
+import { resolveConditions, type ConditionInput, type ResolvedConditions } from './conditions';
 import { samplesToPng } from './image-grid';
 import { formatMetric, type MetricResult } from './metrics';
 import { writeOutputs } from './output-files';
-import { PipelineRunner, type Progress } from './runner';
-import { createScheduler, fallbackWarning, resolveScheduler, type SchedulerName, type SchedulerSetting } from './schedulers';
+import { PipelineRunner, type Generated, type Progress } from './runner';
+import { createScheduler, fallbackWarning, resolveScheduler, type Scheduler, type SchedulerChoice, type SchedulerName, type SchedulerSetting } from './schedulers';
 
 export interface SampleJobOptions {
   pipeline: string;
@@ -55,56 +55,94 @@ export interface SampleJobResult {
 
 const isAudio = (task: unknown) => typeof task === 'string' && /audio/i.test(task);
 
+/** What drawSamples needs: the sampling settings of a sample job, without its output folder. */
+export type DrawOptions = Omit<SampleJobOptions, 'pipeline' | 'out' | 'runner'> & {
+  /** conditions already resolved (by the other pipeline of a paired comparison); replaces `conditions` */
+  resolved?: ResolvedConditions;
+};
+
+/** Samples drawn, decoded and scored in memory: what `sample` writes and `measure` compares. */
+export interface DrawnSamples {
+  n: number;
+  seed: number;
+  steps: number;
+  eta: number;
+  guidance: number;
+  choice: SchedulerChoice;
+  scheduler: Scheduler;
+  warning?: string;
+  noise?: Float32Array;
+  resolved: ResolvedConditions;
+  /** the class of each sample, when its condition has a known label */
+  sampleLabels?: (number | null)[];
+  gen: Generated;
+  dec: { samples: Float32Array; shape: number[] };
+  metrics?: MetricResult;
+}
+
+/**
+ * The sampling part of a sample job on an open runner: seeded noise (or given latents) through the
+ * scheduler, the VAE decoder and the pipeline's metric. The same options on two pipelines draw the
+ * same noise and conditions, which is what makes a before/after measurement paired.
+ */
+export async function drawSamples(runner: PipelineRunner, o: DrawOptions): Promise<DrawnSamples> {
+  const layout = runner.layout;
+  const sCfg = layout.schedulerConfig;
+  const choice = resolveScheduler(o.scheduler, sCfg);
+  const schedulerName = choice.name;
+  const warning = fallbackWarning(choice, layout.schedulerConfigFile);
+  if (warning) o.onWarning?.(warning);
+  const steps = o.steps ?? layout.ldSurgeon.numInferenceSteps ?? 25;
+  const eta = o.eta ?? 0;
+  if (schedulerName !== 'ddim' && o.eta !== undefined) throw new UserError('--eta applies to the DDIM scheduler only');
+  const scheduler = createScheduler(schedulerName, sCfg, { steps, eta });
+  const conditional = await runner.isConditional();
+  const guidance = o.guidance ?? (conditional ? layout.ldSurgeon.guidanceScale ?? 7.5 : 1);
+  if (!conditional && o.guidance !== undefined && o.guidance !== 1) throw new UserError(`${layout.folder}: --guidance needs a conditional pipeline; this U-Net has no encoder_hidden_states input`);
+  const latentShape = await runner.latentShape({ height: o.height, width: o.width });
+
+  let noise: Float32Array | undefined;
+  let n = o.n;
+  if (o.noiseFile) {
+    const a = readNpyFloat32(o.noiseFile);
+    const [count, ...rest] = a.shape;
+    if (a.shape.length !== 4 || rest.join(',') !== latentShape.join(',')) {
+      throw new UserError(`${o.noiseFile}: initial noise must be [N, ${latentShape}], it is [${a.shape}]`, o.noiseFile);
+    }
+    if (n !== undefined && n !== count) throw new UserError(`${o.noiseFile}: holds ${count} latents but --n is ${n}`, o.noiseFile);
+    n = count;
+    noise = a.data;
+  }
+  n ??= 16;
+  const seed = o.seed ?? 0;
+  const resolved = o.resolved ?? (await resolveConditions(runner, o.conditions ?? { kind: 'default' }, guidance));
+
+  const gen = await runner.generate({
+    n, seed, noise, scheduler, guidance,
+    conditioning: resolved.conditioning,
+    batchSize: o.batchSize,
+    latentShape,
+    signal: o.signal,
+    onProgress: o.onProgress,
+  });
+  const dec = await runner.decode(gen.latents, gen.shape, { batchSize: o.batchSize, signal: o.signal, onProgress: o.onProgress });
+
+  const condCount = resolved.conditioning?.count ?? 0;
+  const sampleLabels = resolved.labels && condCount ? Array.from({ length: n }, (_, i) => resolved.labels![i % condCount]) : undefined;
+  let metrics: MetricResult | undefined;
+  if (!o.noMetrics && n >= 2) metrics = await runner.evaluate(dec.samples, dec.shape, sampleLabels);
+  return { n, seed, steps, eta, guidance, choice, scheduler, warning, noise, resolved, sampleLabels, gen, dec, metrics };
+}
+
 export async function runSampleJob(o: SampleJobOptions): Promise<SampleJobResult> {
   const t0 = Date.now();
   const runner = o.runner ?? PipelineRunner.open(o.pipeline, { executionProviders: o.executionProviders });
   try {
     const layout = runner.layout;
     const sCfg = layout.schedulerConfig;
-    const choice = resolveScheduler(o.scheduler, sCfg);
+    const { n, seed, steps, eta, guidance, choice, scheduler, warning, noise, resolved, sampleLabels, gen, dec, metrics } = await drawSamples(runner, o);
     const schedulerName = choice.name;
-    const warning = fallbackWarning(choice, layout.schedulerConfigFile);
-    if (warning) o.onWarning?.(warning);
-    const steps = o.steps ?? layout.ldSurgeon.numInferenceSteps ?? 25;
-    const eta = o.eta ?? 0;
-    if (schedulerName !== 'ddim' && o.eta !== undefined) throw new UserError('--eta applies to the DDIM scheduler only');
-    const scheduler = createScheduler(schedulerName, sCfg, { steps, eta });
-    const conditional = await runner.isConditional();
-    const guidance = o.guidance ?? (conditional ? layout.ldSurgeon.guidanceScale ?? 7.5 : 1);
-    if (!conditional && o.guidance !== undefined && o.guidance !== 1) throw new UserError(`${layout.folder}: --guidance needs a conditional pipeline; this U-Net has no encoder_hidden_states input`);
-    const latentShape = await runner.latentShape({ height: o.height, width: o.width });
-    const per = latentShape.reduce((a, b) => a * b, 1);
-
-    let noise: Float32Array | undefined;
-    let n = o.n;
-    if (o.noiseFile) {
-      const a = readNpyFloat32(o.noiseFile);
-      const [count, ...rest] = a.shape;
-      if (a.shape.length !== 4 || rest.join(',') !== latentShape.join(',')) {
-        throw new UserError(`${o.noiseFile}: initial noise must be [N, ${latentShape}], it is [${a.shape}]`, o.noiseFile);
-      }
-      if (n !== undefined && n !== count) throw new UserError(`${o.noiseFile}: holds ${count} latents but --n is ${n}`, o.noiseFile);
-      n = count;
-      noise = a.data;
-    }
-    n ??= 16;
-    const seed = o.seed ?? 0;
-    const resolved = await resolveConditions(runner, o.conditions ?? { kind: 'default' }, guidance);
-
-    const gen = await runner.generate({
-      n, seed, noise, scheduler, guidance,
-      conditioning: resolved.conditioning,
-      batchSize: o.batchSize,
-      latentShape,
-      signal: o.signal,
-      onProgress: o.onProgress,
-    });
-    const dec = await runner.decode(gen.latents, gen.shape, { batchSize: o.batchSize, signal: o.signal, onProgress: o.onProgress });
-
     const condCount = resolved.conditioning?.count ?? 0;
-    const sampleLabels = resolved.labels && condCount ? Array.from({ length: n }, (_, i) => resolved.labels![i % condCount]) : undefined;
-    let metrics: MetricResult | undefined;
-    if (!o.noMetrics && n >= 2) metrics = await runner.evaluate(dec.samples, dec.shape, sampleLabels);
 
     const record = {
       createdBy: 'ld-surgeon sample',
