@@ -78,7 +78,8 @@ export function pickNonOverlapping(order: readonly Candidate[], k: number): Cand
   return out;
 }
 
-function shuffled<T>(list: readonly T[], seed: number): T[] {
+/** A seeded Fisher–Yates shuffle (the same seed, the same order). */
+export function shuffled<T>(list: readonly T[], seed: number): T[] {
   const g = new GaussianStream(seed);
   const a = [...list];
   for (let i = a.length - 1; i > 0; i--) {
