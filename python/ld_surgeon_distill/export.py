@@ -14,6 +14,7 @@ import onnx
 import torch
 
 from .onnx_import import OnnxModule
+from .stale import EXPORT_DIR, remove_stale, temp_pattern
 
 MAX_EXPORT_OPSET = 17  # the newest opset torch 1.13's exporter writes
 PROTOBUF_LIMIT = 2 * 1024 ** 3
@@ -46,7 +47,8 @@ def export_onnx(module: OnnxModule, example_inputs: Dict[str, torch.Tensor], pat
     capture = list(module._capture)
     module.eval()
     module.set_capture([])
-    tmpdir = tempfile.mkdtemp(prefix=".export-", dir=folder)
+    remove_stale(folder, EXPORT_DIR)  # a killed earlier export's scratch folder
+    tmpdir = tempfile.mkdtemp(prefix=f".export-{os.getpid()}-", dir=folder)
     try:
         tmp_model = os.path.join(tmpdir, "model.onnx")
         with warnings.catch_warnings():
@@ -78,7 +80,8 @@ def write_model_atomic(model: onnx.ModelProto, path: str, external_data: bool = 
     under the final name."""
     folder = os.path.dirname(os.path.abspath(path))
     base = os.path.basename(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{base}.", suffix=".tmp", dir=folder)
+    remove_stale(folder, temp_pattern(base))  # a killed earlier write's temps
+    fd, tmp = tempfile.mkstemp(prefix=f".{base}.{os.getpid()}-", suffix=".tmp", dir=folder)
     os.close(fd)
     # mkstemp creates 0600; the model is an ordinary file others (a team, a serving user) read, as open() makes it
     os.chmod(tmp, 0o666 & ~_umask())
@@ -97,6 +100,10 @@ def write_model_atomic(model: onnx.ModelProto, path: str, external_data: bool = 
                         e.value = data_name
             with open(tmp, "wb") as f:
                 f.write(m.SerializeToString())
+            # two renames are not one atomic step: an earlier model goes first, so a kill between them leaves
+            # no model rather than the old model beside new weights it was not written for
+            if os.path.lexists(path):
+                os.unlink(path)
             os.replace(tmp_data, os.path.join(folder, data_name))
             tmp_data = None
         else:

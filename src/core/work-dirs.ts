@@ -2,8 +2,9 @@
 // process that owns them, PREFIX<pid>-XXXXXX. A process killed outright (out of memory, SIGKILL, a crashed
 // host) cannot delete its folder; the next run sees that the owner is gone and removes it.
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 
 /** ld-surgeon's scratch folders: the scoring worker's (owned by its host), and a gated evaluation model's. */
 export const WORKER_DIR_PREFIX = 'ld-surgeon-worker-';
@@ -55,6 +56,41 @@ export function removeStaleWorkDirs(prefixes: readonly string[], root: string = 
     } catch {
       // gone already, or not ours to remove (permissions): leave it
     }
+  }
+  return removed;
+}
+
+/**
+ * A temporary file beside `target`, owned by this process: `.NAME.<pid>-<random>.tmp`. Hidden, so a killed
+ * writer's leftover is never taken for an output, and named after its owner, so the next writer of the same
+ * target can tell a dead process's leftover (removeStaleTempFiles) from a live one's. The Python trainer names
+ * its temps the same way (ld_surgeon_distill/export.py).
+ */
+export function tempFileFor(target: string): string {
+  return join(dirname(target), `.${basename(target)}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`);
+}
+
+const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/**
+ * Removes the temp files (tempFileFor's names, also `….tmp.data`, a temp model's weights) that a killed writer
+ * of `target` left beside it, when their owner is gone; returns their paths. A live writer's temps are kept.
+ */
+export function removeStaleTempFiles(target: string): string[] {
+  const dir = dirname(target);
+  const re = new RegExp(`^\\.${escapeRe(basename(target))}\\.(\\d+)-[A-Za-z0-9_]+\\.tmp(\\.data)?$`);
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  const removed: string[] = [];
+  for (const name of names) {
+    const m = re.exec(name);
+    if (!m || Number(m[1]) === process.pid || isProcessAlive(Number(m[1]))) continue;
+    rmSync(join(dir, name), { force: true });
+    removed.push(join(dir, name));
   }
   return removed;
 }

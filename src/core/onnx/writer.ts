@@ -4,11 +4,11 @@
 // or into one sidecar file, 4096-aligned like onnx's own external data writer (so runtimes can mmap).
 // Output is atomic: temp files in the target folder, renamed into place (sidecar first) only when
 // complete; the source model and its data files are never written.
-import { randomBytes } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { type FileHandle, open, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import { CancelledError, UserError } from '../errors';
+import { CancelledError, noRoomError, UserError } from '../errors';
+import { removeStaleTempFiles, tempFileFor } from '../work-dirs';
 import { ModelEncoder, type Part, type TensorPlacement } from './encoder';
 import { readTensorBytes } from './tensor-data';
 import type { Model, TensorData } from './types';
@@ -130,10 +130,6 @@ class OutFile {
   }
 }
 
-function tempPath(target: string): string {
-  return join(dirname(target), `.${basename(target)}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`);
-}
-
 /**
  * Writes `model` to `outPath`. The source model (and any file it reads tensor data from) is never
  * overwritten; nothing appears at outPath unless the whole write succeeded.
@@ -194,15 +190,21 @@ export async function writeModel(model: Model, outPath: string, opts: WriteOptio
   const useSidecar = p.sidecar.length > 0;
   checkNotSource(model, useSidecar ? [out, dataPath] : [out]);
 
+  // temp files a killed earlier write of this output left (SIGKILL, power loss) go before this write adds its own
+  removeStaleTempFiles(out);
+  if (useSidecar) removeStaleTempFiles(dataPath);
+
   const durable = opts.durable ?? true;
   const temps: string[] = [];
+  let writing = out;
   const sources = new Map<string, FileHandle>();
   const renamed: string[] = [];
   try {
     let dataTemp: string | undefined;
     if (useSidecar) {
-      dataTemp = tempPath(dataPath);
+      dataTemp = tempFileFor(dataPath);
       temps.push(dataTemp);
+      writing = dataPath;
       await writeParts(dataTemp, durable, opts.signal, async (o) => {
         for (const s of p.sidecar) {
           await o.zeros(s.offset - o.written);
@@ -210,10 +212,14 @@ export async function writeModel(model: Model, outPath: string, opts: WriteOptio
         }
       });
     }
-    const modelTemp = tempPath(out);
+    const modelTemp = tempFileFor(out);
     temps.push(modelTemp);
+    writing = out;
     await writeParts(modelTemp, durable, opts.signal, (o) => streamParts(o, p.parts, sources));
     if (dataTemp) {
+      // Two renames cannot be one atomic step: an earlier model at `out` goes first, so a kill between the
+      // renames leaves no model rather than the old model beside the new weights it was not written for.
+      await unlink(out).catch(() => undefined);
       await rename(dataTemp, dataPath);
       renamed.push(dataPath);
     }
@@ -221,7 +227,7 @@ export async function writeModel(model: Model, outPath: string, opts: WriteOptio
   } catch (e) {
     // A half-written model must not appear: drop the temp files (and a sidecar renamed before the model failed).
     await Promise.all([...temps, ...renamed].map((f) => unlink(f).catch(() => undefined)));
-    throw e;
+    throw noRoomError(e, writing);
   } finally {
     await Promise.all([...sources.values()].map((fh) => fh.close()));
   }

@@ -190,12 +190,16 @@ export function commit(plan: OutputPlan, source: Model): void {
   const name = basename(plan.finalModel);
   const stagedData = join(plan.staging, `${name}.data`);
   const finalData = join(dir, `${name}.data`);
+  // Three renames are not one atomic step, so the model moves last and an earlier prune's model goes first:
+  // whenever a model is at the final path, its weights and record beside it are this prune's (a kill between
+  // two renames leaves no model, never an old model beside new weights).
+  rmSync(plan.finalModel, { force: true });
   if (existsSync(stagedData)) renameSync(stagedData, finalData);
   else if (existsSync(finalData) && !modelFiles(source).some((f) => resolve(f) === finalData)) {
     // an earlier prune's weights, which this model does not use: stale
     rmSync(finalData, { force: true });
   }
-  renameSync(plan.stagedModel, plan.finalModel);
   renameSync(plan.stagedRecord, plan.finalRecord);
+  renameSync(plan.stagedModel, plan.finalModel);
   rmSync(plan.staging, { recursive: true, force: true });
 }

@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { acquireLock, describeOwner, runningOwner } from '../job-lock';
 import { basename, dirname, join, resolve } from 'node:path';
-import { CancelledError, UserError } from '../errors';
+import { CancelledError, noRoomError, UserError } from '../errors';
 import { analyzeModel } from '../graph';
 import { readModel } from '../onnx/reader';
 import type { Model } from '../onnx/types';
@@ -241,7 +241,8 @@ export async function pruneModel(opts: PruneOptions, cb: PruneCallbacks = {}): P
       commit(plan, model);
     } catch (e) {
       discard(plan);
-      throw e;
+      // a full disk while staging names the output asked for, not the hidden staging folder
+      throw noRoomError(e, plan.finalPipeline ?? plan.finalModel);
     }
     return record;
   } finally {
