@@ -4,7 +4,8 @@
 // seeds, with params and the latency of one U-Net call; the k lowest by each score formula (avg+std,
 // avg, std, avg·std); Spearman ρ between each block's score and its measured quality loss alone; the
 // noise of one k over 3 disjoint sample sets. Prints JSON; writes bench/out/quality.json and the
-// Markdown tables bench/out/quality.md (quoted by the README).
+// Markdown tables bench/out/quality.md (quoted by the README). A run keeps the entries of pipelines it
+// did not measure (from an earlier quality.json), so each pipeline can be run with its own --n.
 //
 //   npx tsx bench/quality.ts [PIPELINE…] [--n 1000] [--steps T] [--k 2,4,8,12] [--draws 5] [--seed 0]
 //                            [--no-singles] [--noise-repeats 3] [--latency-seconds 2] [--ep cpu] [--out DIR]
@@ -12,7 +13,7 @@
 // Score files: the pipeline's unet/model.ldscores.json when it is a readable block-level score file,
 // else DIR/quality/scores/NAME.ldscores.json, else scored first into that file with the quick preset
 // (blocks, 8 samples × 10 steps) — the report names the file and its settings.
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { writeFileAtomic } from '../src/core/pipeline/output-files';
 import { runScoreJob } from '../src/core/scoring/job';
@@ -59,15 +60,20 @@ async function main(): Promise<void> {
   const ep = arg('--ep', 'cpu') as EpRequest;
   mkdirSync(outDir, { recursive: true });
 
-  const reports: (QualityReport & { scoreFileOrigin: string })[] = [];
+  type Entry = QualityReport & { scoreFileOrigin: string; command: string };
+  const jsonPath = join(outDir, 'quality.json');
+  const earlier: Entry[] = existsSync(jsonPath) ? (JSON.parse(readFileSync(jsonPath, 'utf8')) as { reports: Entry[] }).reports ?? [] : [];
+  const reports: Entry[] = earlier.filter((r) => !pipelines.includes(r.pipeline));
+  const command = `npx tsx bench/quality.ts ${argv.join(' ')}`.trim();
   const write = () => {
-    const json = { bench: 'quality', args: argv, reports };
+    const rank = (r: Entry) => (SHIPPED.includes(r.pipeline) ? SHIPPED.indexOf(r.pipeline) : SHIPPED.length);
+    reports.sort((a, b) => rank(a) - rank(b) || a.pipeline.localeCompare(b.pipeline));
+    const json = { bench: 'quality', reports };
     writeFileAtomic(join(outDir, 'quality.json'), JSON.stringify(json, null, 1) + '\n');
     const md = [
-      '<!-- written by bench/quality.ts; regenerate with the command below -->',
-      `\`npx tsx bench/quality.ts ${argv.join(' ')}\``.replace(/ `$/, '`'),
+      '<!-- written by bench/quality.ts; each section names the command that measured it -->',
       '',
-      ...reports.map((r) => renderQualityMarkdown(r, basename(r.pipeline))),
+      ...reports.map((r) => `${renderQualityMarkdown(r, basename(r.pipeline))}\nReproduce: \`${r.command}\`\n`),
     ];
     writeFileAtomic(join(outDir, 'quality.md'), md.join('\n'));
   };
@@ -83,12 +89,12 @@ async function main(): Promise<void> {
       settings: { samples: n, steps, seed, ep },
       onProgress: (done, total, what) => process.stderr.write(`  [${Math.round((Date.now() - t0) / 1000)} s] ${done}/${total} ${what}\n`),
     });
-    reports.push({ ...r, scoreFileOrigin: scores.how });
+    reports.push({ ...r, scoreFileOrigin: scores.how, command });
     write();
   }
   process.stdout.write(JSON.stringify({
     bench: 'quality',
-    summary: reports.map((r) => ({
+    summary: reports.filter((r) => pipelines.includes(r.pipeline)).map((r) => ({
       pipeline: basename(r.pipeline), quality: r.quality, n: r.samples, steps: r.steps, seed: r.seed,
       original: r.original.metric?.value ?? r.original.latentDistance,
       rows: r.rows.map((x) => ({ k: x.k, lowest: x.lowest.metric?.value ?? x.lowest.latentDistance, randomMedian: x.randomMedian, highest: x.highest.metric?.value ?? x.highest.latentDistance, lowestBeatsRandomMedian: x.lowestBeatsRandomMedian, lowestBeatsHighest: x.lowestBeatsHighest })),
