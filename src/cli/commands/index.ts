@@ -18,6 +18,7 @@ export const commands: CommandEntry[] = [
   { name: 'inspect', summary: 'inputs/outputs, params, FLOPs and module tree of a model' },
   { name: 'convert', summary: 'rewrite a model with external or embedded weights' },
   { name: 'sample', summary: 'generate samples from a pipeline, scored by its metric' },
+  { name: 'measure', summary: "a pipeline's metric against its original, paired seeds" },
   { name: 'candidates', summary: 'list the blocks and layers that scoring would modify' },
   { name: 'score', summary: 'score each operator by its effect on the latents' },
   { name: 'merge-scores', summary: 'merge the score files of sharded scoring jobs' },

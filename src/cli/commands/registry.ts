@@ -4,6 +4,7 @@ import type { RegisterCommand } from './index';
 import { register as inspect } from './inspect';
 import { register as convert } from './convert';
 import { register as sample } from './sample';
+import { register as measure } from './measure';
 import { register as candidates } from './candidates';
 import { register as score } from './score';
 import { register as mergeScores } from './merge-scores';
@@ -13,5 +14,5 @@ import { register as report } from './report';
 import { register as distill } from './distill';
 
 export const registers: Record<string, RegisterCommand> = {
-  inspect, convert, sample, candidates, score, 'merge-scores': mergeScores, faithfulness, report, prune, distill,
+  inspect, convert, sample, measure, candidates, score, 'merge-scores': mergeScores, faithfulness, report, prune, distill,
 };
