@@ -40,6 +40,35 @@ async function saveSpec(spec: ConditionSpec, scope: vscode.Uri): Promise<void> {
   await vscode.workspace.getConfiguration('ldSurgeon', scope).update(SETTING, value, target);
 }
 
+interface FileItem extends vscode.QuickPickItem {
+  /** undefined: the "Browse…" item */
+  file?: string;
+}
+
+/** Files of the workspace a pick lists before "Browse…": enough to find prompts files, not a whole dataset. */
+const MAX_LISTED_FILES = 50;
+
+/**
+ * A file for the conditions: the workspace's `*.EXTENSION` files first (a remote window's open dialog is
+ * VS Code's own path-typing dialog, slow to use for a file already in the workspace), then "Browse…"
+ * for the open dialog; straight to the dialog when the workspace has none. Undefined when dismissed.
+ */
+async function pickFile(scope: vscode.Uri, title: string, extension: string, filters: Record<string, string[]>): Promise<string | undefined> {
+  const browse = async () => (await vscode.window.showOpenDialog({ title, canSelectMany: false, filters, defaultUri: vscode.Uri.file(baseDir(scope)) }))?.[0]?.fsPath;
+  const folder = vscode.workspace.getWorkspaceFolder(scope);
+  const found = folder
+    ? await vscode.workspace.findFiles(new vscode.RelativePattern(folder, `**/*.${extension}`), '{**/node_modules/**,**/.git/**,**/.ld-surgeon/**,**/.venv/**}', MAX_LISTED_FILES)
+    : [];
+  if (!found.length) return browse();
+  const items: FileItem[] = found
+    .map((u) => ({ label: `$(file) ${path.basename(u.fsPath)}`, description: vscode.workspace.asRelativePath(path.dirname(u.fsPath), false), file: u.fsPath }))
+    .sort((a, b) => a.file.localeCompare(b.file));
+  items.push({ label: '$(folder-opened) Browse…', detail: 'a file outside the workspace' });
+  const picked = await vscode.window.showQuickPick(items, { title, placeHolder: `A .${extension} file of the workspace, or Browse…`, matchOnDescription: true });
+  if (!picked) return undefined;
+  return picked.file ?? browse();
+}
+
 interface SourceItem extends vscode.QuickPickItem {
   source: ConditionSpec['source'];
 }
@@ -55,13 +84,13 @@ export async function pickConditions(scope: vscode.Uri, current?: ConditionSpec)
   for (const it of items) if (it.source === current?.source) it.description = 'current';
   const choice = await vscode.window.showQuickPick(items, { title: 'LD Surgeon: conditions for scoring', placeHolder: 'What should the pipeline be conditioned on?' });
   if (!choice) return undefined;
-  const open = async (filters: Record<string, string[]>) =>
-    (await vscode.window.showOpenDialog({ title: choice.label.replace(/^\$\([^)]*\) /, ''), canSelectMany: false, filters, defaultUri: vscode.Uri.file(baseDir(scope)) }))?.[0]?.fsPath;
+  const title = choice.label.replace(/^\$\([^)]*\) /, '');
+  const open = (extension: string, filters: Record<string, string[]>) => pickFile(scope, title, extension, filters);
   switch (choice.source) {
     case 'default':
       return { source: 'default' };
     case 'promptsFile': {
-      const file = await open({ 'Prompts (text)': ['txt'], 'All files': ['*'] });
+      const file = await open('txt', { 'Prompts (text)': ['txt'], 'All files': ['*'] });
       return file ? { source: 'promptsFile', file } : undefined;
     }
     case 'tokenIds': {
@@ -80,7 +109,7 @@ export async function pickConditions(scope: vscode.Uri, current?: ConditionSpec)
       return ids ? { source: 'tokenIds', ids } : undefined;
     }
     case 'embeddings': {
-      const file = await open({ 'NumPy arrays': ['npy'] });
+      const file = await open('npy', { 'NumPy arrays': ['npy'] });
       return file ? { source: 'embeddings', file } : undefined;
     }
   }

@@ -65,13 +65,27 @@ function e2eIgnoreFile() {
   return file;
 }
 
-function freshWorkspace(name) {
+/**
+ * A user's own pipeline as the UI tests bring it: a copy of digits-cond whose tokenizer/ is in the Hugging Face
+ * fast layout (tokenizer.json, as transformers/Optimum save it: the same tokenizer, from the unit tests' fixture),
+ * and a prompts file beside it for the conditions pick.
+ */
+function addUserPipeline(ws) {
+  const p = join(ws, 'digits-hf');
+  cpSync(join(ws, 'digits-cond'), p, { recursive: true });
+  rmSync(join(p, 'tokenizer'), { recursive: true });
+  cpSync(join(REPO, 'test', 'fixtures', 'tokenizers', 'digits-wordlevel'), join(p, 'tokenizer'), { recursive: true, filter: (src) => !src.endsWith('reference.json') });
+  writeFileSync(join(ws, 'prompts.txt'), '# the digits to score with\na digit seven\nA Digit, two\n');
+}
+
+function freshWorkspace(name, { userPipeline = false } = {}) {
   const ws = join(RUN, name);
   const example = EXAMPLE;
   mkdirSync(ws, { recursive: true });
   if (existsSync(example)) {
     // a copy: tests score, prune and write next to the models; the committed example stays untouched
     cpSync(example, join(ws, 'digits-cond'), { recursive: true, filter: (src) => !/\.(ldscores\.json|pruned\.onnx|prune\.json)$/.test(src) });
+    if (userPipeline) addUserPipeline(ws);
   }
   // scoring settings small enough for a 2-core CI machine (the shipped defaults are 16 samples, the pipeline's steps)
   mkdirSync(join(ws, '.vscode'), { recursive: true });
@@ -125,7 +139,7 @@ async function main() {
   const extensionPath = join(layout.extensions, installed);
 
   const hostWs = freshWorkspace('ws-host');
-  const uiWs = freshWorkspace('ws-ui');
+  const uiWs = freshWorkspace('ws-ui', { userPipeline: true });
   server = await timed('server start', () => startServer(layout, uiWs));
   log(`code-server on ${server.url} (pgid ${server.pid})`);
 

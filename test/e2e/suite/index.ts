@@ -26,6 +26,7 @@ export function run(): Promise<void> {
   require('./scoring.e2e');
   require('./pruneDistill.e2e');
   require('./distillTask.e2e');
+  require('./telemetry.e2e');
 
   const tests: { title: string; state: 'passed' | 'failed'; durationMs?: number; error?: string }[] = [];
   return new Promise((resolve, reject) => {

@@ -1,10 +1,13 @@
 // UI tests: what a user sees and clicks in the workbench (explorer context menus, the graph webview,
 // the LD Surgeon views). Each step is a test; a failing step saves a screenshot and later steps still run
 // when they do not depend on it.
-import { join } from 'node:path';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { launchBrowser } from '../lib/browser.mjs';
 import {
-  closeMenu, contextMenu, contextMenuWith, explorerRow, openViewContainer, pickMenuItem, viewRows, waitForWorkbench, webviewFrame,
+  closeMenu, contextMenu, contextMenuWith, explorerRow, openViewContainer, pickMenuItem, quickPickItem, runFromPalette, viewRows,
+  waitForWorkbench, webviewFrame, webviewFrameWithText,
 } from './workbench.mjs';
 
 function expect(cond, message) {
@@ -139,6 +142,64 @@ export async function runUiTests({ server, runDir, workspace, screenshots, log }
       const cls = await result.locator('.prunes .result-card').first().getAttribute('class');
       expect(/\bok\b/.test(cls ?? ''), `prune result card: ${cls}`);
     }, ['Score Operators from the explorer runs a job and colours the graph by score']);
+
+    await step('Developer: Reload Window brings back the scored graph, the Model view and the prune result card', async () => {
+      const reloaded = page.waitForEvent('framenavigated', { predicate: (f) => f === page.mainFrame(), timeout: 60_000 });
+      await runFromPalette(page, 'Developer: Reload Window');
+      await reloaded;
+      await waitForWorkbench(page);
+      // the Model view shows a model again (the last one it showed: the pruned U-Net, opened last)
+      await openViewContainer(page, 'LD Surgeon');
+      const tree = await viewRows(page, 'Model');
+      await tree.filter({ hasText: /model\.onnx.*params/ }).first().waitFor({ timeout: 60_000 });
+      await shot('reloaded-model-view');
+      // the original's graph, opened as a user would: its blocks are coloured by score and its prune card is back
+      await contextMenu(page, await explorerRow(page, 'model.onnx', ['digits-cond', 'unet']));
+      await pickMenuItem(page, 'Open Graph');
+      const frame = await webviewFrame(page, '.prunes .result-card', 120_000);
+      const cls = await frame.locator('.prunes .result-card').first().getAttribute('class');
+      expect(/\bok\b/.test(cls ?? ''), `prune result card after the reload: ${cls}`);
+      const colouredMarks = () => [...document.querySelectorAll('svg.graph [data-key] *')].filter((e) => e instanceof SVGElement && e.style.fill).length;
+      await frame.waitForFunction(colouredMarks, null, { timeout: 60_000 });
+      await shot('reloaded-graph');
+      expect((await frame.evaluate(colouredMarks)) >= 5, 'the reloaded graph is coloured by score');
+      // and the Model view, following that editor, has the scores again
+      await openViewContainer(page, 'LD Surgeon');
+      const scored = await viewRows(page, 'Model');
+      const mid = scored.filter({ hasText: /^mid_block/ }).first();
+      await mid.waitFor({ timeout: 30_000 });
+      if ((await mid.getAttribute('aria-expanded')) === 'false') await mid.locator('.monaco-tl-twistie').click();
+      await scored.filter({ hasText: /resnets\.0.*score \d/ }).first().waitFor({ timeout: 30_000 });
+    }, ['tick two suggested prunes → Apply → the pruned pipeline appears in the explorer and opens']);
+
+    await step("a user's pipeline with tokenizer.json: Score Operators asks for the conditions, a prompts file of the workspace is picked, the result names it", async () => {
+      // a new user has chosen no conditions: take the harness's default out of the workspace settings
+      const settingsFile = join(workspace, '.vscode', 'settings.json');
+      const settings = JSON.parse(readFileSync(settingsFile, 'utf8'));
+      delete settings['ldSurgeon.conditions'];
+      writeFileSync(settingsFile, JSON.stringify(settings, null, 2));
+      await sleep(2000);
+      await contextMenuWith(page, await explorerRow(page, 'digits-hf'), 'Score Operators');
+      await pickMenuItem(page, 'Score Operators');
+      await quickPickItem(page, 'Choose prompts file');
+      await shot('conditions-file-pick');
+      await quickPickItem(page, 'prompts.txt');
+      await openViewContainer(page, 'LD Surgeon');
+      const jobs = await viewRows(page, 'Jobs');
+      await jobs.filter({ hasText: /Score: digits-hf/ }).filter({ hasText: /done/ }).first().waitFor({ timeout: 5 * 60_000 });
+      // the graph's scoring status says which conditions the scores come from
+      await webviewFrameWithText(page, '.status-text', /scored · conditions: 2 prompts from prompts\.txt/, 60_000);
+      await shot('scored-with-prompts-file');
+      const file = JSON.parse(readFileSync(join(workspace, 'digits-hf', 'unet', 'model.ldscores.json'), 'utf8'));
+      expect(file.complete === true, 'the score file is complete');
+      const c = file.settings.conditions;
+      expect(c?.kind === 'prompts' && JSON.stringify(c.prompts) === JSON.stringify(['a digit seven', 'A Digit, two']) && basename(c.file ?? '') === 'prompts.txt',
+        `the score file records the prompts file's conditions: ${JSON.stringify(c)}`);
+      expect(file.candidates.filter((x) => x.status === 'scored').length >= 10, 'the blocks are scored');
+      // the choice is kept for the next run, relative to the workspace
+      const saved = JSON.parse(readFileSync(settingsFile, 'utf8'))['ldSurgeon.conditions'];
+      expect(saved?.source === 'promptsFile' && saved.file === 'prompts.txt', `ldSurgeon.conditions saved: ${JSON.stringify(saved)}`);
+    }, ['workbench opens the test workspace']);
   } finally {
     await context.close();
   }

@@ -106,3 +106,40 @@ export async function viewRows(page, paneTitle) {
   const pane = page.locator('.pane', { has: header });
   return pane.locator('.monaco-list-row');
 }
+
+/** Picks the row of the open quick pick (or quick input list) whose text contains `text`. */
+export async function quickPickItem(page, text, timeoutMs = 30_000) {
+  const row = page.locator('.quick-input-widget .quick-input-list .monaco-list-row', { hasText: text }).first();
+  await row.waitFor({ timeout: timeoutMs });
+  await row.click();
+}
+
+/** Runs a command from the command palette (F1) by its title, as a user does. */
+export async function runFromPalette(page, title) {
+  await page.keyboard.press('F1');
+  const input = page.locator('.quick-input-widget .quick-input-box input').first();
+  await input.waitFor({ timeout: 10_000 });
+  await input.fill(`>${title}`);
+  await page.locator('.quick-input-widget .quick-input-list .monaco-list-row', { hasText: title }).first().waitFor({ timeout: 10_000 });
+  await page.keyboard.press('Enter');
+}
+
+/** The webview frame with an element matching `selector` whose text matches `re` (several graphs may be open). */
+export async function webviewFrameWithText(page, selector, re, timeoutMs = 60_000) {
+  const deadline = Date.now() + timeoutMs;
+  let seen = [];
+  while (Date.now() < deadline) {
+    seen = [];
+    for (const frame of page.frames()) {
+      try {
+        const texts = await frame.$$eval(selector, (els) => els.map((e) => e.textContent ?? ''));
+        seen.push(...texts);
+        if (texts.some((t) => re.test(t))) return frame;
+      } catch {
+        // a frame navigating away
+      }
+    }
+    await sleep(250);
+  }
+  throw new Error(`no webview has ${selector} matching ${re} after ${timeoutMs} ms; seen: ${seen.join(' | ').slice(0, 400)}`);
+}
