@@ -29,6 +29,7 @@ from .losses import distillation_loss
 from .metrics import Evaluator
 from .onnx_import import OnnxImportError, OnnxModule
 from .pipeline import Pipeline, PipelineError, resolve_unet
+from .stale import RUN_TEMP, remove_stale
 from .sampler import NoiseSchedule, SchedulerConfigError
 from .settings import CANCEL_EXIT, DEFAULTS, RESUME_OVERRIDABLE
 
@@ -824,6 +825,7 @@ def main_train(args: Dict) -> int:
         torch.set_num_threads(int(cfg["threads"]))
         if dist.main:
             os.makedirs(cfg["run_dir"], exist_ok=True)
+            remove_stale(cfg["run_dir"], RUN_TEMP)  # a killed earlier run's half-saved checkpoint or json
             if not args.get("resume"):
                 if os.path.isfile(os.path.join(cfg["run_dir"], "config.json")):
                     raise DistillError(f"{cfg['run_dir']}: already holds a run; use --resume {cfg['run_dir']}")
