@@ -1,5 +1,6 @@
 // What activate() returns: the extension's live services. The real-VS-Code tests (test/e2e/suite) read the
 // views through it; other extensions may too.
+import type { MeasureJobSpec } from './prune/measureJob';
 import type { GraphActions, GraphEditorProvider } from './graph/graphEditor';
 import type { JobManager } from './jobs/jobManager';
 import type { JobsViewProvider } from './jobs/jobsView';
@@ -34,4 +35,6 @@ export interface WorkflowsApi {
   distill(spec: DistillJobSpec): Promise<{ job: RunningJob; output: string }>;
   /** the `ld-surgeon-distill` task provider (createTask builds a runnable task from a definition) */
   distillTasks: DistillTaskProvider;
+  /** measures a pipeline's quality against its original (ld-surgeon measure) as a job */
+  measure(spec: MeasureJobSpec): Promise<RunningJob>;
 }

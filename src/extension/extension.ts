@@ -18,6 +18,7 @@ import { NODE_SCHEME, NodeDocumentProvider } from './graph/nodeDocument';
 import { scoreWorkflow } from './score/scoreWorkflow';
 import { pruneWorkflow } from './prune/pruneWorkflow';
 import { distillWorkflow } from './distill/distillWorkflow';
+import { measureWorkflow } from './prune/measureWorkflow';
 import { command } from './commands';
 import { followVsCodeTelemetry } from './runtimeTelemetry';
 import type { ExtensionServices } from './services';
@@ -80,6 +81,7 @@ export function activate(context: vscode.ExtensionContext): LdSurgeonApi {
   const score = scoreWorkflow(services);
   const prune = pruneWorkflow(services);
   const distill = distillWorkflow(services);
+  const measure = measureWorkflow(services);
   graphs.actions = graphActions(models, score);
 
   context.subscriptions.push(
@@ -95,6 +97,7 @@ export function activate(context: vscode.ExtensionContext): LdSurgeonApi {
     ...score.disposables,
     ...prune.disposables,
     ...distill.disposables,
+    ...measure.disposables,
     command('ldSurgeon.openGraph', async (arg?: unknown) => {
       const file = await resolveModel(arg, 'LD Surgeon: Open Graph', pipelines.list());
       if (!file) return;
@@ -113,7 +116,7 @@ export function activate(context: vscode.ExtensionContext): LdSurgeonApi {
 
   return {
     jobs, jobsView, modelTree, graphs, pipelines, scores, charts,
-    workflows: { graphActions: graphs.actions, score: score.score, prune: prune.start, distill: distill.start, distillTasks: distill.tasks },
+    workflows: { graphActions: graphs.actions, score: score.score, prune: prune.start, distill: distill.start, distillTasks: distill.tasks, measure: measure.start },
   };
 }
 

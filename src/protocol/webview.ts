@@ -47,6 +47,26 @@ export type ModelCheckMsg =
     }
   | { type: 'modelCheck'; state: 'failed'; error: string };
 
+/** A pruned pipeline's measured quality (its quality.json): the metric of original and pruned, paired seeds. */
+export interface QualityCard {
+  /** 'FID', 'FAD', ...; absent when the pipeline ships no metric (then noMetric says so) */
+  metric?: string;
+  original?: number;
+  measured?: number;
+  originalSpread?: number;
+  measuredSpread?: number;
+  /** class accuracy (0–1), when the conditions have labels */
+  accuracyOriginal?: number;
+  accuracyMeasured?: number;
+  n: number;
+  /** why the metric is indicative only */
+  indicative?: string;
+  noMetric?: string;
+  /** LD-Pruner's distance between the two final-latent sets */
+  latentDistance: number;
+  file: string;
+}
+
 export type BudgetMetric = 'latency' | 'params' | 'flops';
 
 export interface SelectionBudget {
@@ -87,9 +107,15 @@ export type ToWebview =
       outputPath?: string;
       /** a pipeline prune: the PNG of the original's (top row) and the pruned pipeline's samples from the same seeds */
       samples?: { path: string; count: number };
+      /** a pipeline prune: the pruned pipeline folder (what Measure quality measures) */
+      outputPipeline?: string;
+      /** its quality.json, once measured */
+      quality?: QualityCard;
       error?: string;
     }
   | { type: 'pruneState'; state: 'running' | 'cancelled'; message?: string }
+  /** a Measure quality job on a pruned pipeline (`pipeline`, the prune result's outputPipeline) */
+  | { type: 'qualityState'; pipeline: string; state: 'running' | 'done' | 'failed' | 'cancelled'; message?: string; quality?: QualityCard }
   | ModelCheckMsg
   | { type: 'distillState'; state: 'running' | 'done' | 'failed'; message?: string; outputPath?: string }
   | { type: 'reveal'; moduleId: string }
@@ -106,6 +132,8 @@ export type FromWebview =
   | { type: 'requestWeightStats'; requestId: number; tensorName: string }
   | { type: 'applyPrune'; ids: string[] }
   | { type: 'distill'; prunedPath: string }
+  /** measure the pruned pipeline's quality against its original (ld-surgeon measure, as a job) */
+  | { type: 'measureQuality'; pipeline: string }
   | { type: 'scoreOperators' }
   | { type: 'cancelScoring' }
   /** show the node's full definition (attributes, all inputs) in an editor */
@@ -178,6 +206,10 @@ const toWebviewChecks: Record<ToWebviewType, Check> = {
     need(m.state !== 'done' || (Array.isArray(m.checks) && isNum(m.version)), 'modelCheck done needs checks and version') ??
     need(m.state !== 'failed' || isStr(m.error), 'modelCheck failed needs error'),
   pruneState: (m) => need(m.state === 'running' || m.state === 'cancelled', 'unknown prune state'),
+  qualityState: (m) =>
+    need(isStr(m.pipeline), 'qualityState.pipeline must be a string') ??
+    need(['running', 'done', 'failed', 'cancelled'].includes(m.state as string), 'unknown qualityState state') ??
+    need(m.state !== 'done' || (!!m.quality && typeof m.quality === 'object'), 'qualityState done needs quality'),
   distillState: (m) => need(['running', 'done', 'failed'].includes(m.state as string), 'unknown distill state'),
   reveal: (m) => need(isStr(m.moduleId), 'reveal.moduleId must be a string'),
   loadError: (m) => need(isStr(m.modelName) && isStr(m.message), 'loadError needs modelName and message'),
@@ -193,6 +225,7 @@ const fromWebviewChecks: Record<FromWebviewType, Check> = {
     need(isStr(m.tensorName) && m.tensorName !== '', 'requestWeightStats.tensorName must be a non-empty string'),
   applyPrune: (m) => need(isStrArray(m.ids) && m.ids.length > 0, 'applyPrune.ids must be a non-empty list of strings'),
   distill: (m) => need(isStr(m.prunedPath) && m.prunedPath !== '', 'distill.prunedPath must be a non-empty string'),
+  measureQuality: (m) => need(isStr(m.pipeline) && m.pipeline !== '', 'measureQuality.pipeline must be a non-empty string'),
   scoreOperators: () => undefined,
   cancelScoring: () => undefined,
   openNode: (m) => need(isStr(m.nodeId), 'openNode.nodeId must be a string'),

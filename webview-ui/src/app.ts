@@ -59,6 +59,7 @@ export class App {
   private result: PruneResultMsg | undefined;
   private showRemoved = true;
   private distill: { state: string; message?: string; outputPath?: string } | undefined;
+  private measuring: { state: string; message?: string } | undefined;
   private modelCheck: { msg: Extract<ToWebview, { type: 'modelCheck' }>; stale: boolean } | undefined;
   private stats = new RequestTracker<WeightStats>(120_000);
   private engine = new LayoutEngine();
@@ -105,6 +106,7 @@ export class App {
       case 'pruneResult':
         this.pruning = false;
         this.result = msg;
+        this.measuring = undefined;
         this.showRemoved = msg.ok && msg.removedIds.length > 0;
         this.canvas?.setRemoved(this.showRemoved ? new Set(msg.removedIds) : null);
         this.persist();
@@ -118,6 +120,15 @@ export class App {
         return this.queuePanels();
       case 'distillState':
         this.distill = { state: msg.state, message: msg.message, outputPath: msg.outputPath };
+        return this.queuePanels();
+      case 'qualityState':
+        // only the card of the prune that wrote this pipeline shows it
+        if (this.result?.outputPipeline !== msg.pipeline) return;
+        this.measuring = { state: msg.state, message: msg.message };
+        if (msg.state === 'done' && msg.quality) {
+          this.result = { ...this.result, quality: msg.quality };
+          this.persist();
+        }
         return this.queuePanels();
       case 'reveal':
         return void this.jumpTo({ module: msg.moduleId });
@@ -246,6 +257,7 @@ export class App {
         this.queuePanels();
       },
       distill: (path) => this.host.post({ type: 'distill', prunedPath: path }),
+      measure: (pipeline) => this.host.post({ type: 'measureQuality', pipeline }),
       reveal: (id) => void this.jumpTo(this.graph.modules.has(id) ? { module: id } : { node: this.graph.nodeIndex.get(id) }),
       score: () => this.host.post({ type: 'scoreOperators' }),
       setShowRemoved: (on) => {
@@ -489,6 +501,7 @@ export class App {
       result: this.result,
       showRemoved: this.showRemoved,
       distill: this.distill,
+      measuring: this.measuring,
       modelCheck: this.modelCheck,
     });
     this.inspector.refresh();

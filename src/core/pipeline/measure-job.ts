@@ -10,12 +10,12 @@ import { readPruneRecord } from '../prune/record';
 import { resolveTarget } from '../scoring/target';
 import type { ConditionInput } from './conditions';
 import { writeFileAtomic } from './output-files';
-import { compareQuality, type LatentDistance, type QualityMetric, type QualityResult, type QualitySettings } from './quality';
-import { readJsonIfExists } from './tokenizers/files';
+import { compareQuality, type QualityResult } from './quality';
+import { QUALITY_FILE, QUALITY_FORMAT, type QualityRecord, type QualitySide } from './quality-record';
 import type { Progress } from './runner';
 
-export const QUALITY_FILE = 'quality.json';
-export const QUALITY_FORMAT = 'ld-surgeon.quality/1';
+export { QUALITY_FILE, QUALITY_FORMAT, readQualityRecord, renderQuality, qualitySummary } from './quality-record';
+export type { QualityRecord, QualitySide } from './quality-record';
 
 export interface MeasureJobOptions {
   /** the pipeline folder (or its unet/model.onnx) to measure */
@@ -31,36 +31,6 @@ export interface MeasureJobOptions {
   signal?: AbortSignal;
   /** fraction of the whole job done (0–1) and a line saying what runs */
   onProgress?: (fraction: number, message: string) => void;
-}
-
-/** One side's numbers in quality.json. */
-export interface QualitySide {
-  pipeline: string;
-  unet: string;
-  metric?: QualityMetric;
-  accuracy?: { value: number; n: number };
-  noMetric?: string;
-  seconds: number;
-}
-
-export interface QualityRecord {
-  format: typeof QUALITY_FORMAT;
-  createdBy: string;
-  createdAt: string;
-  machine: { host: string; platform: string; arch: string; cpu: string; cpus: number; node: string; executionProviders: string[] };
-  /** the measured pipeline and the one it was measured against (same seeds, noise and conditions) */
-  pipeline: QualitySide;
-  original: QualitySide;
-  settings: QualitySettings;
-  /** both sides' metric and the difference (measured − original); absent when either pipeline has none */
-  metric?: { name: string; original: QualityMetric; measured: QualityMetric; difference: number; indicative?: string };
-  accuracy?: { original: number; measured: number; difference: number; n: number };
-  /** why there is no metric (then only the latent distance was measured) */
-  noMetric?: string;
-  /** LD-Pruner's distance between the two final-latent sets (always) */
-  latentDistance: LatentDistance;
-  seconds: number;
-  file: string;
 }
 
 function pipelineOf(arg: string, role: string): string {
@@ -137,53 +107,3 @@ export async function runMeasureJob(o: MeasureJobOptions): Promise<QualityRecord
   return record;
 }
 
-/** quality.json of a pipeline folder, when it holds one this version reads. */
-export function readQualityRecord(pipeline: string): QualityRecord | undefined {
-  try {
-    const j = readJsonIfExists(join(pipeline, QUALITY_FILE)) as Partial<QualityRecord>;
-    return j.format === QUALITY_FORMAT && j.latentDistance && j.settings ? (j as QualityRecord) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-function table(rows: string[][]): string {
-  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-  return rows.map((r) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ').trimEnd()).join('\n');
-}
-
-const signed = (x: number, digits: number) => `${x > 0 ? '+' : x < 0 ? '−' : '±'}${Math.abs(x).toFixed(digits)}`;
-
-/** The metric's one-line summary (the notification's text). */
-export function qualitySummary(r: QualityRecord): string {
-  const d = r.latentDistance.identical ? '0 (identical latents)' : r.latentDistance.score.toPrecision(4);
-  if (!r.metric) return `latent distance ${d} (n=${r.settings.n}); no metric: ${r.noMetric}`;
-  const m = r.metric;
-  const v = (x: QualityMetric) => `${x.value.toFixed(3)}${x.spread !== undefined ? ` ±${x.spread.toFixed(3)}` : ''}`;
-  const acc = r.accuracy ? `, class accuracy ${(100 * r.accuracy.original).toFixed(1)}% → ${(100 * r.accuracy.measured).toFixed(1)}%` : '';
-  return `${m.name} ${v(m.original)} → ${v(m.measured)} (n=${r.settings.n}${m.indicative ? ', indicative only' : ''})${acc}; latent distance ${d}`;
-}
-
-/** The table `ld-surgeon measure` prints. */
-export function renderQuality(r: QualityRecord): string {
-  const s = r.settings;
-  const lines = [
-    `${r.pipeline.pipeline} measured against ${r.original.pipeline}`,
-    `${s.n} samples, seed ${s.seed} (sample i: seed + i), ${s.steps} ${s.scheduler.toUpperCase()} steps; both pipelines got the same noise and conditions`,
-    '',
-  ];
-  const rows: string[][] = [['', 'original', 'measured', 'difference']];
-  if (r.metric) {
-    const m = r.metric;
-    const v = (x: QualityMetric) => `${x.value.toFixed(3)}${x.spread !== undefined ? ` ±${x.spread.toFixed(3)}` : ''}`;
-    rows.push([`${m.name} (n=${s.n})`, v(m.original), v(m.measured), signed(m.difference, 3)]);
-  }
-  if (r.accuracy) rows.push([`class accuracy (${r.accuracy.n} labelled)`, `${(100 * r.accuracy.original).toFixed(1)}%`, `${(100 * r.accuracy.measured).toFixed(1)}%`, `${signed(100 * r.accuracy.difference, 1)} pts`]);
-  const d = r.latentDistance;
-  rows.push([`latent distance (${d.variant})`, '', '', d.identical ? '0 (identical)' : d.score.toPrecision(4)]);
-  lines.push(table(rows));
-  if (r.metric?.indicative) lines.push('', `indicative only: ${r.metric.indicative}`);
-  if (r.noMetric) lines.push('', `no metric: ${r.noMetric}`);
-  lines.push('', `wrote ${r.file} (${r.seconds.toFixed(1)} s)`);
-  return lines.join('\n');
-}

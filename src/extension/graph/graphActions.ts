@@ -28,6 +28,12 @@ export function graphActions(models: ModelService, score: Pick<ScoreWorkflow, 'r
       if (!inside) throw new Error(`refused to distill '${prunedPath}': it is outside the workspace and the model's folder`);
       await vscode.commands.executeCommand('ldSurgeon.distill', vscode.Uri.file(inside));
     },
+    measureQuality: async (modelPath, pipeline) => {
+      const roots = [path.dirname(modelPath), ...(vscode.workspace.workspaceFolders ?? []).map((f) => f.uri.fsPath)];
+      const inside = pathInsideRoots(pipeline, path.dirname(modelPath), roots);
+      if (!inside) throw new Error(`refused to measure '${pipeline}': it is outside the workspace and the model's folder`);
+      await vscode.commands.executeCommand('ldSurgeon.measureQuality', vscode.Uri.file(inside));
+    },
     weightStats: async (modelPath, tensorName) => {
       const t = findTensor(await models.analysis(modelPath), tensorName);
       if (!t) throw new Error(`${modelPath} has no constant tensor '${tensorName}'`);

@@ -22,6 +22,7 @@ export interface GraphActions {
   cancelScoring(modelPath: string): Promise<void>;
   prune(modelPath: string, ids: string[]): Promise<void>;
   distill(modelPath: string, prunedPath: string): Promise<void>;
+  measureQuality(modelPath: string, pipeline: string): Promise<void>;
   weightStats(modelPath: string, tensorName: string): Promise<Extract<ToWebview, { type: 'weightStats' }>['stats']>;
   openNode(modelPath: string, nodeId: string): Promise<void>;
   /** messages the host sends right after `init` (scoring state, running jobs) */
@@ -158,6 +159,8 @@ export class GraphPanel implements vscode.Disposable {
         return this.actions.prune(this.modelPath, msg.ids);
       case 'distill':
         return this.actions.distill(this.modelPath, msg.prunedPath);
+      case 'measureQuality':
+        return this.actions.measureQuality(this.modelPath, msg.pipeline);
       case 'scoreOperators':
         return this.actions.scoreOperators(this.modelPath);
       case 'cancelScoring':

@@ -6,7 +6,7 @@ import type { JobManager } from './jobManager';
 import { LOG_FILE, type JobKind, type JobState, type JobStatus, type RunRecord } from './runFolder';
 import { formatDuration } from '../format';
 
-const KIND_LABEL: Record<JobKind, string> = { score: 'Score', prune: 'Prune', distill: 'Distill' };
+const KIND_LABEL: Record<JobKind, string> = { score: 'Score', prune: 'Prune', distill: 'Distill', measure: 'Measure quality' };
 
 const STATE_ICON: Record<JobState, vscode.ThemeIcon> = {
   running: new vscode.ThemeIcon('sync~spin'),

@@ -8,7 +8,7 @@ import { isProcessAlive } from '../../core/work-dirs';
 
 export { isProcessAlive };
 
-export type JobKind = 'score' | 'prune' | 'distill';
+export type JobKind = 'score' | 'prune' | 'distill' | 'measure';
 export type JobState = 'running' | 'done' | 'failed' | 'cancelled';
 
 export interface JobStatus {
@@ -72,7 +72,7 @@ export function writeJsonAtomicSync(file: string, value: unknown): void {
 }
 
 const STATES: readonly JobState[] = ['running', 'done', 'failed', 'cancelled'];
-const KINDS: readonly JobKind[] = ['score', 'prune', 'distill'];
+const KINDS: readonly JobKind[] = ['score', 'prune', 'distill', 'measure'];
 
 /** Reads a run folder's status; undefined when it is missing or not a status this extension wrote. */
 export async function readStatus(dir: string): Promise<JobStatus | undefined> {

@@ -9,6 +9,8 @@ import { resolveTarget } from '../../core/scoring/target';
 import { humanCount } from '../../core/graph';
 import type { RunningJob } from '../jobs/jobRunner';
 import { pruneJobRequest, type PruneJobSpec } from './pruneJob';
+import { qualityCard } from './measureJob';
+import { readQualityRecord } from '../../core/pipeline/quality-record';
 import { openInEditor } from '../graph/graphTabs';
 import { readSettings } from '../settings';
 import { resolveModel } from '../model/targets';
@@ -27,6 +29,8 @@ export function pruneWorkflow(d: ExtensionServices): PruneWorkflow {
   async function resultMessage(modelPath: string, ok: boolean, record: PruneRecord | undefined, error: string | undefined): Promise<ToWebview> {
     const params = record ? undefined : await d.models.analysis(modelPath).then((a) => a.total.get(a.tree.root)!.params, () => 0);
     const lat = record?.latency;
+    // a pruned pipeline measured before (Measure Quality writes quality.json into it)
+    const quality = ok && record?.output.pipeline ? readQualityRecord(record.output.pipeline) : undefined;
     return {
       type: 'pruneResult',
       ok,
@@ -39,6 +43,8 @@ export function pruneWorkflow(d: ExtensionServices): PruneWorkflow {
       removedIds: record?.removed.map((r) => r.id) ?? [],
       outputPath: ok ? record?.output.model : undefined,
       samples: ok && record?.samples ? { path: record.samples.file, count: record.samples.count } : undefined,
+      outputPipeline: ok ? record?.output.pipeline : undefined,
+      quality: quality ? qualityCard(quality) : undefined,
       error,
     };
   }

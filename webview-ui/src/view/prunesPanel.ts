@@ -1,6 +1,6 @@
 // Suggested prunes: the lowest-scored candidates, a savings budget that picks them greedily, the
 // predicted savings of the current selection, Apply, and the measured result of the last prune.
-import type { BudgetMetric, CandidateResult, ModelCheckMsg, PruneCheck, SelectionBudget, ToWebview } from '../../../src/protocol/webview';
+import type { BudgetMetric, CandidateResult, ModelCheckMsg, PruneCheck, QualityCard, SelectionBudget, ToWebview } from '../../../src/protocol/webview';
 import type { Savings } from '../model/budget';
 import { compactId, formatCount, formatFlops, formatMs, formatPercent, formatScore } from '../model/format';
 import type { HeatScale } from '../model/heatmap';
@@ -39,6 +39,8 @@ export interface PrunesModel {
   result: PruneResultMsg | undefined;
   showRemoved: boolean;
   distill: { state: string; message?: string; outputPath?: string } | undefined;
+  /** a Measure quality job on the result's pruned pipeline */
+  measuring?: { state: string; message?: string };
   /** the last "Check model" of the edited document; stale once the model changed after it */
   modelCheck?: { msg: ModelCheckMsg; stale: boolean };
 }
@@ -49,6 +51,8 @@ export interface PrunesActions {
   clear(): void;
   apply(): void;
   distill(path: string): void;
+  /** measure the pruned pipeline's quality against its original (paired seeds) */
+  measure(pipeline: string): void;
   reveal(id: string): void;
   score(): void;
   setShowRemoved(on: boolean): void;
@@ -254,6 +258,7 @@ export class PrunesPanel {
     if (r.checks.length) card.append(checksList(r.checks));
     if (r.outputPath) card.append(h('div', { class: 'result-path', title: r.outputPath }, icon('file', '▫'), h('span', null, r.outputPath)));
     if (r.samples) card.append(h('p', { class: 'muted small' }, `Samples of the original (top) and the pruned pipeline (bottom), the same ${r.samples.count} seeds, opened beside: ${r.samples.path}`));
+    if (r.quality) card.append(qualityView(r.quality));
     const toggleId = 'show-removed';
     const t = h('input', { type: 'checkbox', id: toggleId }) as HTMLInputElement;
     t.checked = m.showRemoved;
@@ -267,7 +272,19 @@ export class PrunesPanel {
       d.dataset.focusId = 'distill';
       acts.append(d);
     }
+    if (r.ok && r.outputPipeline) {
+      const pipeline = r.outputPipeline;
+      const running = m.measuring?.state === 'running';
+      const q = button({ label: running ? 'Measuring…' : r.quality ? 'Measure again' : 'Measure quality', icon: ['graph', '≈'], title: "The pipeline's metric on the original and the pruned pipeline at n = 200, the same seeds", onClick: () => this.actions.measure(pipeline) });
+      q.disabled = running;
+      q.dataset.focusId = 'measure';
+      acts.append(q);
+    }
     card.append(acts);
+    if (m.measuring && m.measuring.state !== 'done') {
+      const text = m.measuring.state === 'running' ? 'Measuring quality… (progress in the Jobs view)' : m.measuring.state === 'cancelled' ? 'Quality measurement cancelled.' : `Quality measurement failed: ${m.measuring.message ?? ''}`;
+      card.append(h('p', { class: m.measuring.state === 'failed' ? 'error-text' : 'muted small', role: 'status' }, text));
+    }
     if (m.distill) {
       card.append(h('p', { class: m.distill.state === 'failed' ? 'error-text' : 'muted small', role: 'status' }, m.distill.state === 'running' ? `Distilling… ${m.distill.message ?? ''}` : m.distill.state === 'done' ? `Distilled: ${m.distill.outputPath ?? m.distill.message ?? ''}` : `Distillation failed: ${m.distill.message ?? ''}`));
     }
@@ -320,4 +337,23 @@ function meterBar(pct: number): HTMLElement {
 
 function stat(value: string, label: string, detail?: string): HTMLElement {
   return h('div', { class: 'stat' }, h('div', { class: 'stat-value' }, value), h('div', { class: 'stat-label' }, label), detail ? h('div', { class: 'stat-detail' }, detail) : null);
+}
+
+/** The measured quality of the pruned pipeline (its quality.json): original → pruned, with n and noise. */
+function qualityView(q: QualityCard): HTMLElement {
+  const box = h('section', { class: 'quality', 'aria-label': 'Measured quality' });
+  box.append(h('h4', { class: 'subhead' }, 'Measured quality', h('span', { class: 'subhead-aside' }, `n = ${q.n}, same seeds`)));
+  const pm = (v: number, s: number | undefined) => `${v.toFixed(2)}${s !== undefined ? ` ±${s.toFixed(2)}` : ''}`;
+  if (q.metric && q.original !== undefined && q.measured !== undefined) {
+    box.append(h('p', { class: 'quality-line' }, h('strong', null, q.metric), ` ${pm(q.original, q.originalSpread)} → ${pm(q.measured, q.measuredSpread)}`));
+    if (q.indicative) box.append(h('p', { class: 'warn-text small' }, `Indicative only: ${q.indicative}`));
+  } else {
+    box.append(h('p', { class: 'muted small' }, `No metric: ${q.noMetric ?? 'the pipeline ships none'}`));
+  }
+  if (q.accuracyOriginal !== undefined && q.accuracyMeasured !== undefined) {
+    box.append(h('p', { class: 'quality-line' }, h('strong', null, 'Class accuracy'), ` ${(100 * q.accuracyOriginal).toFixed(1)}% → ${(100 * q.accuracyMeasured).toFixed(1)}%`));
+  }
+  box.append(h('p', { class: 'quality-line' }, h('strong', null, 'Latent distance'), ` ${q.latentDistance === 0 ? '0 (identical)' : q.latentDistance.toPrecision(4)}`));
+  box.append(h('p', { class: 'muted small', title: q.file }, q.file));
+  return box;
 }
