@@ -206,3 +206,25 @@ test('corpus: inferred output shapes match the declared ones for every single-op
   assert.deepEqual(wrong, []);
   assert.ok(agree > 1400, `only ${agree} outputs inferred`);
 });
+
+test('joint attention keeps its token counts: concat of text and image tokens, sliced apart again', async () => {
+  const b = new GraphBuilder();
+  b.input('img', ['batch', 'image_tokens', 16]);
+  b.input('txt', ['batch', 'text_tokens', 16]);
+  const joint = b.node('Concat', ['txt', 'img'], { attrs: { axis: 1 } });
+  const txtLen = b.node('Unsqueeze', [b.node('Gather', [b.node('Shape', ['txt']), b.ints('one', [1], [])], { attrs: { axis: 0 } }), b.ints('zero', [0])]);
+  const end = b.ints('end', [2 ** 62]);
+  const axis = b.ints('ax', [1]);
+  const imgBack = b.node('Slice', [joint, txtLen, end, axis]);
+  const txtBack = b.node('Slice', [joint, b.ints('start0', [0]), txtLen, axis]);
+  const offByTwo = b.node('Slice', [joint, b.ints('two', [2]), end, axis]);
+  const twice = b.node('Concat', [joint, 'img', 'img'], { attrs: { axis: 1 } });
+  const unknown = b.node('Slice', ['img', txtLen, end, axis]); // image tokens minus text tokens: not expressible
+  const s = await shapesOf(b);
+  assert.equal(formatShape(s.get(joint)!.shape), '[batch,text_tokens+image_tokens,16]');
+  assert.equal(formatShape(s.get(imgBack)!.shape), '[batch,image_tokens,16]');
+  assert.equal(formatShape(s.get(txtBack)!.shape), '[batch,text_tokens,16]');
+  assert.equal(formatShape(s.get(twice)!.shape), '[batch,text_tokens+image_tokens+image_tokens+image_tokens,16]');
+  assert.equal(formatShape(s.get(offByTwo)!.shape), '[batch,?,16]'); // (text + image) − 2: the constant would go negative
+  assert.equal(formatShape(s.get(unknown)!.shape), '[batch,?,16]');
+});

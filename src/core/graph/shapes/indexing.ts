@@ -4,6 +4,7 @@ import { numElements } from '../../onnx/types';
 import { attrInt, attrInts } from '../attrs';
 import { broadcastShapes, foldBroadcast } from './elementwise';
 import { axesOf, normAxis, type DimValue, type RuleTable } from './facts';
+import { subtractDim, sumDims } from './symbolic';
 
 export const INDEXING: RuleTable = new Map();
 
@@ -16,12 +17,7 @@ INDEXING.set('Concat', (c) => {
   const shape: DimValue[] = [];
   for (let i = 0; i < rank; i++) {
     if (i === axis) {
-      let sum: number | null = 0;
-      for (const x of ins) {
-        const d = x?.shape?.[i];
-        sum = typeof d === 'number' && sum !== null ? sum + d : null;
-      }
-      shape.push(sum);
+      shape.push(sumDims(ins.map((x) => x?.shape?.[i] ?? null)));
     } else {
       let d: DimValue = null;
       for (const x of ins) {
@@ -94,14 +90,23 @@ INDEXING.set('Slice', (c) => {
     const en = ends![k];
     const step = steps ? steps[k] : 1;
     const dim = s[axis];
+    if (step === 1 && (typeof st === 'string' || typeof en === 'string' || typeof dim === 'string')) {
+      // symbolic bounds: [part:] of a sum, or [:part] of it (text tokens sliced off a joint sequence)
+      const toEnd = typeof en === 'number' && en >= INT64_MAX / 2;
+      if (toEnd && (typeof st === 'string' || (typeof st === 'number' && st >= 0))) out[axis] = subtractDim(dim, st);
+      else if (st === 0 && typeof en === 'string') out[axis] = subtractDim(dim, en) === null ? null : en;
+      else out[axis] = null;
+      if (out[axis] === null) unknownAxes.add(axis);
+      return;
+    }
     if (typeof st !== 'number' || typeof en !== 'number' || typeof step !== 'number' || step === 0) {
       out[axis] = null;
       unknownAxes.add(axis);
       return;
     }
     if (typeof dim !== 'number') {
-      // a symbolic dim survives only a whole-axis slice
-      out[axis] = st === 0 && en >= INT64_MAX / 2 && step === 1 ? dim : null;
+      // any other slice of a symbolic dim has an unknown length
+      out[axis] = null;
       return;
     }
     out[axis] = sliceLength(dim, st, en, step);
