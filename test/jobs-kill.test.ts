@@ -226,6 +226,8 @@ function convertJob(): Job {
     moments: [
       randomMoment(200, 2200),
       { label: 'model being written', when: (_, fresh) => !!fresh(ws, tempOf('c.onnx')) || !!fresh(ws, tempOf('c.onnx.data')) },
+      // the last rename has just happened: the output is there and must be whole
+      { label: 'model renamed into place', when: (_, fresh) => !!fresh(ws, /^c\.onnx$/) },
       randomMoment(200, 2200),
     ],
     // a kill between the two renames may leave the new c.onnx.data without a c.onnx: no model, nothing wrong loaded
