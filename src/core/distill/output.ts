@@ -50,7 +50,14 @@ function copyTree(src: string, dst: string, skip: ReadonlySet<string>): void {
     if (skip.has(from) || (name.startsWith('.') && /\.(tmp|staging-.*)$/.test(name))) continue;
     const st = statSync(from, { throwIfNoEntry: false });
     if (st?.isDirectory()) copyTree(from, join(dst, name), skip);
-    else if (st?.isFile()) copyFileSync(from, join(dst, name), constants.COPYFILE_FICLONE);
+    else if (st?.isFile()) {
+      try {
+        copyFileSync(from, join(dst, name), constants.COPYFILE_FICLONE);
+      } catch (e) {
+        // renamed away since the listing (a score job's temp file landing): nothing to copy
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      }
+    }
   }
 }
 
@@ -64,7 +71,8 @@ export async function assembleDistilledPipeline(plan: Extract<DistillOutputPlan,
   const staging = join(dirname(plan.folder), `.${basename(plan.folder)}.staging-${process.pid}-${randomBytes(4).toString('hex')}`);
   const unet = join(plan.pipeline, 'unet');
   const skip = new Set(modelFiles(await readModel(plan.studentModel)).map((f) => resolve(f)));
-  for (const name of readdirSync(unet)) if (/\.ldscores(\..*)?\.json$/.test(name) || name.endsWith('.prune.json')) skip.add(join(unet, name));
+  // score files, with a running score job's lock and temp files (model.ldscores.json.lock, ….json.<pid>.<hex>.tmp)
+  for (const name of readdirSync(unet)) if (/\.ldscores(\..*)?\.json(\..+)?$/.test(name) || name.endsWith('.prune.json')) skip.add(join(unet, name));
   // the student's sample sheet shows the student, not the distilled model
   skip.add(join(plan.pipeline, 'samples.png'));
   try {
