@@ -250,3 +250,25 @@ test('a reload brings back the last prune result card (checks, speed-up) from th
   assert.deepEqual(problems, []);
   await page.close();
 });
+
+test('Measure quality on the prune result card: the host is asked for the pruned pipeline, the card shows both numbers and keeps them over a reload', { skip: missing ? `needs ${missing}` : false }, async () => {
+  await open('scores=stream');
+  await until<string>(`document.querySelector('.status-text')?.textContent ?? ''`, (t) => / scored$/.test(t), 'scoring to finish', 30_000);
+  await page.click('.sticky-actions .btn-primary');
+  await page.waitForSelector('.result-card.ok [data-focus-id="measure"]', { timeout: 10_000 });
+  await page.click('.result-card [data-focus-id="measure"]');
+  assert.deepEqual((await sent()).filter((m) => m.type === 'measureQuality'), [{ type: 'measureQuality', pipeline: '/models/sd-v1-5.pruned' }]);
+  await page.waitForSelector('.result-card .quality', { timeout: 10_000 });
+  const quality = `document.querySelector('.result-card .quality')?.textContent ?? ''`;
+  const text = await read<string>(quality);
+  assert.match(text, /n = 200, same seeds/);
+  assert.match(text, /FID 13\.74 ±0\.80 → 15\.10 ±0\.90/);
+  assert.match(text, /Latent distance 3\.214/);
+  assert.match(await read<string>(`document.querySelector('.result-card [data-focus-id="measure"]').textContent`), /Measure again/);
+  await until<string>(`sessionStorage.getItem('ld-harness-state') ?? ''`, (s) => s.includes('"quality"'), 'the state to be saved');
+  await page.reload();
+  await page.waitForSelector('.result-card .quality', { timeout: 30_000 });
+  assert.equal(await read<string>(quality), text);
+  assert.deepEqual(problems, []);
+  await page.close();
+});

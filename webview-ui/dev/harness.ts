@@ -109,6 +109,7 @@ function handle(msg: FromWebview): void {
           paramsAfter: params1,
           removedIds: msg.ids,
           outputPath: '/models/sd-v1-5/unet/model.pruned.onnx',
+          outputPipeline: '/models/sd-v1-5.pruned',
         },
         900,
       );
@@ -116,6 +117,12 @@ function handle(msg: FromWebview): void {
     }
     case 'distill':
       return send({ type: 'distillState', state: 'running', message: 'epoch 1/10' }, 200);
+    case 'measureQuality':
+      send({ type: 'qualityState', pipeline: msg.pipeline, state: 'running' });
+      return send({
+        type: 'qualityState', pipeline: msg.pipeline, state: 'done',
+        quality: { metric: 'FID', original: 13.74, measured: 15.1, originalSpread: 0.8, measuredSpread: 0.9, n: 200, latentDistance: 3.214, file: `${msg.pipeline}/quality.json` },
+      }, 600);
     case 'reopen':
       return send({ type: 'init', graph: index, modelName: 'model.onnx', modelPath: '/models/model.onnx' });
     default:
