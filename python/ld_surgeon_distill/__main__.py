@@ -49,6 +49,11 @@ def parse(argv):
     p.add_argument("--select-by", default=None,
                    help="which evaluated student is exported: the lowest value of a metric (FID, FAD, latent_score), "
                         "the highest class_accuracy, or 'last' (default: the pipeline's metric)")
+    p.add_argument("--lr-schedule", choices=["constant", "cosine"], default=None,
+                   help=f"LR after the warm-up (default {d['lr_schedule']})")
+    p.add_argument("--feat-norm", choices=["none", "teacher"], default=None,
+                   help="stage feature loss: plain MSE (BK-SDM) or MSE relative to the teacher feature's mean square "
+                        f"(LAPTOP-Diff) (default {d['feat_norm']})")
     p.add_argument("--feature-scopes", default=None,
                    help="comma-separated module scopes for feature distillation (default: down/mid/up stages)")
     return p.parse_args(argv)

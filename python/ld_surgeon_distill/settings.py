@@ -7,7 +7,7 @@ DEFAULTS = {
     "data_steps": 25, "guidance": None, "uncond_prob": None, "eval_every": 200, "eval_samples": 64, "eval_steps": 10,
     "checkpoint_every": 200, "keep_checkpoints": 2, "log_every": 10, "device": "auto", "precision": "auto",
     "feature_scopes": None, "output": None, "export": True, "threads": None, "sample_batch": 32, "select_by": None,
-    "fused_attention": True,
+    "fused_attention": True, "lr_schedule": "constant", "feat_norm": "none",
 }
 # What a resumed run may change; everything else must stay as it was for the losses to continue exactly.
 RESUME_OVERRIDABLE = {"steps", "eval_every", "checkpoint_every", "keep_checkpoints", "log_every", "output", "export",

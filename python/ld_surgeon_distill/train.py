@@ -25,7 +25,7 @@ from . import __version__
 from .conditions import Conditioner
 from .data import LatentData, generate, load_dir, training_batch
 from .export import export_onnx
-from .losses import distillation_loss
+from .losses import distillation_loss, learning_rate
 from .metrics import Evaluator
 from .onnx_import import OnnxImportError, OnnxModule
 from .pipeline import Pipeline, PipelineError, resolve_unet
@@ -589,7 +589,8 @@ class Trainer:
         window = {"loss": 0.0, "task": 0.0, "out": 0.0, "feat": 0.0, "n": 0, "t0": time.time(), "samples": 0}
         step = start
         for step in range(start + 1, cfg["steps"] + 1):
-            lr = cfg["lr"] * min(1.0, step / cfg["warmup_steps"]) if cfg["warmup_steps"] else cfg["lr"]
+            # runs saved before these settings existed trained with a constant LR and plain feature MSEs
+            lr = learning_rate(step, cfg["lr"], cfg["steps"], cfg["warmup_steps"], cfg.get("lr_schedule", "constant"))
             for group in self.opt.param_groups:
                 group["lr"] = lr
             parts = torch.zeros(4, dtype=torch.float64)
@@ -606,7 +607,8 @@ class Trainer:
                 with sync:
                     with self._autocast():
                         s_out, s_feats = self._forward(model, self.io_s, x_t, t, cond)
-                    loss, p = distillation_loss(s_out, t_out, target, s_feats, t_feats, lt, lo, lf)
+                    loss, p = distillation_loss(s_out, t_out, target, s_feats, t_feats, lt, lo, lf,
+                                                cfg.get("feat_norm", "none"))
                     scaled = loss / accum
                     if self.scaler:
                         self.scaler.scale(scaled).backward()

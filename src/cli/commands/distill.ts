@@ -3,7 +3,7 @@
 // the interpreter, runs the trainer and prints its progress; the VS Code task runs the same command.
 import type { Command } from 'commander';
 import { findPython, runTrainer, type TrainerEvent } from '../../core/distill';
-import { intFlag, numFlag, repeatable } from '../flags';
+import { choiceFlag, intFlag, numFlag, repeatable } from '../flags';
 import { conditionInputFromSpec, conditionSpecFromFlags } from '../../core/pipeline/conditions';
 import { defaultTrainerRunDir, trainerConditions, trainerConditionsFile } from '../../core/distill/conditions';
 import { originalOfPruned } from '../../core/prune/record';
@@ -19,6 +19,9 @@ interface DistillFlags {
   lambdaTask?: string;
   lambdaOut?: string;
   lambdaFeat?: string;
+  featNorm?: string;
+  lrSchedule?: string;
+  warmup?: string;
   ema?: string;
   data?: string;
   devices: string;
@@ -88,6 +91,9 @@ export function register(program: Command): void {
     .option('--lambda-task <x>', 'weight of the denoising loss')
     .option('--lambda-out <x>', 'weight of the output distillation loss')
     .option('--lambda-feat <x>', 'weight of the stage feature losses')
+    .option('--feat-norm <mode>', 'stage feature loss: teacher (MSE relative to the teacher feature\'s mean square, LAPTOP-Diff; the default) or none (plain MSE, BK-SDM)')
+    .option('--lr-schedule <s>', 'LR after the warm-up: cosine (to 0 at the last step; the default) or constant')
+    .option('--warmup <n>', 'linear LR warm-up steps')
     .option('--ema <decay>', 'EMA of weights (0: off)')
     .option('--data <dir>', 'training data folder (default: data-free, latents sampled by the teacher)')
     .option('--data-samples <n>', 'data-free: how many latents the teacher generates')
@@ -140,7 +146,8 @@ export function register(program: Command): void {
           flags: {
             steps, lr: numFlag('--lr', f.lr), 'batch-size': intFlag('--batch', f.batch, 1), 'grad-accum': intFlag('--grad-accum', f.gradAccum, 1),
             'lambda-task': numFlag('--lambda-task', f.lambdaTask), 'lambda-out': numFlag('--lambda-out', f.lambdaOut), 'lambda-feat': numFlag('--lambda-feat', f.lambdaFeat),
-            'ema-decay': numFlag('--ema', f.ema), seed: intFlag('--seed', f.seed, 0), 'eval-every': intFlag('--eval-every', f.evalEvery, 0),
+            'feat-norm': choiceFlag('--feat-norm', f.featNorm, ['teacher', 'none']), 'lr-schedule': choiceFlag('--lr-schedule', f.lrSchedule, ['cosine', 'constant']),
+            'warmup-steps': intFlag('--warmup', f.warmup, 0), 'ema-decay': numFlag('--ema', f.ema), seed: intFlag('--seed', f.seed, 0), 'eval-every': intFlag('--eval-every', f.evalEvery, 0),
             'checkpoint-every': intFlag('--checkpoint-every', f.checkpointEvery, 0), 'data-samples': intFlag('--data-samples', f.dataSamples, 1),
             'data-steps': intFlag('--data-steps', f.dataSteps, 1), 'eval-samples': intFlag('--eval-samples', f.evalSamples, 1),
             'eval-steps': intFlag('--eval-steps', f.evalSteps, 1), 'log-every': intFlag('--log-every', f.logEvery, 1),
