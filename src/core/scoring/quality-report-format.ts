@@ -1,4 +1,5 @@
 // A quality report as Markdown: the tables the README quotes and `ld-surgeon report` writes.
+import { basename } from 'node:path';
 import { qualityOf, type QualityReport, type SelectionQuality } from './quality-report';
 import type { ScoreVariant } from './stats';
 
@@ -19,7 +20,7 @@ function table(header: string[], rows: string[][]): string[] {
   return [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)];
 }
 
-export function renderQualityMarkdown(r: QualityReport, title = r.pipeline): string {
+export function renderQualityMarkdown(r: QualityReport, title = basename(r.pipeline)): string {
   const metric = r.quality;
   const acc = r.original.metric?.classAccuracy !== undefined ? ' / class accuracy' : '';
   const out: string[] = [`### ${title}`, ''];
