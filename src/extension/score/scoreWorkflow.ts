@@ -57,7 +57,9 @@ export function scoreWorkflow(d: ExtensionServices): ScoreWorkflow {
       running.delete(modelPath);
       d.scores.setStreaming(modelPath, false);
       d.scores.load(modelPath);
-      state(s.state === 'running' ? 'failed' : s.state, { message: s.error });
+      // a finished run says how many it scored ("32 scored · conditions: …"), from the file as it now stands
+      const scored = s.state === 'done' ? d.scores.all(modelPath).filter((c) => c.score !== null).length : undefined;
+      state(s.state === 'running' ? 'failed' : s.state, { message: s.error, done: scored, total: scored });
     });
   }
 

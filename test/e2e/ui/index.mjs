@@ -182,13 +182,15 @@ export async function runUiTests({ server, runDir, workspace, screenshots, log }
       await contextMenuWith(page, await explorerRow(page, 'digits-hf'), 'Score Operators');
       await pickMenuItem(page, 'Score Operators');
       await quickPickItem(page, 'Choose prompts file');
+      // the second pick lists the workspace's text files, then Browse…
+      await page.locator('.quick-input-widget .quick-input-list .monaco-list-row', { hasText: 'Browse…' }).first().waitFor({ timeout: 30_000 });
       await shot('conditions-file-pick');
       await quickPickItem(page, 'prompts.txt');
       await openViewContainer(page, 'LD Surgeon');
       const jobs = await viewRows(page, 'Jobs');
       await jobs.filter({ hasText: /Score: digits-hf/ }).filter({ hasText: /done/ }).first().waitFor({ timeout: 5 * 60_000 });
       // the graph's scoring status says which conditions the scores come from
-      await webviewFrameWithText(page, '.status-text', /scored · conditions: 2 prompts from prompts\.txt/, 60_000);
+      await webviewFrameWithText(page, '.status-text', /^\d+ scored · conditions: 2 prompts from prompts\.txt/, 60_000);
       await shot('scored-with-prompts-file');
       const file = JSON.parse(readFileSync(join(workspace, 'digits-hf', 'unet', 'model.ldscores.json'), 'utf8'));
       expect(file.complete === true, 'the score file is complete');
