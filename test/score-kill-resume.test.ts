@@ -7,6 +7,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { killGroup } from './helpers/kill-group';
 
 const ROOT = join(__dirname, '..');
 const CLI = join(ROOT, 'bin', 'ld-surgeon.js');
@@ -37,7 +38,7 @@ function scoreAndKill(pipeline: string, scoreFile: string, after: number): Promi
       if (!existsSync(scoreFile)) return;
       const s = readScores(scoreFile); // must always parse: the file is replaced whole, never half-written
       seen = s.candidates.filter((c) => c.status === 'scored').length;
-      if (seen >= after && !s.complete) { clearInterval(poll); process.kill(-child.pid!, 'SIGKILL'); }
+      if (seen >= after && !s.complete) { clearInterval(poll); killGroup(child); }
     }, 20);
     child.on('exit', (code, signal) => {
       clearInterval(poll);
