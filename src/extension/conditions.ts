@@ -61,7 +61,11 @@ async function pickFile(scope: vscode.Uri, title: string, extension: string, fil
     : [];
   if (!found.length) return browse();
   const items: FileItem[] = found
-    .map((u) => ({ label: `$(file) ${path.basename(u.fsPath)}`, description: vscode.workspace.asRelativePath(path.dirname(u.fsPath), false), file: u.fsPath }))
+    .map((u) => {
+      // the folder inside the workspace; nothing for its root (asRelativePath gives the root's absolute path)
+      const dir = path.dirname(vscode.workspace.asRelativePath(u, false));
+      return { label: `$(file) ${path.basename(u.fsPath)}`, description: dir === '.' ? undefined : dir, file: u.fsPath };
+    })
     .sort((a, b) => a.file.localeCompare(b.file));
   items.push({ label: '$(folder-opened) Browse…', detail: 'a file outside the workspace' });
   const picked = await vscode.window.showQuickPick(items, { title, placeHolder: `A .${extension} file of the workspace, or Browse…`, matchOnDescription: true });
