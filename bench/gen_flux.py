@@ -14,16 +14,13 @@ node, name and block (node count identical at any width) with a ninth of the byt
 nodes per block and no weights. Prints one JSON line.
 """
 import argparse
-import json
 import os
-import shutil
 import sys
-import time
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from streaming_graph import StreamingGraph  # noqa: E402
+from streaming_graph import generate  # noqa: E402
 
 HEAD_DIM = 128
 IN_CHANNELS = 64          # 16 latent channels packed 2x2
@@ -144,24 +141,12 @@ def main():
     here = os.path.dirname(os.path.abspath(__file__))
     suffix = "" if (args.dim, args.double, args.single) == (1024, 19, 38) else f"-d{args.dim}-{args.double}x{args.single}"
     out = os.path.abspath(args.out_dir or os.path.join(here, "out", f"flux{suffix}"))
-    stage = out + ".staging"
-    shutil.rmtree(stage, ignore_errors=True)
-    os.makedirs(stage)
-    t0 = time.time()
-    g = StreamingGraph(stage, seed=args.seed)
-    Flux(g, args.dim).build(args.double, args.single)
-    _, nodes = g.save("flux_transformer", "ld-surgeon bench/gen_flux.py")
-    with open(os.path.join(stage, "config.json"), "w") as f:
-        json.dump({"_class_name": "FluxTransformer2DModel", "in_channels": IN_CHANNELS, "num_layers": args.double,
-                   "num_single_layers": args.single, "attention_head_dim": HEAD_DIM, "num_attention_heads": args.dim // HEAD_DIM,
-                   "joint_attention_dim": JOINT_DIM, "pooled_projection_dim": POOLED_DIM, "guidance_embeds": True,
-                   "random_weights_seed": args.seed, "rotary_embeddings": "omitted"}, f, indent=1)
-    shutil.rmtree(out, ignore_errors=True)
-    os.replace(stage, out)
-    sizes = {n: os.path.getsize(os.path.join(out, n)) for n in os.listdir(out)}
-    print(json.dumps({"out_dir": out, "dim": args.dim, "double_blocks": args.double, "single_blocks": args.single,
-                      "parameters": g.params, "nodes": nodes, "bytes": sizes, "seconds": round(time.time() - t0, 1)}))
-
+    config = {"_class_name": "FluxTransformer2DModel", "in_channels": IN_CHANNELS, "num_layers": args.double,
+              "num_single_layers": args.single, "attention_head_dim": HEAD_DIM, "num_attention_heads": args.dim // HEAD_DIM,
+              "joint_attention_dim": JOINT_DIM, "pooled_projection_dim": POOLED_DIM, "guidance_embeds": True,
+              "rotary_embeddings": "omitted"}
+    generate(out, args.seed, lambda g: Flux(g, args.dim).build(args.double, args.single), "flux_transformer",
+             "ld-surgeon bench/gen_flux.py", config, {"dim": args.dim, "double_blocks": args.double, "single_blocks": args.single})
 
 if __name__ == "__main__":
     main()

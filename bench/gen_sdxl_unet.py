@@ -14,16 +14,13 @@ exporter-specific constant folding aside, each module emits the op pattern the T
 --width-mult < 1 scales every channel count for a smaller file with the same nodes. Prints one JSON line.
 """
 import argparse
-import json
 import os
-import shutil
 import sys
-import time
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from streaming_graph import StreamingGraph  # noqa: E402
+from streaming_graph import generate  # noqa: E402
 
 CROSS_DIM = 2048
 POOLED_DIM = 1280
@@ -152,28 +149,16 @@ def main():
     here = os.path.dirname(os.path.abspath(__file__))
     suffix = "" if args.width_mult == 1.0 else f"-w{args.width_mult:g}"
     out = os.path.abspath(args.out_dir or os.path.join(here, "out", f"sdxl-unet{suffix}"))
-    stage = out + ".staging"
-    shutil.rmtree(stage, ignore_errors=True)
-    os.makedirs(stage)
-    t0 = time.time()
-    g = StreamingGraph(stage, seed=args.seed)
-    model = SDXL(g, args.width_mult)
-    model.build()
-    _, nodes = g.save("sdxl_unet", "ld-surgeon bench/gen_sdxl_unet.py")
-    with open(os.path.join(stage, "config.json"), "w") as f:
-        json.dump({"_class_name": "UNet2DConditionModel", "sample_size": 128, "in_channels": 4, "out_channels": 4,
-                   "block_out_channels": model.ch, "layers_per_block": 2, "transformer_layers_per_block": [1, 2, 10],
-                   "down_block_types": ["DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"],
-                   "up_block_types": ["CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"],
-                   "cross_attention_dim": CROSS_DIM, "addition_embed_type": "text_time", "addition_time_embed_dim": ADD_TIME_DIM,
-                   "projection_class_embeddings_input_dim": POOLED_DIM + TIME_IDS * ADD_TIME_DIM, "use_linear_projection": True,
-                   "timestep_dtype": "float32", "random_weights_seed": args.seed, "width_mult": args.width_mult}, f, indent=1)
-    shutil.rmtree(out, ignore_errors=True)
-    os.replace(stage, out)
-    sizes = {n: os.path.getsize(os.path.join(out, n)) for n in os.listdir(out)}
-    print(json.dumps({"out_dir": out, "width_mult": args.width_mult, "block_out_channels": model.ch, "parameters": g.params,
-                      "nodes": nodes, "bytes": sizes, "seconds": round(time.time() - t0, 1)}))
-
+    model = SDXL(None, args.width_mult)
+    config = {"_class_name": "UNet2DConditionModel", "sample_size": 128, "in_channels": 4, "out_channels": 4,
+              "block_out_channels": model.ch, "layers_per_block": 2, "transformer_layers_per_block": [1, 2, 10],
+              "down_block_types": ["DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"],
+              "up_block_types": ["CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"],
+              "cross_attention_dim": CROSS_DIM, "addition_embed_type": "text_time", "addition_time_embed_dim": ADD_TIME_DIM,
+              "projection_class_embeddings_input_dim": POOLED_DIM + TIME_IDS * ADD_TIME_DIM, "use_linear_projection": True,
+              "timestep_dtype": "float32", "width_mult": args.width_mult}
+    generate(out, args.seed, lambda g: SDXL(g, args.width_mult).build(), "sdxl_unet", "ld-surgeon bench/gen_sdxl_unet.py",
+             config, {"width_mult": args.width_mult, "block_out_channels": model.ch})
 
 if __name__ == "__main__":
     main()

@@ -170,3 +170,26 @@ class StreamingGraph:
             f.write(model.SerializeToString())
         onnx.checker.check_model(path)
         return path, len(self.nodes)
+
+
+def generate(out, seed, build, graph_name, producer, config, report):
+    """Builds a model into OUT.staging (build(g) adds its nodes), writes config.json beside it, renames the folder
+    into place only once it is complete, and prints one JSON line: report + parameters, nodes, bytes, seconds."""
+    import json
+    import shutil
+    import time
+
+    stage = out + ".staging"
+    shutil.rmtree(stage, ignore_errors=True)
+    os.makedirs(stage)
+    t0 = time.time()
+    g = StreamingGraph(stage, seed=seed)
+    build(g)
+    _, nodes = g.save(graph_name, producer)
+    with open(os.path.join(stage, "config.json"), "w") as f:
+        json.dump({**config, "random_weights_seed": seed}, f, indent=1)
+    shutil.rmtree(out, ignore_errors=True)
+    os.replace(stage, out)
+    sizes = {n: os.path.getsize(os.path.join(out, n)) for n in os.listdir(out)}
+    print(json.dumps({"out_dir": out, **report, "parameters": g.params, "nodes": nodes, "bytes": sizes,
+                      "seconds": round(time.time() - t0, 1)}))
