@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -105,6 +105,9 @@ test('distill --out DIR on a pipeline writes a distilled pipeline folder; --out 
     const before = readdirSync(pipeline, { recursive: true }).map(String).sort();
     const studentHash = sha(join(pipeline, 'unet', 'model.onnx'));
     const out = join(dir, 'distilled');
+    // what an earlier run killed while assembling its folder left: swept once its process is gone
+    const deadPid = spawnSync(process.execPath, ['-e', '']).pid;
+    mkdirSync(join(dir, `.distilled.staging-${deadPid}-0badf00d`, 'unet'), { recursive: true });
     const r = run('--student', pipeline, '--teacher', join(ROOT, 'examples', 'digits-cond', 'unet', 'model.onnx'), '--out', out, '--python', PYTHON, '--device', 'cpu',
       '--steps', '1', '--batch', '2', '--data-samples', '2', '--data-steps', '1', '--eval-samples', '2', '--eval-steps', '1', '--run-dir', join(dir, 'run'));
     assert.equal(r.status, 0, r.stderr.slice(-2000));

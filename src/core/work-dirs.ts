@@ -94,3 +94,23 @@ export function removeStaleTempFiles(target: string): string[] {
   }
   return removed;
 }
+
+/**
+ * Staging folders (`.NAME.staging-<pid>-<hex>`, and their `.old` side) a killed prune or distillation left
+ * beside the output `final`: removed when the process that made them is gone, so a crash leaves nothing for long.
+ */
+export function removeStaleStaging(final: string): void {
+  const prefix = `.${basename(final)}.staging-`;
+  const tail = /^(\d+)-[0-9a-f]{8}(\.old)?$/;
+  let names: string[];
+  try {
+    names = readdirSync(dirname(final));
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const m = name.startsWith(prefix) ? tail.exec(name.slice(prefix.length)) : null;
+    if (!m || Number(m[1]) === process.pid || isProcessAlive(Number(m[1]))) continue;
+    rmSync(join(dirname(final), name), { recursive: true, force: true });
+  }
+}

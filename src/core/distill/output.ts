@@ -9,6 +9,7 @@ import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:pat
 import { UserError } from '../errors';
 import { readModel } from '../onnx/reader';
 import { modelFiles } from '../prune/output';
+import { removeStaleStaging } from '../work-dirs';
 
 export type DistillOutputPlan =
   /** the trainer's own output rule (--out FILE.onnx or STUDENT.distilled.onnx) */
@@ -68,6 +69,7 @@ function copyTree(src: string, dst: string, skip: ReadonlySet<string>): void {
  */
 export async function assembleDistilledPipeline(plan: Extract<DistillOutputPlan, { kind: 'pipeline' }>, exported: string): Promise<string> {
   if (existsSync(plan.folder)) throw new UserError(`${plan.folder}: appeared while distilling; the distilled U-Net stays at ${exported}`, plan.folder);
+  removeStaleStaging(plan.folder);
   const staging = join(dirname(plan.folder), `.${basename(plan.folder)}.staging-${process.pid}-${randomBytes(4).toString('hex')}`);
   const unet = join(plan.pipeline, 'unet');
   const skip = new Set(modelFiles(await readModel(plan.studentModel)).map((f) => resolve(f)));

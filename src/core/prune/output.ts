@@ -8,7 +8,7 @@ import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:pat
 import { UserError } from '../errors';
 import type { Model } from '../onnx/types';
 import { forEachTensor } from '../onnx/walk';
-import { isProcessAlive } from '../work-dirs';
+import { removeStaleStaging } from '../work-dirs';
 import type { ScoreTarget } from '../scoring/target';
 
 export interface OutputPlan {
@@ -53,26 +53,6 @@ export function modelFiles(model: Model): string[] {
   const files = new Set<string>([model.path]);
   forEachTensor(model, (t) => { if (t.location.kind === 'external') files.add(t.location.file); });
   return [...files];
-}
-
-/**
- * Staging folders a killed prune (SIGKILL, power loss) left beside this output: removed when the
- * process that made them is gone, so a crash leaves nothing for long.
- */
-function removeStaleStaging(final: string): void {
-  const prefix = `.${basename(final)}.staging-`;
-  const tail = /^(\d+)-[0-9a-f]{8}(\.old)?$/;
-  let names: string[];
-  try {
-    names = readdirSync(dirname(final));
-  } catch {
-    return;
-  }
-  for (const name of names) {
-    const m = name.startsWith(prefix) ? tail.exec(name.slice(prefix.length)) : null;
-    if (!m || Number(m[1]) === process.pid || isProcessAlive(Number(m[1]))) continue;
-    rmSync(join(dirname(final), name), { recursive: true, force: true });
-  }
 }
 
 /** Decides the output paths and refuses ones that would overwrite or swallow the source. */
