@@ -122,6 +122,14 @@ test('distill --out DIR on a pipeline writes a distilled pipeline folder; --out 
     assert.deepEqual(readdirSync(pipeline, { recursive: true }).map(String).sort(), before);
     assert.equal(sha(join(pipeline, 'unet', 'model.onnx')), studentHash);
     assert.deepEqual(readdirSync(dir).sort(), ['digits-cond', 'distilled', 'run']);
+
+    // a resumed run (one more step) still ends in a pipeline folder, not the trainer's hidden model
+    rmSync(out, { recursive: true });
+    const resumed = run('--student', pipeline, '--resume', join(dir, 'run'), '--steps', '2', '--python', PYTHON, '--device', 'cpu');
+    assert.equal(resumed.status, 0, resumed.stderr.slice(-2000));
+    assert.match(resumed.stdout, /distilled pipeline: /);
+    assert.ok(existsSync(join(out, 'unet', 'model.onnx')) && existsSync(join(out, 'model_index.json')));
+    assert.deepEqual(readdirSync(dir).sort(), ['digits-cond', 'distilled', 'run']);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

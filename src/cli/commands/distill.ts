@@ -7,7 +7,7 @@ import { choiceFlag, intFlag, numFlag, repeatable } from '../flags';
 import { conditionInputFromSpec, conditionSpecFromFlags } from '../../core/pipeline/conditions';
 import { defaultTrainerRunDir, trainerConditions, trainerConditionsFile } from '../../core/distill/conditions';
 import { originalOfPruned } from '../../core/prune/record';
-import { assembleDistilledPipeline, planDistillOutput, type DistillOutputPlan } from '../../core/distill/output';
+import { assembleDistilledPipeline, planDistillOutput, planResumedOutput, type DistillOutputPlan } from '../../core/distill/output';
 
 interface DistillFlags {
   student: string;
@@ -85,7 +85,7 @@ export function register(program: Command): void {
     .requiredOption('--student <path>', 'pruned model: pipeline folder or .onnx')
     .option('--teacher <path>', 'original model (default: the original named in the student\'s prune record, else the unet/model.onnx of the student\'s pipeline)')
     .option('--steps <n>', 'optimizer steps')
-    .option('--lr <x>', 'AdamW learning rate (default 5e-5, as BK-SDM)')
+    .option('--lr <x>', 'AdamW peak learning rate (default 1e-3; BK-SDM at Stable Diffusion scale: 5e-5)')
     .option('--batch <n>', 'batch size per process')
     .option('--grad-accum <n>', 'gradient accumulation micro-steps')
     .option('--lambda-task <x>', 'weight of the denoising loss')
@@ -117,8 +117,9 @@ export function register(program: Command): void {
     .option('--json', 'print the trainer\'s JSON events as they come')
     .action(async (f: DistillFlags) => {
       const devices = intFlag('--devices', f.devices, 1) ?? 1;
-      // a pipeline student with --out DIR: a distilled pipeline folder (a resumed run keeps its first run's output)
-      const output: DistillOutputPlan = f.resume ? { kind: 'model', trainerOutput: f.out } : planDistillOutput(f.student, f.out);
+      // a pipeline student with --out DIR: a distilled pipeline folder (a resumed run keeps its first run's output,
+      // and a resumed pipeline run still ends in its folder)
+      const output: DistillOutputPlan = f.resume ? planResumedOutput(f.resume, f.out) : planDistillOutput(f.student, f.out);
       const choice = await findPython(f.python ? { explicit: { python: f.python, source: '--python' } } : {});
       const c = choice.check;
       console.error(`python: ${choice.python} (${choice.source}; Python ${c.python_version}, torch ${c.torch}, onnx ${c.onnx}, CUDA ${c.cuda_available ? (c.cuda_devices ?? []).join(', ') || 'yes' : 'no'})`);

@@ -4,7 +4,7 @@
 // writes its model beside DIR under a hidden name; only when it is done is the folder assembled in a
 // staging folder and renamed into place, so a failed or cancelled run leaves no half-made DIR.
 import { randomBytes } from 'node:crypto';
-import { constants, copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { constants, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { UserError } from '../errors';
 import { readModel } from '../onnx/reader';
@@ -41,6 +41,26 @@ export function planDistillOutput(student: string, out: string | undefined): Dis
   if (!statSync(dirname(folder), { throwIfNoEntry: false })?.isDirectory()) throw new UserError(`${folder}: the folder '${dirname(folder)}' does not exist`, folder);
   if (existsSync(folder)) throw new UserError(`${folder}: already exists; remove it or choose another --out`, folder);
   return { kind: 'pipeline', trainerOutput: trainerOutputFor(folder), folder, pipeline: src, studentModel: join(src, 'unet', 'model.onnx') };
+}
+
+/**
+ * What a resumed run writes: --out when given again, else what its first run planned — a pipeline run (its trainer
+ * output is trainerOutputFor(folder), as the run folder's config.json records) still ends in that pipeline folder.
+ */
+export function planResumedOutput(runDir: string, out: string | undefined): DistillOutputPlan {
+  if (out !== undefined) return { kind: 'model', trainerOutput: out };
+  let cfg: { output?: unknown; student?: unknown };
+  try {
+    cfg = JSON.parse(readFileSync(join(runDir, 'config.json'), 'utf8'));
+  } catch {
+    return { kind: 'model' }; // the trainer names what is wrong with the run folder
+  }
+  const output = typeof cfg.output === 'string' ? cfg.output : undefined;
+  const student = typeof cfg.student === 'string' ? cfg.student : undefined;
+  const m = output ? /^\.(.+)\.distill-unet\.onnx$/.exec(basename(output)) : null;
+  const pipeline = student && dirname(dirname(student));
+  if (!m || !output || !student || !pipeline || !isPipeline(pipeline)) return { kind: 'model' };
+  return { kind: 'pipeline', trainerOutput: output, folder: join(dirname(output), m[1]), pipeline, studentModel: student };
 }
 
 /** Copies (a reflink where the filesystem has them, never a hard link: the two folders must not share a file). */
