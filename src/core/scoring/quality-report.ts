@@ -144,14 +144,14 @@ function sampleStd(xs: number[]): number {
 const round = (x: number, d = 3) => Math.round(x * 10 ** d) / 10 ** d;
 
 /** The candidates ranked by one score formula, lowest first (non-finite last). */
-function rankedBy(f: ScoreFile, v: ScoreVariant): ScoredCandidate[] {
+function rankedBy(f: ScoreFile, v: ScoreVariant, path: string): ScoredCandidate[] {
   const key = (c: ScoredCandidate) => {
     const x = c.variants?.[v];
     return x === undefined || !Number.isFinite(x) ? Infinity : x;
   };
   const scored = f.candidates.filter((c) => c.status === 'scored' && (c.score !== null || c.nonFinite));
   if (v !== f.settings.variant && scored.some((c) => !c.variants)) {
-    throw new UserError(`score file has no per-formula terms (avg, std) for some candidates, so the ${v} ranking cannot be derived; score again`);
+    throw new UserError(`${path}: some candidates have no per-formula terms (avg, std), so the ${v} ranking cannot be derived; score again`, path);
   }
   return scored.sort((a, b) => key(a) - key(b) || (a.id < b.id ? -1 : 1));
 }
@@ -189,7 +189,7 @@ export async function runQualityReport(o: QualityReportOptions): Promise<Quality
       throw new UserError(`${scoresPath}: was computed for another version of ${target.modelPath}; score it again`, scoresPath);
     }
     const byId = new Map(prep.gated.map((c, i) => [c.id, { c, i }]));
-    const orderOf = (v: ScoreVariant) => rankedBy(scores, v).map((s) => byId.get(s.id)?.c).filter((c): c is Candidate => !!c);
+    const orderOf = (v: ScoreVariant) => rankedBy(scores, v, scoresPath).map((s) => byId.get(s.id)?.c).filter((c): c is Candidate => !!c);
     const order = orderOf(scores.settings.variant);
     const ks = asked.filter((k) => pickNonOverlapping(order, k).length >= k);
     const skippedKs = asked.filter((k) => !ks.includes(k));
