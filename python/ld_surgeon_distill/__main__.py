@@ -23,10 +23,10 @@ def parse(argv):
     p.add_argument("--no-export", dest="export", action="store_const", const=False, default=None,
                    help="do not export the best student")
     num = [("steps", int, "optimizer steps"), ("batch_size", int, "samples per process and micro-step"),
-           ("grad_accum", int, "micro-steps per optimizer step"), ("lr", float, "AdamW learning rate (BK-SDM: 5e-5)"),
+           ("grad_accum", int, "micro-steps per optimizer step"), ("lr", float, "AdamW peak learning rate (BK-SDM at SD scale: 5e-5)"),
            ("weight_decay", float, "AdamW weight decay"), ("adam_beta1", float, None), ("adam_beta2", float, None),
            ("max_grad_norm", float, "gradient clipping (0: off)"), ("warmup_steps", int, "linear LR warm-up"),
-           ("lambda_task", float, "weight of MSE(target, student)"), ("lambda_out", float, "weight of MSE(teacher, student)"),
+           ("lambda_task", float, "weight of MSE(target, student); BK-SDM: 1, worth it with --data"), ("lambda_out", float, "weight of MSE(teacher, student)"),
            ("lambda_feat", float, "weight of the stage feature MSEs"), ("ema_decay", float, "EMA of weights (0: off)"),
            ("seed", int, None), ("data_samples", int, "data-free: latents the teacher generates"),
            ("data_steps", int, "data-free: DDIM steps per generated latent"),
