@@ -9,7 +9,7 @@ with the same settings and seed; the pipeline's metric is recorded along the way
 
 /usr/bin/python3 bench/distill.py [--pipeline examples/digits-cond] [--student examples/digits-cond.pruned |
                                   --block up_blocks.2.attentions.0]
-                                  [--steps 300] [--eval-every 100] [--lr 3e-4] ...
+                                  [--steps 300] [--eval-every 100] [--lr X] ...
 """
 import argparse
 import json
@@ -95,10 +95,10 @@ def _after_norm(node, producers):
 def run(student, args, run_dir):
     cmd = [sys.executable, "-m", "ld_surgeon_distill", "--student", student, "--teacher", args.pipeline,
            "--run-dir", run_dir, "--steps", str(args.steps), "--batch-size", str(args.batch_size),
-           "--lr", str(args.lr), "--data-samples", str(args.data_samples), "--data-steps", str(args.data_steps),
+           "--data-samples", str(args.data_samples), "--data-steps", str(args.data_steps),
            "--eval-samples", str(args.eval_samples), "--eval-steps", str(args.eval_steps),
            "--eval-every", str(args.eval_every), "--checkpoint-every", "0", "--log-every", "10",
-           "--seed", str(args.seed), "--no-export"]
+           "--seed", str(args.seed), "--no-export"] + (["--lr", str(args.lr)] if args.lr is not None else [])
     env = dict(os.environ, PYTHONPATH=os.path.join(REPO, "python"))
     t0 = time.time()
     p = subprocess.run(cmd, env=env, capture_output=True, text=True)
@@ -123,8 +123,8 @@ def main():
     ap.add_argument("--block", default="up_blocks.2.attentions.0", help="without --student: the block to bypass")
     ap.add_argument("--steps", type=int, default=300)
     ap.add_argument("--eval-every", type=int, default=100)
-    ap.add_argument("--batch-size", type=int, default=8)
-    ap.add_argument("--lr", type=float, default=3e-4)
+    ap.add_argument("--batch-size", type=int, default=16)
+    ap.add_argument("--lr", type=float, default=None, help="default: the trainer's")
     ap.add_argument("--data-samples", type=int, default=64)
     ap.add_argument("--data-steps", type=int, default=10)
     ap.add_argument("--eval-samples", type=int, default=100)
