@@ -203,7 +203,7 @@ def main():
         pipeline, k = case.split(":")
         orig, pruned, rec = prepare(args.work, pipeline, int(k))
         cache = os.path.join(args.work, f"{pipeline}.data-{args.data_samples}-{args.data_steps}-{args.seed}.pt")
-        variants = [(c, pruned, "preserved") for c in args.configs.split(",")]
+        variants = [(c, pruned, "preserved") for c in args.configs.split(",") if c]
         if args.table3:
             from distill import reinitialize
             import onnx
