@@ -173,8 +173,45 @@ async function main(): Promise<void> {
   console.log(JSON.stringify({ bench: 'webview', runs, budget: BUDGET, machine: { cpus: cpus().length, loadavg1m: round(loadavg()[0]), cpuShare }, results }, null, 2));
 }
 
+/**
+ * Time to first paint at module level (the page's ld:first-paint measure, ms) of `index` in the dev
+ * harness, one fresh page per run, in headless Chromium: for other benchmarks (bench/xl.ts).
+ */
+export async function firstPaintOf(index: GraphIndex, runs: number): Promise<{ runs: number[]; layoutMs: number[] }> {
+  if (!existsSync(join(ROOT, 'dist/webview.js'))) throw new Error('dist/webview.js is missing: run npm run build first');
+  if (!existsSync(join(ROOT, 'test/e2e/node_modules/playwright-core'))) throw new Error('playwright-core is missing: run bash test/e2e/setup.sh');
+  const { chromium } = createRequire(join(ROOT, 'test/e2e/package.json'))('playwright-core');
+  await build({ entryPoints: [join(ROOT, 'webview-ui/dev/harness.ts')], outfile: join(ROOT, 'out/harness/harness.js'), bundle: true, format: 'iife', platform: 'browser', target: 'es2022', logLevel: 'warning' });
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--allow-file-access-from-files'],
+  });
+  const out = { runs: [] as number[], layoutMs: [] as number[] };
+  try {
+    for (let r = 0; r < runs; r++) {
+      const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+      const errors: string[] = [];
+      page.on('pageerror', (e: Error) => errors.push(e.message));
+      await page.addInitScript({ content: `window.__ldIndex = ${JSON.stringify(index)};` });
+      await page.goto(`${pathToFileURL(join(ROOT, 'webview-ui/dev/harness.html')).href}?scores=all`);
+      await page.waitForSelector('#app[data-ready="true"]', { timeout: 120_000 });
+      const m: { first: number; layout: number } = await page.evaluate(`(() => {
+        const d = (n) => performance.getEntriesByName(n, 'measure')[0].duration;
+        return { first: d('ld:first-paint'), layout: d('ld:layout') };
+      })()`);
+      if (errors.length) throw new Error(`page errors: ${errors.join('; ')}`);
+      out.runs.push(round(m.first));
+      out.layoutMs.push(round(m.layout));
+      await page.close();
+    }
+  } finally {
+    await browser.close();
+  }
+  return out;
+}
+
 /** CPU time a busy loop gets per second of wall time: 1 on an idle core, less when others compete. */
-function measureCpuShare(): number {
+export function measureCpuShare(): number {
   const c0 = process.cpuUsage();
   const t0 = performance.now();
   let x = 0;
@@ -184,7 +221,10 @@ function measureCpuShare(): number {
   return Math.round(((c.user + c.system) / 1000 / (performance.now() - t0)) * 100) / 100;
 }
 
-main().catch((e) => {
-  console.error(e instanceof Error ? e.message : e);
-  process.exit(1);
-});
+// bench/xl.ts imports this file for firstPaintOf: the benchmark itself runs only when started directly
+if (require.main === module) {
+  main().catch((e) => {
+    console.error(e instanceof Error ? e.message : e);
+    process.exit(1);
+  });
+}
