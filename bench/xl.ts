@@ -139,7 +139,7 @@ function pruneWrite(c: XlCase): unknown {
 function fullPrune(c: XlCase): unknown {
   const out = join(c.model, '..', `model.xl-bench-full.onnx`);
   try {
-    const r = timedCli(['prune', c.model, '--ops', c.blocks.join(','), '--ep', 'cpu', '--latency-seconds', '5', '--samples', '1', '--out', out, ...inputFlags(c.inputs)]);
+    const r = timedCli(['prune', c.model, '--ops', c.blocks.join(','), '--ep', 'cpu', '--latency-seconds', '5', '--samples', '2', '--out', out, ...inputFlags(c.inputs)]);
     return { wallMs: r.ms, peakRssMB: r.peakMB };
   } finally {
     for (const f of [out, `${out}.data`, out.replace(/\.onnx$/, '.prune.json')]) if (existsSync(f)) spawnSync('rm', ['-f', f]);

@@ -60,24 +60,33 @@ function rewrite(ed: GraphEditor, list: readonly Candidate[], gate: ((c: Candida
     const plan = c.modification!;
     const region = c.nodeIndices.map((i) => original[i]);
     const members = new Set<Node>(region);
+    // a block with several residual streams replaces each exit by its own stream's input (streams.ts)
+    const pairs = [{ target: plan.target, source: plan.source }, ...(plan.streams ?? [])];
+    const rewired = pairs.map((p) => ({ target: resolve(p.target), source: resolve(p.source) }));
+    for (const { target } of rewired) {
+      if (ed.graph.outputs.some((o) => o.name === target)) {
+        throw new UserError(`${ed.model.path || 'the model'}: candidate '${c.id}' would replace the graph output ${target}`, ed.model.path);
+      }
+    }
     const before = ed.graph.nodes.length;
-    const target = resolve(plan.target);
-    const source = resolve(plan.source);
-    if (ed.graph.outputs.some((o) => o.name === target)) {
-      throw new UserError(`${ed.model.path || 'the model'}: candidate '${c.id}' would replace the graph output ${target}`, ed.model.path);
-    }
-    let replacement = emitCandidateReplacement(ed, c, region, source);
-    if (gate) {
-      const scope = scopePrefix(region, c.id);
-      replacement = emitGate(ed, c, gate(c), replacement, target, scope);
-    }
+    const replacements = rewired.map(({ target, source }, k) => {
+      // the extra streams are identities (no steps): only the first pair has a planned replacement
+      let replacement = k === 0 ? emitCandidateReplacement(ed, c, region, source) : source;
+      if (gate) replacement = emitGate(ed, c, gate(c), replacement, target, scopePrefix(region, c.id));
+      return replacement;
+    });
     const own = new Set(ed.graph.nodes.slice(before));
     for (const n of ed.graph.nodes) {
       if (members.has(n) || own.has(n)) continue;
-      for (let i = 0; i < n.inputs.length; i++) if (n.inputs[i] === target) n.inputs[i] = replacement;
+      for (let i = 0; i < n.inputs.length; i++) {
+        const k = rewired.findIndex((p) => p.target === n.inputs[i]);
+        if (k >= 0) n.inputs[i] = replacements[k];
+      }
     }
-    current.set(target, replacement);
-    applied.push({ id: c.id, method: plan.method, target, replacement });
+    rewired.forEach(({ target }, k) => {
+      current.set(target, replacements[k]);
+      applied.push({ id: c.id, method: plan.method, target, replacement: replacements[k] });
+    });
   }
   return applied;
 }

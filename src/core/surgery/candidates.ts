@@ -9,6 +9,7 @@ import { subtreeNodes, walkModules, type ModelAnalysis, type ModuleNode } from '
 import type { Node } from '../onnx/types';
 import { planModification } from './modifications';
 import { findRegion } from './regions';
+import { findStreamRegion, planStreams } from './streams';
 import type { Candidate, CandidateKind, CandidateLevel, Granularity } from './types';
 
 export interface CandidateOptions {
@@ -85,7 +86,10 @@ function build(
   a: ModelAnalysis, id: string, level: CandidateLevel, kind: CandidateKind, scopeNodes: readonly Node[],
   shortcutNodes: readonly Node[] | undefined, index: ReadonlyMap<Node, number>,
 ): Candidate {
-  const r = findRegion(a, scopeNodes);
+  const single = findRegion(a, scopeNodes);
+  // a block with several residual streams (FLUX/SD3 double blocks) has one exit per stream
+  const multi = single.ok ? undefined : findStreamRegion(a, scopeNodes);
+  const r = multi?.ok ? { ok: true as const, region: multi.region } : multi ? { ok: false as const, reason: multi.reason, nodes: single.ok ? [] : single.nodes } : single;
   const nodes = r.ok ? r.region.nodes : r.nodes;
   const members = new Set(nodes);
   const compute = nodes.filter((n) => !a.noise.has(n));
@@ -120,7 +124,7 @@ function build(
   cand.exitShape = a.shapes.get(region.exit)?.shape;
   cand.exitElemType = a.shapes.get(region.exit)?.elemType;
   cand.entryShape = a.shapes.get(region.entry)?.shape;
-  const planned = planModification(a, region, kind, shortcutNodes);
+  const planned = multi?.ok ? { plan: planStreams(a, multi.streams) } : planModification(a, region, kind, shortcutNodes);
   if ('reason' in planned) {
     cand.reason = planned.reason;
     return cand;

@@ -51,6 +51,11 @@ export interface ModificationPlan {
   /** the value the replacement is (or is computed from) */
   source: string;
   steps: ReplacementStep[];
+  /**
+   * further exits of a block with several residual streams (FLUX/SD3 double blocks, see streams.ts),
+   * each replaced by its own stream's input; `target`/`source` is the first stream
+   */
+  streams?: { target: string; source: string }[];
   /** for skip-residual: the Add node (name) that is bypassed */
   bypassedNode?: string;
   /** one line saying what happens and why this replacement was chosen */
