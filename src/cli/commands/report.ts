@@ -4,9 +4,10 @@
 // (metrics/metric.json) when it has one, else the latent distance only, and says so. Scores the
 // pipeline first (quick preset) when it has no score file.
 import { existsSync, mkdirSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { writeFileAtomic } from '../../core/pipeline/output-files';
+import { defaultReportDir } from '../../core/prune/calibration';
 import { runScoreJob } from '../../core/scoring/job';
 import { runQualityReport } from '../../core/scoring/quality-report';
 import { renderQualityMarkdown } from '../../core/scoring/quality-report-format';
@@ -56,7 +57,7 @@ export function register(program: Command): void {
       const ep = choiceFlag('--ep', f.ep, EP_CHOICES);
       const n = intFlag('--n', f.n, 2)!;
       const folder = resolve(target.pipeline!);
-      const outDir = resolve(f.out ?? join(dirname(folder), `${basename(folder)}.report`));
+      const outDir = f.out ? resolve(f.out) : defaultReportDir(folder);
       const say = (line: string) => { if (!f.quiet) process.stderr.write(line + '\n'); };
       const abort = new AbortController();
       const onSigint = () => abort.abort();

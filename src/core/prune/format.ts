@@ -1,6 +1,7 @@
 // The prune summary for a terminal: what was removed (with its modification and score), the model
 // before → after (params, FLOPs, latency, file size, metric), the latent score and the checks.
 import { humanBytes, humanCount } from '../graph';
+import { describePredicted } from './predicted';
 import type { CheckStatus, PruneRecord } from './types';
 
 /** ✓ measured and passed, ✗ failed, – measured nothing (never a tick for a check that did not run) */
@@ -57,6 +58,7 @@ export function renderPruneSummary(r: PruneRecord): string {
   if (r.latents) {
     lines.push('', `latent score of the combined prune (${r.latents.variant}, ${r.latents.samples} samples): ${r.latents.identical ? '0 (identical latents)' : score(r.latents.score)}`);
   }
+  if (r.predicted) lines.push('', `predicted from the scores: ${describePredicted(r.predicted)}`);
   if (r.samples) lines.push('', `samples: ${r.samples.file} (top row: the original, bottom row: the pruned pipeline; the same ${r.samples.count} seeds and conditions)`);
   lines.push('', 'checks:');
   for (const c of r.checks) {

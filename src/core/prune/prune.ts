@@ -17,6 +17,7 @@ import { readScoreFile, readScoreFileIfPresent, type ScoreFile } from '../scorin
 import { defaultScoreFile, modelIdentity, resolveTarget, type ModelIdentity } from '../scoring/target';
 import { findCandidates, type Candidate } from '../surgery';
 import { buildPruned, type BuiltModel } from './build';
+import { predictForPrune } from './calibration';
 import { checkReread, checkShapes, checkStructure, checkWeights } from './checks';
 import { comparePipelines, compareModels, type CompareResult, type CompareSettings } from './compare';
 import { commit, discard, planOutput, recordPathFor, SAMPLES_FILE, stage } from './output';
@@ -217,6 +218,7 @@ export async function pruneModel(opts: PruneOptions, cb: PruneCallbacks = {}): P
         after: afterFigures,
         executionProvider: compared?.ep,
         latents: compared?.latents,
+        ...(scores.file ? { predicted: predictForPrune(chosenSavings, target.pipeline, scores.file.settings.variant) } : {}),
         metric: compared?.metric,
         latency: compared?.latency,
         ...(compared?.samplesPng && plan.finalPipeline ? { samples: { file: join(plan.finalPipeline, SAMPLES_FILE), count: compared.samplesPng.count } } : {}),

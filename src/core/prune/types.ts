@@ -5,6 +5,7 @@ import type { EpReport } from '../scoring/ep';
 import type { EpRequest } from '../scoring/settings';
 import type { ScoreVariant } from '../scoring/stats';
 import type { MetricResult } from '../pipeline/metrics';
+import type { PredictedDrop } from './predicted';
 import type { CandidateKind, CandidateLevel, ModificationMethod } from '../surgery/types';
 
 export const PRUNE_FORMAT = 'ld-surgeon.prune/1';
@@ -173,6 +174,8 @@ export interface PruneRecord {
   after: ModelFigures;
   executionProvider?: EpReport;
   latents?: LatentComparison;
+  /** the quality drop predicted from the scores before the prune (beside `latents` and `metric`, the measured ones) */
+  predicted?: PredictedDrop;
   metric?: { before: MetricResult; after: MetricResult };
   latency?: LatencyComparison;
   /** a pipeline prune: the first samples of the original and the pruned pipeline side by side, from the same seeds */
