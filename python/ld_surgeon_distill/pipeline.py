@@ -31,6 +31,23 @@ def _read_json(path: str) -> Dict:
         raise PipelineError(f"{path}: not valid JSON ({e})") from e
 
 
+def denoiser_folder(root: str) -> str:
+    """The folder of a pipeline's denoiser, decided as the extension's layout.ts denoiserFolderName decides it:
+    "transformer" when model_index.json names a transformer (diffusers' DiT/PixArt/SD3 exports) or only
+    transformer/model.onnx is there, else "unet"."""
+    if not os.path.isfile(os.path.join(root, "transformer", "model.onnx")):
+        return "unet"
+    if not os.path.isfile(os.path.join(root, "unet", "model.onnx")):
+        return "transformer"
+    try:
+        with open(os.path.join(root, "model_index.json")) as f:
+            index = json.load(f)
+    except (OSError, json.JSONDecodeError):
+        return "unet"
+    named = lambda k: isinstance(index.get(k), list) and bool(index[k]) and index[k][0] is not None
+    return "transformer" if named("transformer") and not named("unet") else "unet"
+
+
 def resolve_unet(path: str) -> Tuple[str, Optional[str]]:
     """A U-Net argument -> (unet .onnx file, pipeline root or None).
 
@@ -38,8 +55,9 @@ def resolve_unet(path: str) -> Tuple[str, Optional[str]]:
     the pipeline is the folder above the file's folder when that has model_index.json or scheduler/."""
     path = os.path.abspath(path)
     if os.path.isdir(path):
-        if os.path.isfile(os.path.join(path, "unet", "model.onnx")):
-            return os.path.join(path, "unet", "model.onnx"), path
+        denoiser = os.path.join(path, denoiser_folder(path), "model.onnx")
+        if os.path.isfile(denoiser):
+            return denoiser, path
         if os.path.isfile(os.path.join(path, "model.onnx")):
             path = os.path.join(path, "model.onnx")
         else:
@@ -92,7 +110,7 @@ class Pipeline:
 
     @property
     def unet(self) -> Optional[str]:
-        return self.file("unet", "model.onnx")
+        return self.file(denoiser_folder(self.root), "model.onnx")
 
     @property
     def vae_decoder(self) -> Optional[str]:

@@ -5,6 +5,7 @@ import type { Command } from 'commander';
 import { UserError } from '../../core/errors';
 import { analyzeModel, buildInspectReport, renderInspectText } from '../../core/graph';
 import { readModel } from '../../core/onnx/reader';
+import { denoiserModelPath } from '../../core/pipeline/layout';
 import { inputShapesFlag, intFlag, repeatable } from '../flags';
 
 /**
@@ -15,8 +16,8 @@ export function resolveModelPath(arg: string): string {
   const p = resolve(arg);
   if (existsSync(p) && statSync(p).isDirectory()) {
     if (!existsSync(join(p, 'model_index.json'))) throw new UserError(`${p}: is a folder without model_index.json; give an .onnx file or a pipeline folder`, p);
-    const unet = join(p, 'unet', 'model.onnx');
-    if (!existsSync(unet)) throw new UserError(`${p}: pipeline folder has no unet/model.onnx`, p);
+    const unet = denoiserModelPath(p);
+    if (!existsSync(unet)) throw new UserError(`${p}: pipeline folder has no unet/model.onnx (nor transformer/model.onnx)`, p);
     return unet;
   }
   return p;

@@ -10,13 +10,14 @@ import { UserError } from '../errors';
 import { readModel } from '../onnx/reader';
 import { modelFiles } from '../prune/output';
 import { removeStaleStaging } from '../work-dirs';
+import { denoiserFolderName, denoiserModelPath } from '../pipeline/layout';
 
 export type DistillOutputPlan =
   /** the trainer's own output rule (--out FILE.onnx or STUDENT.distilled.onnx) */
   | { kind: 'model'; trainerOutput?: string }
   | { kind: 'pipeline'; trainerOutput: string; folder: string; pipeline: string; studentModel: string };
 
-const isPipeline = (dir: string) => statSync(dir, { throwIfNoEntry: false })?.isDirectory() === true && existsSync(join(dir, 'unet', 'model.onnx'));
+const isPipeline = (dir: string) => statSync(dir, { throwIfNoEntry: false })?.isDirectory() === true && existsSync(denoiserModelPath(dir));
 
 function inside(child: string, parent: string): boolean {
   const rel = relative(parent, child);
@@ -40,7 +41,7 @@ export function planDistillOutput(student: string, out: string | undefined): Dis
   if (inside(src, folder)) throw new UserError(`${folder}: the output folder contains the student pipeline ${src}; choose another --out`, folder);
   if (!statSync(dirname(folder), { throwIfNoEntry: false })?.isDirectory()) throw new UserError(`${folder}: the folder '${dirname(folder)}' does not exist`, folder);
   if (existsSync(folder)) throw new UserError(`${folder}: already exists; remove it or choose another --out`, folder);
-  return { kind: 'pipeline', trainerOutput: trainerOutputFor(folder), folder, pipeline: src, studentModel: join(src, 'unet', 'model.onnx') };
+  return { kind: 'pipeline', trainerOutput: trainerOutputFor(folder), folder, pipeline: src, studentModel: denoiserModelPath(src) };
 }
 
 /**
@@ -91,7 +92,8 @@ export async function assembleDistilledPipeline(plan: Extract<DistillOutputPlan,
   if (existsSync(plan.folder)) throw new UserError(`${plan.folder}: appeared while distilling; the distilled U-Net stays at ${exported}`, plan.folder);
   removeStaleStaging(plan.folder);
   const staging = join(dirname(plan.folder), `.${basename(plan.folder)}.staging-${process.pid}-${randomBytes(4).toString('hex')}`);
-  const unet = join(plan.pipeline, 'unet');
+  const denoiser = denoiserFolderName(plan.pipeline);
+  const unet = join(plan.pipeline, denoiser);
   const skip = new Set(modelFiles(await readModel(plan.studentModel)).map((f) => resolve(f)));
   // score files, with a running score job's lock and temp files (model.ldscores.json.lock, ….json.<pid>.<hex>.tmp)
   for (const name of readdirSync(unet)) if (/\.ldscores(\..*)?\.json(\..+)?$/.test(name) || name.endsWith('.prune.json')) skip.add(join(unet, name));
@@ -99,11 +101,11 @@ export async function assembleDistilledPipeline(plan: Extract<DistillOutputPlan,
   skip.add(join(plan.pipeline, 'samples.png'));
   try {
     copyTree(plan.pipeline, staging, skip);
-    mkdirSync(join(staging, 'unet'), { recursive: true });
+    mkdirSync(join(staging, denoiser), { recursive: true });
     // the exported model names its external data file (if any) by its own file name: it moves along unchanged
     const data = readdirSync(dirname(exported)).filter((n) => n.startsWith(`${basename(exported)}.`) && !n.includes('.tmp'));
-    for (const n of data) renameSync(join(dirname(exported), n), join(staging, 'unet', n));
-    renameSync(exported, join(staging, 'unet', 'model.onnx'));
+    for (const n of data) renameSync(join(dirname(exported), n), join(staging, denoiser, n));
+    renameSync(exported, join(staging, denoiser, 'model.onnx'));
     renameSync(staging, plan.folder);
   } catch (e) {
     rmSync(staging, { recursive: true, force: true });

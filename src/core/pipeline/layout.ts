@@ -7,9 +7,27 @@ import { readSchedulerConfig, type SchedulerConfig } from './schedulers/config';
 import { readJson, readJsonIfExists } from './tokenizers/files';
 import { hasTokenizerFiles } from './tokenizers';
 
-/** The U-Net model a path names: an .onnx file itself, else a pipeline folder's unet/model.onnx. */
+/**
+ * The folder of a pipeline's denoiser, the one place that decides it: `transformer/` when the pipeline is a
+ * diffusion transformer (model_index.json names a `transformer` component, as diffusers' DiT, PixArt and SD3
+ * exports do, or only transformer/model.onnx is there), else `unet/`.
+ */
+export function denoiserFolderName(pipeline: string): 'unet' | 'transformer' {
+  const hasTransformer = file(join(pipeline, 'transformer', 'model.onnx'));
+  if (!hasTransformer) return 'unet';
+  if (!file(join(pipeline, 'unet', 'model.onnx'))) return 'transformer';
+  const index = readJsonIfExists(join(pipeline, 'model_index.json'));
+  return Array.isArray(index.transformer) && index.transformer[0] !== null && !(Array.isArray(index.unet) && index.unet[0] !== null) ? 'transformer' : 'unet';
+}
+
+/** A pipeline folder's denoiser model: <pipeline>/unet/model.onnx or <pipeline>/transformer/model.onnx. */
+export function denoiserModelPath(pipeline: string): string {
+  return join(pipeline, denoiserFolderName(pipeline), 'model.onnx');
+}
+
+/** The denoiser model a path names: an .onnx file itself, else a pipeline folder's denoiser. */
 export function modelFileOf(p: string): string {
-  return p.toLowerCase().endsWith('.onnx') ? p : join(p, 'unet', 'model.onnx');
+  return p.toLowerCase().endsWith('.onnx') ? p : denoiserModelPath(p);
 }
 
 /** ld-surgeon's own section of model_index.json (all optional). */
@@ -32,6 +50,7 @@ export interface PipelineLayout {
   modelIndexFile: string;
   modelIndex: Record<string, unknown>;
   ldSurgeon: LdSurgeonSection;
+  /** the denoiser: unet/model.onnx, or transformer/model.onnx for a diffusion transformer (denoiserFolderName) */
   unetPath: string;
   vaeDecoderPath: string;
   vaeEncoderPath?: string;
@@ -39,7 +58,7 @@ export interface PipelineLayout {
   tokenizerFolder?: string;
   schedulerConfigFile: string;
   schedulerConfig: SchedulerConfig;
-  /** unet/config.json (diffusers UNet2DConditionModel config), {} when absent */
+  /** the denoiser's config.json (unet/: UNet2DConditionModel's, transformer/: the transformer's), {} when absent */
   unetConfig: Record<string, unknown>;
   /** the VAE config (vae_decoder/config.json, else vae/config.json), {} when absent */
   vaeConfig: Record<string, unknown>;
@@ -93,7 +112,8 @@ export function readPipelineLayout(folderArg: string): PipelineLayout {
   };
   const optional = (rel: string) => (file(join(folder, rel)) ? join(folder, rel) : undefined);
 
-  const unetPath = need('unet/model.onnx', 'the denoising U-Net');
+  const denoiser = denoiserFolderName(folder);
+  const unetPath = need(`${denoiser}/model.onnx`, denoiser === 'unet' ? 'the denoising U-Net' : 'the denoising transformer');
   const vaeDecoderPath = need('vae_decoder/model.onnx', 'the VAE decoder that turns latents into samples');
   const schedulerConfigFile = need('scheduler/scheduler_config.json', 'the noise schedule the model was trained with');
   const textEncoderPath = optional('text_encoder/model.onnx');
@@ -121,7 +141,7 @@ export function readPipelineLayout(folderArg: string): PipelineLayout {
     tokenizerFolder,
     schedulerConfigFile,
     schedulerConfig: readSchedulerConfig(schedulerConfigFile),
-    unetConfig: readJsonIfExists(join(folder, 'unet', 'config.json')),
+    unetConfig: readJsonIfExists(join(folder, denoiser, 'config.json')),
     vaeConfig,
     scalingFactor,
     shiftFactor,

@@ -13,6 +13,7 @@ import { writeFileAtomic } from './output-files';
 import { compareQuality, type QualityResult } from './quality';
 import { QUALITY_FILE, QUALITY_FORMAT, type QualityRecord, type QualitySide } from './quality-record';
 import type { Progress } from './runner';
+import { denoiserModelPath } from './layout';
 
 export { QUALITY_FILE, QUALITY_FORMAT, readQualityRecord, renderQuality, qualitySummary } from './quality-record';
 export type { QualityRecord, QualitySide } from './quality-record';
@@ -42,7 +43,7 @@ function pipelineOf(arg: string, role: string): string {
 
 /** The original a pruned pipeline came from, by its record unet/model.prune.json; a clear error when there is none. */
 export function originalPipelineOf(pipeline: string): string {
-  const recordFile = recordPathFor(join(pipeline, 'unet', 'model.onnx'));
+  const recordFile = recordPathFor(denoiserModelPath(pipeline));
   const record = readPruneRecord(recordFile);
   if (!record) throw new UserError(`${pipeline}: has no prune record (${recordFile}), so its original is unknown; give --against ORIGINAL`, pipeline);
   const original = record.source.pipeline;

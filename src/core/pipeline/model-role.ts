@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { UserError } from '../errors';
-import { readPipelineLayout } from './layout';
+import { denoiserModelPath, readPipelineLayout } from './layout';
 
 export type ModelRole = 'denoiser' | 'vae-decoder' | 'vae-encoder' | 'text-encoder' | 'pipeline-part' | 'model';
 
@@ -53,7 +53,7 @@ export function requireDenoiser(file: string, action: string): void {
   if (r.role === 'denoiser' || r.role === 'model' || !r.pipeline) return;
   const part = r.role === 'pipeline-part' ? `the ${basename(dirname(resolve(file)))}/ part` : PART_NAMES[r.role];
   throw new UserError(
-    `${file}: this is ${part} of the pipeline ${r.pipeline}, not its denoiser; ${action} works on the U-Net (${join(r.pipeline, 'unet', 'model.onnx')})`,
+    `${file}: this is ${part} of the pipeline ${r.pipeline}, not its denoiser; ${action} works on the denoiser (${denoiserModelPath(r.pipeline)})`,
     file,
   );
 }

@@ -10,6 +10,7 @@ import type { Model } from '../onnx/types';
 import { forEachTensor } from '../onnx/walk';
 import { removeStaleStaging } from '../work-dirs';
 import type { ScoreTarget } from '../scoring/target';
+import { denoiserFolderName } from '../pipeline/layout';
 
 export interface OutputPlan {
   kind: 'model' | 'pipeline';
@@ -69,10 +70,11 @@ export function planOutput(target: ScoreTarget, source: Model, out: string | und
     if (existsSync(final) && !statSync(final).isDirectory()) throw new UserError(`${final}: exists and is not a folder`, final);
     removeStaleStaging(final);
     const staging = join(dirname(final), `.${basename(final)}.staging-${tag}`);
-    const stagedModel = join(staging, 'unet', 'model.onnx');
+    const d = denoiserFolderName(src);
+    const stagedModel = join(staging, d, 'model.onnx');
     return {
-      kind: 'pipeline', finalModel: join(final, 'unet', 'model.onnx'), finalPipeline: final, finalRecord: join(final, 'unet', 'model.prune.json'),
-      staging, stagedModel, stagedRecord: join(staging, 'unet', 'model.prune.json'), force,
+      kind: 'pipeline', finalModel: join(final, d, 'model.onnx'), finalPipeline: final, finalRecord: join(final, d, 'model.prune.json'),
+      staging, stagedModel, stagedRecord: join(staging, d, 'model.prune.json'), force,
     };
   }
   const src = target.modelPath;

@@ -5,6 +5,7 @@ import { createReadStream, existsSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { UserError } from '../errors';
 import type { Model } from '../onnx/types';
+import { denoiserModelPath } from '../pipeline/layout';
 
 export interface ScoreTarget {
   kind: 'pipeline' | 'model';
@@ -23,13 +24,13 @@ export function resolveTarget(arg: string): ScoreTarget {
   if (!existsSync(p)) throw new UserError(`${p}: does not exist`, p);
   if (statSync(p).isDirectory()) {
     if (!existsSync(join(p, 'model_index.json'))) throw new UserError(`${p}: is a folder without model_index.json; give an .onnx file or a pipeline folder`, p);
-    const unet = join(p, 'unet', 'model.onnx');
-    if (!existsSync(unet)) throw new UserError(`${p}: the pipeline folder has no unet/model.onnx`, p);
+    const unet = denoiserModelPath(p);
+    if (!existsSync(unet)) throw new UserError(`${p}: the pipeline folder has no unet/model.onnx (nor transformer/model.onnx)`, p);
     return { kind: 'pipeline', pipeline: p, modelPath: unet };
   }
   if (!p.endsWith('.onnx')) throw new UserError(`${p}: expected an .onnx model or a pipeline folder`, p);
   const folder = dirname(dirname(p));
-  if (basename(dirname(p)) === 'unet' && basename(p) === 'model.onnx' && existsSync(join(folder, 'model_index.json'))) {
+  if (basename(p) === 'model.onnx' && existsSync(join(folder, 'model_index.json')) && resolve(denoiserModelPath(folder)) === p) {
     return { kind: 'pipeline', pipeline: folder, modelPath: p };
   }
   return { kind: 'model', modelPath: p };

@@ -11,6 +11,7 @@ import { resolveTarget } from '../../core/scoring/target';
 import type { ToWebview } from '../../protocol/webview';
 import type { RunningJob } from '../jobs/jobRunner';
 import { argPath } from '../model/targets';
+import { denoiserModelPath } from '../../core/pipeline/layout';
 import { command, rel } from '../commands';
 import type { ExtensionServices } from '../services';
 import { measureJobRequest, qualityCard, type MeasureJobSpec } from './measureJob';
@@ -20,7 +21,7 @@ export interface MeasureWorkflow {
   disposables: vscode.Disposable[];
 }
 
-const unetOf = (pipeline: string) => path.join(pipeline, 'unet', 'model.onnx');
+const unetOf = (pipeline: string) => denoiserModelPath(pipeline);
 
 /** The original a pruned pipeline came from, by its prune record; undefined for one that was not pruned. */
 function originalOf(pipeline: string): string | undefined {

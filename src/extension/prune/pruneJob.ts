@@ -33,7 +33,7 @@ export function pruneOutput(input: string): PruneOutput {
     if (t.kind === 'pipeline') {
       const out = `${t.pipeline!.replace(/[\\/]+$/, '')}.pruned${suffix}`;
       if (existsSync(out)) continue;
-      const model = path.join(out, 'unet', 'model.onnx');
+      const model = path.join(out, path.basename(path.dirname(t.modelPath)), 'model.onnx');
       return { kind: 'pipeline', out, model, record: recordPathFor(model) };
     }
     const out = `${t.modelPath.replace(/\.onnx$/i, '')}.pruned${suffix}.onnx`;
