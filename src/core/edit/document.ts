@@ -135,7 +135,8 @@ export class EditableModel {
     const next: Snapshot = { model: out.model, edit, label: out.label, touched: out.touched, rejected };
     if (out.model !== cur.model) {
       await this.foldNew(out.model);
-      next.analysis = analyzeWithValues(out.model, this.folded, this.shapesFor(out.model));
+      // only the nodes downstream of the edit whose input shapes changed are re-inferred
+      next.analysis = analyzeWithValues(out.model, this.folded, this.shapesFor(out.model), undefined, before);
       checkEdited(before, next.analysis, out.label);
       // declared value_info shapes the edit contradicts (a changed stride) are corrected
       fixValueInfo(out.model.graph.valueInfo, next.analysis);

@@ -53,6 +53,8 @@ export interface ModelAnalysis {
    * keeps the symbols.
    */
   flopsAssumption: FlopsAssumption | null;
+  /** the shapes costs were counted from: `shapes` itself unless flopsAssumption fixed symbolic dims */
+  costShapes?: ShapeMap;
   tree: ModuleTree;
   params: ParamTensor[];
   /** module each parameter belongs to (lowest common module of its users) */
@@ -82,19 +84,24 @@ export async function analyzeModel(model: Model, options: AnalyzeOptions = {}): 
   return analyzeWithValues(model, values, options.inputShapes, configLatent);
 }
 
-/** The synchronous core of analyzeModel, for callers that already hold the folded tensor values. */
+/**
+ * The synchronous core of analyzeModel, for callers that already hold the folded tensor values.
+ * `previous`: the analysis of the model before an edit; the shape passes then re-infer only the
+ * nodes whose op or input facts changed (the result is the same as without it).
+ */
 export function analyzeWithValues(
   model: Model, tensorValues: ReadonlyMap<TensorData, number[]>, given?: Readonly<Record<string, readonly number[]>>, configLatent?: readonly number[],
+  previous?: ModelAnalysis,
 ): ModelAnalysis {
   const view = new GraphView(model.graph);
   assertAcyclic(model, view);
   const inputShapes = resolveInputShapes(model, view, given ?? {});
   const opset = model.opsetImports.find((o) => o.domain === '' || o.domain === 'ai.onnx')?.version;
-  const shapes = inferShapes(view, { inputShapes: inputShapesForPass(inputShapes), tensorValues, opset });
+  const shapes = inferShapes(view, { inputShapes: inputShapesForPass(inputShapes), tensorValues, opset, previous: previous?.shapes });
   const noise = classifyNoise(view);
   const tree = buildModuleTree(view, noise, shapes);
   const assumed = assumeInputShapes(inputShapes, configLatent);
-  const costShapes = assumed ? inferShapes(view, { inputShapes: assumed.inputs, tensorValues, opset }) : shapes;
+  const costShapes = assumed ? inferShapes(view, { inputShapes: assumed.inputs, tensorValues, opset, previous: previous?.costShapes }) : shapes;
   const cost = new Map<Node, NodeCost | null>();
   for (const n of view.nodes) cost.set(n, noise.has(n) ? { macs: 0, flops: 0 } : nodeCost(n, costShapes));
   const params = findParams(view, noise);
@@ -131,7 +138,7 @@ export function analyzeWithValues(
     return t;
   };
   roll(tree.root);
-  return { model, view, shapes, inputShapes, noise, cost, flopsAssumption: assumed ?? null, tree, params, paramModule, own, total };
+  return { model, view, shapes, inputShapes, noise, cost, flopsAssumption: assumed ?? null, costShapes, tree, params, paramModule, own, total };
 }
 
 function emptyStats(): ModuleStats {

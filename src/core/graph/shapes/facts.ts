@@ -23,6 +23,12 @@ export interface ShapeOptions {
   useDeclared?: boolean;
   /** version of the default ONNX domain (decides e.g. Resize's input layout); default 17 */
   opset?: number;
+  /**
+   * the result of this pass on the model before an edit: a node whose op, attributes and input
+   * facts are the same as then keeps its outputs without being inferred again, so after an edit
+   * only the nodes downstream of it whose inputs really changed are re-inferred
+   */
+  previous?: ShapeMap;
 }
 
 export type ShapeMap = Map<string, ValueFacts>;

@@ -21,10 +21,28 @@ export { broadcastShapes } from './elementwise';
 export { einsumLetters, einsumShape, matmulShape } from './linear';
 export { opHasShapeRule } from './rules';
 
+/** What each node's rule gave, kept per result so a later pass (options.previous) can reuse it. */
+interface Inferred {
+  node: Node;
+  /** the input facts it was inferred from (objects of that pass's map) */
+  inputs: (ValueFacts | undefined)[];
+  outputs: (ValueFacts | undefined)[];
+}
+const inferredBy = new WeakMap<ShapeMap, { opset: number; byNode: Map<string, Inferred> }>();
+
 /** Shapes (and small folded values) of every value in the graph. */
 export function inferShapes(view: GraphView, options: ShapeOptions = {}): ShapeMap {
   const g = view.graph;
   const facts: ShapeMap = new Map();
+  const opset = options.opset ?? 17;
+  const prevMap = options.previous;
+  const prev = prevMap && inferredBy.get(prevMap);
+  const reuse = prev?.opset === opset ? prev.byNode : undefined;
+  // An unchanged value keeps the previous pass's object, so "same inputs as before" is an identity check.
+  const put = (name: string, f: ValueFacts) => {
+    const p = prevMap?.get(name);
+    facts.set(name, p && sameFacts(p, f) ? p : f);
+  };
   const useDeclared = options.useDeclared !== false;
   const declared = new Map<string, ValueFacts>();
   if (useDeclared) {
@@ -37,14 +55,14 @@ export function inferShapes(view: GraphView, options: ShapeOptions = {}): ShapeM
 
   for (const t of g.initializers) {
     const value = tensorValue(t);
-    facts.set(t.name, { shape: [...t.dims], elemType: t.elemType, value: value && [...value] });
+    put(t.name, { shape: [...t.dims], elemType: t.elemType, value: value && [...value] });
   }
-  for (const s of g.sparseInitializers) facts.set(s.values.name, { shape: [...s.dims], elemType: s.values.elemType });
+  for (const s of g.sparseInitializers) put(s.values.name, { shape: [...s.dims], elemType: s.values.elemType });
   for (const v of g.inputs) {
     if (view.initializer(v.name)) continue; // a weight with a default: its initializer says it all
     const given = options.inputShapes?.[v.name];
     const f = factsFromType(v.type) ?? {};
-    facts.set(v.name, given ? { ...f, shape: [...given] } : f);
+    put(v.name, given ? { ...f, shape: [...given] } : f);
   }
 
   let order: readonly Node[];
@@ -53,24 +71,52 @@ export function inferShapes(view: GraphView, options: ShapeOptions = {}): ShapeM
   } catch {
     order = view.nodes; // a cyclic graph still gets shapes for what precedes the cycle
   }
-  const ctx: OpContext = { node: order[0], in: [], opset: options.opset ?? 17, tensorValue };
+  const byNode = new Map<string, Inferred>();
+  const ctx: OpContext = { node: order[0], in: [], opset, tensorValue };
   for (const node of order) {
-    ctx.node = node;
-    ctx.in = node.inputs.map((x) => (x ? facts.get(x) : undefined));
-    let out: (ValueFacts | undefined)[] = [];
-    try {
-      out = inferNode(ctx);
-    } catch {
-      out = []; // malformed attributes: leave this node's outputs unknown rather than fail the model
+    const inputs = node.inputs.map((x) => (x ? facts.get(x) : undefined));
+    const key = node.outputs.join('\u0000');
+    const was = reuse?.get(key);
+    let out: (ValueFacts | undefined)[];
+    if (was && sameComputation(was.node, node) && was.inputs.every((f, i) => f === inputs[i])) out = was.outputs;
+    else {
+      ctx.node = node;
+      ctx.in = inputs;
+      try {
+        const raw = inferNode(ctx);
+        out = node.outputs.map((_, i) => sanitize(raw[i]));
+      } catch {
+        out = []; // malformed attributes: leave this node's outputs unknown rather than fail the model
+      }
     }
+    byNode.set(key, { node, inputs, outputs: out });
     node.outputs.forEach((name, i) => {
       if (!name) return;
-      const inferred = sanitize(out[i]);
+      const inferred = out[i];
       const dec = declared.get(name);
-      facts.set(name, dec ? mergeFacts(inferred, dec) : inferred ?? {});
+      put(name, dec ? mergeFacts(inferred, dec) : inferred ?? {});
     });
   }
+  inferredBy.set(facts, { opset, byNode });
   return facts;
+}
+
+/** Same op, attributes and wiring; attribute objects are shared between edit snapshots until an edit replaces one. */
+function sameComputation(p: Node, q: Node): boolean {
+  return p === q || (p.opType === q.opType && p.domain === q.domain && p.inputs.length === q.inputs.length
+    && p.inputs.every((x, i) => x === q.inputs[i]) && p.attributes.length === q.attributes.length
+    && p.attributes.every((a, i) => a === q.attributes[i]));
+}
+
+function sameFacts(p: ValueFacts, q: ValueFacts): boolean {
+  return p.elemType === q.elemType && sameList(p.shape, q.shape) && sameList(p.value, q.value);
+}
+
+function sameList(p: readonly DimValue[] | undefined, q: readonly DimValue[] | undefined): boolean {
+  if (p === q) return true;
+  if (!p || !q || p.length !== q.length) return false;
+  for (let i = 0; i < p.length; i++) if (p[i] !== q[i]) return false;
+  return true;
 }
 
 /** The facts a declared TypeProto gives (tensor types only). */
