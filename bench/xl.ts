@@ -58,7 +58,8 @@ function cases(): XlCase[] {
   const sdxl = join(BENCH_MODELS, 'sdxl-unet', 'model.onnx');
   if (existsSync(sdxl)) {
     out.push({
-      name: 'sdxl-unet', model: sdxl, inputs: {},
+      name: 'sdxl-unet', model: sdxl,
+      inputs: { sample: [1, 4, 128, 128], timestep: [1], encoder_hidden_states: [1, 77, 2048], text_embeds: [1, 1280], time_ids: [1, 6] },
       blocks: [...range('down_blocks.2.attentions.0.transformer_blocks.', 10), ...range('down_blocks.2.attentions.1.transformer_blocks.', 10)],
     });
   }
@@ -172,7 +173,12 @@ async function main(): Promise<void> {
       webview = { firstPaintMs: { median: firstPaintMedian, runs: fp.runs, layoutMs: fp.layoutMs } };
     }
     process.stderr.write(`${c.name}: prune of ${c.blocks.length} blocks, write phase…\n`);
-    const write = pruneWrite(c);
+    let write: unknown;
+    try {
+      write = pruneWrite(c);
+    } catch (e) {
+      write = { error: e instanceof Error ? e.message : String(e) };
+    }
     const full = process.argv.includes('--full-prune') ? fullPrune(c) : 'skipped (--full-prune runs it: minutes, onnxruntime sessions of both models)';
     results.push({
       case: c.name, model: c.model, nodes: m.graph.nodes.length, weightBytes: weights, weightMB: mb(weights),
