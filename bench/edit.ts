@@ -3,6 +3,8 @@
 // edit (which also lists the candidates), a second edit (candidates already listed, as after the
 // worker's idle warm-up), undo right after it (it must not wait for a warm-up), redo, and the graph index the webview then re-draws from. Worker-side
 // milliseconds (what the edit itself costs) beside the host's round trip. Prints JSON.
+// analysisMs: per edit, the document's re-analysis of the edited model in this process, full (as
+// before the incremental shape pass) beside incremental (re-inferring only what the edit changed).
 // --baseline-worker W.js: the same steps on another model-worker bundle (an older commit's, built with
 // esbuild as scripts/build.mjs does), run by run beside dist/model-worker.js, medians side by side.
 //   npm run build && npx tsx bench/edit.ts [--model M.onnx] [--runs N] [--baseline-worker W.js]
@@ -10,7 +12,10 @@ import { existsSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { resolve } from 'node:path';
 import { sdModels } from './common';
-import { ModelWorker } from '../src/core/edit';
+import { EditableModel, ModelWorker, type ModelEdit } from '../src/core/edit';
+import { analyzeWithValues, readFoldValues } from '../src/core/graph';
+import { foldCandidates } from '../src/core/graph/analyze';
+import { perSampleInputShapes } from '../src/core/graph/input-shapes';
 
 const args = process.argv.slice(2);
 const opt = (name: string) => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
@@ -20,6 +25,35 @@ const BUDGET = { editMs: 200, undoMs: 100 };
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const r1 = (x: number) => Math.round(x * 10) / 10;
+
+const EDITS: [string, ModelEdit][] = [
+  ['bypass mid_block.attentions.0', { kind: 'bypass', module: 'mid_block.attentions.0' }],
+  ['bypass up_blocks.1.attentions.0', { kind: 'bypass', module: 'up_blocks.1.attentions.0' }],
+  ['rename a node', { kind: 'rename-node', node: '/conv_in/Conv', to: 'stem' }],
+];
+
+/** Full vs incremental re-analysis of each edited snapshot, medians over `runs`, in this process. */
+async function analysisSideBySide(): Promise<Record<string, { fullMs: number; incrementalMs: number }>> {
+  const doc = await EditableModel.open(model);
+  const times: Record<string, { full: number[]; incremental: number[] }> = {};
+  for (const [label, edit] of EDITS) {
+    const before = doc.analysis();
+    await doc.apply(edit);
+    const m = doc.model;
+    const folded = await readFoldValues(foldCandidates(m));
+    const shapes = perSampleInputShapes(m);
+    const t = (times[label] = { full: [] as number[], incremental: [] as number[] });
+    for (let run = 0; run < runs; run++) {
+      let t0 = performance.now();
+      analyzeWithValues(m, folded, shapes);
+      t.full.push(performance.now() - t0);
+      t0 = performance.now();
+      analyzeWithValues(m, folded, shapes, undefined, before);
+      t.incremental.push(performance.now() - t0);
+    }
+  }
+  return Object.fromEntries(Object.entries(times).map(([k, v]) => [k, { fullMs: r1(median(v.full)), incrementalMs: r1(median(v.incremental)) }]));
+}
 
 type Rows = Record<string, { workerMs: number[]; roundTripMs: number[] }>;
 
@@ -63,11 +97,13 @@ async function main() {
     if (baselineEntry) await measure(baselineEntry, baseRows);
     await measure(entry, rows);
   }
+  const analysisMs = await analysisSideBySide();
   const medians = (r: Rows) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, { workerMs: r1(median(v.workerMs)), roundTripMs: r1(median(v.roundTripMs)) }]));
   console.log(JSON.stringify({
     model, nodes, indexJsonBytes: indexBytes, runs, cpus: cpus().length, loadAverage1m: r1(loadavg()[0]), budget: BUDGET,
     ...(baselineEntry ? { baselineWorker: baselineEntry, baselineMedians: medians(baseRows) } : {}),
     medians: medians(rows),
+    analysisMs,
   }, null, 2));
 }
 
