@@ -14,6 +14,12 @@ import type { Candidate, CandidateKind, CandidateLevel, Granularity } from './ty
 
 export interface CandidateOptions {
   granularity?: Granularity;
+  /**
+   * Also offer slicing / zero-padding the channels of token features and vectors (rank 3 [B,N,C], rank 2 [B,C]).
+   * Off by default: a token's channels are not ordered by importance, so keeping "the first 96 of 256" or padding
+   * 96 to 384 with zeros changes what the tensor means; spatial feature maps [B,C,H,W] are always resampled.
+   */
+  tokenChannelEdits?: boolean;
 }
 
 const BLOCK_RULES: [RegExp, CandidateKind][] = [
@@ -41,9 +47,32 @@ function isDiffusersUnet(a: ModelAnalysis): boolean {
   return false;
 }
 
-function classify(m: ModuleNode, diffusers: boolean): { level: CandidateLevel; kind: CandidateKind } | undefined {
+/** A diffusion transformer as diffusers names it (DiT, PixArt, SD3, FLUX): top-level transformer_blocks.N. */
+function isDiffusersTransformer(a: ModelAnalysis): boolean {
+  for (const id of a.tree.byId.keys()) if (/^transformer_blocks\.\d+$/.test(id)) return true;
+  return false;
+}
+
+type Naming = 'unet' | 'transformer' | 'other';
+
+/**
+ * A transformer's candidates: whole blocks (identity on the token stream), attention and feed-forward inside a
+ * block (their residual branch contributes nothing), norms and projections; never a block's inner pieces
+ * (norm1.emb, ff.net.0), whose removal would change what a token's channels mean.
+ */
+function classifyTransformer(m: ModuleNode): { level: CandidateLevel; kind: CandidateKind } | undefined {
+  const name = localName(m);
+  if (/^(single_)?transformer_blocks\.\d+$/.test(m.id)) return { level: 'block', kind: 'transformer-block' };
+  if (!/^(single_)?transformer_blocks\.\d+\.[^.]+$/.test(m.id) && !/^(norm_out|proj_out)$/.test(m.id)) return undefined;
+  if (/^attn\d*$/.test(name)) return { level: 'layer', kind: 'attention' };
+  for (const [re, kind] of LAYER_RULES) if (re.test(name)) return { level: 'layer', kind };
+  return undefined;
+}
+
+function classify(m: ModuleNode, naming: Naming): { level: CandidateLevel; kind: CandidateKind } | undefined {
   if (!m.id) return undefined;
-  if (!diffusers) return { level: m.children.length ? 'block' : 'layer', kind: 'module' };
+  if (naming === 'other') return { level: m.children.length ? 'block' : 'layer', kind: 'module' };
+  if (naming === 'transformer') return classifyTransformer(m);
   const name = localName(m);
   for (const [re, kind] of BLOCK_RULES) if (re.test(name)) return { level: 'block', kind };
   if (/^transformer_blocks\.\d+$/.test(name)) {
@@ -70,21 +99,21 @@ export function findCandidates(a: ModelAnalysis, options: CandidateOptions = {})
   a.view.nodes.forEach((n, i) => index.set(n, i));
   const out: Candidate[] = [];
 
-  const diffusers = isDiffusersUnet(a);
+  const naming: Naming = isDiffusersUnet(a) ? 'unet' : isDiffusersTransformer(a) ? 'transformer' : 'other';
   walkModules(a.tree.root, (m) => {
-    const c = classify(m, diffusers);
+    const c = classify(m, naming);
     if (!c || !wanted(c.level, granularity)) return;
     const nodes = subtreeNodes(a.tree, m);
     if (!nodes.some((n) => !a.noise.has(n))) return;
     const shortcut = a.tree.byId.get(`${m.id}.conv_shortcut`);
-    out.push(build(a, m.id, c.level, c.kind, nodes, shortcut && subtreeNodes(a.tree, shortcut), index));
+    out.push(build(a, m.id, c.level, c.kind, nodes, shortcut && subtreeNodes(a.tree, shortcut), index, options.tokenChannelEdits === true));
   });
   return dedupe(out);
 }
 
 function build(
   a: ModelAnalysis, id: string, level: CandidateLevel, kind: CandidateKind, scopeNodes: readonly Node[],
-  shortcutNodes: readonly Node[] | undefined, index: ReadonlyMap<Node, number>,
+  shortcutNodes: readonly Node[] | undefined, index: ReadonlyMap<Node, number>, tokenChannelEdits: boolean,
 ): Candidate {
   const single = findRegion(a, scopeNodes);
   // a block with several residual streams (FLUX/SD3 double blocks) has one exit per stream
@@ -124,7 +153,7 @@ function build(
   cand.exitShape = a.shapes.get(region.exit)?.shape;
   cand.exitElemType = a.shapes.get(region.exit)?.elemType;
   cand.entryShape = a.shapes.get(region.entry)?.shape;
-  const planned = multi?.ok ? { plan: planStreams(a, multi.streams) } : planModification(a, region, kind, shortcutNodes);
+  const planned = multi?.ok ? { plan: planStreams(a, multi.streams) } : planModification(a, region, kind, shortcutNodes, tokenChannelEdits);
   if ('reason' in planned) {
     cand.reason = planned.reason;
     return cand;

@@ -5,7 +5,9 @@
 //   2. identity: input and output shapes are equal: the output is replaced by the input;
 //   3. shortcut: a ResNet whose channels change becomes its own 1×1 conv_shortcut projection;
 //   4. resample: slice / zero-pad the channels and average-pool (down) or nearest-up-sample (up) the
-//      spatial axes of the input to the output's shape.
+//      spatial axes of the input to the output's shape. Channel slicing/padding is for spatial feature maps
+//      [B,C,H,W] only unless asked for: a token's (or a vector's) channels have no order of importance, so
+//      "its first 96 of 256 channels" is a different tensor, not a cheaper version of the same one.
 // Every plan keeps the element type: a replacement of another type (a comparison's bool output
 // "replaced" by its float input) would make an invalid model, so the region is refused instead.
 // In-line layers (conv, norm, proj_in/out) skip step 1: their output feeding a residual Add (conv2,
@@ -129,7 +131,7 @@ function sliceNote(a: ModelAnalysis, entry: string, axis: number, size: number):
   return ' (of the concatenation with the skip connection)';
 }
 
-function planResample(a: ModelAnalysis, region: Region): ModificationPlan | string {
+function planResample(a: ModelAnalysis, region: Region, tokenChannelEdits: boolean): ModificationPlan | string {
   const inS = shapeOf(a, region.entry);
   const outS = shapeOf(a, region.exit);
   const shapes = `input ${fmt(inS)}, output ${fmt(outS)}`;
@@ -163,6 +165,9 @@ function planResample(a: ModelAnalysis, region: Region): ModificationPlan | stri
   }
   const cin = inS[axis] as number;
   const cout = outS[axis] as number;
+  if (cin !== cout && rank !== 4 && !tokenChannelEdits) {
+    return `its channels change (${shapes}) on ${rank === 3 ? 'token features' : 'a vector'}, where slicing or zero-padding channels changes what the tensor means (not offered unless token channel edits are asked for)`;
+  }
   // slice before resampling and pad after it: the resampling then touches the fewest channels
   if (cout < cin) {
     steps.push({ op: 'slice', axis, size: cout });
@@ -189,6 +194,7 @@ export function planModification(
   region: Region,
   kind: CandidateKind,
   shortcutNodes: readonly Node[] | undefined,
+  tokenChannelEdits = false,
 ): PlanResult {
   const members = new Set(region.nodes);
   if (a.view.isGraphOutput(region.exit)) return { reason: `its output ${region.exit} is a graph output` };
@@ -220,7 +226,7 @@ export function planModification(
       description: `channels change ${fmt(inS)} → ${fmt(outS)}: the block becomes its own 1×1 conv_shortcut projection`,
     });
   }
-  const r = planResample(a, region);
+  const r = planResample(a, region, tokenChannelEdits);
   if (typeof r === 'string') return { reason: r };
   return checked(a, r);
 }
