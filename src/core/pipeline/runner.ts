@@ -9,6 +9,7 @@ import type { Scheduler } from './schedulers/types';
 import { filledTensor, floatTensor, idsTensor, inputInfo, outputInfo, readFloat, type IoInfo } from './tensors';
 import { loadTokenizer, type Tokenizer } from './tokenizers';
 import { classify, readMetricSpec, scoreOutputs, type MetricResult, type MetricSpec } from './metrics';
+import { addTimeIds, encodeSdxlPrompts, sdxlParts, type AddedConditions } from './sdxl-conditions';
 
 export interface RunnerOptions {
   /** onnxruntime execution providers in preference order ('cpu', 'cuda', 'webgpu', 'dml', ...); default ['cpu'] */
@@ -42,6 +43,8 @@ export interface Conditioning {
   dim: number;
   /** [seqLen, dim]: the empty prompt's embedding; needed when guidance ≠ 1 */
   uncond?: Float32Array;
+  /** SDXL's pooled text embeddings, fed to a U-Net's `text_embeds` input (see sdxl-conditions.ts) */
+  added?: AddedConditions;
 }
 
 export interface Progress {
@@ -94,6 +97,9 @@ interface UnetIo {
   sample: IoInfo;
   timestep: IoInfo;
   encoderHiddenStates?: IoInfo;
+  /** SDXL's added conditions (addition_embed_type "text_time") */
+  textEmbeds?: IoInfo;
+  timeIds?: IoInfo;
   output: string;
   /** inputs the pipeline does not know how to fill (must come from extraUnetFeeds) */
   others: string[];
@@ -114,7 +120,9 @@ export function describeUnet(session: ort.InferenceSession, path: string): UnetI
   if (sample.shape && sample.shape.length !== 4) throw new UserError(`${path}: U-Net input '${sample.name}' has rank ${sample.shape.length}; expected [B, C, H, W]`, path);
   if (timestep.shape && timestep.shape.length > 1) throw new UserError(`${path}: U-Net input '${timestep.name}' must be a scalar or 1-D, its shape is [${timestep.shape}]`, path);
   const encoderHiddenStates = byName('encoder_hidden_states');
-  const known = new Set([sample.name, timestep.name, encoderHiddenStates?.name]);
+  const textEmbeds = byName('text_embeds');
+  const timeIds = byName('time_ids');
+  const known = new Set([sample.name, timestep.name, encoderHiddenStates?.name, textEmbeds?.name, timeIds?.name]);
   const outputs = outputInfo(session);
   const output = outputs.find((o) => o.name === 'out_sample')?.name ?? outputs[0]?.name;
   if (!output) throw new UserError(`${path}: the U-Net has no outputs`, path);
@@ -123,6 +131,8 @@ export function describeUnet(session: ort.InferenceSession, path: string): UnetI
     sample,
     timestep,
     encoderHiddenStates,
+    textEmbeds,
+    timeIds,
     output,
     others: inputs.filter((i) => !known.has(i.name)).map((i) => i.name),
     staticBatch: typeof b === 'number' ? b : undefined,
@@ -198,6 +208,13 @@ export class PipelineRunner {
     const p = this.layout.textEncoderPath;
     if (!p) return Promise.reject(new UserError(`${this.layout.folder}: text_encoder/model.onnx is missing (needed to encode prompts)`, this.layout.folder));
     return this.session('text_encoder', p);
+  }
+
+  /** SDXL's second text encoder (text_encoder_2/model.onnx). */
+  textEncoder2(): Promise<ort.InferenceSession> {
+    const parts = sdxlParts(this.layout);
+    if (!parts) return Promise.reject(new UserError(`${this.layout.folder}: text_encoder_2/model.onnx is missing (an SDXL pipeline needs it)`, this.layout.folder));
+    return this.session('text_encoder_2', parts.textEncoder2Path);
   }
 
   tokenizer(): Tokenizer {
@@ -305,6 +322,9 @@ export class PipelineRunner {
 
   /** Prompts → conditioning (with the unconditional row). */
   async encodePrompts(prompts: string[]): Promise<Conditioning> {
+    if (sdxlParts(this.layout)) {
+      return encodeSdxlPrompts(this.layout, { textEncoder: () => this.textEncoder(), textEncoder2: () => this.textEncoder2(), tokenizer: () => this.tokenizer() }, prompts, true);
+    }
     const tok = this.tokenizer();
     const rows = [...prompts.map((p) => tok.encode(p)), tok.encode('')];
     const { embeddings, seqLen, dim } = await this.encodeIds(rows);
@@ -339,6 +359,14 @@ export class PipelineRunner {
     if (!ehs && cond) throw new UserError(`${where}: the U-Net is unconditional (no encoder_hidden_states input); conditions cannot be used`);
     const guided = !!ehs && guidance !== 1;
     if (guided && !cond!.uncond) throw new UserError('classifier-free guidance (guidance ≠ 1) needs the unconditional (empty prompt) embedding: the pipeline needs a tokenizer and text encoder');
+    const takesAdded = io.textEmbeds ?? io.timeIds;
+    if (takesAdded && ehs && !cond?.added) {
+      throw new UserError(
+        sdxlParts(this.layout) || o.unet
+          ? `${where}: the U-Net takes '${takesAdded.name}' (SDXL's added conditions), which only prompts encoded through both text encoders give; token ids and embeddings .npy files carry no pooled text embedding`
+          : `${where}: the U-Net takes '${takesAdded.name}' (SDXL's added conditions), but ${this.layout.folder} has no text_encoder_2/ + tokenizer_2/ to make them`,
+      );
+    }
     if (ehs && cond) {
       const [, L, D] = ehs.shape ?? [];
       if ((typeof L === 'number' && L !== cond.seqLen) || (typeof D === 'number' && D !== cond.dim)) {
@@ -376,6 +404,7 @@ export class PipelineRunner {
           if (guided) ehsBuf.set(cond.uncond!, j * rowLen);
         }
       }
+      const added = io.textEmbeds || io.timeIds ? this.addedRows(io, cond!, shape, start, b, guided) : undefined;
       const eps = guided ? new Float32Array(b * per) : undefined;
       const stepNoise = new Float32Array(b * per);
       for (let si = 0; si < T; si++) {
@@ -389,7 +418,7 @@ export class PipelineRunner {
           unetIn.set(x, 0);
           unetIn.set(x, b * per);
         }
-        const out = await this.callUnet(unet, io, unetIn, rows, shape, t, ehsBuf, cond && [cond.seqLen, cond.dim], o.extraUnetFeeds, where);
+        const out = await this.callUnet(unet, io, unetIn, rows, shape, t, ehsBuf, cond && [cond.seqLen, cond.dim], o.extraUnetFeeds, where, added);
         let modelOut = out;
         if (guided) {
           const half = b * per;
@@ -489,6 +518,37 @@ export class PipelineRunner {
     return scoreOutputs(spec, await classify(spec, session, samples, shape), shape[0], labels);
   }
 
+  /**
+   * The `text_embeds` [rows, P] and `time_ids` [rows, 6] of one batch, rows ordered like encoder_hidden_states
+   * (unconditional half first under guidance); time_ids are the same for both halves, as diffusers repeats them.
+   */
+  private addedRows(io: UnetIo, cond: Conditioning, shape: number[], start: number, b: number, guided: boolean): Record<string, ort.Tensor> {
+    const rows = guided ? 2 * b : b;
+    const feeds: Record<string, ort.Tensor> = {};
+    const a = cond.added!;
+    if (io.textEmbeds) {
+      const P = a.pooledDim;
+      const fixedP = io.textEmbeds.shape?.[1];
+      if (typeof fixedP === 'number' && fixedP !== P) throw new UserError(`${this.unetPath}: text_embeds must be [B, ${fixedP}], the pooled text embeddings are [${cond.count}, ${P}]`);
+      if (guided && !a.uncondTextEmbeds) throw new UserError('classifier-free guidance needs the negative pooled text embedding (encode the prompts with guidance)');
+      const buf = new Float32Array(rows * P);
+      const off = guided ? b * P : 0;
+      for (let j = 0; j < b; j++) {
+        const k = (start + j) % cond.count;
+        buf.set(a.textEmbeds.subarray(k * P, (k + 1) * P), off + j * P);
+        if (guided) buf.set(a.uncondTextEmbeds!, j * P);
+      }
+      feeds[io.textEmbeds.name] = floatTensor(io.textEmbeds.type, buf, [rows, P], `${this.unetPath} input '${io.textEmbeds.name}'`);
+    }
+    if (io.timeIds) {
+      const ids = addTimeIds(this.layout, shape);
+      const buf = new Float32Array(rows * ids.length);
+      for (let r = 0; r < rows; r++) buf.set(ids, r * ids.length);
+      feeds[io.timeIds.name] = floatTensor(io.timeIds.type, buf, [rows, ids.length], `${this.unetPath} input '${io.timeIds.name}'`);
+    }
+    return feeds;
+  }
+
   /** Releases every session this runner created. */
   async release(): Promise<void> {
     const all = [...this.sessions.values()];
@@ -514,17 +574,20 @@ export class PipelineRunner {
     ehsDims: [number, number] | undefined,
     extra: Record<string, ort.Tensor> | undefined,
     where: string,
+    /** per-row feeds (SDXL's text_embeds, time_ids): split with the rows when the export's batch is fixed */
+    perRow?: Record<string, ort.Tensor>,
   ): Promise<Float32Array> {
     const per = shape[0] * shape[1] * shape[2];
     const chunk = io.staticBatch ?? rows;
     const ehsRow = ehsBuf ? ehsBuf.length / rows : 0;
-    const run = async (x: Float32Array, count: number, e?: Float32Array): Promise<Float32Array> => {
+    const run = async (x: Float32Array, count: number, e?: Float32Array, rowFeeds?: Record<string, ort.Tensor>): Promise<Float32Array> => {
       const tsShape = io.timestep.shape;
       const tsDims = !tsShape || tsShape.length === 0 ? [] : tsShape[0] === 1 ? [1] : [count];
       const feeds: Record<string, ort.Tensor> = {
         ...extra,
         [io.sample.name]: floatTensor(io.sample.type, x, [count, ...shape], `${where} input '${io.sample.name}'`),
         [io.timestep.name]: filledTensor(io.timestep.type, t, tsDims, `${where} input '${io.timestep.name}'`),
+        ...rowFeeds,
       };
       if (io.encoderHiddenStates && e) {
         const ehsName = io.encoderHiddenStates.name;
@@ -537,7 +600,7 @@ export class PipelineRunner {
       }
       return data;
     };
-    if (chunk === rows) return run(input, rows, ehsBuf);
+    if (chunk === rows) return run(input, rows, ehsBuf, perRow);
     const result = new Float32Array(rows * per);
     const xs = new Float32Array(chunk * per);
     const es = ehsBuf ? new Float32Array(chunk * ehsRow) : undefined;
@@ -548,7 +611,19 @@ export class PipelineRunner {
         xs.set(input.subarray(src * per, (src + 1) * per), j * per);
         if (es) es.set(ehsBuf!.subarray(src * ehsRow, (src + 1) * ehsRow), j * ehsRow);
       }
-      const out = await run(xs, chunk, es);
+      const rowFeeds: Record<string, ort.Tensor> = {};
+      for (const [name, tensor] of Object.entries(perRow ?? {})) {
+        // float32 or float16 (Uint16Array) data: copied row by row whatever the element type
+        const all = tensor.data as Float32Array | Uint16Array;
+        const w = all.length / rows;
+        const part = all instanceof Uint16Array ? new Uint16Array(chunk * w) : new Float32Array(chunk * w);
+        for (let j = 0; j < chunk; j++) {
+          const src = s + Math.min(j, c - 1);
+          part.set(all.subarray(src * w, (src + 1) * w), j * w);
+        }
+        rowFeeds[name] = new ort.Tensor(tensor.type as 'float32', part as Float32Array, [chunk, w]);
+      }
+      const out = await run(xs, chunk, es, rowFeeds);
       result.set(out.subarray(0, c * per), s * per);
     }
     return result;
