@@ -272,3 +272,49 @@ test('Measure quality on the prune result card: the host is asked for the pruned
   assert.deepEqual(problems, []);
   await page.close();
 });
+
+test('predicted quality drop: the accepted set\'s latent score and calibrated FID update as a prune is rejected; after Apply the card shows predicted vs measured', { skip: missing ? `needs ${missing}` : false }, async () => {
+  await open('scores=stream&calibration=fit');
+  await until<string>(`document.querySelector('.status-text')?.textContent ?? ''`, (t) => / scored$/.test(t), 'scoring to finish', 30_000);
+  const predicted = async () => {
+    const latent = parseFloat((await read<string>(`document.querySelector('.predicted-drop .predicted-latent').textContent`)).replace('latent score ', ''));
+    const fid = parseFloat((await read<string>(`document.querySelector('.predicted-drop .predicted-metric').textContent`)).replace('FID ', '').replace('−', '-'));
+    return { latent, fid };
+  };
+  const first = await predicted();
+  assert.ok(first.latent > 0, `latent score ${first.latent}`);
+  // the harness's report.json fit: 25 FID per latent-score unit
+  assert.ok(Math.abs(first.fid - 25 * first.latent) <= 0.002 + 0.01 * first.fid, `FID ${first.fid} for latent ${first.latent}`);
+  assert.match(await read<string>(`document.querySelector('.predicted-drop').textContent`), /fit through the origin, n=12, ρ 0\.81/);
+  // reject the highest-scored accepted candidate: both numbers drop
+  await page.locator('.cand-row input:checked:not(:disabled)').last().click();
+  const second = await until<{ latent: number; fid: number }>(`(() => { const l = document.querySelector('.predicted-drop .predicted-latent')?.textContent ?? ''; const m = document.querySelector('.predicted-drop .predicted-metric')?.textContent ?? ''; return { latent: parseFloat(l.replace('latent score ', '')), fid: parseFloat(m.replace('FID ', '').replace('−', '-')) }; })()`, (v) => v.latent < first.latent, 'the prediction to follow the rejection');
+  assert.ok(second.fid < first.fid, `FID ${second.fid} after rejecting, was ${first.fid}`);
+  await page.click('.sticky-actions .btn-primary');
+  await page.waitForSelector('.result-card.ok .predicted-vs-measured', { timeout: 10_000 });
+  const rows = await read<string[][]>(`[...document.querySelectorAll('.predicted-vs-measured tr')].map((tr) => [...tr.children].map((c) => c.textContent))`);
+  assert.deepEqual(rows[0], ['', 'predicted', 'measured']);
+  assert.equal(rows[1][0], 'latent score');
+  assert.ok(Math.abs(parseFloat(rows[1][1]) - second.latent) <= 1e-3 * Math.max(1, second.latent), `predicted latent ${rows[1][1]}`);
+  assert.equal(rows[1][2], '0.213 (combined)');
+  assert.equal(rows[2][0], 'FID');
+  assert.match(rows[2][1], /^\+\d+\.\d{3} \(fit n=12, ρ 0\.81\)$/);
+  assert.equal(rows[2][2], '+1.500 (n=16, indicative)');
+  // Measure quality adds quality.json's drop beside the check's
+  await page.click('.result-card [data-focus-id="measure"]');
+  await until<string>(`document.querySelector('.predicted-vs-measured')?.textContent ?? ''`, (t) => t.includes('quality.json'), 'quality.json in the comparison');
+  assert.match(await read<string>(`document.querySelector('.predicted-vs-measured').textContent`), /\+1\.500 \(n=16, indicative\) · \+1\.360 \(quality\.json, n=200\)/);
+  assert.deepEqual(problems, []);
+  await page.close();
+});
+
+test('without a calibration the prunes panel says the prediction is in latent units and how to get a metric', { skip: missing ? `needs ${missing}` : false }, async () => {
+  await open('scores=stream');
+  await until<string>(`document.querySelector('.status-text')?.textContent ?? ''`, (t) => / scored$/.test(t), 'scoring to finish', 30_000);
+  const text = await read<string>(`document.querySelector('.predicted-drop').textContent`);
+  assert.match(text, /latent score \d/);
+  assert.match(text, /latent units only; run ld-surgeon report for a metric prediction/);
+  assert.equal(await read<number>(`document.querySelectorAll('.predicted-drop .predicted-metric').length`), 0);
+  assert.deepEqual(problems, []);
+  await page.close();
+});

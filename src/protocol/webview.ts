@@ -78,6 +78,21 @@ export interface SelectionBudget {
 // ---------------------------------------------------------------------------------------------
 // Host → webview
 
+/** The quality drop predicted for a prune set: latent-score units always, the metric when calibrated. */
+export interface PredictedCard {
+  /** sum of the set's scores (latent-score units, what LD-Pruner ranks by) */
+  latentScore: number;
+  metric?: { name: string; drop: number; n: number; rho: number };
+  /** why there is no metric prediction */
+  note?: string;
+}
+
+/** What the prune's own checks measured, beside the prediction: the combined latent score and the metric at the check's n. */
+export interface MeasuredCard {
+  latentScore?: number;
+  metric?: { name: string; before: number; after: number; n: number; indicative?: boolean };
+}
+
 export type ToWebview =
   | {
       type: 'init';
@@ -93,6 +108,8 @@ export type ToWebview =
   | { type: 'scores'; results: CandidateResult[]; reset?: boolean }
   | { type: 'scoringState'; state: ScoringPhase; done?: number; total?: number; message?: string }
   | { type: 'weightStats'; requestId: number; tensorName: string; stats?: WeightStats; error?: string }
+  /** the pipeline's calibration (ld-surgeon report): metric drop per latent-score unit; `note` says where from or why none */
+  | { type: 'calibration'; fit?: { metric: string; slope: number; n: number; rho: number; source: string }; note: string }
   | {
       type: 'pruneResult';
       ok: boolean;
@@ -111,6 +128,9 @@ export type ToWebview =
       outputPipeline?: string;
       /** its quality.json, once measured */
       quality?: QualityCard;
+      /** the drop predicted from the scores before the prune, and what the prune's checks measured */
+      predicted?: PredictedCard;
+      measured?: MeasuredCard;
       error?: string;
     }
   | { type: 'pruneState'; state: 'running' | 'cancelled'; message?: string }
@@ -197,6 +217,9 @@ const toWebviewChecks: Record<ToWebviewType, Check> = {
   weightStats: (m) =>
     need(isNum(m.requestId), 'weightStats.requestId must be a number') ??
     need(m.stats !== undefined || isStr(m.error), 'weightStats needs stats or error'),
+  calibration: (m) =>
+    need(isStr(m.note), 'calibration.note must be a string') ??
+    need(m.fit === undefined || (typeof m.fit === 'object' && !!m.fit && isNum((m.fit as { slope?: unknown }).slope)), 'calibration.fit needs a numeric slope'),
   pruneResult: (m) =>
     need(Array.isArray(m.checks), 'pruneResult.checks must be an array') ??
     need(isStrArray(m.removedIds), 'pruneResult.removedIds must be strings') ??

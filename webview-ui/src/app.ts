@@ -21,7 +21,7 @@ import { button, clear, h } from './view/dom';
 import { GraphCanvas } from './view/graphView';
 import { Inspector, type InspectTarget } from './view/inspector';
 import { Legend } from './view/legend';
-import { PrunesPanel, type PruneResultMsg } from './view/prunesPanel';
+import { PrunesPanel, type CalibrationMsg, type PruneResultMsg } from './view/prunesPanel';
 import { Toolbar } from './view/toolbar';
 import { Tooltip } from './view/tooltip';
 
@@ -60,6 +60,7 @@ export class App {
   private showRemoved = true;
   private distill: { state: string; message?: string; outputPath?: string } | undefined;
   private measuring: { state: string; message?: string } | undefined;
+  private calibration: CalibrationMsg | undefined;
   private modelCheck: { msg: Extract<ToWebview, { type: 'modelCheck' }>; stale: boolean } | undefined;
   private stats = new RequestTracker<WeightStats>(120_000);
   private engine = new LayoutEngine();
@@ -114,6 +115,9 @@ export class App {
       case 'modelCheck':
         // an edit made while the check ran: its result is of the model before that edit
         this.modelCheck = { msg, stale: msg.state === 'done' && this.modelCheck?.msg.state === 'running' && this.modelCheck.stale };
+        return this.queuePanels();
+      case 'calibration':
+        this.calibration = { fit: msg.fit, note: msg.note };
         return this.queuePanels();
       case 'pruneState':
         this.pruning = msg.state === 'running';
@@ -503,6 +507,7 @@ export class App {
       distill: this.distill,
       measuring: this.measuring,
       modelCheck: this.modelCheck,
+      calibration: this.calibration,
     });
     this.inspector.refresh();
   }

@@ -5,7 +5,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { UserError } from '../errors';
 import { QUALITY_REPORT_SCHEMA } from '../scoring/quality-report';
-import { predictDrop, type Calibration, type PredictedDrop } from './predicted';
+import { predictDrop, UNCALIBRATED_NOTE, type Calibration, type CalibrationFit, type PredictedDrop } from './predicted';
 
 /** The folder `ld-surgeon report PIPELINE` writes to unless told otherwise. */
 export function defaultReportDir(pipeline: string): string {
@@ -51,24 +51,36 @@ export function pipelineCalibration(pipeline: string): Calibration | undefined {
 }
 
 /**
- * The predicted drop a prune records: `removed` with their scores, calibrated by the pipeline's
- * report.json when there is one whose scores use the same formula. A report that cannot be used is
- * said in the note rather than failing the prune (the prediction is advice; the checks are the proof).
+ * The calibration a prune of `pipeline` ranked by `scoreVariant` can use, or why there is none usable
+ * (no report, fitted on another score formula, a broken report.json). Never throws: the prediction
+ * is advice, so a bad report is said in the note rather than failing the prune or the view.
  */
-export function predictForPrune(removed: readonly { id: string; score: number | null }[], pipeline: string | undefined, scoreVariant: string | undefined): PredictedDrop {
-  let calibration: Calibration | undefined;
-  let problem: string | undefined;
-  if (pipeline) {
-    try {
-      calibration = pipelineCalibration(pipeline);
-      if (calibration && scoreVariant && calibration.variant && calibration.variant !== scoreVariant) {
-        problem = `latent units only: ${calibration.source} was fitted on ${calibration.variant} scores, this prune ranked by ${scoreVariant}; run ld-surgeon report again`;
-        calibration = undefined;
-      }
-    } catch (e) {
-      problem = `latent units only: ${(e as Error).message}`;
+export function usableCalibration(pipeline: string | undefined, scoreVariant: string | undefined): { calibration?: Calibration; problem?: string } {
+  if (!pipeline) return {};
+  try {
+    const calibration = pipelineCalibration(pipeline);
+    if (calibration && scoreVariant && calibration.variant && calibration.variant !== scoreVariant) {
+      return { problem: `latent units only: ${calibration.source} was fitted on ${calibration.variant} scores, this prune ranked by ${scoreVariant}; run ld-surgeon report again` };
     }
+    return { calibration };
+  } catch (e) {
+    return { problem: `latent units only: ${(e as Error).message}` };
   }
+}
+
+/** The fit the graph view multiplies the accepted set's score sum by, or the note it shows instead. */
+export function calibrationForView(pipeline: string | undefined, scoreVariant: string | undefined): { fit?: CalibrationFit & { metric: string; source: string }; note: string } {
+  const { calibration, problem } = usableCalibration(pipeline, scoreVariant);
+  const p = predictDrop([{ id: 'unit', score: 1 }], ['unit'], calibration);
+  if (problem) return { note: problem };
+  if (!p.metric) return { note: p.note ?? UNCALIBRATED_NOTE };
+  const { slope, n, rho, name, source } = p.metric;
+  return { fit: { slope, n, rho, metric: name, source }, note: `fit through the origin over ${n} single-candidate drops in ${source}` };
+}
+
+/** The predicted drop a prune records: `removed` with their scores, calibrated by the pipeline's report.json when usable. */
+export function predictForPrune(removed: readonly { id: string; score: number | null }[], pipeline: string | undefined, scoreVariant: string | undefined): PredictedDrop {
+  const { calibration, problem } = usableCalibration(pipeline, scoreVariant);
   const p = predictDrop(removed, removed.map((c) => c.id), calibration);
   if (problem) p.note = problem;
   return p;

@@ -10,4 +10,4 @@ export { readPruneRecord } from './record';
 export { recordPathFor } from './output';
 export { renderPruneSummary } from './format';
 export { predictDrop, fitThroughOrigin, describePredicted, UNCALIBRATED_NOTE, type PredictedDrop, type Calibration, type CalibrationPoint, type CalibrationFit } from './predicted';
-export { readCalibration, pipelineCalibration, defaultReportDir, predictForPrune } from './calibration';
+export { readCalibration, pipelineCalibration, defaultReportDir, predictForPrune, usableCalibration, calibrationForView } from './calibration';

@@ -10,6 +10,9 @@ import { openNode } from './nodeDocument';
 import { pathInsideRoots } from './webviewPaths';
 import { partialScores } from '../prune/partialScores';
 import { findTensor, tensorStats } from '../../core/graph/tensor-stats';
+import { calibrationForView } from '../../core/prune/calibration';
+import { readScoreFileIfPresent } from '../../core/scoring/score-file';
+import { defaultScoreFile, resolveTarget } from '../../core/scoring/target';
 
 export function graphActions(models: ModelService, score: Pick<ScoreWorkflow, 'runningFor'>): GraphActions {
   return {
@@ -44,9 +47,21 @@ export function graphActions(models: ModelService, score: Pick<ScoreWorkflow, 'r
       const out: ToWebview[] = [];
       const running = score.runningFor(modelPath);
       if (running) out.push({ type: 'scoringState', state: 'running', message: running.status.progressMessage });
+      out.push({ type: 'calibration', ...viewCalibration(modelPath) });
       return out;
     },
   };
+}
+
+/** The pipeline's report.json fit for the prunes panel's live prediction (read when the graph opens). */
+function viewCalibration(modelPath: string): ReturnType<typeof calibrationForView> {
+  try {
+    const target = resolveTarget(modelPath);
+    const variant = readScoreFileIfPresent(defaultScoreFile(modelPath))?.settings.variant;
+    return calibrationForView(target.pipeline, variant);
+  } catch (e) {
+    return { note: `latent units only: ${(e as Error).message}` };
+  }
 }
 
 /** true: go ahead (complete scores, or the user accepted partial ones). */

@@ -2,7 +2,8 @@
 // prune runs as a job; its record goes back to the graph, and the pruned model opens.
 import * as vscode from 'vscode';
 import { existsSync } from 'node:fs';
-import type { ToWebview } from '../../protocol/webview';
+import type { MeasuredCard, PredictedCard, ToWebview } from '../../protocol/webview';
+import type { PredictedDrop } from '../../core/prune/predicted';
 import type { PruneRecord } from '../../core/prune/types';
 import type { EpRequest } from '../../core/scoring/settings';
 import { resolveTarget } from '../../core/scoring/target';
@@ -21,6 +22,18 @@ export interface PruneWorkflow {
   /** prunes `spec.ids` out of `spec.input`; resolves once the job has started */
   start(spec: PruneJobSpec): Promise<{ job: RunningJob; outputModel: string }>;
   disposables: vscode.Disposable[];
+}
+
+function predictedCard(p: PredictedDrop): PredictedCard {
+  return { latentScore: p.latentScore, ...(p.metric ? { metric: { name: p.metric.name, drop: p.metric.drop, n: p.metric.n, rho: p.metric.rho } } : {}), ...(p.note ? { note: p.note } : {}) };
+}
+
+function measuredCard(r: PruneRecord): MeasuredCard {
+  const m = r.metric;
+  return {
+    ...(r.latents ? { latentScore: r.latents.identical ? 0 : r.latents.score } : {}),
+    ...(m ? { metric: { name: m.before.metric, before: m.before.value, after: m.after.value, n: m.before.n, ...(m.before.indicative || m.after.indicative ? { indicative: true } : {}) } } : {}),
+  };
 }
 
 export function pruneWorkflow(d: ExtensionServices): PruneWorkflow {
@@ -45,6 +58,8 @@ export function pruneWorkflow(d: ExtensionServices): PruneWorkflow {
       samples: ok && record?.samples ? { path: record.samples.file, count: record.samples.count } : undefined,
       outputPipeline: ok ? record?.output.pipeline : undefined,
       quality: quality ? qualityCard(quality) : undefined,
+      ...(record?.predicted ? { predicted: predictedCard(record.predicted) } : {}),
+      ...(record ? { measured: measuredCard(record) } : {}),
       error,
     };
   }

@@ -1,6 +1,7 @@
 // Suggested prunes: the lowest-scored candidates, a savings budget that picks them greedily, the
 // predicted savings of the current selection, Apply, and the measured result of the last prune.
 import type { BudgetMetric, CandidateResult, ModelCheckMsg, PruneCheck, QualityCard, SelectionBudget, ToWebview } from '../../../src/protocol/webview';
+import { predictDrop } from '../../../src/core/prune/predicted';
 import type { Savings } from '../model/budget';
 import { compactId, formatCount, formatFlops, formatMs, formatPercent, formatScore } from '../model/format';
 import type { HeatScale } from '../model/heatmap';
@@ -43,7 +44,11 @@ export interface PrunesModel {
   measuring?: { state: string; message?: string };
   /** the last "Check model" of the edited document; stale once the model changed after it */
   modelCheck?: { msg: ModelCheckMsg; stale: boolean };
+  /** the pipeline's calibration (ld-surgeon report): turns the selection's latent score into a metric drop */
+  calibration?: CalibrationMsg;
 }
+
+export type CalibrationMsg = Omit<Extract<ToWebview, { type: 'calibration' }>, 'type'>;
 
 export interface PrunesActions {
   setBudget(b: SelectionBudget): void;
@@ -171,6 +176,7 @@ export class PrunesPanel {
     );
     const covered = [...m.selected].length - sv.roots.length;
     if (covered > 0) box.append(h('p', { class: 'muted small' }, `${covered} selected inside other selected blocks, counted once.`));
+    box.append(predictedDropView(m));
     return box;
   }
 
@@ -259,6 +265,7 @@ export class PrunesPanel {
     if (r.outputPath) card.append(h('div', { class: 'result-path', title: r.outputPath }, icon('file', '▫'), h('span', null, r.outputPath)));
     if (r.samples) card.append(h('p', { class: 'muted small' }, `Samples of the original (top) and the pruned pipeline (bottom), the same ${r.samples.count} seeds, opened beside: ${r.samples.path}`));
     if (r.quality) card.append(qualityView(r.quality));
+    if (r.ok && (r.predicted || r.measured)) card.append(predictedVsMeasured(r));
     const toggleId = 'show-removed';
     const t = h('input', { type: 'checkbox', id: toggleId }) as HTMLInputElement;
     t.checked = m.showRemoved;
@@ -290,6 +297,44 @@ export class PrunesPanel {
     }
     return card;
   }
+}
+
+const signed = (x: number, digits = 3) => `${x >= 0 ? '+' : '−'}${Math.abs(x).toFixed(digits)}`;
+const rhoText = (rho: number) => (Number.isFinite(rho) ? rho.toFixed(2) : 'n/a');
+
+/** The predicted quality drop of the accepted set, live: its latent score sum, and the metric when calibrated. */
+function predictedDropView(m: PrunesModel): HTMLElement {
+  const p = predictDrop(m.ranked, m.savings.roots);
+  const fit = m.calibration?.fit;
+  const box = h('div', { class: 'predicted-drop', 'aria-label': 'Predicted quality drop' });
+  box.append(h('div', { class: 'predicted-line' },
+    h('span', { class: 'meter-label' }, 'Quality'),
+    h('span', { class: 'predicted-latent', title: 'Sum of the selected candidates\' LD-Pruner scores (latent-score units)' }, `latent score ${formatScore(p.latentScore)}`),
+    fit ? h('span', { class: 'predicted-metric', title: m.calibration!.note }, `${fit.metric} ${signed(fit.slope * p.latentScore)}`) : null,
+  ));
+  const why = fit ? `predicted: fit through the origin, n=${fit.n}, ρ ${rhoText(fit.rho)}` : (m.calibration?.note ?? 'latent units only; run ld-surgeon report for a metric prediction');
+  box.append(h('p', { class: 'muted small' }, p.unscored.length ? `${why}; ${p.unscored.length} unscored not counted` : why));
+  return box;
+}
+
+/** After Apply: what the scores predicted beside what the prune's checks (and Measure quality) measured. */
+function predictedVsMeasured(r: PruneResultMsg): HTMLElement {
+  const pr = r.predicted;
+  const me = r.measured;
+  const q = r.quality;
+  const table = h('table', { class: 'predicted-vs-measured', 'aria-label': 'Predicted vs measured quality drop' });
+  table.append(h('tr', null, h('th', null, ''), h('th', null, 'predicted'), h('th', null, 'measured')));
+  table.append(h('tr', null, h('th', null, 'latent score'), h('td', null, pr ? formatScore(pr.latentScore) : '–'), h('td', null, me?.latentScore !== undefined ? `${formatScore(me.latentScore)} (combined)` : '–')));
+  const metricName = pr?.metric?.name ?? me?.metric?.name ?? q?.metric;
+  if (metricName) {
+    const measured: string[] = [];
+    if (me?.metric) measured.push(`${signed(me.metric.after - me.metric.before)} (n=${me.metric.n}${me.metric.indicative ? ', indicative' : ''})`);
+    if (q?.metric && q.original !== undefined && q.measured !== undefined) measured.push(`${signed(q.measured - q.original)} (quality.json, n=${q.n})`);
+    table.append(h('tr', null, h('th', null, metricName), h('td', null, pr?.metric ? `${signed(pr.metric.drop)} (fit n=${pr.metric.n}, ρ ${rhoText(pr.metric.rho)})` : '–'), h('td', null, measured.join(' · ') || '–')));
+  }
+  const box = h('div', { class: 'predicted-result' }, h('h4', { class: 'subhead' }, 'Quality drop: predicted vs measured'), table);
+  if (pr?.note) box.append(h('p', { class: 'muted small' }, pr.note));
+  return box;
 }
 
 /** The checks as passed / failed / skipped rows (a skipped one says why, never shows a tick). */
