@@ -14,6 +14,8 @@ import { resolveConditions } from '../src/core/pipeline/conditions';
 import { createScheduler } from '../src/core/pipeline/schedulers';
 import { GaussianStream } from '../src/core/pipeline/noise';
 import { UserError } from '../src/core/errors';
+import { unetFeeds } from '../src/core/prune/compare';
+import { conditionEmbeddingsNpy } from '../src/core/pipeline/condition-embeddings';
 import { GraphBuilder } from './helpers/graph-builder';
 import { tempDir } from './pipeline-fixtures';
 
@@ -189,9 +191,18 @@ test('SDXL sampling feeds text_embeds and time_ids per row under guidance, equal
         close(latents.subarray(i * per, (i + 1) * per), x, `sample ${i}`, 1e-4);
       }
       assert.notDeepEqual(latents.subarray(0, per), latents.subarray(per, 2 * per), 'different prompts, different latents');
+
+      // the latency checks of prune and score feed the same inputs through unetFeeds
+      const unet = await runner.unet();
+      const feeds = unetFeeds(runner, unet, 4, shape, 10, conditioning, true);
+      assert.deepEqual(feeds.text_embeds.dims, [4, P]);
+      assert.deepEqual([...(feeds.time_ids.data as Float32Array).subarray(0, 6)], [12, 8, 2, 4, 12, 8]);
+      await unet.run(feeds);
     } finally {
       await runner.release();
     }
+
+    await assert.rejects(conditionEmbeddingsNpy(p, { kind: 'prompts', prompts: ['a'] }), (e: Error) => e instanceof UserError && /SDXL/.test(e.message));
 
     const lacking = join(t.dir, 'no-te2');
     cpSync(p, lacking, { recursive: true });

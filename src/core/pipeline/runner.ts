@@ -404,7 +404,7 @@ export class PipelineRunner {
           if (guided) ehsBuf.set(cond.uncond!, j * rowLen);
         }
       }
-      const added = io.textEmbeds || io.timeIds ? this.addedRows(io, cond!, shape, start, b, guided) : undefined;
+      const added = io.textEmbeds || io.timeIds ? this.addedUnetFeeds(io, cond!, shape, start, b, guided) : undefined;
       const eps = guided ? new Float32Array(b * per) : undefined;
       const stepNoise = new Float32Array(b * per);
       for (let si = 0; si < T; si++) {
@@ -522,7 +522,7 @@ export class PipelineRunner {
    * The `text_embeds` [rows, P] and `time_ids` [rows, 6] of one batch, rows ordered like encoder_hidden_states
    * (unconditional half first under guidance); time_ids are the same for both halves, as diffusers repeats them.
    */
-  private addedRows(io: UnetIo, cond: Conditioning, shape: number[], start: number, b: number, guided: boolean): Record<string, ort.Tensor> {
+  addedUnetFeeds(io: UnetIo, cond: Conditioning, shape: number[], start: number, b: number, guided: boolean): Record<string, ort.Tensor> {
     const rows = guided ? 2 * b : b;
     const feeds: Record<string, ort.Tensor> = {};
     const a = cond.added!;

@@ -164,6 +164,8 @@ export function unetFeeds(runner: PipelineRunner, session: ort.InferenceSession,
     for (let j = 0; j < rows; j++) e.set(guided && j < rows / 2 ? cond.uncond! : cond.embeddings.subarray(0, rowLen), j * rowLen);
     feeds[io.encoderHiddenStates.name] = floatTensor(io.encoderHiddenStates.type, e, [rows, cond.seqLen, cond.dim], 'U-Net encoder_hidden_states');
   }
+  // SDXL's text_embeds and time_ids, laid out like encoder_hidden_states (unconditional half first)
+  if ((io.textEmbeds || io.timeIds) && cond?.added) Object.assign(feeds, runner.addedUnetFeeds(io, cond, shape, 0, guided ? rows / 2 : rows, guided));
   return feeds;
 }
 
