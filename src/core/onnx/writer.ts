@@ -28,6 +28,8 @@ export interface WriteOptions {
   /** fsync both files before renaming them into place (default true) */
   durable?: boolean;
   signal?: AbortSignal;
+  /** bytes written so far of all bytes to write (sidecar and model), after each tensor copied: a prune's progress bar */
+  onProgress?: (doneBytes: number, totalBytes: number) => void;
 }
 
 export interface WriteResult {
@@ -195,6 +197,7 @@ export async function writeModel(model: Model, outPath: string, opts: WriteOptio
   if (useSidecar) removeStaleTempFiles(dataPath);
 
   const durable = opts.durable ?? true;
+  const totalBytes = (useSidecar ? p.dataBytes : 0) + p.modelBytes;
   const temps: string[] = [];
   let writing = out;
   const sources = new Map<string, FileHandle>();
@@ -209,6 +212,7 @@ export async function writeModel(model: Model, outPath: string, opts: WriteOptio
         for (const s of p.sidecar) {
           await o.zeros(s.offset - o.written);
           await o.copyPayload(s.tensor, s.length, sources);
+          opts.onProgress?.(o.written, totalBytes);
         }
       });
     }
@@ -216,6 +220,7 @@ export async function writeModel(model: Model, outPath: string, opts: WriteOptio
     temps.push(modelTemp);
     writing = out;
     await writeParts(modelTemp, durable, opts.signal, (o) => streamParts(o, p.parts, sources));
+    opts.onProgress?.(totalBytes, totalBytes);
     if (dataTemp) {
       // Two renames cannot be one atomic step: an earlier model at `out` goes first, so a kill between the
       // renames leaves no model rather than the old model beside the new weights it was not written for.

@@ -164,7 +164,12 @@ export async function pruneModel(opts: PruneOptions, cb: PruneCallbacks = {}): P
       stage(plan, target, model, signal);
       step();
       const sourceExternal = model.graph.initializers.some((t) => t.location.kind === 'external');
-      const written = await writeModel(built.model, plan.stagedModel, { externalData: sourceExternal ? 'always' : 'auto', signal });
+      // weights are copied tensor by tensor (never the whole model in memory): the bar counts MiB of them
+      const mib = (n: number) => Math.round(n / 2 ** 20);
+      const written = await writeModel(built.model, plan.stagedModel, {
+        externalData: sourceExternal ? 'always' : 'auto', signal,
+        onProgress: (done, total) => progress('write', 'writing the pruned model (MiB)', mib(done), mib(total)),
+      });
 
       progress('check', 're-reading the written model');
       const reread = await checkReread(plan.stagedModel, built.model);
