@@ -5,8 +5,10 @@
 // the empty prompt) and the sampling loop against an independent loop written in the test.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { readNpyFloat32 } from '../src/core/npy';
 import { writeModel } from '../src/core/onnx/writer';
 import { ElemType } from '../src/core/onnx/types';
 import { PipelineRunner } from '../src/core/pipeline/runner';
@@ -216,6 +218,30 @@ test('SDXL sampling feeds text_embeds and time_ids per row under guidance, equal
       );
     } finally {
       await r2.release();
+    }
+  } finally {
+    t.done();
+  }
+});
+
+test('SDXL through the CLI: sample with prompts and guidance gives the runner\'s latents (decoded by the identity VAE)', async () => {
+  const t = tempDir('sdxl-cli-');
+  try {
+    const p = await buildSdxl(t.dir);
+    const root = resolve(__dirname, '..');
+    const out = join(t.dir, 'out');
+    const r = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'src', 'cli', 'main.ts'), 'sample', p, '--height', '12', '--width', '8',
+      '--n', '2', '--steps', '3', '--scheduler', 'euler', '--guidance', '3', '--seed', '7', '--prompt', 'ABC', '--prompt', 'a b', '--out', out], { cwd: root, encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const { shape, data } = readNpyFloat32(join(out, 'samples.npy'));
+    assert.deepEqual(shape, [2, 4, 12 / 2, 8 / 2]);
+    const runner = PipelineRunner.open(p);
+    try {
+      const { conditioning } = await resolveConditions(runner, { kind: 'prompts', prompts: ['ABC', 'a b'] }, 3);
+      const gen = await runner.generate({ n: 2, seed: 7, scheduler: createScheduler('euler', runner.layout.schedulerConfig, { steps: 3 }), conditioning, guidance: 3, latentShape: [4, 6, 4] });
+      close(data, gen.latents.map((v) => v / 0.5), 'CLI samples vs runner latents / scaling_factor', 1e-4);
+    } finally {
+      await runner.release();
     }
   } finally {
     t.done();
