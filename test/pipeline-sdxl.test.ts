@@ -12,7 +12,8 @@ import { readNpyFloat32 } from '../src/core/npy';
 import { writeModel } from '../src/core/onnx/writer';
 import { ElemType } from '../src/core/onnx/types';
 import { PipelineRunner } from '../src/core/pipeline/runner';
-import { resolveConditions } from '../src/core/pipeline/conditions';
+import { checkConditionsForPipeline, resolveConditions } from '../src/core/pipeline/conditions';
+import { readPipelineLayout } from '../src/core/pipeline/layout';
 import { createScheduler } from '../src/core/pipeline/schedulers';
 import { GaussianStream } from '../src/core/pipeline/noise';
 import { UserError } from '../src/core/errors';
@@ -205,6 +206,9 @@ test('SDXL sampling feeds text_embeds and time_ids per row under guidance, equal
     }
 
     await assert.rejects(conditionEmbeddingsNpy(p, { kind: 'prompts', prompts: ['a'] }), (e: Error) => e instanceof UserError && /SDXL/.test(e.message));
+
+    assert.throws(() => checkConditionsForPipeline(readPipelineLayout(p), { kind: 'ids', ids: [[0, 5, 1]] }), /SDXL pipeline .* token ids carry no pooled text embedding/);
+    checkConditionsForPipeline(readPipelineLayout(p), { kind: 'prompts', prompts: ['a b'] });
 
     const lacking = join(t.dir, 'no-te2');
     cpSync(p, lacking, { recursive: true });

@@ -8,6 +8,7 @@ import { readNpyFloat32 } from '../npy';
 import type { PipelineLayout } from './layout';
 import type { Conditioning, PipelineRunner } from './runner';
 import { loadTokenizer } from './tokenizers';
+import { sdxlParts } from './sdxl-conditions';
 
 export type ConditionInput =
   | { kind: 'default' }
@@ -265,6 +266,9 @@ export function describeConditions(c: ConditionInput | ResolvedConditions['recor
  */
 export function checkConditionsForPipeline(layout: PipelineLayout, input: ConditionInput): void {
   const folder = layout.folder;
+  if ((input.kind === 'embeddings' || input.kind === 'ids') && sdxlParts(layout)) {
+    throw new UserError(`${folder}: an SDXL pipeline (text_encoder_2/) is conditioned by prompts: ${input.kind === 'ids' ? 'token ids' : 'an embeddings .npy'} carry no pooled text embedding for the U-Net's text_embeds input`, folder);
+  }
   if (input.kind === 'embeddings') return;
   const needs = input.kind === 'ids' ? 'token ids need' : 'prompts need';
   if (!layout.textEncoderPath) throw new UserError(`${folder}: ${needs} text_encoder/model.onnx, which this pipeline does not have; use an embeddings .npy`, folder);
