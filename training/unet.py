@@ -13,7 +13,7 @@ encoder_hidden_states: that is the unconditional variant.
 """
 import math
 from dataclasses import asdict, dataclass, field
-from typing import List, Optional, Tuple
+from typing import List, Optional, Tuple, Union
 
 import torch
 import torch.nn.functional as F
@@ -36,6 +36,12 @@ class UNetConfig:
     norm_eps: float = 1e-5
     flip_sin_to_cos: bool = True
     freq_shift: int = 0
+    # SDXL: transformer blocks per Transformer2DModel, one number or one per down block (up blocks reversed,
+    # the mid block the last), and the "text_time" added conditions (pooled text embeds + time ids).
+    transformer_layers_per_block: Union[int, Tuple[int, ...]] = 1
+    addition_embed_type: Optional[str] = None
+    addition_time_embed_dim: Optional[int] = None
+    projection_class_embeddings_input_dim: Optional[int] = None
 
     def to_json_dict(self):
         d = asdict(self)
@@ -173,12 +179,12 @@ class BasicTransformerBlock(nn.Module):
 
 
 class Transformer2DModel(nn.Module):
-    def __init__(self, heads, dim_head, in_channels, groups, cross_attention_dim):
+    def __init__(self, heads, dim_head, in_channels, groups, cross_attention_dim, depth=1):
         super().__init__()
         inner = heads * dim_head
         self.norm = nn.GroupNorm(groups, in_channels, eps=1e-6)
         self.proj_in = nn.Conv2d(in_channels, inner, 1)
-        self.transformer_blocks = nn.ModuleList([BasicTransformerBlock(inner, heads, dim_head, cross_attention_dim)])
+        self.transformer_blocks = nn.ModuleList([BasicTransformerBlock(inner, heads, dim_head, cross_attention_dim) for _ in range(depth)])
         self.proj_out = nn.Conv2d(inner, in_channels, 1)
 
     def forward(self, hidden_states, encoder_hidden_states=None):
@@ -255,12 +261,12 @@ def _up_pass(block, hidden_states, res_hidden_states, temb, encoder_hidden_state
 
 
 class CrossAttnDownBlock2D(nn.Module):
-    def __init__(self, cfg, in_channels, out_channels, temb_channels, add_downsample):
+    def __init__(self, cfg, in_channels, out_channels, temb_channels, add_downsample, depth=1):
         super().__init__()
         heads, dim_head = _heads(cfg, out_channels)
         self.resnets = _down_resnets(cfg, in_channels, out_channels, temb_channels)
         self.attentions = nn.ModuleList(
-            [Transformer2DModel(heads, dim_head, out_channels, cfg.norm_num_groups, cfg.cross_attention_dim)
+            [Transformer2DModel(heads, dim_head, out_channels, cfg.norm_num_groups, cfg.cross_attention_dim, depth)
              for _ in range(cfg.layers_per_block)])
         self.downsamplers = nn.ModuleList([Downsample2D(out_channels)]) if add_downsample else None
 
@@ -269,7 +275,7 @@ class CrossAttnDownBlock2D(nn.Module):
 
 
 class DownBlock2D(nn.Module):
-    def __init__(self, cfg, in_channels, out_channels, temb_channels, add_downsample):
+    def __init__(self, cfg, in_channels, out_channels, temb_channels, add_downsample, depth=1):
         super().__init__()
         self.resnets = _down_resnets(cfg, in_channels, out_channels, temb_channels)
         self.downsamplers = nn.ModuleList([Downsample2D(out_channels)]) if add_downsample else None
@@ -279,12 +285,12 @@ class DownBlock2D(nn.Module):
 
 
 class UNetMidBlock2DCrossAttn(nn.Module):
-    def __init__(self, cfg, channels, temb_channels):
+    def __init__(self, cfg, channels, temb_channels, depth=1):
         super().__init__()
         heads, dim_head = _heads(cfg, channels)
         self.resnets = nn.ModuleList([ResnetBlock2D(channels, channels, temb_channels, cfg.norm_num_groups, cfg.norm_eps)
                                       for _ in range(2)])
-        self.attentions = nn.ModuleList([Transformer2DModel(heads, dim_head, channels, cfg.norm_num_groups, cfg.cross_attention_dim)])
+        self.attentions = nn.ModuleList([Transformer2DModel(heads, dim_head, channels, cfg.norm_num_groups, cfg.cross_attention_dim, depth)])
 
     def forward(self, hidden_states, temb, encoder_hidden_states=None):
         hidden_states = self.resnets[0](hidden_states, temb)
@@ -304,12 +310,12 @@ def _up_resnets(cfg, in_channels, prev_output_channel, out_channels, temb_channe
 
 
 class CrossAttnUpBlock2D(nn.Module):
-    def __init__(self, cfg, in_channels, prev_output_channel, out_channels, temb_channels, add_upsample):
+    def __init__(self, cfg, in_channels, prev_output_channel, out_channels, temb_channels, add_upsample, depth=1):
         super().__init__()
         heads, dim_head = _heads(cfg, out_channels)
         self.resnets = _up_resnets(cfg, in_channels, prev_output_channel, out_channels, temb_channels)
         self.attentions = nn.ModuleList(
-            [Transformer2DModel(heads, dim_head, out_channels, cfg.norm_num_groups, cfg.cross_attention_dim)
+            [Transformer2DModel(heads, dim_head, out_channels, cfg.norm_num_groups, cfg.cross_attention_dim, depth)
              for _ in range(cfg.layers_per_block + 1)])
         self.upsamplers = nn.ModuleList([Upsample2D(out_channels)]) if add_upsample else None
 
@@ -318,7 +324,7 @@ class CrossAttnUpBlock2D(nn.Module):
 
 
 class UpBlock2D(nn.Module):
-    def __init__(self, cfg, in_channels, prev_output_channel, out_channels, temb_channels, add_upsample):
+    def __init__(self, cfg, in_channels, prev_output_channel, out_channels, temb_channels, add_upsample, depth=1):
         super().__init__()
         self.resnets = _up_resnets(cfg, in_channels, prev_output_channel, out_channels, temb_channels)
         self.upsamplers = nn.ModuleList([Upsample2D(out_channels)]) if add_upsample else None
@@ -340,14 +346,21 @@ class UNet2DConditionModel(nn.Module):
         self.conv_in = nn.Conv2d(cfg.in_channels, boc[0], 3, padding=1)
         self.time_proj = Timesteps(boc[0], cfg.flip_sin_to_cos, cfg.freq_shift)
         self.time_embedding = TimestepEmbedding(boc[0], temb)
+        if cfg.addition_embed_type == "text_time":
+            self.add_time_proj = Timesteps(cfg.addition_time_embed_dim, cfg.flip_sin_to_cos, cfg.freq_shift)
+            self.add_embedding = TimestepEmbedding(cfg.projection_class_embeddings_input_dim, temb)
+        elif cfg.addition_embed_type is not None:
+            raise ValueError(f"addition_embed_type {cfg.addition_embed_type!r} is not implemented (only 'text_time')")
+        tl = cfg.transformer_layers_per_block
+        depths = [tl] * len(boc) if isinstance(tl, int) else list(tl)
 
         self.down_blocks = nn.ModuleList()
         out_ch = boc[0]
         for i, kind in enumerate(cfg.down_block_types):
             in_ch, out_ch = out_ch, boc[i]
-            self.down_blocks.append(_DOWN[kind](cfg, in_ch, out_ch, temb, add_downsample=i < len(boc) - 1))
+            self.down_blocks.append(_DOWN[kind](cfg, in_ch, out_ch, temb, add_downsample=i < len(boc) - 1, depth=depths[i]))
 
-        self.mid_block = UNetMidBlock2DCrossAttn(cfg, boc[-1], temb)
+        self.mid_block = UNetMidBlock2DCrossAttn(cfg, boc[-1], temb, depth=depths[-1])
 
         self.up_blocks = nn.ModuleList()
         rev = list(reversed(boc))
@@ -355,17 +368,24 @@ class UNet2DConditionModel(nn.Module):
         for i, kind in enumerate(cfg.up_block_types):
             prev_out, out_ch = out_ch, rev[i]
             in_ch = rev[min(i + 1, len(boc) - 1)]
-            self.up_blocks.append(_UP[kind](cfg, in_ch, prev_out, out_ch, temb, add_upsample=i < len(boc) - 1))
+            self.up_blocks.append(_UP[kind](cfg, in_ch, prev_out, out_ch, temb, add_upsample=i < len(boc) - 1,
+                                            depth=depths[len(boc) - 1 - i]))
 
         self.conv_norm_out = nn.GroupNorm(cfg.norm_num_groups, boc[0], eps=cfg.norm_eps)
         self.conv_act = nn.SiLU()
         self.conv_out = nn.Conv2d(boc[0], cfg.out_channels, 3, padding=1)
 
-    def forward(self, sample, timestep, encoder_hidden_states=None):
+    def forward(self, sample, timestep, encoder_hidden_states=None, text_embeds=None, time_ids=None):
         # timestep: float32 or int64 tensor of shape [B] (a 0-d tensor is broadcast).
         if timestep.dim() == 0:
             timestep = timestep[None].expand(sample.shape[0])
         emb = self.time_embedding(self.time_proj(timestep).to(sample.dtype))
+        if self.config.addition_embed_type == "text_time":
+            # diffusers' "text_time": each of the 6 time ids gets a sinusoidal embedding; those, flattened, follow
+            # the pooled text embedding into add_embedding, whose output is added to the timestep embedding
+            b = sample.shape[0]
+            time_embeds = self.add_time_proj(time_ids.flatten()).reshape(b, -1).to(sample.dtype)
+            emb = emb + self.add_embedding(torch.cat([text_embeds, time_embeds], dim=-1))
         sample = self.conv_in(sample)
         res_samples: List[torch.Tensor] = [sample]
         for block in self.down_blocks:
