@@ -37,7 +37,7 @@ export function activate(context: vscode.ExtensionContext): LdSurgeonApi {
   context.subscriptions.push(followVsCodeTelemetry());
   const output = vscode.window.createOutputChannel('LD Surgeon');
   const pipelines = new PipelineFolders();
-  const models = new ModelService();
+  const models = new ModelService(context.extensionUri);
   const scores = new ScoreStore();
   const jobs = new JobManager(context.globalStorageUri);
   jobsToInterrupt = jobs;

@@ -5,6 +5,9 @@ import { EditableModel, EditRefused } from '../core/edit';
 import { checkEditedModel } from '../core/edit/check-model';
 import type { DocState, WorkerReply, WorkerRequest } from '../core/edit/worker-protocol';
 import { UserError } from '../core/errors';
+import { analyzeModel, indexModules } from '../core/graph';
+import { perSampleInputShapes } from '../core/graph/input-shapes';
+import { readModel } from '../core/onnx/reader';
 
 const docs = new Map<number, EditableModel>();
 
@@ -58,6 +61,13 @@ async function handle(r: WorkerRequest): Promise<WorkerReply> {
     case 'close':
       docs.delete(r.doc);
       return {};
+    case 'modules': {
+      // the latest document opened on the file: what its graph editor shows
+      const open = [...docs.values()].reverse().find((d) => d.path === r.path);
+      if (open) return { modules: indexModules(open.analysis()).modules };
+      const m = await readModel(r.path);
+      return { modules: indexModules(await analyzeModel(m, { inputShapes: perSampleInputShapes(m) })).modules };
+    }
   }
 }
 
@@ -88,7 +98,8 @@ parentPort!.on('message', (m: { id: number; req: WorkerRequest }) => {
       const reply = await handle(m.req);
       parentPort!.postMessage({ id: m.id, ok: true, reply, ms: performance.now() - t0 });
       // while the user looks at the graph: the candidates the next bypass/replace/accept needs
-      if (m.req.op !== 'close' && m.req.op !== 'save' && m.req.op !== 'check' && m.req.op !== 'candidates' && waiting === 0) warmWhenIdle(m.req.doc);
+      const r = m.req;
+      if (r.op !== 'close' && r.op !== 'save' && r.op !== 'check' && r.op !== 'candidates' && r.op !== 'modules' && waiting === 0) warmWhenIdle(r.doc);
     } catch (e) {
       const err = e as Error;
       const refused = e instanceof EditRefused || e instanceof UserError;

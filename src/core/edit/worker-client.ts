@@ -3,7 +3,7 @@
 // summary), so a multi-GB U-Net opens and takes edits without stalling the extension host.
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import type { GraphIndex } from '../graph/graph-index';
+import type { GraphIndex, IndexModule } from '../graph/graph-index';
 import type { EditCheckResult } from './check-model';
 import type { SaveResult } from './save';
 import { EditRefused, type ChangeSummary, type ModelEdit } from './types';
@@ -77,6 +77,14 @@ export class ModelWorker {
     const doc = this.nextDoc++;
     const r = await this.call({ op: 'open', doc, open });
     return new WorkerDocument(this, doc, open.path, r.indexJson!, r.state!);
+  }
+
+  /**
+   * The module tree with subtree totals of the model at `path` (the Model view): from the document
+   * open on that file in this worker when there is one, otherwise read and analysed in the worker.
+   */
+  async modules(path: string): Promise<IndexModule[]> {
+    return (await this.call({ op: 'modules', path })).modules!;
   }
 
   async dispose(): Promise<void> {

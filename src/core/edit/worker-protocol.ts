@@ -1,6 +1,7 @@
 // Messages between the host (extension host, CLI, bench) and the model worker thread, which opens,
 // analyses and edits models so the host's event loop never runs a shape pass or reads a model.
 // Plain data only (structured clone).
+import type { IndexModule } from '../graph/graph-index';
 import type { EditCheckResult } from './check-model';
 import type { SaveResult } from './save';
 import type { ChangeSummary, ModelEdit } from './types';
@@ -21,7 +22,12 @@ export type WorkerRequest =
   | { op: 'save'; doc: number; to?: string; overwriteOriginal?: boolean }
   /** the pruned-model checks on the document as it is now ("Check model") */
   | { op: 'check'; doc: number }
-  | { op: 'close'; doc: number };
+  | { op: 'close'; doc: number }
+  /**
+   * the Model view's module tree of the file at `path`: the open document's on that file when there is
+   * one (one analysis per file, edits included), otherwise read and analysed for this request
+   */
+  | { op: 'modules'; path: string };
 
 /** Where a document stands, sent with every reply that can change it. */
 export interface DocState {
@@ -58,6 +64,8 @@ export interface WorkerReply {
   saved?: SaveResult;
   candidates?: CandidateBrief[];
   check?: EditCheckResult;
+  /** module hierarchy with subtree totals only (no nodes, no weights): a few KB for an SD-1.5 U-Net */
+  modules?: IndexModule[];
 }
 
 export type WorkerMessage =

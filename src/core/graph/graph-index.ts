@@ -103,11 +103,14 @@ export function indexAttribute(a: Attribute): IndexAttribute {
 }
 
 
-export function buildGraphIndex(a: ModelAnalysis): GraphIndex {
-  const { view, tree, shapes } = a;
+/**
+ * The module hierarchy with subtree totals, depth-first (modules[0] is the root): all the Model view
+ * needs, small enough to post from the model worker without the graph.
+ */
+export function indexModules(a: ModelAnalysis): { modules: IndexModule[]; moduleIndex: Map<ModuleNode, number> } {
   const modules: IndexModule[] = [];
   const moduleIndex = new Map<ModuleNode, number>();
-  walkModules(tree.root, (m) => {
+  walkModules(a.tree.root, (m) => {
     moduleIndex.set(m, modules.length);
     const t: ModuleStats = a.total.get(m)!;
     modules.push({
@@ -117,6 +120,12 @@ export function buildGraphIndex(a: ModelAnalysis): GraphIndex {
     });
     if (m.className) modules[modules.length - 1].className = m.className;
   });
+  return { modules, moduleIndex };
+}
+
+export function buildGraphIndex(a: ModelAnalysis): GraphIndex {
+  const { view, tree, shapes } = a;
+  const { modules, moduleIndex } = indexModules(a);
 
   let order: readonly Node[];
   try {

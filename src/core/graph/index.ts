@@ -9,7 +9,8 @@ export { findParams, LARGE_CONSTANT_ELEMENTS, type ParamTensor } from './params'
 export { nodeCost, type NodeCost } from './flops';
 export { analyzeModel, analyzeWithValues, resolveInputShapes, type AnalyzeOptions, type ModelAnalysis, type ModuleStats } from './analyze';
 export { buildInspectReport, renderInspectText, humanCount, humanBytes, INSPECT_SCHEMA, type InspectReport, type IoReport, type ModuleReport } from './report';
-export { buildGraphIndex, indexAttribute, GRAPH_INDEX_SCHEMA, type GraphIndex, type IndexAttribute, type IndexModule, type IndexNode } from './graph-index';
+export { buildGraphIndex, indexModules, indexAttribute, GRAPH_INDEX_SCHEMA, type GraphIndex, type IndexAttribute, type IndexModule, type IndexNode } from './graph-index';
 export { readFoldValues, isFoldable, MAX_FOLD_ELEMENTS } from './tensor-values';
 export { walkValues } from './traverse';
 export { describeNode, describeValue, findCycle } from './acyclic';
+export { moduleSummary, type ModuleSummary, type SummaryModule } from './module-summary';

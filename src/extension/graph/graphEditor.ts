@@ -9,7 +9,7 @@ import {
 } from '../../protocol/webview';
 import type { ModelService } from '../model/modelService';
 import type { ScoreStore } from '../score/scoreStore';
-import { EditRefused, ModelWorker, type ChangeSummary, type ModelEdit } from '../../core/edit';
+import { EditRefused, type ChangeSummary, type ModelEdit } from '../../core/edit';
 import { humanCount } from '../../core/graph';
 import type { CandidateResult } from '../../core/scoring/events';
 import { registerEditCommands } from './editCommands';
@@ -278,7 +278,6 @@ export class GraphEditorProvider implements vscode.CustomEditorProvider<GraphDoc
   private readonly panels = new Set<GraphPanel>();
   private readonly edited = new vscode.EventEmitter<vscode.CustomDocumentEditEvent<GraphDocument>>();
   readonly onDidChangeCustomDocument = this.edited.event;
-  private worker: ModelWorker | undefined;
   /** the reason the last refused edit was given (for tests and diagnostics) */
   lastRefusal: string | undefined;
   private readonly activeChanged = new vscode.EventEmitter<GraphPanel>();
@@ -309,10 +308,15 @@ export class GraphEditorProvider implements vscode.CustomEditorProvider<GraphDoc
     );
   }
 
-  /** Opening and analysing happen in the model worker thread (dist/model-worker.js), started on first use. */
+  /**
+   * Opening and analysing happen in the model worker thread, shared with the Model view (ModelService):
+   * the tree of a file open here is this document's analysis.
+   */
   async openCustomDocument(uri: vscode.Uri, context: vscode.CustomDocumentOpenContext): Promise<GraphDocument> {
-    this.worker ??= ModelWorker.start({ modulePath: vscode.Uri.joinPath(this.extensionUri, 'dist', 'model-worker.js').fsPath });
-    return GraphDocument.open(uri, this.worker, context.backupId);
+    const document = await GraphDocument.open(uri, this.models.worker, context.backupId);
+    // edits, undo, redo and revert change the document the Model view's tree is made from
+    document.onDidChangeModel(() => this.models.documentChanged(uri.fsPath));
+    return document;
   }
 
   /**
@@ -409,6 +413,5 @@ export class GraphEditorProvider implements vscode.CustomEditorProvider<GraphDoc
     this.panels.clear();
     this.activeChanged.dispose();
     this.edited.dispose();
-    void this.worker?.dispose();
   }
 }

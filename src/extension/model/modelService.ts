@@ -1,16 +1,18 @@
-// Loads models for the views: read (lazily: weights stay on disk) and analyze once per file version,
-// shared by the model tree and every graph editor on the same file. Reads are async, so the extension
-// host stays responsive while a large model is indexed.
+// Loads models for the views. The Model view's module tree (params, FLOPs, op types per module) comes
+// from the model worker thread, which the graph editors share: a file open in a graph editor is not
+// analysed twice, and reading/analysing an SD-scale U-Net never runs on the extension host's event
+// loop. The full analysis (node details, tensor lookups) is still made on the host, on demand only.
 import * as vscode from 'vscode';
 import { promises as fs } from 'node:fs';
 import { readModel } from '../../core/onnx/reader';
-import { analyzeModel, type ModelAnalysis } from '../../core/graph';
+import { analyzeModel, moduleSummary, type ModelAnalysis, type ModuleSummary } from '../../core/graph';
 import { perSampleInputShapes } from '../../core/graph/input-shapes';
+import { ModelWorker } from '../../core/edit';
 
-interface Entry {
-  /** mtime+size of the file this analysis was made from */
+interface Entry<T> {
+  /** mtime+size of the file this result was made from */
   version: string;
-  analysis: Promise<ModelAnalysis>;
+  value: Promise<T>;
 }
 
 async function fileVersion(file: string): Promise<string> {
@@ -19,37 +21,67 @@ async function fileVersion(file: string): Promise<string> {
 }
 
 export class ModelService implements vscode.Disposable {
-  private readonly cache = new Map<string, Entry>();
+  private readonly cache = new Map<string, Entry<ModelAnalysis>>();
+  private readonly summaries = new Map<string, Entry<ModuleSummary>>();
+  private modelWorker: ModelWorker | undefined;
   private readonly changed = new vscode.EventEmitter<string>();
   /** a model file changed on disk (its path); views reload it */
   readonly onDidChangeModel = this.changed.event;
   private readonly watcher = vscode.workspace.createFileSystemWatcher('**/*.onnx', true, false, false);
 
-  constructor() {
+  constructor(private readonly extensionUri: vscode.Uri) {
     const drop = (uri: vscode.Uri) => {
-      if (this.cache.delete(uri.fsPath)) this.changed.fire(uri.fsPath);
+      const had = this.summaries.delete(uri.fsPath);
+      if (this.cache.delete(uri.fsPath) || had) this.changed.fire(uri.fsPath);
     };
     this.watcher.onDidChange(drop);
     this.watcher.onDidDelete(drop);
   }
 
-  /** The analysis of the model at `file` (absolute path), read again only when the file changed. */
-  async analysis(file: string): Promise<ModelAnalysis> {
-    const version = await fileVersion(file);
-    const hit = this.cache.get(file);
-    if (hit && hit.version === version) return hit.analysis;
-    const analysis = readModel(file).then((m) => analyzeModel(m, { inputShapes: perSampleInputShapes(m) }));
-    this.cache.set(file, { version, analysis });
-    // a failed read is not cached: the user may fix the file and try again
-    analysis.catch(() => {
-      if (this.cache.get(file)?.analysis === analysis) this.cache.delete(file);
-    });
-    return analysis;
+  /** The model worker thread (dist/model-worker.js), started on first use; the graph editors open their documents in it. */
+  get worker(): ModelWorker {
+    this.modelWorker ??= ModelWorker.start({ modulePath: vscode.Uri.joinPath(this.extensionUri, 'dist', 'model-worker.js').fsPath });
+    return this.modelWorker;
+  }
+
+  /**
+   * The module tree of the model at `file` for the Model view, made in the model worker (from the
+   * graph editor's document when one is open on the file); asked again only when the file or that
+   * document changed.
+   */
+  modules(file: string): Promise<ModuleSummary> {
+    return cached(this.summaries, file, () => this.worker.modules(file).then(moduleSummary));
+  }
+
+  /** The graph editor's document on `file` changed (an edit, undo, redo, revert): the tree asks the worker again. */
+  documentChanged(file: string): void {
+    this.summaries.delete(file);
+    this.changed.fire(file);
+  }
+
+  /** The full analysis of the model at `file` (absolute path), on the host; read again only when the file changed. */
+  analysis(file: string): Promise<ModelAnalysis> {
+    return cached(this.cache, file, () => readModel(file).then((m) => analyzeModel(m, { inputShapes: perSampleInputShapes(m) })));
   }
 
   dispose(): void {
     this.watcher.dispose();
     this.changed.dispose();
     this.cache.clear();
+    this.summaries.clear();
+    void this.modelWorker?.dispose();
   }
+}
+
+async function cached<T>(cache: Map<string, Entry<T>>, file: string, make: () => Promise<T>): Promise<T> {
+  const version = await fileVersion(file);
+  const hit = cache.get(file);
+  if (hit && hit.version === version) return hit.value;
+  const value = make();
+  cache.set(file, { version, value });
+  // a failed read is not cached: the user may fix the file and try again
+  value.catch(() => {
+    if (cache.get(file)?.value === value) cache.delete(file);
+  });
+  return value;
 }

@@ -3,7 +3,7 @@
 // Selecting a module reveals it in the graph editor.
 import * as vscode from 'vscode';
 import * as path from 'node:path';
-import { humanBytes, humanCount, type ModelAnalysis, type ModuleNode, type ModuleStats } from '../../core/graph';
+import { humanBytes, humanCount, type IndexModule, type ModuleSummary, type SummaryModule } from '../../core/graph';
 import type { CandidateResult } from '../../protocol/webview';
 import type { ModelService } from './modelService';
 import type { ScoreStore } from '../score/scoreStore';
@@ -11,8 +11,8 @@ import type { ScoreStore } from '../score/scoreStore';
 export class ModuleItem extends vscode.TreeItem {
   constructor(
     readonly modelPath: string,
-    readonly module: ModuleNode,
-    readonly stats: ModuleStats,
+    readonly module: SummaryModule,
+    readonly stats: ModuleTotals,
     readonly score: CandidateResult | undefined,
   ) {
     const isRoot = module.parent === null;
@@ -32,7 +32,10 @@ export class ModuleItem extends vscode.TreeItem {
   }
 }
 
-function flopsText(s: ModuleStats): string {
+/** a module's subtree totals, as the model worker sends them */
+type ModuleTotals = IndexModule;
+
+function flopsText(s: ModuleTotals): string {
   // nodes with unknown cost are left out of the sum: say the number is a lower bound
   return `${humanCount(s.flops)}${s.uncounted ? '+' : ''} FLOPs`;
 }
@@ -43,13 +46,13 @@ function scoreText(score: CandidateResult): string {
 }
 
 /** The row's description: the score (the status) first, so a narrow view truncates the sizes instead. */
-function describe(s: ModuleStats, score: CandidateResult | undefined): string {
+function describe(s: ModuleTotals, score: CandidateResult | undefined): string {
   const parts = [`${s.ops} ops`, `${humanCount(s.params)} params`, flopsText(s)];
   if (score) parts.unshift(scoreText(score));
   return parts.join(' · ');
 }
 
-function tooltip(modelPath: string, m: ModuleNode, s: ModuleStats, score: CandidateResult | undefined): vscode.MarkdownString {
+function tooltip(modelPath: string, m: SummaryModule, s: ModuleTotals, score: CandidateResult | undefined): vscode.MarkdownString {
   const md = new vscode.MarkdownString();
   md.appendMarkdown(`**${m.id || path.basename(modelPath)}**\n\n`);
   md.appendMarkdown(`${s.ops.toLocaleString('en-US')} ops (${s.nodes.toLocaleString('en-US')} nodes)  \n`);
@@ -72,10 +75,10 @@ export class ModelTreeProvider implements vscode.TreeDataProvider<ModuleItem>, v
   /** the model shown changed */
   readonly onDidChangeModel = this.activeChanged.event;
   private modelPath?: string;
-  private analysis?: ModelAnalysis;
+  private analysis?: ModuleSummary;
   private error?: string;
   private loading?: Promise<void>;
-  private readonly items = new Map<ModuleNode, ModuleItem>();
+  private readonly items = new Map<SummaryModule, ModuleItem>();
   private readonly disposables: vscode.Disposable[] = [];
 
   constructor(private readonly models: ModelService, private readonly scores: ScoreStore) {
@@ -106,7 +109,7 @@ export class ModelTreeProvider implements vscode.TreeDataProvider<ModuleItem>, v
     this.analysis = undefined;
     this.error = undefined;
     this.activeChanged.fire(file);
-    const loading = this.models.analysis(file).then(
+    const loading = this.models.modules(file).then(
       (a) => {
         if (this.modelPath === file) this.analysis = a;
       },
@@ -124,8 +127,8 @@ export class ModelTreeProvider implements vscode.TreeDataProvider<ModuleItem>, v
     this.changed.fire(undefined);
   }
 
-  /** The analysis the tree shows, once loaded. */
-  current(): { modelPath: string; analysis: ModelAnalysis } | undefined {
+  /** The module tree shown, once loaded. */
+  current(): { modelPath: string; analysis: ModuleSummary } | undefined {
     return this.modelPath && this.analysis ? { modelPath: this.modelPath, analysis: this.analysis } : undefined;
   }
 
@@ -145,27 +148,26 @@ export class ModelTreeProvider implements vscode.TreeDataProvider<ModuleItem>, v
     const a = this.analysis;
     const file = this.modelPath;
     if (!a || !file) return [];
-    if (!parent) return [this.item(file, a, a.tree.root)];
-    return parent.module.children.map((m) => this.item(file, a, m));
+    if (!parent) return [this.item(file, a.root)];
+    return parent.module.children.map((m) => this.item(file, m));
   }
 
   getParent(item: ModuleItem): ModuleItem | undefined {
-    const a = this.analysis;
     const p = item.module.parent;
-    return a && p && this.modelPath ? this.item(this.modelPath, a, p) : undefined;
+    return this.analysis && p && this.modelPath ? this.item(this.modelPath, p) : undefined;
   }
 
   /** The item of module `id`, for TreeView.reveal. */
   itemFor(moduleId: string): ModuleItem | undefined {
     const a = this.analysis;
-    const m = a?.tree.byId.get(moduleId);
-    return a && m && this.modelPath ? this.item(this.modelPath, a, m) : undefined;
+    const m = a?.byId.get(moduleId);
+    return m && this.modelPath ? this.item(this.modelPath, m) : undefined;
   }
 
-  private item(file: string, a: ModelAnalysis, m: ModuleNode): ModuleItem {
+  private item(file: string, m: SummaryModule): ModuleItem {
     let it = this.items.get(m);
     if (!it) {
-      it = new ModuleItem(file, m, a.total.get(m)!, this.scores.get(file)?.get(m.id));
+      it = new ModuleItem(file, m, m.stats, this.scores.get(file)?.get(m.id));
       this.items.set(m, it);
     }
     return it;

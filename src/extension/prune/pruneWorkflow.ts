@@ -40,7 +40,7 @@ export function pruneWorkflow(d: ExtensionServices): PruneWorkflow {
   const cliPath = vscode.Uri.joinPath(d.context.extensionUri, 'dist', 'cli.js').fsPath;
 
   async function resultMessage(modelPath: string, ok: boolean, record: PruneRecord | undefined, error: string | undefined): Promise<ToWebview> {
-    const params = record ? undefined : await d.models.analysis(modelPath).then((a) => a.total.get(a.tree.root)!.params, () => 0);
+    const params = record ? undefined : await d.models.modules(modelPath).then((t) => t.root.stats.params, () => 0);
     const lat = record?.latency;
     // a pruned pipeline measured before (Measure Quality writes quality.json into it)
     const quality = ok && record?.output.pipeline ? readQualityRecord(record.output.pipeline) : undefined;
