@@ -31,7 +31,8 @@ async function dit(stack: string): Promise<ModelAnalysis> {
     const kt = g.node('Transpose', [k], { name: `${s}/attn1/Transpose`, attrs: { perm: [0, 2, 1] } });
     const p = g.node('Softmax', [g.node('MatMul', [q, kt], { name: `${s}/attn1/MatMul` })], { name: `${s}/attn1/Softmax`, attrs: { axis: -1 } });
     const o = g.node('MatMul', [g.node('MatMul', [p, v], { name: `${s}/attn1/MatMul_1` }), w('o', [D, D])], { name: `${s}/attn1/to_out.0/MatMul` });
-    const x1 = g.node('Add', [x, o], { name: `${s}/Add` });
+    // adaLN-Zero's gate on the attention branch (computed from the condition, outside attn1)
+    const x1 = g.node('Add', [x, g.node('Mul', [mod, o], { name: `${s}/Mul` })], { name: `${s}/Add` });
     const ln2 = g.node('LayerNormalization', [x1, w('norm2.g', [D])], { name: `${s}/norm2/LayerNormalization`, attrs: { axis: -1 } });
     const f0 = g.node('Relu', [g.node('MatMul', [ln2, w('ff0', [D, 4 * D])], { name: `${s}/ff/net.0/proj/MatMul` })], { name: `${s}/ff/net.0/Relu` });
     const f2 = g.node('MatMul', [f0, w('ff2', [4 * D, D])], { name: `${s}/ff/net.2/MatMul` });
@@ -54,6 +55,7 @@ test('a DiT offers whole blocks, attention-only and feed-forward-only, all keepi
     assert.equal(c.get(`transformer_blocks.${b}.attn1`)!.kind, 'attention');
     assert.equal(c.get(`transformer_blocks.${b}.attn1`)!.modification?.method, 'skip-residual');
     assert.equal(c.get(`transformer_blocks.${b}.attn1`)!.modification?.bypassedNode, `/transformer_blocks.${b}/Add`);
+    assert.match(c.get(`transformer_blocks.${b}.attn1`)!.modification!.description, /through a gating Mul/);
     assert.equal(c.get(`transformer_blocks.${b}.ff`)!.kind, 'feed-forward');
     assert.equal(c.get(`transformer_blocks.${b}.ff`)!.modification?.bypassedNode, `/transformer_blocks.${b}/Add_1`);
   }

@@ -1,5 +1,5 @@
 // Choosing how a region is modified. In order of preference:
-//   1. skip-residual: the region is a residual branch (its exit, possibly through reshapes, feeds an
+//   1. skip-residual: the region is a residual branch (its exit, possibly through reshapes or a gate, feeds an
 //      Add whose other operand does not depend on it): the Add is replaced by that operand, i.e. the
 //      branch contributes nothing (attn1/attn2/ff in a transformer block, a ResNet's time_emb_proj);
 //   2. identity: input and output shapes are equal: the output is replaced by the input;
@@ -91,6 +91,15 @@ function planSkip(a: ModelAnalysis, region: Region, members: ReadonlySet<Node>):
     }
     if (LAYOUT_OPS.has(c.opType) && c.domain === '' && c.inputs[0] === cur && c.outputs[0]) {
       via.push(c.opType);
+      cur = c.outputs[0];
+      continue;
+    }
+    // adaLN-Zero's gate (DiT, PixArt, SD3: x + gate · attn1(…)): a branch times a factor computed without it
+    // still contributes nothing once the Add is bypassed
+    if (c.opType === 'Mul' && c.domain === '' && c.inputs.length === 2 && c.inputs[0] !== c.inputs[1] && c.outputs[0]) {
+      const gate = c.inputs[c.inputs[0] === cur ? 1 : 0];
+      if (!gate || dependsOn(a, gate, members)) return undefined;
+      via.push('a gating Mul');
       cur = c.outputs[0];
       continue;
     }
