@@ -4,8 +4,10 @@
 // model worker thread (as the graph editor does), beside the same open done on this thread (what the
 // editor did before), and (b) while a shipped pipeline is scored through ScoringClient (a forked
 // worker); prints the distributions as JSON beside a baseline with nothing running (the idle baseline
-// shows what a busy machine alone costs). Target: max ≤ 50 ms.
-//   npx tsx bench/event-loop.ts [PIPELINE] [--samples N] [--steps T] [--model M.onnx] [--no-score] [--no-open]
+// shows what a busy machine alone costs), and (c) while the Model view's service gets the model's
+// module tree: before, analysed on this thread (what ModelService did) vs after, from the model worker
+// (a fresh analysis, and the graph editor's open document). Target: max ≤ 50 ms.
+//   npx tsx bench/event-loop.ts [PIPELINE] [--samples N] [--steps T] [--model M.onnx] [--no-score] [--no-open] [--no-model-view]
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -13,7 +15,7 @@ import { join, resolve } from 'node:path';
 import { sdModels } from './common';
 import { ScoringClient } from '../src/worker/client';
 import { ModelWorker } from '../src/core/edit';
-import { analyzeModel, buildGraphIndex } from '../src/core/graph';
+import { analyzeModel, buildGraphIndex, moduleSummary } from '../src/core/graph';
 import { perSampleInputShapes } from '../src/core/graph/input-shapes';
 import { readModel } from '../src/core/onnx/reader';
 
@@ -69,7 +71,7 @@ async function sampled<T>(fn: () => Promise<T>): Promise<{ value: T; seconds: nu
 
 /** Opening and editing in the model worker thread vs opening on this thread. */
 async function opening() {
-  const entry = existsSync('dist/model-worker.js') ? resolve('dist/model-worker.js') : resolve('src/worker/model-worker.ts');
+  const entry = workerEntry();
   const worker = ModelWorker.start({ modulePath: entry });
   try {
     const open = await sampled(() => worker.open({ path: resolve(model) }));
@@ -93,11 +95,51 @@ async function opening() {
   }
 }
 
+function workerEntry(): string {
+  return existsSync('dist/model-worker.js') ? resolve('dist/model-worker.js') : resolve('src/worker/model-worker.ts');
+}
+
+/**
+ * The Model view's tree of the model: ModelService before (read + analyse on this thread) beside
+ * after (ModelWorker.modules + linking the tree here), fresh and with the editor's document open.
+ */
+async function modelView() {
+  const worker = ModelWorker.start({ modulePath: workerEntry() });
+  const file = resolve(model);
+  try {
+    await worker.modules(file); // starts the worker and warms the file cache for both sides alike
+    const before = await sampled(async () => {
+      const m = await readModel(file);
+      const a = await analyzeModel(m, { inputShapes: perSampleInputShapes(m) });
+      return a.total.get(a.tree.root)!.params;
+    });
+    let messageBytes = 0;
+    const after = await sampled(async () => {
+      const list = await worker.modules(file);
+      messageBytes = JSON.stringify(list).length;
+      return moduleSummary(list).root.stats.params;
+    });
+    if (after.value !== before.value) throw new Error(`model view: worker tree has ${after.value} params, host analysis ${before.value}`);
+    const doc = await worker.open({ path: file });
+    const fromEditor = await sampled(async () => moduleSummary(await worker.modules(file)).root.stats.params);
+    await doc.close();
+    return {
+      model, modules: moduleSummary(await worker.modules(file)).byId.size, messageBytes, cpus: cpus().length, loadAverage1m: Math.round(loadavg()[0] * 100) / 100,
+      beforeAnalysisOnHost: { seconds: before.seconds, eventLoopDelay: before.delay },
+      afterWorker: { seconds: after.seconds, eventLoopDelay: after.delay },
+      afterWorkerEditorOpen: { seconds: fromEditor.seconds, eventLoopDelay: fromEditor.delay },
+    };
+  } finally {
+    await worker.dispose();
+  }
+}
+
 async function main() {
   const baseline = (await sampled(() => new Promise((r) => setTimeout(r, 3000)))).delay;
   const open = args.includes('--no-open') ? undefined : await opening();
+  const modelViewTree = args.includes('--no-model-view') ? undefined : await modelView();
   if (args.includes('--no-score')) {
-    console.log(JSON.stringify({ eventLoopDelayIdleBaseline: baseline, open }, null, 2));
+    console.log(JSON.stringify({ eventLoopDelayIdleBaseline: baseline, open, modelView: modelViewTree }, null, 2));
     return;
   }
   const dir = mkdtempSync(join(tmpdir(), 'ld-bench-loop-'));
@@ -115,7 +157,7 @@ async function main() {
   rmSync(dir, { recursive: true, force: true });
   console.log(JSON.stringify({
     target, state: outcome.state, scoringSeconds: (Date.now() - t0) / 1000, workerEvents: events,
-    eventLoopDelayWhileScoring: summary(h), eventLoopDelayIdleBaseline: baseline, open,
+    eventLoopDelayWhileScoring: summary(h), eventLoopDelayIdleBaseline: baseline, open, modelView: modelViewTree,
   }, null, 2));
 }
 
