@@ -17,6 +17,9 @@ export class GraphDocument implements vscode.CustomDocument {
   private readonly changed = new vscode.EventEmitter<ChangeSummary | undefined>();
   /** the model changed (an edit, undo, redo, revert): views redraw from `indexJson` */
   readonly onDidChangeModel = this.changed.event;
+  private readonly closed = new vscode.EventEmitter<void>();
+  /** the editor closed and the worker let the document go (its edits no longer count for the Model view) */
+  readonly onDidClose = this.closed.event;
 
   private constructor(
     readonly uri: vscode.Uri,
@@ -128,6 +131,9 @@ export class GraphDocument implements vscode.CustomDocument {
 
   dispose(): void {
     this.changed.dispose();
-    void this.doc?.close().catch(() => undefined);
+    void (this.doc?.close() ?? Promise.resolve()).catch(() => undefined).finally(() => {
+      this.closed.fire();
+      this.closed.dispose();
+    });
   }
 }

@@ -314,8 +314,16 @@ export class GraphEditorProvider implements vscode.CustomEditorProvider<GraphDoc
    */
   async openCustomDocument(uri: vscode.Uri, context: vscode.CustomDocumentOpenContext): Promise<GraphDocument> {
     const document = await GraphDocument.open(uri, this.models.worker, context.backupId);
-    // edits, undo, redo and revert change the document the Model view's tree is made from
-    document.onDidChangeModel(() => this.models.documentChanged(uri.fsPath));
+    // edits, undo, redo and revert change the document the Model view's tree is made from; once an
+    // edited document closes, the tree is the file's again
+    let changed = false;
+    document.onDidChangeModel(() => {
+      changed = true;
+      this.models.documentChanged(uri.fsPath);
+    });
+    document.onDidClose(() => {
+      if (changed) this.models.documentChanged(uri.fsPath);
+    });
     return document;
   }
 

@@ -86,7 +86,8 @@ export class ModelTreeProvider implements vscode.TreeDataProvider<ModuleItem>, v
       this.changed,
       this.activeChanged,
       models.onDidChangeModel((p) => {
-        if (p === this.modelPath) void this.load(p);
+        // keep showing the old tree (and its expanded rows) until the new one arrives
+        if (p === this.modelPath) void this.load(p, true);
       }),
       scores.onDidChange((p) => {
         if (p === this.modelPath) this.refresh();
@@ -104,21 +105,25 @@ export class ModelTreeProvider implements vscode.TreeDataProvider<ModuleItem>, v
     return this.load(file);
   }
 
-  private load(file: string): Promise<void> {
+  private load(file: string, inPlace = false): Promise<void> {
     this.modelPath = file;
-    this.analysis = undefined;
+    if (!inPlace) {
+      this.analysis = undefined;
+      this.activeChanged.fire(file);
+    }
     this.error = undefined;
-    this.activeChanged.fire(file);
     const loading = this.models.modules(file).then(
       (a) => {
         if (this.modelPath === file) this.analysis = a;
       },
       (e) => {
-        if (this.modelPath === file) this.error = e instanceof Error ? e.message : String(e);
+        if (this.modelPath !== file) return;
+        this.analysis = undefined;
+        this.error = e instanceof Error ? e.message : String(e);
       },
     ).finally(() => this.refresh());
     this.loading = loading;
-    this.refresh();
+    if (!inPlace) this.refresh();
     return loading;
   }
 
