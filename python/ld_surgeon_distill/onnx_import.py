@@ -23,6 +23,8 @@ from .ops import ONNX_TO_TORCH_DTYPE, NodeSpec, UnsupportedVariant, tensor_from_
 DEFAULT_DOMAINS = ("", "ai.onnx")
 FLOAT_TYPES = (onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16, onnx.TensorProto.DOUBLE, onnx.TensorProto.BFLOAT16)
 STAGE_PATTERN = re.compile(r"^(down_blocks\.\d+|mid_block|up_blocks\.\d+)$")
+# a diffusion transformer's depth (DiT/PixArt/SD3: transformer_blocks.N; FLUX also single_transformer_blocks.N)
+TRANSFORMER_STAGE_PATTERN = re.compile(r"^(single_)?transformer_blocks\.\d+$")
 
 
 class OnnxImportError(Exception):
@@ -461,8 +463,11 @@ class OnnxModule(nn.Module):
         return result
 
     def stage_outputs(self) -> "OrderedDict[str, str]":
-        """The outputs of the U-Net stages (down_blocks.N, mid_block, up_blocks.N) in execution order."""
-        return OrderedDict((k, v) for k, v in self.scope_outputs().items() if STAGE_PATTERN.match(k))
+        """The outputs of the U-Net stages (down_blocks.N, mid_block, up_blocks.N) in execution order; for a
+        diffusion transformer (no U-Net stages), those of its top-level transformer blocks."""
+        outs = self.scope_outputs()
+        unet = OrderedDict((k, v) for k, v in outs.items() if STAGE_PATTERN.match(k))
+        return unet if unet else OrderedDict((k, v) for k, v in outs.items() if TRANSFORMER_STAGE_PATTERN.match(k))
 
     def param_value_names(self) -> List[str]:
         return [r[0] for r in self._refs if isinstance(getattr(r[1], r[2]), nn.Parameter)]

@@ -663,8 +663,9 @@ class Trainer:
         return self._finish()
 
     def _forward(self, model, io: UNetIO, x_t, t, cond):
-        out, feats = model(**io.feeds(x_t, t, cond))
-        return out, feats
+        res = model(**io.feeds(x_t, t, cond))
+        # with no matched feature scopes nothing is captured and the model returns its output alone
+        return res if isinstance(res, tuple) else (res, [])
 
     def _eval_step(self, step: int):
         if self.dist.main:
