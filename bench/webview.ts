@@ -1,16 +1,21 @@
 // Graph webview benchmark: time to first paint at module level and time to expand a block, in
 // headless Chromium, on SD-scale graph indexes. Prints JSON.
 //
-//   npm run build && npx tsx bench/webview.ts [--runs N] [--cpu-only]
+//   npm run build && npx tsx bench/webview.ts [--runs N] [--cpu-only] [--case SUBSTRING] [--baseline OLD/webview.js]
 //
 // Cases: the synthetic SD v1 U-Net of webview-ui/dev/syntheticUnet.ts with 1 and 3 transformer
 // blocks per attention (~4k and ~10k nodes; ~550 and ~1.1k modules), plus the index of
-// bench/out/sd15-unet/model.onnx (bench/gen_sd_unet.py) when it exists. `cpuShare` (the fraction
+// $LD_SURGEON_BENCH_MODELS/sd15-unet/model.onnx (bench/gen_sd_unet.py; default bench/out) when it
+// exists. --case keeps the cases whose name contains SUBSTRING. --baseline runs another build of
+// the webview bundle (say a copy of dist/webview.js from before a change) in the same harness,
+// page for page alternating with the current one, and reports it beside it as `baseline`. `cpuShare` (the fraction
 // of one core a busy loop got over 0.5 s, measured before the runs; ~1 on an idle machine) tells
 // how loaded the machine was: timings scale roughly with its inverse. Each run opens a fresh
 // page of the dev harness (webview-ui/dev/harness.html: the real dist/webview.js under the real
 // CSP, fed by a stand-in host), reads the page's own performance measures:
 //   ld:first-paint  init message received → module-level graph laid out, drawn and painted
+//                   (split as `firstPaintParts`: ld:index, index → view model; ld:layout, the ELK
+//                   layout in the worker, cold on a fresh page; ld:render, drawing it)
 //   ld:expand       click on a block → its expansion laid out, drawn and painted
 // and expands down_blocks.1 → attentions.0 → transformer_blocks.0 → attn1 (the deepest path).
 // Wall-clock numbers only mean something on a quiet machine, so each case also reports `cpuMs`:
@@ -19,7 +24,7 @@
 // step, warm as in a running view — which is about what the wall time is on an idle core, plus
 // ~20-50 ms of DOM drawing (the page's ld:render measure).
 // Needs Debian's chromium and playwright-core (bash test/e2e/setup.sh installs both).
-import { existsSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -33,10 +38,14 @@ import { toElk, fromElk, warmUpGraph } from '../webview-ui/src/model/elkGraph';
 import { ViewGraph } from '../webview-ui/src/model/graph';
 import { computeVisible } from '../webview-ui/src/model/visible';
 import { syntheticUnet } from '../webview-ui/dev/syntheticUnet';
+import { BENCH_MODELS } from './common';
 
 const ROOT = resolve(__dirname, '..');
 const runs = process.argv.includes('--runs') ? Number(process.argv[process.argv.indexOf('--runs') + 1]) : 3;
 const cpuOnly = process.argv.includes('--cpu-only');
+const argOf = (flag: string) => (process.argv.includes(flag) ? process.argv[process.argv.indexOf(flag) + 1] : undefined);
+const caseFilter = argOf('--case');
+const baselineBundle = argOf('--baseline');
 const BUDGET = { firstPaintMs: 1000, expandMs: 200 };
 const CHAIN = ['down_blocks.1', 'down_blocks.1.attentions.0', 'down_blocks.1.attentions.0.transformer_blocks.0', 'down_blocks.1.attentions.0.transformer_blocks.0.attn1'];
 
@@ -107,12 +116,15 @@ async function main(): Promise<void> {
   const { chromium } = createRequire(e2e)('playwright-core');
   await build({ entryPoints: [join(ROOT, 'webview-ui/dev/harness.ts')], outfile: join(ROOT, 'out/harness/harness.js'), bundle: true, format: 'iife', platform: 'browser', target: 'es2022', logLevel: 'warning' });
 
-  const cases: Case[] = [1, 3].map((d) => ({ name: `synthetic-sd-depth${d}`, query: `scores=all&depth=${d}`, index: syntheticUnet({ depth: d }), inject: false }));
-  const real = join(ROOT, 'bench/out/sd15-unet/model.onnx');
-  if (existsSync(real)) {
+  let cases: Case[] = [1, 3].map((d) => ({ name: `synthetic-sd-depth${d}`, query: `scores=all&depth=${d}`, index: syntheticUnet({ depth: d }), inject: false }));
+  const real = join(BENCH_MODELS, 'sd15-unet/model.onnx');
+  if (existsSync(real) && (!caseFilter || 'sd15-unet'.includes(caseFilter))) {
     const a = await analyzeModel(await readModel(real), { inputShapes: { sample: [2, 4, 64, 64] } });
-    cases.push({ name: 'sd15-unet (bench/out)', query: 'scores=all', index: buildGraphIndex(a), inject: true });
+    cases.push({ name: `sd15-unet (${real})`, query: 'scores=all', index: buildGraphIndex(a), inject: true });
   }
+  if (caseFilter) cases = cases.filter((c) => c.name.includes(caseFilter));
+  const pages: { label: string; html: string }[] = [{ label: 'current', html: join(ROOT, 'webview-ui/dev/harness.html') }];
+  if (baselineBundle) pages.push({ label: 'baseline', html: baselineHarness(resolve(baselineBundle)) });
 
   const cpuShare = measureCpuShare();
   const browser = await chromium.launch({
@@ -122,55 +134,92 @@ async function main(): Promise<void> {
   const results = [];
   try {
     for (const c of cases) {
-      const first: number[] = [];
-      const firstLayout: number[] = [];
-      const expand: number[][] = CHAIN.map(() => []);
+      const per = new Map(pages.map((p) => [p.label, { first: [] as number[], parts: { index: [] as number[], layout: [] as number[], render: [] as number[] }, expand: CHAIN.map(() => [] as number[]) }]));
       let size: Record<string, number> = {};
       for (let r = 0; r < runs; r++) {
-        const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
-        const errors: string[] = [];
-        page.on('pageerror', (e: Error) => errors.push(e.message));
-        if (c.inject) await page.addInitScript({ content: `window.__ldIndex = ${JSON.stringify(c.index)};` });
-        await page.goto(`${pathToFileURL(join(ROOT, 'webview-ui/dev/harness.html')).href}?${c.query}`);
-        await page.waitForSelector('#app[data-ready="true"]', { timeout: 60_000 });
-        // page code goes in as a string: tsx would wrap a function's inner helpers in its own __name
-        const m: { first: number; layout: number; nodes: number; modules: number; bytes: number } = await page.evaluate(`(() => {
-          const d = (n) => performance.getEntriesByName(n, 'measure')[0].duration;
-          const h = window.__harness.index;
-          return { first: d('ld:first-paint'), layout: d('ld:layout'), nodes: h.nodes.length, modules: h.modules.length, bytes: JSON.stringify(h).length };
-        })()`);
-        first.push(m.first);
-        firstLayout.push(m.layout);
-        size = { nodes: m.nodes, modules: m.modules, indexBytes: m.bytes };
-        for (let i = 0; i < CHAIN.length; i++) {
-          await page.click(`[data-key="m:${CHAIN[i]}"]`);
-          // polled from here: waitForFunction would eval inside the page, which its CSP forbids
-          const until = Date.now() + 30_000;
-          while ((await page.evaluate(`performance.getEntriesByName('ld:expand', 'measure').length`)) < i + 1) {
-            if (Date.now() > until) throw new Error(`${c.name}: expanding ${CHAIN[i]} never finished`);
-            await new Promise((res) => setTimeout(res, 10));
-          }
-          const d: number = await page.evaluate(`performance.getEntriesByName('ld:expand', 'measure')[${i}].duration`);
-          expand[i].push(d);
+        for (const p of pages) {
+          const acc = per.get(p.label)!;
+          const m = await measurePage(browser, c, p.html);
+          acc.first.push(m.first);
+          acc.parts.index.push(m.index);
+          acc.parts.layout.push(m.layout);
+          acc.parts.render.push(m.render);
+          m.expand.forEach((d, i) => acc.expand[i].push(d));
+          size = { nodes: m.nodes, modules: m.modules, indexBytes: m.bytes };
         }
-        if (errors.length) throw new Error(`${c.name}: page errors: ${errors.join('; ')}`);
-        await page.close();
       }
+      const summary = (acc: NonNullable<ReturnType<typeof per.get>>) => ({
+        firstPaintMs: {
+          median: round(median(acc.first)),
+          runs: acc.first.map(round),
+          firstPaintParts: { index: round(median(acc.parts.index)), layout: round(median(acc.parts.layout)), render: round(median(acc.parts.render)) },
+        },
+        expandMs: Object.fromEntries(CHAIN.map((id, i) => [id, { median: round(median(acc.expand[i])), runs: acc.expand[i].map(round) }])),
+        withinBudget: median(acc.first) <= BUDGET.firstPaintMs && acc.expand.every((x) => median(x) <= BUDGET.expandMs),
+      });
       const cpuMs = await cpuCosts(c.index);
       results.push({
         case: c.name,
         ...size,
         cpuMs,
         cpuWithinBudget: cpuWithinBudget(cpuMs),
-        firstPaintMs: { median: round(median(first)), runs: first.map(round), firstLayoutMs: round(median(firstLayout)) },
-        expandMs: Object.fromEntries(CHAIN.map((id, i) => [id, { median: round(median(expand[i])), runs: expand[i].map(round) }])),
-        withinBudget: median(first) <= BUDGET.firstPaintMs && expand.every((x) => median(x) <= BUDGET.expandMs),
+        ...summary(per.get('current')!),
+        ...(baselineBundle ? { baseline: { bundle: resolve(baselineBundle), ...summary(per.get('baseline')!) } } : {}),
       });
     }
   } finally {
     await browser.close();
   }
   console.log(JSON.stringify({ bench: 'webview', runs, budget: BUDGET, machine: { cpus: cpus().length, loadavg1m: round(loadavg()[0]), cpuShare }, results }, null, 2));
+}
+
+/** One fresh page of the harness `html` on case `c`: the first paint, its parts, and each expansion of CHAIN. */
+async function measurePage(browser: any, c: Case, html: string) {
+  const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+  const errors: string[] = [];
+  page.on('pageerror', (e: Error) => errors.push(e.message));
+  if (c.inject) await page.addInitScript({ content: `window.__ldIndex = ${JSON.stringify(c.index)};` });
+  await page.goto(`${pathToFileURL(html).href}?${c.query}`);
+  await page.waitForSelector('#app[data-ready="true"]', { timeout: 60_000 });
+  // page code goes in as a string: tsx would wrap a function's inner helpers in its own __name
+  const m: { first: number; index: number; layout: number; render: number; nodes: number; modules: number; bytes: number } = await page.evaluate(`(() => {
+    const d = (n) => performance.getEntriesByName(n, 'measure')[0].duration;
+    const h = window.__harness.index;
+    return { first: d('ld:first-paint'), index: d('ld:index'), layout: d('ld:layout'), render: d('ld:render'), nodes: h.nodes.length, modules: h.modules.length, bytes: JSON.stringify(h).length };
+  })()`);
+  const expand: number[] = [];
+  for (let i = 0; i < CHAIN.length; i++) {
+    await page.click(`[data-key="m:${CHAIN[i]}"]`);
+    // polled from here: waitForFunction would eval inside the page, which its CSP forbids
+    const until = Date.now() + 30_000;
+    while ((await page.evaluate(`performance.getEntriesByName('ld:expand', 'measure').length`)) < i + 1) {
+      if (Date.now() > until) throw new Error(`${c.name}: expanding ${CHAIN[i]} never finished`);
+      await new Promise((res) => setTimeout(res, 10));
+    }
+    expand.push(await page.evaluate(`performance.getEntriesByName('ld:expand', 'measure')[${i}].duration`));
+  }
+  if (errors.length) throw new Error(`${c.name} (${html}): page errors: ${errors.join('; ')}`);
+  await page.close();
+  return { ...m, expand };
+}
+
+/**
+ * A copy of the dev harness page that loads `bundle` instead of dist/webview.js (everything else
+ * the same), under out/harness/baseline/.
+ */
+function baselineHarness(bundle: string): string {
+  if (!existsSync(bundle)) throw new Error(`--baseline ${bundle}: no such file (a copy of an older dist/webview.js)`);
+  const dir = join(ROOT, 'out/harness/baseline');
+  mkdirSync(dir, { recursive: true });
+  copyFileSync(bundle, join(dir, 'webview.js'));
+  const html = readFileSync(join(ROOT, 'webview-ui/dev/harness.html'), 'utf8')
+    .replace('href="harness-theme.css"', 'href="../../../webview-ui/dev/harness-theme.css"')
+    .replace('href="../../dist/webview.css"', 'href="../../../dist/webview.css"')
+    .replace('src="../../out/harness/harness.js"', 'src="../harness.js"')
+    .replace('src="../../dist/webview.js"', 'src="webview.js"');
+  if (!html.includes('src="webview.js"')) throw new Error('webview-ui/dev/harness.html changed: --baseline cannot point it at another bundle');
+  writeFileSync(join(dir, 'harness.html'), html);
+  return join(dir, 'harness.html');
 }
 
 /**

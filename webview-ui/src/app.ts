@@ -79,7 +79,7 @@ export class App {
 
   constructor(private readonly root: HTMLElement, private readonly host: HostChannel) {
     // the layout worker compiles while the host is still reading the model
-    void this.engine.warmUp();
+    this.engine.warmUp();
     document.addEventListener('keydown', (e) => {
       if (this.graph) this.onGlobalKey(e);
     });

@@ -4,10 +4,18 @@ import ELK, { type ELK as ElkApi, type ElkNode } from 'elkjs/lib/elk-api';
 import elkWorkerSource from 'elkjs/lib/elk-worker.min.js?text';
 import { warmUpGraph } from '../model/elkGraph';
 
+/**
+ * How long after the view starts the warm-up layout waits for the graph. A host that answers
+ * `ready` at once (a cached or small model, the dev harness) sends the graph well within it; one
+ * that is still reading a model takes 0.5 s and more.
+ */
+const WARM_UP_DELAY_MS = 200;
+
 export class LayoutEngine {
   private elk: ElkApi | undefined;
   private url: string | undefined;
   private generation = 0;
+  private warmUpTimer: ReturnType<typeof setTimeout> | undefined;
 
   private api(): ElkApi {
     if (!this.elk) {
@@ -19,9 +27,19 @@ export class LayoutEngine {
     return this.elk;
   }
 
-  /** Starts the worker and warms ELK's code before the first real layout needs it. */
-  warmUp(): Promise<unknown> {
-    return this.api().layout(warmUpGraph()).catch(() => undefined);
+  /**
+   * Starts the worker (its script compiles meanwhile) and, unless a real layout is asked for
+   * first, warms ELK's code with a small layout. The worker runs one layout at a time: a warm-up
+   * still queued when the graph arrives would only delay the first paint by its own cost
+   * (~0.3 s of CPU, as much as the SD-1.5 module-level layout itself), and that first real
+   * layout warms the code just as well.
+   */
+  warmUp(): void {
+    this.api();
+    this.warmUpTimer ??= setTimeout(() => {
+      this.warmUpTimer = undefined;
+      void this.api().layout(warmUpGraph()).catch(() => undefined);
+    }, WARM_UP_DELAY_MS);
   }
 
   /**
@@ -29,12 +47,20 @@ export class LayoutEngine {
    * latest expansion state is ever drawn.
    */
   async layout(graph: ElkNode): Promise<ElkNode | undefined> {
+    this.cancelWarmUp();
     const gen = ++this.generation;
     const result = await this.api().layout(graph);
     return gen === this.generation ? result : undefined;
   }
 
+  private cancelWarmUp(): void {
+    if (this.warmUpTimer === undefined) return;
+    clearTimeout(this.warmUpTimer);
+    this.warmUpTimer = undefined;
+  }
+
   dispose(): void {
+    this.cancelWarmUp();
     this.elk?.terminateWorker();
     if (this.url) URL.revokeObjectURL(this.url);
     this.elk = undefined;
