@@ -29,6 +29,8 @@ lane_digits() {
   run classifier_digits train_classifier.py digits
   run unet_digits-cond train_unet.py digits-cond
   run export_digits-cond export.py digits-cond
+  # the diffusion transformer reuses the digits-cond folder's VAE, text encoder and metric files
+  run dit_digits-dit train_dit.py
 }
 
 lane_audio() {

@@ -1,0 +1,161 @@
+"""Trains, exports and evaluates examples/digits-dit/: a small latent DiT (training/dit.py) on the digits data.
+
+python3 train_dit.py [--mode quick|full]
+It reuses digits-cond's shipped parts as they are (VAE encoder/decoder, the frozen text encoder + tokenizer,
+scheduler, metric classifier and statistics), imported from their ONNX files with the trainer's importer, so the
+DiT's latents and FID are comparable with the U-Net example's. epsilon loss (min-SNR-5 weighted), AdamW,
+warmup + cosine, EMA weights exported; 10% empty prompts for classifier-free guidance."""
+import copy
+import json
+import math
+import os
+import shutil
+import sys
+import time
+
+import numpy as np
+import torch
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "python"))
+from ld_surgeon_distill.onnx_import import import_model  # noqa: E402
+
+from classifier import feature_stats, frechet_distance, predict  # noqa: E402
+from data_digits import NUMBER_WORDS, prompt_for  # noqa: E402
+from dit import DiTConfig, DiTTransformer2DModel  # noqa: E402
+from onnx_export import OPSET, export  # noqa: E402
+from pipelines import EXAMPLES, load_data, record, set_threads  # noqa: E402
+from png import grid, write_png_gray  # noqa: E402
+from scheduler import SD_SCHEDULER_CONFIG, Sampler, add_noise, alphas_cumprod, sample  # noqa: E402
+from tokenizer import WordTokenizer  # noqa: E402
+
+SRC = os.path.join(EXAMPLES, "digits-cond")
+OUT = os.path.join(EXAMPLES, "digits-dit")
+CONFIG = DiTConfig(sample_size=8, in_channels=4, patch_size=2, hidden_size=64, num_layers=6, num_attention_heads=4,
+                   cross_attention_dim=64, mlp_ratio=3)
+BUDGET = {"quick": {"steps": 100, "batch": 32, "eval": 100}, "full": {"steps": 1200, "batch": 48, "eval": 400}}
+GUIDANCE = 3.0
+EVAL_STEPS = 25
+MIN_SNR_GAMMA = 5.0
+
+
+def main():
+    import argparse
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--mode", default="full", choices=["quick", "full"])
+    args = ap.parse_args()
+    set_threads()
+    torch.manual_seed(0)
+    t0 = time.time()
+    b = BUDGET[args.mode]
+    vae_enc = import_model(os.path.join(SRC, "vae_encoder", "model.onnx"), trainable=False).eval()
+    vae_dec = import_model(os.path.join(SRC, "vae_decoder", "model.onnx"), trainable=False).eval()
+    text = import_model(os.path.join(SRC, "text_encoder", "model.onnx"), trainable=False).eval()
+    clf = import_model(os.path.join(SRC, "metrics", "classifier.onnx"), trainable=False).eval()
+    scale = json.load(open(os.path.join(SRC, "vae_decoder", "config.json")))["scaling_factor"]
+    data = load_data("digits")
+    with torch.no_grad():
+        x = torch.from_numpy(data["train"])
+        lat = torch.cat([vae_enc(x[s:s + 512]) for s in range(0, len(x), 512)]) * scale
+    labels = data["train_labels"]
+    tok = WordTokenizer()
+    words = {}
+    with torch.no_grad():  # the frozen text encoder: every prompt's embedding once
+        for k in range(10):
+            for p in {prompt_for(k, np.random.default_rng(i)) for i in range(200)}:
+                words[p] = text(torch.tensor([tok.encode(p)]))[0]
+        empty = text(torch.tensor([tok.encode("")]))[0]
+    print(f"latents {tuple(lat.shape)} in {time.time() - t0:.0f}s", flush=True)
+
+    model = DiTTransformer2DModel(CONFIG)
+    ema = copy.deepcopy(model).eval()
+    params, ema_params = list(model.parameters()), list(ema.parameters())
+    n_params = sum(p.numel() for p in params)
+    opt = torch.optim.AdamW(params, lr=1e-3, weight_decay=0.0)
+    steps = b["steps"]
+    warm = max(1, min(100, steps // 10))
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / warm) * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * s / steps))))
+    acp = alphas_cumprod()
+    g = torch.Generator().manual_seed(3)
+    rng = np.random.default_rng(4)
+    losses = []
+    for step in range(steps):
+        idx = torch.randint(0, len(lat), (b["batch"],), generator=g)
+        z0 = lat[idx]
+        noise = torch.randn(z0.shape, generator=g)
+        t = torch.randint(0, 1000, (b["batch"],), generator=g)
+        cond = torch.stack([empty if rng.random() < 0.1 else words[prompt_for(labels[i], rng)] for i in idx.tolist()])
+        pred = model(add_noise(z0, noise, t, acp), t.float(), cond)
+        snr = acp[t] / (1 - acp[t])
+        loss = ((torch.clamp(snr, max=MIN_SNR_GAMMA) / snr) * ((pred - noise) ** 2).mean(dim=(1, 2, 3))).mean()
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        sched.step()
+        decay = min(0.995, (1 + step) / (10 + step))
+        with torch.no_grad():
+            for e, p in zip(ema_params, params):
+                e.mul_(decay).add_(p.detach(), alpha=1 - decay)
+        losses.append(loss.item())
+        if step % 50 == 0 or step == steps - 1:
+            print(f"step {step} loss(avg50) {np.mean(losses[-50:]):.4f} {time.time() - t0:.0f}s", flush=True)
+    train_s = time.time() - t0
+
+    tmp = OUT + ".tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.copytree(SRC, tmp, ignore=shutil.ignore_patterns("unet", "samples.png", "*.ldscores*", "*.prune.json"))
+    export(ema, (torch.randn(2, 4, 8, 8), torch.tensor([999.0, 1.0]), torch.randn(2, 8, 64)),
+           os.path.join(tmp, "transformer", "model.onnx"), ["sample", "timestep", "encoder_hidden_states"], ["out_sample"])
+    with open(os.path.join(tmp, "transformer", "config.json"), "w") as f:
+        json.dump({**CONFIG.to_json_dict(), "timestep_dtype": "float32"}, f, indent=1)
+
+    # evaluation as export.py does it for the U-Nets: 25 DDIM steps, guidance 3, prompt 'a digit <word>'
+    n = b["eval"]
+    ev_labels = np.arange(n) % 10
+    gen = torch.Generator().manual_seed(1234)
+    x_T = torch.randn((n, 4, 8, 8), generator=gen)
+    with torch.no_grad():
+        cond = text(torch.tensor([tok.encode(f"a digit {NUMBER_WORDS[int(k)]}") for k in ev_labels]))
+        uncond = text(torch.tensor([tok.encode("")] * n))
+        z = sample(ema, x_T, Sampler("ddim", EVAL_STEPS), cond, uncond, GUIDANCE)
+        imgs = torch.cat([vae_dec(z[s:s + 200] / scale) for s in range(0, n, 200)]).clamp(-1, 1).numpy()
+    logits, feats = predict(clf, imgs)
+    mu_r = np.load(os.path.join(SRC, "metrics", "real_features_mean.npy"))
+    cov_r = np.load(os.path.join(SRC, "metrics", "real_features_cov.npy"))
+    mu, cov = feature_stats(feats)
+    fid = float(frechet_distance(mu, cov, mu_r, cov_r))
+    acc = float((logits.argmax(1) == ev_labels).mean())
+    sel = np.concatenate([np.nonzero(ev_labels == k)[0][:10] for k in range(10)])
+    write_png_gray(os.path.join(tmp, "samples.png"), grid(imgs[sel], 10, 10, scale=2))
+
+    index = json.load(open(os.path.join(SRC, "model_index.json")))
+    del index["unet"]
+    index["_class_name"] = "OnnxDiTPipeline"
+    index["transformer"] = ["diffusers", "OnnxRuntimeModel"]
+    ld = index["ld_surgeon"]
+    ld.pop("unet_inputs", None)
+    ld.pop("unet_output", None)
+    ld["denoiser"] = "transformer/model.onnx (training/dit.py: DiT, patch 2, adaLN-Zero on timestep + pooled text embedding)"
+    ld["transformer_inputs"] = {"sample": ["batch", 4, 8, 8], "timestep": {"dtype": "float32", "shape": ["batch"]},
+                                "encoder_hidden_states": ["batch", 8, 64]}
+    ld["results"] = {"sampler": f"DDIM, {EVAL_STEPS} steps, eta 0, guidance {GUIDANCE}, prompt 'a digit <word>'",
+                     "generated": {"frechet": fid, "n": n, "class_accuracy": acc},
+                     "unet_example_generated_frechet": ld["results"]["generated"]["frechet"]}
+    ld["parameters"] = {**{k: v for k, v in ld["parameters"].items() if k != "unet"}, "transformer": n_params}
+    ld["training"] = {"mode": args.mode, "steps": steps, "batch": b["batch"], "scripts": "training/train_dit.py",
+                      "reused": "vae_encoder, vae_decoder, text_encoder (frozen), tokenizer, scheduler, metrics from digits-cond"}
+    ld["opset"] = OPSET
+    with open(os.path.join(tmp, "model_index.json"), "w") as f:
+        json.dump(index, f, indent=1)
+        f.write("\n")
+    shutil.rmtree(OUT, ignore_errors=True)
+    os.replace(tmp, OUT)
+    record("dit:digits-dit", time.time() - t0, {"steps": steps, "batch": b["batch"], "train_seconds": round(train_s, 1),
+                                                "final_loss_avg200": float(np.mean(losses[-200:])), "params": n_params,
+                                                "frechet": fid, "class_accuracy": acc, "n": n})
+    print(f"FID {fid:.2f} class accuracy {acc:.3f} (n={n}); params {n_params}; wrote {OUT} in {time.time() - t0:.0f}s", flush=True)
+
+
+if __name__ == "__main__":
+    main()
