@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { readNpyFloat32 } from '../src/core/npy';
 import { writeModel } from '../src/core/onnx/writer';
@@ -63,7 +63,10 @@ function writeTokenizer(dir: string): void {
   writeFileSync(join(dir, 'tokenizer_config.json'), JSON.stringify({ model_max_length: L }));
 }
 
-async function buildSdxl(dir: string, modelIndex: Record<string, unknown> = {}): Promise<string> {
+/** An untrained SDXL-shaped U-Net exported by training/unet.py (text_time added conditions, transformer depths (1, 2)). */
+const SDXL_UNET = resolve(__dirname, 'fixtures', 'sdxl-unet');
+
+async function buildSdxl(dir: string, modelIndex: Record<string, unknown> = {}, unetFolder?: string): Promise<string> {
   const p = join(dir, 'sdxl');
   for (const sub of ['unet', 'vae_decoder', 'text_encoder', 'text_encoder_2', 'scheduler']) mkdirSync(join(p, sub), { recursive: true });
   // U-Net: ε = 0.5·sample + mean(encoder_hidden_states[b]) + 0.1·mean(text_embeds[b]) + 0.001·mean(time_ids[b])
@@ -81,7 +84,8 @@ async function buildSdxl(dir: string, modelIndex: Record<string, unknown> = {}):
   const xs = u.node('Mul', ['sample', u.weight('half', [], [0.5])]);
   u.node('Add', [u.node('Add', [xs, m4]), added], { outputs: ['out_sample'] });
   u.output('out_sample', ['batch', 4, 'height', 'width']);
-  await writeModel(u.model(), join(p, 'unet', 'model.onnx'), { durable: false });
+  if (unetFolder) cpSync(unetFolder, join(p, 'unet'), { recursive: true });
+  else await writeModel(u.model(), join(p, 'unet', 'model.onnx'), { durable: false });
   await textEncoder(join(p, 'text_encoder', 'model.onnx'), T1, D1, 2, 1, false);
   await textEncoder(join(p, 'text_encoder_2', 'model.onnx'), T2, D2, 3, -1, true);
   writeTokenizer(join(p, 'tokenizer'));
@@ -247,6 +251,33 @@ test('SDXL through the CLI: sample with prompts and guidance gives the runner\'s
     } finally {
       await runner.release();
     }
+  } finally {
+    t.done();
+  }
+});
+
+test('SDXL-shaped U-Net through the CLI: score (transformer blocks of depth-2 stacks are candidates) → prune → sample the pruned pipeline', async () => {
+  const t = tempDir('sdxl-e2e-');
+  try {
+    const p = await buildSdxl(t.dir, { ld_surgeon: { prompts: ['ABC', 'a b'], guidance_scale: 2 } }, SDXL_UNET);
+    const root = resolve(__dirname, '..');
+    const cli = (...args: string[]) => {
+      const r = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'src', 'cli', 'main.ts'), ...args], { cwd: root, encoding: 'utf8' });
+      assert.equal(r.status, 0, `${args[0]}: ${r.stderr}`);
+      return r.stdout;
+    };
+    const scores = join(t.dir, 'scores.json');
+    cli('score', p, '--samples', '2', '--steps', '2', '--granularity', 'block', '--no-profile', '--out', scores);
+    const s = JSON.parse(readFileSync(scores, 'utf8'));
+    const ids: string[] = (s.candidates ?? s.scores ?? []).map((c: { id: string }) => c.id);
+    assert.ok(ids.includes('down_blocks.1.attentions.0.transformer_blocks.1'), `candidates: ${ids.slice(0, 20).join(', ')}`);
+    const pruned = join(t.dir, 'pruned');
+    cli('prune', p, '--scores', scores, '--lowest', '2', '--out', pruned, '--samples', '2', '--steps', '2', '--latency-seconds', '0.2', '--no-metric');
+    const out = join(t.dir, 'samples');
+    cli('sample', pruned, '--n', '2', '--steps', '2', '--out', out);
+    const { shape, data } = readNpyFloat32(join(out, 'samples.npy'));
+    assert.deepEqual(shape, [2, 4, 8, 8]);
+    assert.ok(data.every(Number.isFinite));
   } finally {
     t.done();
   }
