@@ -33,17 +33,8 @@ export function killGroup(child: ChildProcess): void {
   }
 }
 
-/** mulberry32: the kill delays are seeded, so a failing moment can be replayed. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The kill delays are seeded (the fuzzer's mulberry32), so a failing moment can be replayed. */
+export { rng as seededRandom } from '../../bench/fuzz/mutate';
 
 export const sha256 = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
 
