@@ -1,8 +1,8 @@
 """The distillation objective (all MSEs with mean reduction):
 L = l_task MSE(target, eps_S) + l_out MSE(eps_T, eps_S) + l_feat sum_stages D(f_T, f_S)
 
-D is BK-SDM's plain MSE (feat_norm "none"), or the MSE relative to the teacher feature map's mean square
-(feat_norm "teacher", LAPTOP-Diff's normalised feature distillation): stage outputs differ in scale by orders of
+D is BK-SDM's plain MSE (feat_norm "none"), or each sample's MSE relative to its teacher feature map's mean
+square, averaged over the batch (feat_norm "teacher", LAPTOP-Diff's normalised feature distillation): stage outputs differ in scale by orders of
 magnitude, so with plain MSEs the loudest stage sets the gradient and the output match (what sampling uses) is
 traded away for it; relative errors weigh every stage alike and make l_feat comparable with l_out (eps has unit
 variance, so MSE(eps_T, eps_S) is itself a relative error)."""
@@ -22,7 +22,13 @@ def feature_distance(fs: torch.Tensor, ft: torch.Tensor, norm: str = "teacher", 
     if norm == "none":
         return mse
     if norm == "teacher":
-        return mse / (ft.pow(2).mean() + eps)
+        # per sample, then averaged: a sum over samples, so the loss of a batch split over DDP ranks or gradient
+        # accumulation steps is the loss of the whole batch (a batch-wide normaliser would differ per split)
+        dims = tuple(range(1, ft.dim()))
+        if not dims:
+            return mse / (ft.pow(2).mean() + eps)
+        per_sample = (fs.float() - ft).pow(2).mean(dim=dims) / (ft.pow(2).mean(dim=dims) + eps)
+        return per_sample.mean()
     raise ValueError(f"feature normalisation {norm!r}: expected one of {', '.join(FEAT_NORMS)}")
 
 

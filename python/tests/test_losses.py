@@ -41,6 +41,16 @@ class FeatureNormalisation(unittest.TestCase):
         self.assertGreater(float(fs.grad.abs().sum()), 0)
         self.assertEqual(float(parts["task"] * 0 + total), float(parts["out"] + parts["feat"]))
 
+    def test_a_batch_split_in_halves_has_the_loss_of_the_whole(self):
+        # what DDP ranks and gradient accumulation rely on: the mean of the halves' losses is the batch's loss,
+        # even when the samples' features differ in scale
+        torch.manual_seed(0)
+        ft = torch.randn(4, 8, 5, 5) * torch.tensor([1.0, 10.0, 0.1, 3.0]).view(4, 1, 1, 1)
+        fs = ft + torch.randn_like(ft) * 0.3
+        whole = feature_distance(fs, ft, "teacher")
+        halves = (feature_distance(fs[:2], ft[:2], "teacher") + feature_distance(fs[2:], ft[2:], "teacher")) / 2
+        self.assertAlmostEqual(whole.item(), halves.item(), places=6)
+
     def test_unknown_normalisation_is_an_error(self):
         with self.assertRaisesRegex(ValueError, "expected one of none, teacher"):
             feature_distance(torch.ones(1), torch.ones(1), "layer")
