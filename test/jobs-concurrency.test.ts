@@ -238,6 +238,25 @@ test('the lock names a live owner and is taken over only once that process is go
   }
 });
 
+test('a lock whose owner was SIGKILLed but never reaped (a zombie, as under a container PID 1 that does not reap) is taken over', { skip: process.platform !== 'linux' && '/proc' }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ld-surgeon-conc-'));
+  // the shell forks a short child, then becomes a sleep that never waits for it: the child stays a zombie
+  const parent = spawn('sh', ['-c', 'sleep 0.05 & echo $!; exec sleep 30'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  try {
+    const pid = Number(await new Promise<string>((res) => parent.stdout!.once('data', (d) => res(String(d).trim()))));
+    await until('the child to exit unreaped', () => /\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8')) || undefined);
+    assert.doesNotThrow(() => process.kill(pid, 0), 'signal 0 still reaches a zombie');
+    const file = join(dir, 'model.ldscores.json');
+    writeFileSync(lockPathFor(file), JSON.stringify({ pid, host: (await import('node:os')).hostname(), startedAt: '2026-01-01T00:00:00.000Z', job: 'score killed', token: 'deadbeef' }));
+    const held = await acquireLock(file, 'score here');
+    assert.equal(readOwner(file)?.token, held.owner.token);
+    held.release();
+  } finally {
+    parent.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('two prunes of one output at once: one refuses naming the other, the output is whole', { timeout: 120_000 }, async (t) => {
   if (!reference) return t.skip('needs the first test\'s score file');
   const dir = mkdtempSync(join(tmpdir(), 'ld-surgeon-conc-'));

@@ -1,7 +1,7 @@
 // Scratch folders for large temporary files (a gated evaluation model can be hundreds of MB), named after the
 // process that owns them, PREFIX<pid>-XXXXXX. A process killed outright (out of memory, SIGKILL, a crashed
 // host) cannot delete its folder; the next run sees that the owner is gone and removes it.
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
@@ -19,10 +19,26 @@ export function isProcessAlive(pid: number | undefined): boolean {
   if (!pid || pid <= 0) return false;
   try {
     process.kill(pid, 0);
-    return true;
   } catch (e) {
     // EPERM: it exists but belongs to someone else, so it is alive
     return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  return !isZombie(pid);
+}
+
+/**
+ * Whether a process has exited but not been reaped. A SIGKILLed CLI's forked worker is re-parented to
+ * PID 1, and in a container whose PID 1 does not reap (a shell, node) it stays a zombie for good: signal 0
+ * still reaches it, so without this its locks and folders would count as held forever. Linux only (/proc).
+ */
+function isZombie(pid: number): boolean {
+  if (process.platform !== 'linux') return false;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return state === 'Z' || state === 'X';
+  } catch {
+    return false;
   }
 }
 
