@@ -257,7 +257,8 @@ test('Measure quality on the prune result card: the host is asked for the pruned
   await page.click('.sticky-actions .btn-primary');
   await page.waitForSelector('.result-card.ok [data-focus-id="measure"]', { timeout: 10_000 });
   await page.click('.result-card [data-focus-id="measure"]');
-  assert.deepEqual((await sent()).filter((m) => m.type === 'measureQuality'), [{ type: 'measureQuality', pipeline: '/models/sd-v1-5.pruned' }]);
+  const asked = await until<{ type: string }[]>(`window.__harness.log.filter((m) => m.type === 'measureQuality')`, (m) => m.length > 0, 'the measure request');
+  assert.deepEqual(asked, [{ type: 'measureQuality', pipeline: '/models/sd-v1-5.pruned' }]);
   await page.waitForSelector('.result-card .quality', { timeout: 10_000 });
   const quality = `document.querySelector('.result-card .quality')?.textContent ?? ''`;
   const text = await read<string>(quality);
