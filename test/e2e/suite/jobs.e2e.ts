@@ -37,7 +37,7 @@ suite('jobs', () => {
     const out = path.join(workspaceRoot(), 'fake-output.txt');
     const job = await a.jobs.start(fakeJob('done', out));
     assert.equal(path.dirname(job.dir), runsRoot(), 'run folder under the workspace .ld-surgeon/runs');
-    assert.match(path.basename(job.dir), /^\d{8}-\d{6}(-\d+)?-score$/);
+    assert.match(path.basename(job.dir), /^\d{8}-\d{6}-score(-\d+)?$/);
     const s = await job.finished;
     assert.equal(s.state, 'done');
     assert.equal(s.progress, 1);
