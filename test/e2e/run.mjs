@@ -13,6 +13,11 @@ import { cpSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync, read
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+/** The last n lines of a log file (none when it does not exist). */
+function tailLines(file, n) {
+  return existsSync(file) ? readFileSync(file, 'utf8').trimEnd().split('\n').slice(-n) : [];
+}
+
 const E2E = dirname(fileURLToPath(import.meta.url));
 const REPO = join(E2E, '..', '..');
 const OUT = join(REPO, '.e2e');
@@ -149,12 +154,17 @@ async function main() {
     // the extension host's console (mocha's spec reporter, stack traces) goes to a file; results are summarised here
     const hostLog = join(RUN, 'host.log');
     const { exitCode, results } = await timed('host tests', () =>
-      runHostTests({ server, runDir: RUN, extensionPath, suitePath, workspace: hostWs, timeoutMs: 10 * 60_000, log: (l) => appendFileSync(hostLog, l + '\n') }));
+      runHostTests({ server, runDir: RUN, extensionPath, suitePath, workspace: hostWs, timeoutMs: 15 * 60_000, log: (l) => appendFileSync(hostLog, l + '\n') }));
     for (const t of results?.tests ?? []) log(`  ${t.state === 'passed' ? '✓' : '✗'} ${t.title}${t.durationMs !== undefined ? ` (${t.durationMs}ms)` : ''}`);
     log(`extension-host console: ${hostLog}`);
+    if (results && !results.done) {
+      // the suite stopped part-way (the timeout): name the test it was in, and show the end of the host's console
+      failed++;
+      failures.push(`extension-host suite did not finish (exit ${exitCode}): ${results.running ? `it was running "${results.running}"` : 'between tests'}; the host console ends:\n    ${tailLines(hostLog, 25).join('\n    ')}`);
+    }
     if (!results) {
       failed++;
-      failures.push(`extension-host suite did not report (exit ${exitCode}); see ${join(RUN, 'data', 'logs')}`);
+      failures.push(`extension-host suite did not report (exit ${exitCode}); the host console ends:\n    ${tailLines(hostLog, 25).join('\n    ')}`);
     } else {
       for (const t of results.tests) {
         if (t.state === 'passed') passed++;
@@ -163,7 +173,7 @@ async function main() {
           failures.push(`host: ${t.title}\n    ${String(t.error).split('\n').slice(0, 6).join('\n    ')}`);
         }
       }
-      if (exitCode !== 0 && results.failed === 0) {
+      if (results.done && exitCode !== 0 && results.failed === 0) {
         failed++;
         failures.push(`extension-host suite exited with ${exitCode} although no test failed`);
       }

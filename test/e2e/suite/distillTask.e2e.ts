@@ -229,7 +229,7 @@ suite('distillation task', () => {
   });
 
   test('terminating the task checkpoints and stops without a model; Resume in the Jobs view finishes it', async function () {
-    this.timeout(6 * 60_000);
+    this.timeout(4 * 60_000);
     const output = path.join(pipelineDir() + '.pruned', 'unet', 'model.resumed.onnx');
     const def: DistillTaskDefinition = { type: DISTILL_TASK_TYPE, student: STUDENT, steps: 150, batch: 2, device: 'cpu', output: path.relative(workspaceRoot(), output), args: TINY };
     let job: RunningJob | undefined;

@@ -5,7 +5,10 @@ import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 
 interface MochaTest { fullTitle(): string; duration?: number }
-interface MochaRunner { on(event: 'pass', fn: (t: MochaTest) => void): MochaRunner; on(event: 'fail', fn: (t: MochaTest, err: Error) => void): MochaRunner }
+interface MochaRunner {
+  on(event: 'test' | 'pass', fn: (t: MochaTest) => void): MochaRunner;
+  on(event: 'fail', fn: (t: MochaTest, err: Error) => void): MochaRunner;
+}
 interface MochaInstance {
   suite: { emit(event: string, ...args: unknown[]): void };
   run(done: (failures: number) => void): MochaRunner;
@@ -29,14 +32,20 @@ export function run(): Promise<void> {
   require('./telemetry.e2e');
 
   const tests: { title: string; state: 'passed' | 'failed'; durationMs?: number; error?: string }[] = [];
+  // written after every test, so a suite that never finishes (a hang, the runner's timeout) still says how far it
+  // got and which test was running when it stopped
+  const report = (running: string | undefined, done: boolean) => {
+    const passed = tests.filter((t) => t.state === 'passed').length;
+    writeFileSync(path.join(__dirname, 'results.json'), JSON.stringify({ done, running, passed, failed: tests.length - passed, tests }, null, 2));
+  };
   return new Promise((resolve, reject) => {
     const runner = mocha.run((failures) => {
-      const passed = tests.filter((t) => t.state === 'passed').length;
-      writeFileSync(path.join(__dirname, 'results.json'), JSON.stringify({ passed, failed: tests.length - passed, tests }, null, 2));
+      report(undefined, true);
       if (failures) reject(new Error(`${failures} extension-host test(s) failed`));
       else resolve();
     });
-    runner.on('pass', (t) => tests.push({ title: t.fullTitle(), state: 'passed', durationMs: t.duration }));
-    runner.on('fail', (t, err) => tests.push({ title: t.fullTitle(), state: 'failed', error: err?.stack ?? String(err) }));
+    runner.on('test', (t) => report(t.fullTitle(), false));
+    runner.on('pass', (t) => { tests.push({ title: t.fullTitle(), state: 'passed', durationMs: t.duration }); report(undefined, false); });
+    runner.on('fail', (t, err) => { tests.push({ title: t.fullTitle(), state: 'failed', error: err?.stack ?? String(err) }); report(undefined, false); });
   });
 }

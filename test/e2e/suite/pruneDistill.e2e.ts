@@ -25,7 +25,7 @@ suite('prune and distill', () => {
   suiteTeardown(closeAllEditors);
 
   test('Prune Model… removes two low-scored blocks into a checked new pipeline, and opens it', async function () {
-    this.timeout(8 * 60_000);
+    this.timeout(3 * 60_000);
     const scores = unetPath().replace(/\.onnx$/, '.ldscores.json');
     assert.ok(existsSync(scores), 'the scoring suite left a score file');
     const ids = ranked(readScoreFile(scores)).filter((c) => c.modification !== 'none').slice(0, 2).map((c) => c.id);
@@ -53,7 +53,7 @@ suite('prune and distill', () => {
   });
 
   test('Launch Distillation… fine-tunes the pruned U-Net against the original into a new model', async function () {
-    this.timeout(15 * 60_000);
+    this.timeout(4 * 60_000);
     assert.ok(existsSync(prunedModel()), 'the prune test left a pruned model');
     const { job, output } = await a.workflows.distill({
       student: prunedModel(), teacher: unetPath(), steps: 2, device: 'cpu', python: PYTHON,
