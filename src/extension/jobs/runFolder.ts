@@ -2,9 +2,10 @@
 // status.json (state, times, execution provider, outputs) and whatever results the job writes.
 // The folder is the job's only record, so the jobs view survives a window reload.
 // Nothing here imports `vscode`: the same code is used by tests outside VS Code.
-import { promises as fs, writeFileSync, renameSync, mkdirSync } from 'node:fs';
+import { promises as fs, mkdirSync } from 'node:fs';
 import * as path from 'node:path';
-import { isProcessAlive } from '../../core/work-dirs';
+import { isProcessAlive, tempFileFor } from '../../core/work-dirs';
+import { writeFileAtomic } from '../../core/pipeline/output-files';
 
 export { isProcessAlive };
 
@@ -56,19 +57,22 @@ export async function createRunFolder(root: string, kind: JobKind, now = new Dat
   }
 }
 
-/** Writes JSON through a temp file + rename, so a reader never sees half a file. */
+/** Writes JSON through a hidden, owner-named temp file + rename (core/work-dirs), so a reader never sees half a file. */
 export async function writeJsonAtomic(file: string, value: unknown): Promise<void> {
-  const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
-  await fs.writeFile(tmp, JSON.stringify(value, null, 2) + '\n');
-  await fs.rename(tmp, file);
+  const tmp = tempFileFor(file);
+  try {
+    await fs.writeFile(tmp, JSON.stringify(value, null, 2) + '\n');
+    await fs.rename(tmp, file);
+  } catch (e) {
+    await fs.rm(tmp, { force: true });
+    throw e;
+  }
 }
 
 /** Synchronous variant, for the extension's deactivate() where awaiting is not guaranteed to finish. */
 export function writeJsonAtomicSync(file: string, value: unknown): void {
   mkdirSync(path.dirname(file), { recursive: true });
-  const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, JSON.stringify(value, null, 2) + '\n');
-  renameSync(tmp, file);
+  writeFileAtomic(file, JSON.stringify(value, null, 2) + '\n');
 }
 
 const STATES: readonly JobState[] = ['running', 'done', 'failed', 'cancelled'];
