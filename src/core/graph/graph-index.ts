@@ -6,6 +6,7 @@ import type { ModelAnalysis, ModuleStats } from './analyze';
 import { walkModules, type ModuleNode } from './modules';
 import type { NoiseKind } from './noise';
 import { formatShape } from './shapes';
+import { findStacks, type DepthStack } from './stacks';
 
 export const GRAPH_INDEX_SCHEMA = 'ld-surgeon/graph-index@1' as const;
 
@@ -27,6 +28,8 @@ export interface GraphIndex {
   inputs: number[];
   outputs: number[];
   initializers: number[];
+  /** depth stacks (runs of identical blocks, see stacks.ts): the view draws each compactly; absent when none */
+  stacks?: DepthStack[];
 }
 
 export interface IndexModule {
@@ -182,5 +185,8 @@ export function buildGraphIndex(a: ModelAnalysis): GraphIndex {
     }
   });
   const outputs = view.graph.outputs.map((v) => valueOf(v.name));
-  return { schema: GRAPH_INDEX_SCHEMA, modules, nodes, values, edges, inputs, outputs, initializers };
+  const index: GraphIndex = { schema: GRAPH_INDEX_SCHEMA, modules, nodes, values, edges, inputs, outputs, initializers };
+  const stacks = findStacks(view, tree, a.noise);
+  if (stacks.length) index.stacks = stacks;
+  return index;
 }
