@@ -5,9 +5,12 @@ import { EditableModel, EditRefused } from '../core/edit';
 import { checkEditedModel } from '../core/edit/check-model';
 import type { DocState, WorkerReply, WorkerRequest } from '../core/edit/worker-protocol';
 import { UserError } from '../core/errors';
-import { analyzeModel, indexModules } from '../core/graph';
+import { analyzeModel, indexModules, type ModelAnalysis } from '../core/graph';
 import { perSampleInputShapes } from '../core/graph/input-shapes';
+import { nodeDefinition } from '../core/graph/node-definition';
+import { findTensor, tensorStats } from '../core/graph/tensor-stats';
 import { readModel } from '../core/onnx/reader';
+import { stat } from 'node:fs/promises';
 
 const docs = new Map<number, EditableModel>();
 
@@ -17,11 +20,49 @@ function doc(id: number): EditableModel {
   return d;
 }
 
+/**
+ * The analysis requests about a file see: the latest document opened on it (what its graph editor
+ * shows, edits included), else the file itself, read and analysed once per version (mtime + size)
+ * so clicking through nodes and tensors of a file reads it once.
+ */
+let fileCache: { path: string; version: string; analysis: Promise<ModelAnalysis> } | undefined;
+async function analysisOf(path: string): Promise<ModelAnalysis> {
+  const open = [...docs.values()].reverse().find((d) => d.path === path);
+  if (open) return open.analysis();
+  const st = await stat(path).catch(() => undefined);
+  const version = st ? `${st.mtimeMs}:${st.size}` : 'missing';
+  if (fileCache?.path !== path || fileCache.version !== version) {
+    const analysis = readModel(path).then((m) => analyzeModel(m, { inputShapes: perSampleInputShapes(m) }));
+    fileCache = { path, version, analysis };
+    // a failed read is not kept: the user may fix the file and ask again
+    analysis.catch(() => {
+      if (fileCache?.analysis === analysis) fileCache = undefined;
+    });
+  }
+  return fileCache.analysis;
+}
+
+/**
+ * Test hook (LD_SURGEON_TEST_MODEL_WORKER=hang|exit:OP:PATH-SUBSTRING): a request OP about a file whose
+ * path contains the substring blocks this thread for good (as a stuck analysis would) or ends it (as
+ * a crash would), so tests can prove the host's timeouts and restarts. Unset in normal use.
+ */
+function testHook(r: WorkerRequest): void {
+  const hook = /^(hang|exit):([a-zA-Z]+):(.+)$/.exec(process.env.LD_SURGEON_TEST_MODEL_WORKER ?? '');
+  if (!hook || hook[2] !== r.op) return;
+  const path = 'path' in r ? r.path : r.op === 'open' ? r.open.path : docs.get(r.doc)?.path;
+  if (!path?.includes(hook[3])) return;
+  if (hook[1] === 'exit') process.exit(70);
+  // blocks the thread without spinning a core; only terminate() ends it
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);
+}
+
 function state(d: EditableModel): DocState {
   return { version: d.version, dirty: d.dirty, canUndo: d.canUndo, canRedo: d.canRedo, edits: d.edits, rejected: [...d.rejected] };
 }
 
 async function handle(r: WorkerRequest): Promise<WorkerReply> {
+  testHook(r);
   switch (r.op) {
     case 'open': {
       const o = r.open;
@@ -63,10 +104,19 @@ async function handle(r: WorkerRequest): Promise<WorkerReply> {
       return {};
     case 'modules': {
       // the latest document opened on the file: what its graph editor shows
-      const open = [...docs.values()].reverse().find((d) => d.path === r.path);
-      if (open) return { modules: indexModules(open.analysis()).modules };
-      const m = await readModel(r.path);
-      return { modules: indexModules(await analyzeModel(m, { inputShapes: perSampleInputShapes(m) })).modules };
+      return { modules: indexModules(await analysisOf(r.path)).modules };
+    }
+    case 'node': {
+      const node = nodeDefinition(await analysisOf(r.path), r.nodeId);
+      if (!node) throw new UserError(`${r.path} has no node '${r.nodeId}'`);
+      return { node };
+    }
+    case 'weightStats': {
+      // the bytes are read here, lazily, through the reader's resolved (path-checked) tensor locations
+      const t = findTensor(await analysisOf(r.path), r.tensorName);
+      if (!t) throw new UserError(`${r.path} has no constant tensor '${r.tensorName}'`);
+      // its refusals (too large, strings, unreadable bytes) are for the user, not internal errors
+      return { weightStats: await tensorStats(t, r.path).catch((e: Error) => Promise.reject(e instanceof UserError ? e : new UserError(e.message))) };
     }
   }
 }
@@ -99,7 +149,7 @@ parentPort!.on('message', (m: { id: number; req: WorkerRequest }) => {
       parentPort!.postMessage({ id: m.id, ok: true, reply, ms: performance.now() - t0 });
       // while the user looks at the graph: the candidates the next bypass/replace/accept needs
       const r = m.req;
-      if (r.op !== 'close' && r.op !== 'save' && r.op !== 'check' && r.op !== 'candidates' && r.op !== 'modules' && waiting === 0) warmWhenIdle(r.doc);
+      if (r.op !== 'close' && r.op !== 'save' && r.op !== 'check' && r.op !== 'candidates' && r.op !== 'modules' && r.op !== 'node' && r.op !== 'weightStats' && waiting === 0) warmWhenIdle(r.doc);
     } catch (e) {
       const err = e as Error;
       const refused = e instanceof EditRefused || e instanceof UserError;

@@ -6,5 +6,5 @@ export { EditableModel, type EditableOptions } from './document';
 export { applyEdit, attributeFromInput, type EditContext, type EditOutcome } from './operations';
 export { checkEdited } from './checks';
 export { editedPathFor, saveEdited, type SaveOptions, type SaveResult } from './save';
-export { ModelWorker, WorkerDocument, type ModelWorkerOptions } from './worker-client';
+export { ModelWorker, WorkerDocument, ModelWorkerStopped, DEFAULT_REQUEST_TIMEOUT_MS, type ModelWorkerOptions } from './worker-client';
 export type { CandidateBrief, DocState, OpenRequest, WorkerReply, WorkerRequest } from './worker-protocol';

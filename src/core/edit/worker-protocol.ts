@@ -2,6 +2,7 @@
 // analyses and edits models so the host's event loop never runs a shape pass or reads a model.
 // Plain data only (structured clone).
 import type { IndexModule } from '../graph/graph-index';
+import type { WeightStats } from '../graph/tensor-stats';
 import type { EditCheckResult } from './check-model';
 import type { SaveResult } from './save';
 import type { ChangeSummary, ModelEdit } from './types';
@@ -27,7 +28,11 @@ export type WorkerRequest =
    * the Model view's module tree of the file at `path`: the open document's on that file when there is
    * one (one analysis per file, edits included), otherwise read and analysed for this request
    */
-  | { op: 'modules'; path: string };
+  | { op: 'modules'; path: string }
+  /** "open node": a node's definition, from the open document on `path` when there is one (as edited), else the file */
+  | { op: 'node'; path: string; nodeId: string }
+  /** the inspector's weight statistics of a constant tensor, from the open document on `path` or the file */
+  | { op: 'weightStats'; path: string; tensorName: string };
 
 /** Where a document stands, sent with every reply that can change it. */
 export interface DocState {
@@ -66,6 +71,8 @@ export interface WorkerReply {
   check?: EditCheckResult;
   /** module hierarchy with subtree totals only (no nodes, no weights): a few KB for an SD-1.5 U-Net */
   modules?: IndexModule[];
+  node?: Record<string, unknown>;
+  weightStats?: WeightStats;
 }
 
 export type WorkerMessage =
