@@ -1,6 +1,6 @@
 // ld-surgeon prune MODEL_OR_PIPELINE: removes the chosen candidates (explicit ids, the k lowest
-// scored, or lowest scored first until a latency / params / FLOPs target is met), keeps every other
-// weight byte for byte, checks the result and writes it with its record beside it. Ctrl-C leaves nothing.
+// scored, the k lowest of one depth stack, or lowest scored first until a latency / params / FLOPs
+// target is met), keeps every other weight byte for byte, checks the result and writes it with its record beside it. Ctrl-C leaves nothing.
 import type { Command } from 'commander';
 import { UserError } from '../../core/errors';
 import { parseTargetFraction, pruneModel, renderPruneSummary, type PruneSelection } from '../../core/prune';
@@ -10,6 +10,8 @@ import { choiceFlag, inputShapesFlag, intFlag, numFlag, repeatable } from '../fl
 interface PruneFlags {
   ops?: string;
   lowest?: string;
+  stack?: string;
+  k?: string;
   targetLatency?: string;
   targetParams?: string;
   targetFlops?: string;
@@ -27,12 +29,18 @@ interface PruneFlags {
 }
 
 function selectionOf(f: PruneFlags): PruneSelection {
+  if (f.k !== undefined && f.stack === undefined) throw new UserError('--k goes with --stack: the k lowest-scored blocks of that stack');
   const given = [
-    f.ops !== undefined && '--ops', f.lowest !== undefined && '--lowest',
+    f.ops !== undefined && '--ops', f.lowest !== undefined && '--lowest', f.stack !== undefined && '--stack',
     f.targetLatency !== undefined && '--target-latency', f.targetParams !== undefined && '--target-params', f.targetFlops !== undefined && '--target-flops',
   ].filter((x): x is string => !!x);
   if (given.length !== 1) {
-    throw new UserError(given.length ? `use only one of ${given.join(', ')}` : 'say what to prune: --ops ID,..., --lowest K, --target-latency -35%, --target-params -30% or --target-flops -30%');
+    throw new UserError(given.length ? `use only one of ${given.join(', ')}` : 'say what to prune: --ops ID,..., --lowest K, --stack ID --k K, --target-latency -35%, --target-params -30% or --target-flops -30%');
+  }
+  if (f.stack !== undefined) {
+    if (f.k === undefined) throw new UserError(`--stack ${f.stack}: say how many of its blocks to prune with --k K`);
+    if (!f.stack.trim()) throw new UserError('--stack: no stack id given (`ld-surgeon inspect` lists the modules; a stack is e.g. transformer_blocks)');
+    return { mode: 'stack', stack: f.stack.trim(), count: intFlag('--k', f.k, 1)! };
   }
   if (f.ops !== undefined) {
     const ids = f.ops.split(',').map((s) => s.trim()).filter(Boolean);
@@ -52,6 +60,8 @@ export function register(program: Command): void {
     .argument('<model>', 'pipeline folder, or an .onnx model')
     .option('--ops <ids>', 'comma-separated candidate ids (`ld-surgeon candidates` lists them)')
     .option('--lowest <k>', 'the k lowest-scored candidates of the score file')
+    .option('--stack <id>', 'a depth stack (its list, e.g. single_transformer_blocks, or the module holding it, e.g. down_blocks.2.attentions.0): prune its --k lowest-scored blocks')
+    .option('--k <k>', 'with --stack: how many of its blocks, 1 to its size − 1')
     .option('--target-latency <pct>', 'lowest scored first until the measured latency shares add up to this reduction, e.g. -35%')
     .option('--target-params <pct>', 'lowest scored first until this share of the parameters is gone, e.g. -30%')
     .option('--target-flops <pct>', 'lowest scored first until this share of the FLOPs is gone, e.g. -30%')

@@ -25,7 +25,8 @@ export function renderPruneSummary(r: PruneRecord): string {
   const lines: string[] = [];
   lines.push(`${r.source.pipeline ?? r.source.model} → ${r.output.pipeline ?? r.output.model}`, '');
   if (r.removed.length) {
-    lines.push(`removed ${r.removed.length} candidate${r.removed.length === 1 ? '' : 's'}:`);
+    const from = r.selection.mode === 'stack' && r.selection.stack ? ` (the ${r.selection.count} lowest-scored blocks of stack ${r.selection.stack})` : '';
+    lines.push(`removed ${r.removed.length} candidate${r.removed.length === 1 ? '' : 's'}${from}:`);
     lines.push(table(
       ['candidate', 'modification', `score${r.selection.scoreVariant ? ` (${r.selection.scoreVariant})` : ''}`, 'params', 'FLOPs', 'latency share'],
       r.removed.map((c) => [c.id, `${c.action} (${c.method})`, score(c.score), humanCount(c.params), humanCount(c.flops), c.latencyShare === undefined ? '-' : `${(100 * c.latencyShare).toFixed(1)}%`]),

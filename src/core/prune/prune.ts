@@ -67,7 +67,8 @@ function loadScores(opts: PruneOptions, modelPath: string, identity: ModelIdenti
   const path = resolve(opts.scores ?? defaultScoreFile(modelPath));
   if (!existsSync(path)) {
     if (!explicit && !needed) return {};
-    const why = needed ? `--${opts.selection.mode === 'lowest' ? 'lowest' : `target-${(opts.selection as { kind: string }).kind}`} ranks candidates by their LD-Pruner scores` : '--scores names it';
+    const flag = opts.selection.mode === 'lowest' ? '--lowest' : opts.selection.mode === 'stack' ? '--stack' : `--target-${(opts.selection as { kind: string }).kind}`;
+    const why = needed ? `${flag} ranks candidates by their LD-Pruner scores` : '--scores names it';
     throw new UserError(`${path}: no score file (${why}); run \`ld-surgeon score ${opts.input}\` first, or pass --scores FILE`, path);
   }
   const file = explicit || needed ? readScoreFile(path) : readScoreFileIfPresent(path);
@@ -211,6 +212,7 @@ export async function pruneModel(opts: PruneOptions, cb: PruneCallbacks = {}): P
           mode: sel.mode,
           ...(sel.mode === 'ops' ? { ids: sel.ids } : {}),
           ...(sel.mode === 'lowest' ? { count: sel.count } : {}),
+          ...(sel.mode === 'stack' ? { stack: selection.stack ?? sel.stack, count: sel.count } : {}),
           ...(sel.mode === 'target'
             ? { target: { kind: sel.kind, fraction: sel.fraction, estimatedFraction: selection.estimatedFraction ?? 0, achievedFraction: sel.kind === 'latency' ? latencyAchieved : achieved } }
             : {}),

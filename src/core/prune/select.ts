@@ -1,10 +1,10 @@
-// Which candidates a prune removes: explicit ids, the k lowest-scored, or lowest-scored first until a
-// latency / params / FLOPs target is met. A candidate inside an already chosen one (a layer of a
+// Which candidates a prune removes: explicit ids, the k lowest-scored, the k lowest-scored blocks of one
+// depth stack, or lowest-scored first until a latency / params / FLOPs target is met. A candidate inside an already chosen one (a layer of a
 // removed block) is gone with it and never counted twice; a block chosen after one of its layers
 // takes the layer's place. Unmodifiable candidates are never chosen.
 import type { Node } from '../onnx/types';
 import { UserError } from '../errors';
-import type { ModelAnalysis } from '../graph';
+import { findStacks, resolveStack, type ModelAnalysis } from '../graph';
 import { ranked, type ScoredCandidate, type ScoreFile } from '../scoring/score-file';
 import { selectCandidates, type Candidate } from '../surgery';
 import { ancestorNodes } from '../surgery/regions';
@@ -22,6 +22,8 @@ export interface Selection {
   subsumed: { id: string; by: string }[];
   /** for a target: the estimated fraction saved by `chosen` */
   estimatedFraction?: number;
+  /** for a stack selection: the stack's own id */
+  stack?: string;
 }
 
 /** "-35%", "35%", "-0.35" or "0.35" → 0.35 (a reduction is asked for; the sign is optional). */
@@ -111,6 +113,7 @@ export function selectForPrune(s: SelectArgs): Selection {
       throw new UserError(`${s.scorePath}: scores candidate '${e.id}', which ${s.modelPath} does not have; the score file is for another version of the model: score it again`, s.scorePath);
     }
   }
+  if (sel.mode === 'stack') return selectFromStack(s, sel.stack, sel.count, byId);
   if (sel.mode === 'lowest') {
     if (!Number.isInteger(sel.count) || sel.count < 0) throw new UserError(`--lowest ${sel.count}: expected a count ≥ 0`);
     const picks = greedy(order, byId, undefined, (p) => p.length >= sel.count);
@@ -120,6 +123,39 @@ export function selectForPrune(s: SelectArgs): Selection {
     return picks;
   }
   return selectTarget(s, sel.kind, sel.fraction, order, byId);
+}
+
+/** The `count` lowest-scored blocks of one depth stack; every block of it must have been scored. */
+function selectFromStack(s: SelectArgs, name: string, count: number, byId: Map<string, Candidate>): Selection {
+  const a = s.analysis;
+  const stacks = findStacks(a.view, a.tree, a.noise);
+  const { stack, ambiguous } = resolveStack(stacks, name);
+  if (ambiguous) throw new UserError(`--stack ${name}: ${where(s.modelPath)} holds several stacks there (${ambiguous.map((x) => x.id).join(', ')}); name one`, s.modelPath);
+  if (!stack) {
+    const known = stacks.length ? `its stacks: ${stacks.map((x) => `${x.id} (${x.members.length})`).join(', ')}` : 'it has none';
+    throw new UserError(`--stack ${name}: not a depth stack of ${where(s.modelPath)} (${known})`, s.modelPath);
+  }
+  const n = stack.members.length;
+  if (!Number.isInteger(count) || count < 1 || count > n - 1) {
+    throw new UserError(`--k ${count}: stack ${stack.id} has ${n} blocks; expected 1 to ${n - 1} (at least one block stays)`);
+  }
+  const entryOf = new Map<Candidate, ScoredCandidate>();
+  for (const e of ranked(s.scoreFile!)) {
+    const c = byId.get(e.id);
+    if (c && !entryOf.has(c)) entryOf.set(c, e);
+  }
+  const members = stack.members.map((id) => ({ id, c: byId.get(id) }));
+  const unscored = members.filter((m) => !m.c || !entryOf.has(m.c)).map((m) => m.id);
+  if (unscored.length) {
+    throw new UserError(`${s.scorePath}: ${unscored.length} of the ${n} blocks of stack ${stack.id} have no score (${unscored.slice(0, 3).join(', ')}${unscored.length > 3 ? ', …' : ''}); score with --granularity block or both, and let the run finish`, s.scorePath);
+  }
+  // lowest first; a block whose removal gave NaN/Inf latents ranks last (score +∞)
+  const key = (c: Candidate) => (entryOf.get(c)!.nonFinite ? Infinity : entryOf.get(c)!.score!);
+  const modifiable = members.map((m) => m.c!).filter((c) => c.modification).sort((p, q) => key(p) - key(q) || (p.id < q.id ? -1 : 1));
+  if (modifiable.length < count) {
+    throw new UserError(`--k ${count}: only ${modifiable.length} of the ${n} blocks of stack ${stack.id} can be removed (${members.filter((m) => !m.c!.modification).map((m) => `${m.id}: ${m.c!.reason ?? 'no modification'}`).join('; ')})`);
+  }
+  return { chosen: modifiable.slice(0, count), subsumed: [], stack: stack.id };
 }
 
 function selectTarget(s: SelectArgs, kind: PruneTargetKind, fraction: number, order: ScoredCandidate[], byId: Map<string, Candidate>): Selection {

@@ -19,7 +19,9 @@ export type PruneSelection =
   /** the `count` lowest-scored candidates of the score file */
   | { mode: 'lowest'; count: number }
   /** lowest-scored first until `fraction` (0..1) of the model's latency / params / FLOPs is saved */
-  | { mode: 'target'; kind: PruneTargetKind; fraction: number };
+  | { mode: 'target'; kind: PruneTargetKind; fraction: number }
+  /** the `count` lowest-scored blocks of one depth stack (its id, or the module holding it: see core/graph/stacks.ts) */
+  | { mode: 'stack'; stack: string; count: number };
 
 export interface PruneOptions {
   /** a .onnx model or a pipeline folder (or a pipeline's unet/model.onnx) */
@@ -162,6 +164,8 @@ export interface PruneRecord {
     mode: PruneSelection['mode'];
     ids?: string[];
     count?: number;
+    /** mode 'stack': the stack the blocks were chosen from */
+    stack?: string;
     target?: { kind: PruneTargetKind; fraction: number; estimatedFraction: number; achievedFraction?: number };
     scoreFile?: string;
     scoreVariant?: ScoreVariant;
