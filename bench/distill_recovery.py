@@ -63,13 +63,15 @@ def cli(*args):
 
 def prepare(work: str, pipeline: str, k: int):
     """The original pipeline copy (scored once) and its k-lowest prune; reused when already there."""
+    from ld_surgeon_distill.pipeline import denoiser_folder
     orig = os.path.join(work, pipeline)
-    if not os.path.isfile(os.path.join(orig, "unet", "model.ldscores.json")):
+    den = denoiser_folder(os.path.join(REPO, "examples", pipeline))  # unet/ or transformer/ (digits-dit)
+    if not os.path.isfile(os.path.join(orig, den, "model.ldscores.json")):
         shutil.rmtree(orig, ignore_errors=True)
         shutil.copytree(os.path.join(REPO, "examples", pipeline), orig)
         cli("score", orig, "--granularity", "block", "--samples", "16", "--steps", "10", "--ep", "cpu", "--quiet")
     pruned = f"{orig}.k{k}"
-    record = os.path.join(pruned, "unet", "model.prune.json")
+    record = os.path.join(pruned, den, "model.prune.json")
     if not os.path.isfile(record):
         cli("prune", orig, "--lowest", str(k), "--out", pruned, "--ep", "cpu", "--no-metric", "--quiet", "--force")
     with open(record) as f:
@@ -209,7 +211,7 @@ def main():
             import onnx
             from ld_surgeon_distill.export import write_model_atomic
             re_path = os.path.join(args.work, f"{pipeline}.k{k}.reinit.onnx")
-            write_model_atomic(reinitialize(onnx.load(os.path.join(pruned, "unet", "model.onnx")), args.seed), re_path)
+            write_model_atomic(reinitialize(onnx.load(os.path.join(pruned, denoiser_folder(pruned), "model.onnx")), args.seed), re_path)
             variants.append((args.table3, re_path, "reinitialized"))
         for name, student, weights in variants:
             run_dir = os.path.join(args.work, "runs", f"{pipeline}-k{k}-{name}-{weights}-{args.steps}-{int(time.time())}")

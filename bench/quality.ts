@@ -10,7 +10,7 @@
 //   npx tsx bench/quality.ts [PIPELINE…] [--n 1000] [--steps T] [--k 2,4,8,12] [--draws 5] [--seed 0]
 //                            [--no-singles] [--noise-repeats 3] [--latency-seconds 2] [--ep cpu] [--out DIR]
 //
-// Score files: the pipeline's unet/model.ldscores.json when it is a readable block-level score file,
+// Score files: the pipeline's unet/ (or transformer/) model.ldscores.json when it is a readable block-level score file,
 // else DIR/quality/scores/NAME.ldscores.json, else scored first into that file with the quick preset
 // (blocks, 8 samples × 10 steps) — the report names the file and its settings.
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
@@ -24,7 +24,7 @@ import { applyPreset, type EpRequest } from '../src/core/scoring/settings';
 import { defaultScoreFile, resolveTarget } from '../src/core/scoring/target';
 
 const ROOT = resolve(__dirname, '..');
-const SHIPPED = ['digits-cond', 'digits-uncond', 'audio-digits'].map((d) => join(ROOT, 'examples', d));
+const SHIPPED = ['digits-cond', 'digits-uncond', 'audio-digits', 'digits-dit'].map((d) => join(ROOT, 'examples', d));
 
 const argv = process.argv.slice(2);
 const VALUED = new Set(['--n', '--steps', '--k', '--draws', '--seed', '--noise-repeats', '--latency-seconds', '--ep', '--out']);
