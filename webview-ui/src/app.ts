@@ -15,6 +15,7 @@ import { ViewGraph } from './model/graph';
 import { heatDomain, heatScale, type HeatDomain } from './model/heatmap';
 import { ScoreBook, isPrunable } from './model/scores';
 import { buildSearchIndex, type SearchEntry } from './model/search';
+import { selectStackLowest, stackKey } from './model/stacks';
 import { moduleKey, type VisibleItem } from './model/visible';
 import { LayoutEngine } from './layout/layoutEngine';
 import { button, clear, h } from './view/dom';
@@ -34,6 +35,8 @@ export interface HostChannel {
 interface Persisted {
   modelPath: string;
   expanded: string[];
+  /** depth stacks opened block by block (the others draw compactly) */
+  openStacks?: string[];
   target?: InspectTarget;
   selected: string[];
   budget: SelectionBudget;
@@ -48,6 +51,7 @@ export class App {
   private graph!: ViewGraph;
   private scores = new ScoreBook();
   private expanded = new Set<string>();
+  private openStacks = new Set<string>();
   private target: InspectTarget | undefined;
   private selected = new Set<string>();
   private budget: SelectionBudget = { metric: 'latency', percent: 20 };
@@ -80,6 +84,7 @@ export class App {
   constructor(private readonly root: HTMLElement, private readonly host: HostChannel) {
     // the layout worker compiles while the host is still reading the model
     this.engine.warmUp();
+    this.engine.onRefined = () => void this.refineLayout();
     document.addEventListener('keydown', (e) => {
       if (this.graph) this.onGlobalKey(e);
     });
@@ -136,6 +141,12 @@ export class App {
         return this.queuePanels();
       case 'reveal':
         return void this.jumpTo({ module: msg.moduleId });
+      case 'selectStackLowest': {
+        // the graph's context menu asked for k (the host validated it against the same index)
+        const why = this.graph ? this.stackLowest(msg.stackId, msg.k) : 'the graph is not shown yet';
+        if (why) this.host.post({ type: 'reportError', message: `Prune the k lowest of ${msg.stackId}: ${why}` });
+        return;
+      }
       case 'selectionBudget':
         return this.setBudget({ metric: msg.metric, percent: msg.percent });
       case 'loadError':
@@ -189,11 +200,34 @@ export class App {
     await this.canvas.show(this.expanded);
     this.syncSelection(false);
     this.renderPanels();
+    const provisional = this.engine.provisional;
     requestAnimationFrame(() => {
       performance.mark('ld:first-paint');
       performance.measure('ld:first-paint', 'ld:init', 'ld:first-paint');
       this.root.dataset.ready = 'true';
+      if (!provisional) this.layoutSettled();
     });
+  }
+
+  /**
+   * ELK's layout of the graph first drawn from a provisional one is ready: drawn in its place,
+   * fitted again unless the user has opened something meanwhile.
+   */
+  private async refineLayout(): Promise<void> {
+    if (!this.graph) return;
+    const refit = this.expanded.size === 0;
+    if (!(await this.canvas.show(this.expanded))) return;
+    if (refit) this.canvas.fit(false);
+    this.syncSelection(false);
+    requestAnimationFrame(() => this.layoutSettled());
+  }
+
+  /** `data-layout="settled"`: what is drawn is ELK's layout (ld:settled measures from init to it). */
+  private layoutSettled(): void {
+    if (this.root.dataset.layout === 'settled') return;
+    performance.mark('ld:settled');
+    performance.measure('ld:settled', 'ld:init', 'ld:settled');
+    this.root.dataset.layout = 'settled';
   }
 
   private buildDom(msg: InitMsg): void {
@@ -227,8 +261,8 @@ export class App {
     sidebarToggle.setAttribute('aria-pressed', 'false');
     canvasWrap.append(sidebarToggle);
     this.canvas = new GraphCanvas(canvasWrap, this.graph, this.scores, this.engine, {
-      activate: (it, how) => this.activate(it, how),
-      hover: (it, at) => this.onHover(it, at),
+      activate: (it, how, member) => this.activate(it, how, member),
+      hover: (it, at, member) => this.onHover(it, at, member),
       clearSelection: () => {
         this.target = undefined;
         this.syncSelection(false);
@@ -244,6 +278,9 @@ export class App {
       isExpanded: (id) => this.expanded.has(id),
       toggleCandidate: (id) => this.toggle(id),
       candidateState: (id) => (this.selected.has(id) ? 'selected' : this.coveredBy(id) ? 'covered' : 'free'),
+      stackLowest: (id, k) => this.stackLowest(id, k),
+      toggleStackOpen: (id) => void this.setStackOpen(id, !this.openStacks.has(id)),
+      isStackOpen: (id) => this.openStacks.has(id),
     });
     this.prunes = new PrunesPanel(sidebar, {
       setBudget: (b) => this.setBudget(b),
@@ -273,12 +310,18 @@ export class App {
     this.toolbar.setScoring(this.scoring.state, this.scoring.done, this.scoring.total, this.scoring.message);
     this.applyScores();
     this.canvas.setMarked(this.selected);
+    this.canvas.setOpenStacks(this.openStacks);
   }
 
   // ------------------------------------------------------------------------------------------
   // Expansion, selection, navigation
 
-  private activate(it: VisibleItem, how: 'pointer' | 'keyboard' | 'body'): void {
+  private activate(it: VisibleItem, how: 'pointer' | 'keyboard' | 'body', member?: string): void {
+    if (it.kind === 'stack') {
+      if (member) return this.select({ module: member });
+      if (how === 'body') return this.select({ stack: it.stackId });
+      return void this.setStackOpen(it.stackId!, true, how);
+    }
     if (it.kind === 'group') {
       if (how === 'body') return this.select({ module: it.moduleId });
       return void this.collapse(it.moduleId!, how);
@@ -315,6 +358,39 @@ export class App {
     if (how === 'keyboard') this.canvas.focusItem(moduleKey(id));
   }
 
+  /** Opens a depth stack into its blocks, or draws it compactly again. */
+  private async setStackOpen(id: string, open: boolean, how: 'pointer' | 'keyboard' | 'body' = 'pointer'): Promise<void> {
+    const st = this.graph.stackById.get(id);
+    if (!st) return;
+    if (open) this.openStacks.add(id);
+    else {
+      this.openStacks.delete(id);
+      // what was expanded inside its blocks would keep it open
+      for (const e of [...this.expanded]) if (st.members.some((m) => m === e || this.graph.contains(m, e))) this.expanded.delete(e);
+    }
+    this.canvas.setOpenStacks(this.openStacks);
+    this.target = open ? { module: st.members[0] } : { stack: id };
+    const anchor = open ? undefined : stackKey(id);
+    await this.relayout(anchor);
+    const key = this.canvas.keyFor(this.target);
+    if (key) {
+      this.canvas.reveal(key, false);
+      if (how === 'keyboard') this.canvas.focusItem(key);
+    }
+  }
+
+  /** Puts the stack's k lowest-scored blocks into the prune selection; the reason when it cannot. */
+  private stackLowest(id: string, k: number): string | undefined {
+    const st = this.graph.stackById.get(id);
+    if (!st) return `${id} is not a depth stack of this model`;
+    const r = selectStackLowest(this.selected, st, k, (m) => this.scores.get(m), this.ancestorsOf);
+    if ('error' in r) return r.error;
+    this.selected = r.selected;
+    this.budgetDriven = false;
+    this.selectionChanged();
+    return undefined;
+  }
+
   private async relayout(anchor?: string): Promise<void> {
     const done = await this.canvas.show(this.expanded, anchor);
     if (!done) return;
@@ -325,6 +401,8 @@ export class App {
   private onCrumb(id: string): void {
     if (!id) {
       this.expanded.clear();
+      this.openStacks.clear();
+      this.canvas.setOpenStacks(this.openStacks);
       this.target = undefined;
       void this.canvas.show(this.expanded).then(() => {
         this.canvas.fit();
@@ -340,10 +418,14 @@ export class App {
 
   /** Opens whatever is needed to show a module or node, selects it, centres and pulses it. */
   private async jumpTo(t: InspectTarget): Promise<void> {
-    if (t.node === undefined && t.module === undefined) return;
+    if (t.node === undefined && t.module === undefined && t.stack === undefined) return;
     const g = this.graph;
     let chain: string[] = [];
-    if (t.node !== undefined) chain = g.moduleChain(g.nodes[t.node].module);
+    if (t.stack !== undefined) {
+      const st = g.stackById.get(t.stack);
+      if (!st) return;
+      chain = st.parent ? g.moduleChain(st.parent) : [];
+    } else if (t.node !== undefined) chain = g.moduleChain(g.nodes[t.node].module);
     else if (t.module !== undefined) {
       if (!g.modules.has(t.module)) return;
       chain = g.moduleChain(t.module).slice(0, -1);
@@ -367,21 +449,23 @@ export class App {
     const t = this.target;
     const key = t ? (t.io !== undefined ? (this.graph.inputs.includes(t.io) ? `i:${t.io}` : `o:${t.io}`) : this.canvas.keyFor(t)) : undefined;
     this.canvas.setSelected(key);
+    this.canvas.setSelectedMember(t?.module !== undefined && this.graph.stackOfMember.has(t.module) ? t.module : undefined);
     if (reveal && key) this.canvas.reveal(key);
     this.inspector.show(t);
-    const focusModule = t?.module ?? (t?.node !== undefined ? this.graph.nodes[t.node].module : undefined);
+    const focusModule = t?.module ?? (t?.node !== undefined ? this.graph.nodes[t.node].module : t?.stack !== undefined ? this.graph.stackById.get(t.stack)?.parent || undefined : undefined);
     const chain = focusModule ? this.graph.moduleChain(focusModule) : [...this.expanded].sort((a, b) => b.length - a.length).slice(0, 1).flatMap((m) => this.graph.moduleChain(m));
     this.toolbar.setPath(chain);
   }
 
-  private onHover(it: VisibleItem | null, at?: { x: number; y: number }): void {
+  private onHover(it: VisibleItem | null, at?: { x: number; y: number }, member?: string): void {
     if (!it || !at) {
       this.tooltip.hide();
       this.legend.mark(null);
       return;
     }
-    const heat = this.canvas.heatOf(it);
-    this.tooltip.show(it, heat, at);
+    const own = member ? this.scores.get(member) : undefined;
+    const heat = member ? (own ? { result: own, own: true } : undefined) : this.canvas.heatOf(it);
+    this.tooltip.show(it, heat, at, member);
     this.legend.mark(heat && heat.result.score !== null && isPrunable(heat.result) ? heat.result.score : null);
   }
 
@@ -519,6 +603,7 @@ export class App {
     const st = this.host.getState() as Persisted | undefined;
     if (!st || st.modelPath !== modelPath) return;
     this.expanded = new Set(st.expanded.filter((id) => this.graph.modules.has(id)));
+    this.openStacks = new Set((st.openStacks ?? []).filter((id) => this.graph.stackById.has(id)));
     this.target = st.target;
     this.selected = new Set(st.selected);
     this.budget = st.budget;
@@ -534,6 +619,7 @@ export class App {
       const st: Persisted = {
         modelPath: this.modelPath,
         expanded: [...this.expanded],
+        openStacks: [...this.openStacks],
         target: this.target,
         selected: [...this.selected],
         budget: this.budget,

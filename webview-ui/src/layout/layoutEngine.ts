@@ -3,6 +3,7 @@
 import ELK, { type ELK as ElkApi, type ElkNode } from 'elkjs/lib/elk-api';
 import elkWorkerSource from 'elkjs/lib/elk-worker.min.js?text';
 import { warmUpGraph } from '../model/elkGraph';
+import { quickLayout } from './quickLayout';
 
 /**
  * How long after the view starts the warm-up layout waits for the graph. A host that answers
@@ -11,11 +12,23 @@ import { warmUpGraph } from '../model/elkGraph';
  */
 const WARM_UP_DELAY_MS = 200;
 
+/** Laid-out graphs kept by their ELK input: collapsing back to a state seen before costs no layout. */
+const CACHE_SIZE = 8;
+
 export class LayoutEngine {
   private elk: ElkApi | undefined;
   private url: string | undefined;
   private generation = 0;
   private warmUpTimer: ReturnType<typeof setTimeout> | undefined;
+  /** whether ELK has finished a real layout (its code is compiled and warm) */
+  private warm = false;
+  private lastProvisional = false;
+  private readonly cache = new Map<string, ElkNode>();
+  /**
+   * Called when ELK's layout of the graph last drawn from a provisional layout is ready: laying
+   * the same graph out again now returns it at once (from the cache).
+   */
+  onRefined: (() => void) | undefined;
 
   private api(): ElkApi {
     if (!this.elk) {
@@ -49,8 +62,38 @@ export class LayoutEngine {
   async layout(graph: ElkNode): Promise<ElkNode | undefined> {
     this.cancelWarmUp();
     const gen = ++this.generation;
-    const result = await this.api().layout(graph);
+    const key = JSON.stringify(graph);
+    const cached = this.cache.get(key);
+    this.lastProvisional = false;
+    if (cached) return cached;
+    if (!this.warm) {
+      // ELK is still cold (~1.5-2 s for its first layout in a fresh page): draw a provisional
+      // layout now, and ELK's once it is done — unless a newer layout was asked for meanwhile
+      const quick = quickLayout(graph);
+      if (quick) {
+        void this.elkLayout(key, graph).then(() => {
+          if (gen === this.generation) this.onRefined?.();
+        }, () => undefined);
+        this.lastProvisional = true;
+        return quick;
+      }
+    }
+    const result = await this.elkLayout(key, graph);
     return gen === this.generation ? result : undefined;
+  }
+
+  /** Whether the last layout handed out was a provisional one (ELK's follows: onRefined). */
+  get provisional(): boolean {
+    return this.lastProvisional;
+  }
+
+  private async elkLayout(key: string, graph: ElkNode): Promise<ElkNode> {
+    const result = await this.api().layout(graph);
+    this.warm = true;
+    this.cache.delete(key);
+    this.cache.set(key, result);
+    if (this.cache.size > CACHE_SIZE) this.cache.delete(this.cache.keys().next().value!);
+    return result;
   }
 
   private cancelWarmUp(): void {
