@@ -12,7 +12,7 @@ import type { EditKind, ModelEdit } from '../core/edit/types';
 export type { GraphIndex, CandidateResult, ModificationKind, WeightStats, ModelEdit };
 
 /** Bumped whenever a message changes shape; the webview sends it in `ready`. */
-export const WEBVIEW_PROTOCOL_VERSION = 2;
+export const WEBVIEW_PROTOCOL_VERSION = 3;
 
 // ---------------------------------------------------------------------------------------------
 // Payloads
@@ -139,6 +139,8 @@ export type ToWebview =
   | ModelCheckMsg
   | { type: 'distillState'; state: 'running' | 'done' | 'failed'; message?: string; outputPath?: string }
   | { type: 'reveal'; moduleId: string }
+  /** put the k lowest-scored blocks of a depth stack (GraphIndex.stacks) into the prune selection: the context menu's "Prune the k Lowest…" */
+  | { type: 'selectStackLowest'; stackId: string; k: number }
   | ({ type: 'selectionBudget' } & SelectionBudget)
   /** the file could not be read (truncated, not ONNX): the view shows the reader's message and Reopen */
   | { type: 'loadError'; modelName: string; message: string };
@@ -235,6 +237,9 @@ const toWebviewChecks: Record<ToWebviewType, Check> = {
     need(m.state !== 'done' || (!!m.quality && typeof m.quality === 'object'), 'qualityState done needs quality'),
   distillState: (m) => need(['running', 'done', 'failed'].includes(m.state as string), 'unknown distill state'),
   reveal: (m) => need(isStr(m.moduleId), 'reveal.moduleId must be a string'),
+  selectStackLowest: (m) =>
+    need(isStr(m.stackId) && m.stackId !== '', 'selectStackLowest.stackId must be a non-empty string') ??
+    need(isNum(m.k) && Number.isInteger(m.k) && (m.k as number) >= 1, 'selectStackLowest.k must be a whole number ≥ 1'),
   loadError: (m) => need(isStr(m.modelName) && isStr(m.message), 'loadError needs modelName and message'),
   selectionBudget: (m) =>
     need(['latency', 'params', 'flops'].includes(m.metric as string), 'selectionBudget.metric must be latency, params or flops') ??

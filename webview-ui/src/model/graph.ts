@@ -9,6 +9,7 @@
 import { elemTypeName } from '../../../src/core/onnx/types';
 import type { GraphIndex } from '../../../src/protocol/webview';
 import type { IndexAttribute } from '../../../src/core/graph/graph-index';
+import { readStacks, type VStack } from './stacks';
 
 export const ROOT = '';
 
@@ -92,6 +93,11 @@ export class ViewGraph {
   readonly outputs: string[];
   /** 1 for nodes the view folds away */
   readonly hidden: Uint8Array;
+  /** depth stacks (runs of identical blocks), drawn compactly until opened */
+  readonly stacks: VStack[];
+  readonly stackById = new Map<string, VStack>();
+  /** the stack each member module belongs to */
+  readonly stackOfMember = new Map<string, VStack>();
 
   constructor(index: GraphIndex, options: ViewOptions = {}) {
     const cols = index?.values;
@@ -170,6 +176,12 @@ export class ViewGraph {
       return c;
     };
     count(this.modules.get(ROOT)!);
+
+    this.stacks = readStacks(index, (id) => this.modules.get(id)?.parent).filter((st) => st.members.every((m) => this.modules.get(m)!.shownCount > 0));
+    for (const st of this.stacks) {
+      this.stackById.set(st.id, st);
+      for (const m of st.members) this.stackOfMember.set(m, st);
+    }
 
     this.inputs = index.inputs.map(valueName).filter(Boolean);
     this.outputs = index.outputs.map(valueName).filter(Boolean);

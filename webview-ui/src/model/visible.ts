@@ -3,6 +3,7 @@
 // collapsed block disappears while parallel edges between two blocks merge into one.
 // Only this part of the graph is laid out, so its size (not the model's) bounds layout time.
 import { ROOT, type Endpoint, type ViewGraph } from './graph';
+import { stackKey } from './stacks';
 
 export type ItemKind =
   /** a collapsed module (possibly a one-operator layer) */
@@ -12,10 +13,12 @@ export type ItemKind =
   /** an operator */
   | 'node'
   /** a graph input or output */
-  | 'io';
+  | 'io'
+  /** a depth stack drawn compactly: one item with a strip of its member blocks */
+  | 'stack';
 
 export interface VisibleItem {
-  /** 'm:<module id>' | 'n:<node index>' | 'i:<input name>' | 'o:<output name>' */
+  /** 'm:<module id>' | 'n:<node index>' | 'i:<input name>' | 'o:<output name>' | 's:<stack id>' */
   key: string;
   kind: ItemKind;
   /** key of the group this item sits in; null at the top level */
@@ -23,6 +26,7 @@ export interface VisibleItem {
   moduleId?: string;
   node?: number;
   io?: string;
+  stackId?: string;
 }
 
 export interface VisibleEdge {
@@ -61,8 +65,27 @@ export function effectiveExpanded(g: ViewGraph, expanded: ReadonlySet<string>): 
   return out;
 }
 
-export function computeVisible(g: ViewGraph, expanded: ReadonlySet<string>): VisibleGraph {
+/**
+ * The stacks drawn as one item: all of them, except those the user opened and those with something
+ * expanded inside a member (a search or a reveal went into one).
+ */
+export function compactStacks(g: ViewGraph, open: ReadonlySet<string>, openStacks: ReadonlySet<string>): Set<string> {
+  const out = new Set<string>();
+  if (!g.stacks.length) return out;
+  for (const st of g.stacks) if (!openStacks.has(st.id)) out.add(st.id);
+  for (const id of open) {
+    for (let m: string | null | undefined = id; m; m = g.modules.get(m)?.parent) {
+      const st = g.stackOfMember.get(m);
+      if (st) out.delete(st.id);
+    }
+  }
+  return out;
+}
+
+export function computeVisible(g: ViewGraph, expanded: ReadonlySet<string>, openStacks: ReadonlySet<string> = new Set()): VisibleGraph {
   const open = effectiveExpanded(g, expanded);
+  const compact = compactStacks(g, open, openStacks);
+  const placed = new Set<string>();
   const items: VisibleItem[] = [];
   // the drawn item each node belongs to (itself, or the collapsed block around it)
   const rep: string[] = new Array(g.nodes.length);
@@ -80,6 +103,17 @@ export function computeVisible(g: ViewGraph, expanded: ReadonlySet<string>): Vis
     for (const c of m.children) {
       const child = g.modules.get(c)!;
       if (child.shownCount === 0) continue; // only hidden constants inside
+      const st = compact.size ? g.stackOfMember.get(c) : undefined;
+      if (st && compact.has(st.id)) {
+        // the whole stack is one item, where its first member would be
+        const sk = stackKey(st.id);
+        if (!placed.has(sk)) {
+          placed.add(sk);
+          items.push({ key: sk, kind: 'stack', parent: parentKey, stackId: st.id });
+          for (const mem of st.members) claim(mem, sk);
+        }
+        continue;
+      }
       const key = moduleKey(c);
       if (open.has(c)) {
         items.push({ key, kind: 'group', parent: parentKey, moduleId: c });
@@ -127,16 +161,23 @@ export function computeVisible(g: ViewGraph, expanded: ReadonlySet<string>): Vis
 }
 
 /** The key of the item that currently shows `target` (a module id or node index). */
-export function visibleKeyOf(g: ViewGraph, vis: VisibleGraph, target: { module?: string; node?: number }): string | undefined {
+export function visibleKeyOf(g: ViewGraph, vis: VisibleGraph, target: { module?: string; node?: number; stack?: string }): string | undefined {
   if (target.node !== undefined) {
     const k = nodeKey(target.node);
     if (vis.byKey.has(k)) return k;
     return visibleKeyOf(g, vis, { module: g.nodes[target.node].module });
   }
+  if (target.stack !== undefined) {
+    const k = stackKey(target.stack);
+    if (vis.byKey.has(k)) return k;
+    return visibleKeyOf(g, vis, { module: g.stackById.get(target.stack)?.parent });
+  }
   let id = target.module;
   while (id !== undefined && id !== ROOT) {
     const k = moduleKey(id);
     if (vis.byKey.has(k)) return k;
+    const st = g.stackOfMember.get(id);
+    if (st && vis.byKey.has(stackKey(st.id))) return stackKey(st.id);
     id = g.modules.get(id)?.parent ?? undefined;
   }
   return undefined;

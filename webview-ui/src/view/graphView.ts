@@ -18,6 +18,7 @@ import { HeatOverlay, type Heat } from './canvas/heat';
 import { buildGroup, buildItem, canvasDefs, placeGroup, sizeItem } from './canvas/items';
 import { ItemLabels, itemSize } from './canvas/labels';
 import { PruneMarks } from './canvas/marks';
+import { buildStack, paintStack, sizeStack } from './canvas/stack';
 import { TextMeasure } from './canvas/text';
 import { CanvasZoom } from './canvas/zoom';
 import { s } from './dom';
@@ -26,10 +27,13 @@ export { heatState, type Heat } from './canvas/heat';
 export { opCategory } from './canvas/items';
 
 export interface CanvasCallbacks {
-  /** click / Enter / Space on an item (group headers included) */
-  activate(item: VisibleItem, how: 'pointer' | 'keyboard' | 'body'): void;
-  /** hover in/out, for the tooltip */
-  hover(item: VisibleItem | null, at?: { x: number; y: number }): void;
+  /**
+   * click / Enter / Space on an item (group headers included). On a stack: `member` when a cell of its
+   * strip was clicked; 'body' for a click elsewhere on it; 'pointer' for a double-click or its + button.
+   */
+  activate(item: VisibleItem, how: 'pointer' | 'keyboard' | 'body', member?: string): void;
+  /** hover in/out, for the tooltip (`member`: the stack cell under the pointer) */
+  hover(item: VisibleItem | null, at?: { x: number; y: number }, member?: string): void;
   /** click on empty canvas */
   clearSelection(): void;
   laidOut?(info: { items: number; edges: number; ms: number }): void;
@@ -49,12 +53,14 @@ export class GraphCanvas {
   private readonly heat: HeatOverlay;
   private readonly marks: PruneMarks;
   private selectedKey: string | undefined;
+  private selectedMember: string | undefined;
+  private openStacks: ReadonlySet<string> = new Set();
   private hasLaidOut = false;
 
   constructor(
     host: HTMLElement,
     private readonly graph: ViewGraph,
-    scores: ScoreBook,
+    private readonly scores: ScoreBook,
     private readonly engine: LayoutEngine,
     private readonly cb: CanvasCallbacks,
   ) {
@@ -87,9 +93,20 @@ export class GraphCanvas {
       }
       const it = this.vis?.byKey.get(key);
       if (!it) return;
+      if (it.kind === 'stack') {
+        const member = memberAt(e.target);
+        if (member) return this.cb.activate(it, 'pointer', member);
+        return this.cb.activate(it, (e.target as Element).closest('.expander') ? 'pointer' : 'body');
+      }
       // a group collapses from its header; a click elsewhere on its frame only selects it
       const onHeader = !!(e.target as Element).closest('.header');
       this.cb.activate(it, it.kind === 'group' && !onHeader ? 'body' : 'pointer');
+    });
+    // a stack opens into its blocks on a double-click (a single click selects it or one of its blocks)
+    this.svg.addEventListener('dblclick', (e) => {
+      const key = this.keyAt(e.target);
+      const it = key ? this.vis?.byKey.get(key) : undefined;
+      if (it?.kind === 'stack') this.cb.activate(it, 'pointer');
     });
     this.svg.addEventListener('keydown', (e) => {
       if (e.key !== 'Enter' && e.key !== ' ') return;
@@ -108,11 +125,11 @@ export class GraphCanvas {
       const key = this.keyAt(e.target);
       const it = key ? this.vis?.byKey.get(key) : undefined;
       this.setHot(key);
-      this.cb.hover(it ?? null, { x: e.clientX, y: e.clientY });
+      this.cb.hover(it ?? null, { x: e.clientX, y: e.clientY }, memberAt(e.target));
     });
     this.svg.addEventListener('mousemove', (e) => {
       const key = this.keyAt(e.target);
-      if (key) this.cb.hover(this.vis?.byKey.get(key) ?? null, { x: e.clientX, y: e.clientY });
+      if (key) this.cb.hover(this.vis?.byKey.get(key) ?? null, { x: e.clientX, y: e.clientY }, memberAt(e.target));
     });
     this.svg.addEventListener('mouseleave', () => {
       this.setHot(this.selectedKey);
@@ -134,9 +151,9 @@ export class GraphCanvas {
    */
   async show(expanded: ReadonlySet<string>, anchor?: string): Promise<boolean> {
     const t0 = performance.now();
-    const vis = computeVisible(this.graph, expanded);
+    const vis = computeVisible(this.graph, expanded, this.openStacks);
     this.labels.clear();
-    const elkGraph = toElk(vis, (it) => itemSize(it, this.labels.of(it), this.text));
+    const elkGraph = toElk(vis, (it) => itemSize(it, this.labels.of(it), this.text, this.graph));
     const t1 = performance.now();
     const laid = await this.engine.layout(elkGraph);
     if (!laid) return false; // superseded
@@ -185,8 +202,13 @@ export class GraphCanvas {
     setTimeout(() => ring.remove(), 2400);
   }
 
-  /** Key of the item showing a module or node in the current view. */
-  keyFor(target: { module?: string; node?: number }): string | undefined {
+  /** The stacks drawn block by block from the next show() on; the others draw compactly. */
+  setOpenStacks(ids: ReadonlySet<string>): void {
+    this.openStacks = new Set(ids);
+  }
+
+  /** Key of the item showing a module, node or stack in the current view. */
+  keyFor(target: { module?: string; node?: number; stack?: string }): string | undefined {
     return this.vis ? visibleKeyOf(this.graph, this.vis, target) : undefined;
   }
 
@@ -218,6 +240,26 @@ export class GraphCanvas {
     };
     this.itemLayer.querySelectorAll<SVGGElement>('g.item').forEach(paint);
     this.groupLayer.querySelectorAll<SVGGElement>('g.group').forEach(paint);
+    this.paintStacks();
+  }
+
+  /** The strips of the compact stacks: each member's score colour and prune marks. */
+  private paintStacks(): void {
+    this.itemLayer.querySelectorAll<SVGGElement>('g.item.stack').forEach((el) => {
+      const st = this.graph.stackById.get(this.vis?.byKey.get(el.getAttribute('data-key')!)?.stackId ?? '');
+      if (!st) return;
+      paintStack(el, st, (m) => {
+        const result = this.scores.get(m);
+        return { result, fill: this.heat.fillOf(result?.score), ...this.marks.stateOf(m) };
+      }, this.selectedMember);
+    });
+  }
+
+  /** The stack member shown as selected in its strip (the inspector's module), if any. */
+  setSelectedMember(id: string | undefined): void {
+    if (id === this.selectedMember) return;
+    this.selectedMember = id;
+    this.paintStacks();
   }
 
   setSelected(key: string | undefined): void {
@@ -241,6 +283,7 @@ export class GraphCanvas {
 
   private applyMarks(): void {
     if (this.vis) this.marks.apply(this.svg, this.vis, this.layoutResult, this.text);
+    this.paintStacks();
   }
 
   /** Highlights the edges touching an item. */
@@ -306,7 +349,7 @@ export class GraphCanvas {
       .data(items, (d) => `${d.kind}|${d.key}`)
       .join((enter) =>
         enter.append('g').each((d, i, nodes) =>
-          buildItem(nodes[i] as SVGGElement, d, {
+          d.kind === 'stack' ? buildStack(nodes[i] as SVGGElement, d, this.graph.stackById.get(d.stackId!)!, this.labels.of(d), aria(d)) : buildItem(nodes[i] as SVGGElement, d, {
             label: this.labels.of(d),
             aria: aria(d),
             expandable: d.kind === 'block' && this.graph.expandable(d.moduleId!),
@@ -319,13 +362,17 @@ export class GraphCanvas {
         const b = boxOf(d.key);
         return `translate(${b.x},${b.y})`;
       })
-      .each((d, i, nodes) => sizeItem(nodes[i], d, boxOf(d.key), this.text))
+      .each((d, i, nodes) => (d.kind === 'stack' ? sizeStack(nodes[i], boxOf(d.key), this.text) : sizeItem(nodes[i], d, boxOf(d.key), this.text)))
       .order();
 
     this.recolor();
     this.applyMarks();
     this.setSelected(this.selectedKey && vis.byKey.has(this.selectedKey) ? this.selectedKey : undefined);
   }
+}
+
+function memberAt(target: EventTarget | null): string | undefined {
+  return (target as Element | null)?.closest?.('[data-member]')?.getAttribute('data-member') ?? undefined;
 }
 
 function cssEscape(s: string): string {

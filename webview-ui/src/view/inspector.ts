@@ -5,12 +5,15 @@ import type { CandidateResult, WeightStats } from '../../../src/protocol/webview
 import { formatCount, formatFlops, formatScore, formatShape, formatShare } from '../model/format';
 import type { ViewGraph } from '../model/graph';
 import type { ScoreBook } from '../model/scores';
+import { checkStackK, rankStack, type VStack } from '../model/stacks';
 import { button, clear, h, icon, s } from './dom';
 
 export interface InspectTarget {
   module?: string;
   node?: number;
   io?: string;
+  /** a depth stack (model/stacks.ts) */
+  stack?: string;
 }
 
 export interface InspectorActions {
@@ -21,6 +24,10 @@ export interface InspectorActions {
   isExpanded(moduleId: string): boolean;
   toggleCandidate(id: string): void;
   candidateState(id: string): 'selected' | 'covered' | 'free';
+  /** selects the stack's k lowest-scored blocks for pruning; the reason when it cannot */
+  stackLowest(stackId: string, k: number): string | undefined;
+  toggleStackOpen(stackId: string): void;
+  isStackOpen(stackId: string): boolean;
 }
 
 export class Inspector {
@@ -61,6 +68,8 @@ export class Inspector {
       return;
     }
     if (t.io !== undefined) return this.renderIo(t.io);
+    const st = t.stack !== undefined ? this.graph.stackById.get(t.stack) : undefined;
+    if (st) return this.renderStack(st);
     if (t.module !== undefined) {
       this.renderModule(t.module);
       const single = this.graph.singleNodeOf(t.module);
@@ -99,6 +108,12 @@ export class Inspector {
 
     const r = this.scores.get(id);
     this.body.append(this.scoreSection(r, id));
+    const st = g.stackOfMember.get(id);
+    if (st) {
+      const link = h('button', { type: 'button', class: 'link' }, st.name);
+      link.addEventListener('click', () => this.actions.reveal({ stack: st.id }));
+      this.body.append(h('p', { class: 'stack-member' }, `Block ${st.members.indexOf(id) + 1} of ${st.members.length} in the depth stack `, link));
+    }
 
     const root = g.root;
     this.body.append(
@@ -135,6 +150,69 @@ export class Inspector {
       }
       this.body.append(section(`Submodules (${kids.length})`, list, 'params · score'));
     }
+  }
+
+  /** A depth stack: its blocks by score, and "prune the k lowest" into the prune selection. */
+  private renderStack(st: VStack): void {
+    const g = this.graph;
+    const n = st.members.length;
+    this.body.append(header(st.id, `depth stack · ${n} blocks of the same build`));
+    const { ranked, unscored, fixed } = rankStack(st, (id) => this.scores.get(id));
+    const params = st.members.reduce((sum, m) => sum + (g.modules.get(m)?.params ?? 0), 0);
+    const flops = st.members.reduce((sum, m) => sum + (g.modules.get(m)?.flops ?? 0), 0);
+    this.body.append(section('Stack', kv([
+      ['blocks', String(n)],
+      ['parameters', formatCount(params)],
+      ['FLOPs', formatFlops(flops)],
+      ['scored', unscored.length ? `${n - unscored.length} of ${n}` : `all ${n}`],
+      ...(fixed.length ? [['cannot be removed', fixed.join(', ')] as [string, string]] : []),
+    ])));
+
+    const form = h('form', { class: 'stack-lowest' }) as HTMLFormElement;
+    const k = h('input', { type: 'number', min: '1', max: String(n - 1), step: '1', value: String(Math.min(2, n - 1)), id: 'stack-k', 'aria-describedby': 'stack-k-msg' }) as HTMLInputElement;
+    const msg = h('p', { class: 'stack-k-msg', id: 'stack-k-msg', role: 'status' });
+    const submit = button({ label: 'Select for pruning', icon: ['filter', '↓'], kind: 'primary', onClick: () => form.requestSubmit() });
+    submit.type = 'button';
+    form.append(h('label', { for: 'stack-k' }, 'Prune the k lowest-scored blocks, k = '), k, submit, msg);
+    const validate = (): number | undefined => {
+      const v = Number(k.value);
+      const bad = k.value.trim() === '' ? `k must be a whole number from 1 to ${n - 1}` : checkStackK(st, v);
+      msg.textContent = bad ?? '';
+      msg.classList.toggle('bad', !!bad);
+      k.setAttribute('aria-invalid', String(!!bad));
+      return bad ? undefined : v;
+    };
+    k.addEventListener('input', () => void validate());
+    form.addEventListener('submit', (e) => {
+      e.preventDefault();
+      const v = validate();
+      if (v === undefined) return;
+      const err = this.actions.stackLowest(st.id, v);
+      if (err) {
+        msg.textContent = err;
+        msg.classList.add('bad');
+      }
+    });
+    this.body.append(section('Prune', form));
+
+    const list = h('ol', { class: 'stack-members' });
+    const order = [...ranked.map((r) => r.id), ...fixed, ...unscored];
+    for (const id of order) {
+      const r = this.scores.get(id);
+      const link = h('button', { type: 'button', class: 'link child-link' }, g.modules.get(id)?.name ?? id);
+      link.addEventListener('click', () => this.actions.reveal({ module: id }));
+      const state = this.actions.candidateState(id);
+      list.append(h('li', { 'data-member': id, class: state === 'free' ? '' : 'is-selected' }, link, h('span', { class: 'child-meta' }, `${formatCount(g.modules.get(id)?.params ?? 0)} · ${r ? (r.modification === 'none' ? 'fixed' : formatScore(r.score)) : '—'}`)));
+    }
+    this.body.append(section(`Blocks (${n})`, list, 'lowest score first · params · score'));
+
+    const open = this.actions.isStackOpen(st.id);
+    const actions = h('div', { class: 'actions' });
+    actions.append(
+      button({ label: open ? 'Show compactly' : 'Open block by block', icon: open ? ['collapse-all', '−'] : ['expand-all', '+'], onClick: () => this.actions.toggleStackOpen(st.id) }),
+      button({ label: 'Show in graph', icon: ['target', '◎'], onClick: () => this.actions.reveal({ stack: st.id }) }),
+    );
+    this.body.append(actions);
   }
 
   private scoreSection(r: CandidateResult | undefined, id: string): HTMLElement {

@@ -15,12 +15,14 @@ export class Tooltip {
     host.append(this.el);
   }
 
-  show(it: VisibleItem, heat: Heat | undefined, at: { x: number; y: number }): void {
-    const sig = `${it.key}|${heat?.result.score ?? ''}|${heat?.result.id ?? ''}`;
+  /** `member`: a block of a compact stack (the cell under the pointer), shown instead of the stack. */
+  show(it: VisibleItem, heat: Heat | undefined, at: { x: number; y: number }, member?: string): void {
+    const sig = `${it.key}|${member ?? ''}|${heat?.result.score ?? ''}|${heat?.result.id ?? ''}`;
     if (sig !== this.current) {
       this.current = sig;
       clear(this.el);
-      this.fill(it, heat);
+      if (it.kind === 'stack') this.fillStack(it, heat, member);
+      else this.fill(it, heat);
     }
     this.el.classList.add('visible');
     const r = this.host.getBoundingClientRect();
@@ -72,6 +74,28 @@ export class Tooltip {
     this.el.append(dl);
     if (it.kind === 'block' && g.expandable(it.moduleId!)) this.el.append(h('div', { class: 'tt-hint' }, 'Click to expand'));
     else if (it.kind === 'group') this.el.append(h('div', { class: 'tt-hint' }, 'Click the header to collapse'));
+  }
+
+  private fillStack(it: VisibleItem, heat: Heat | undefined, member: string | undefined): void {
+    const g = this.graph;
+    const st = g.stackById.get(it.stackId!)!;
+    if (member) {
+      const m = g.modules.get(member)!;
+      this.el.append(h('div', { class: 'tt-title' }, m.id), h('div', { class: 'tt-kind' }, `block ${st.members.indexOf(member) + 1} of ${st.members.length} in ${st.name}`));
+      if (heat) this.el.append(scoreBlock(heat));
+      else this.el.append(h('div', { class: 'tt-score' }, h('div', { class: 'tt-mod' }, 'not scored')));
+      const dl = h('dl', { class: 'tt-grid' });
+      dl.append(h('dt', null, 'params'), h('dd', null, formatCount(m.params)), h('dt', null, 'FLOPs'), h('dd', null, formatFlops(m.flops)));
+      if (heat?.result.latencyShare !== undefined) dl.append(h('dt', null, 'latency'), h('dd', null, formatShare(heat.result.latencyShare)));
+      this.el.append(dl, h('div', { class: 'tt-hint' }, 'Click to select this block'));
+      return;
+    }
+    const params = st.members.reduce((sum, id) => sum + (g.modules.get(id)?.params ?? 0), 0);
+    const flops = st.members.reduce((sum, id) => sum + (g.modules.get(id)?.flops ?? 0), 0);
+    this.el.append(h('div', { class: 'tt-title' }, st.id), h('div', { class: 'tt-kind' }, `depth stack · ${st.members.length} blocks of the same build`));
+    const dl = h('dl', { class: 'tt-grid' });
+    dl.append(h('dt', null, 'params'), h('dd', null, formatCount(params)), h('dt', null, 'FLOPs'), h('dd', null, formatFlops(flops)));
+    this.el.append(dl, h('div', { class: 'tt-hint' }, 'Double-click to open block by block'));
   }
 }
 

@@ -12,5 +12,6 @@ export function ariaLabel(graph: ViewGraph, it: VisibleItem, l: Label, heat: Hea
     case 'block': return `${l.title}, ${l.sub}${score}${graph.expandable(it.moduleId!) ? '. Press Enter to expand.' : ''}`;
     case 'node': return `${l.title} operator, output ${l.sub}${score}`;
     case 'io': return `graph ${it.key.startsWith('i:') ? 'input' : 'output'} ${l.title}, ${l.sub}`;
+    case 'stack': return `${l.title}, depth stack of ${l.sub}. Press Enter to open it block by block.`;
   }
 }

@@ -37,8 +37,14 @@ export class HeatOverlay {
     this.scale = domain ? heatScale(domain) : undefined;
   }
 
+  /** The fill of a score on the current scale ('' before there is one). */
+  fillOf(score: number | null | undefined): string {
+    return score !== null && score !== undefined && this.scale ? this.scale(score) : '';
+  }
+
   of(it: VisibleItem): Heat | undefined {
-    if (it.kind === 'io') return undefined;
+    // a stack has no score of its own: its strip shows each member's (canvas/stack.ts)
+    if (it.kind === 'io' || it.kind === 'stack') return undefined;
     const g = this.graph;
     if (it.moduleId !== undefined) {
       const own = this.scores.get(it.moduleId) ?? (it.node !== undefined ? this.scores.get(g.nodes[it.node].id) : undefined);

@@ -4,6 +4,7 @@ import { GROUP_HEADER } from '../../model/elkGraph';
 import { formatCount, formatShape } from '../../model/format';
 import type { ViewGraph } from '../../model/graph';
 import type { VisibleItem } from '../../model/visible';
+import { stackLabel, stackSize } from './stack';
 import type { TextMeasure } from './text';
 
 export interface Label {
@@ -28,7 +29,9 @@ export class ItemLabels {
     let l = this.cache.get(it.key);
     if (l) return l;
     const g = this.graph;
-    if (it.kind === 'io') {
+    if (it.kind === 'stack') {
+      l = stackLabel(g, g.stackById.get(it.stackId!)!);
+    } else if (it.kind === 'io') {
       const v = g.values.get(it.io!);
       l = { title: it.io!, sub: formatShape(v?.shape) };
     } else if (it.kind === 'node') {
@@ -53,8 +56,9 @@ export class ItemLabels {
 }
 
 /** The box an item needs for its label (and, on blocks and groups, its score). */
-export function itemSize(it: VisibleItem, l: Label, text: TextMeasure): Size {
+export function itemSize(it: VisibleItem, l: Label, text: TextMeasure, g?: ViewGraph): Size {
   const scoreW = 64;
+  if (it.kind === 'stack' && g) return stackSize(g.stackById.get(it.stackId!)!, l, text);
   if (it.kind === 'group') return { w: Math.min(420, text.width(l.title, true) + scoreW + 60), h: GROUP_HEADER };
   if (it.kind === 'block') {
     const w = Math.max(text.width(l.title, true) + scoreW + 30, text.width(l.sub, false, 11) + 24);

@@ -50,6 +50,12 @@ export class PruneMarks {
     svg.classList.toggle('before-after', !!this.removed);
   }
 
+  /** Whether a module is selected for pruning or was removed, itself or with a module around it. */
+  stateOf(moduleId: string): { marked: boolean; removed: boolean } {
+    const it = { key: '', kind: 'block', parent: null, moduleId } as const;
+    return { marked: this.marked.size > 0 && this.within(this.marked, it), removed: !!this.removed && this.within(this.removed, it) };
+  }
+
   /** Whether an item is in `set` or inside a module that is. */
   private within(set: ReadonlySet<string>, it: VisibleItem): boolean {
     const g = this.graph;
