@@ -6,6 +6,7 @@
 // small constant tensors are read once for the whole document.
 import { analyzeWithValues, buildGraphIndex, readFoldValues, type GraphIndex, type ModelAnalysis } from '../graph';
 import { foldCandidates as foldable } from '../graph/analyze';
+import { diffGraphIndex, type GraphIndexPatch } from '../graph/index-patch';
 import { perSampleInputShapes } from '../graph/input-shapes';
 import { readModel } from '../onnx/reader';
 import { fixValueInfo } from '../prune/build';
@@ -37,7 +38,8 @@ interface Snapshot {
   // redo restore them instead of re-analysing and re-indexing an SD-scale graph.
   analysis?: ModelAnalysis;
   candidates?: Candidate[];
-  /** the graph index as JSON, as the model worker sends it */
+  /** the graph index, and as JSON as the model worker sends it */
+  index?: GraphIndex;
   indexJson?: string;
 }
 
@@ -106,15 +108,31 @@ export class EditableModel {
     return s.candidates;
   }
 
+  /** The current graph index, built once per snapshot (treat it as read-only). */
   graphIndex(): GraphIndex {
-    return buildGraphIndex(this.analysis());
+    return this.indexOf(this.stack[this.at]);
   }
 
   /** The current graph index as JSON, built once per snapshot. */
   graphIndexJson(): string {
     const s = this.stack[this.at];
-    s.indexJson ??= JSON.stringify(buildGraphIndex(this.analysed(s)));
+    s.indexJson ??= JSON.stringify(this.indexOf(s));
     return s.indexJson;
+  }
+
+  /**
+   * What changed in the graph index from snapshot `version` (the one the views show) to the current
+   * one: the views apply it instead of being sent the whole index again.
+   */
+  graphIndexPatch(version: number): GraphIndexPatch {
+    const from = this.stack[version];
+    if (!from) throw new Error(`no snapshot ${version} (the edit stack has ${this.stack.length})`);
+    return diffGraphIndex(this.indexOf(from), this.graphIndex());
+  }
+
+  private indexOf(s: Snapshot): GraphIndex {
+    s.index ??= buildGraphIndex(this.analysed(s));
+    return s.index;
   }
 
   /** Whether the current snapshot's candidates are listed already (the worker warms them when idle). */

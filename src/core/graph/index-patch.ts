@@ -1,0 +1,144 @@
+// What an edit changed in the graph index, so the model worker sends that instead of the whole
+// index again (~1.3 MB of JSON for an SD-1.5 U-Net, most of it unchanged after a bypass or rename).
+//
+// The index is positional (nodes refer to modules and values by index, edges to nodes), so an edit
+// in the middle shifts every index after it. Each array is therefore patched as one splice — the
+// run between the longest common prefix and suffix (matched by node id, value name, module id) —
+// and the kept elements' references are remapped through the splices when the patch is applied;
+// a kept element whose content still differs after that (a module's totals, a renamed value's
+// shape) is sent whole in `set`. Applying a patch to the index it was made from gives exactly the
+// index it was made to (test/index-patch.test.ts compares with a fresh analysis).
+import type { DepthStack } from './stacks';
+import type { GraphIndex, IndexModule, IndexNode } from './graph-index';
+
+export interface Splice<T> {
+  /** first changed position (same in both arrays) */
+  at: number;
+  /** how many old elements go */
+  remove: number;
+  /** the new elements in their place */
+  insert: T[];
+  /** kept elements (new positions) whose content changed beyond the remapping */
+  set: [number, T][];
+}
+
+type ValueRow = [name: string, shape: string, elemType: number];
+
+export interface GraphIndexPatch {
+  modules: Splice<IndexModule>;
+  values: Splice<ValueRow>;
+  nodes: Splice<IndexNode>;
+  edges: Splice<[number, number, number]>;
+  inputs: number[];
+  outputs: number[];
+  /** absent: unchanged */
+  initializers?: number[];
+  /** absent: unchanged; null: the new index has none */
+  stacks?: DepthStack[] | null;
+}
+
+/** The patch that turns index `a` into index `b` (both of the same schema). */
+export function diffGraphIndex(a: GraphIndex, b: GraphIndex): GraphIndexPatch {
+  const modules = splice(a.modules, b.modules, (m) => m.id, (m, map) => remapModule(m, map.modules));
+  const maps: IndexMaps = { modules: indexMap(a.modules.length, b.modules.length, modules), values: undefined!, nodes: undefined! };
+  const av = rows(a);
+  const bv = rows(b);
+  const values = splice(av, bv, (r) => r[0], (r) => r);
+  maps.values = indexMap(av.length, bv.length, values);
+  const nodes = splice(a.nodes, b.nodes, (n) => n.id, (n) => remapNode(n, maps));
+  maps.nodes = indexMap(a.nodes.length, b.nodes.length, nodes);
+  // edges have no key of their own: they match where they join the same (remapped) nodes and value
+  const edgeKey = (e: [number, number, number]) => `${e[0]},${e[1]},${e[2]}`;
+  const edges = splice(a.edges.map((e) => remapEdge(e, maps)), b.edges, edgeKey, (e) => e);
+  const patch: GraphIndexPatch = { modules, values, nodes, edges, inputs: b.inputs, outputs: b.outputs };
+  const init = a.initializers.map((i) => maps.values(i));
+  if (!sameJson(init, b.initializers)) patch.initializers = b.initializers;
+  if (!sameJson(a.stacks ?? null, b.stacks ?? null)) patch.stacks = b.stacks ?? null;
+  return patch;
+}
+
+/** Index `a` with `patch` applied (a new object; `a` is left as it was). */
+export function applyGraphIndexPatch(a: GraphIndex, p: GraphIndexPatch): GraphIndex {
+  const maps: IndexMaps = {
+    modules: indexMap(a.modules.length, a.modules.length - p.modules.remove + p.modules.insert.length, p.modules),
+    values: indexMap(a.values.name.length, a.values.name.length - p.values.remove + p.values.insert.length, p.values),
+    nodes: indexMap(a.nodes.length, a.nodes.length - p.nodes.remove + p.nodes.insert.length, p.nodes),
+  };
+  const modules = applySplice(a.modules, p.modules, (m) => remapModule(m, maps.modules));
+  const vrows = applySplice(rows(a), p.values, (r) => r);
+  const nodes = applySplice(a.nodes, p.nodes, (n) => remapNode(n, maps));
+  const edges = applySplice(a.edges.map((e) => remapEdge(e, maps)), p.edges, (e) => e);
+  const out: GraphIndex = {
+    schema: a.schema,
+    modules,
+    nodes,
+    values: { name: vrows.map((r) => r[0]), shape: vrows.map((r) => r[1]), elemType: vrows.map((r) => r[2]) },
+    edges,
+    inputs: p.inputs,
+    outputs: p.outputs,
+    initializers: p.initializers ?? a.initializers.map((i) => maps.values(i)),
+  };
+  const stacks = p.stacks === undefined ? a.stacks : p.stacks ?? undefined;
+  if (stacks) out.stacks = stacks;
+  return out;
+}
+
+/** Old position → new position (-1: removed) for each positional array. */
+interface IndexMaps {
+  modules: (i: number) => number;
+  values: (i: number) => number;
+  nodes: (i: number) => number;
+}
+
+function indexMap(oldLen: number, newLen: number, s: Splice<unknown>): (i: number) => number {
+  const tail = oldLen - s.at - s.remove; // kept elements after the splice
+  return (i) => (i < 0 ? i : i < s.at ? i : i >= oldLen - tail ? i - oldLen + newLen : -1);
+}
+
+function splice<T>(a: readonly T[], b: readonly T[], key: (x: T) => string, remap: (x: T, maps: { modules: (i: number) => number }) => T): Splice<T> {
+  const n = Math.min(a.length, b.length);
+  let pre = 0;
+  while (pre < n && key(a[pre]) === key(b[pre])) pre++;
+  let suf = 0;
+  while (suf < n - pre && key(a[a.length - 1 - suf]) === key(b[b.length - 1 - suf])) suf++;
+  const s: Splice<T> = { at: pre, remove: a.length - pre - suf, insert: b.slice(pre, b.length - suf), set: [] };
+  // references inside kept elements follow the same splice (a module's parent is a module index)
+  const modules = indexMap(a.length, b.length, s);
+  const check = (i: number, j: number) => {
+    if (!sameJson(remap(a[i], { modules }), b[j])) s.set.push([j, b[j]]);
+  };
+  for (let i = 0; i < pre; i++) check(i, i);
+  for (let k = 0; k < suf; k++) check(a.length - suf + k, b.length - suf + k);
+  return s;
+}
+
+function applySplice<T>(a: readonly T[], s: Splice<T>, remap: (x: T) => T): T[] {
+  const out = [...a.slice(0, s.at).map(remap), ...s.insert, ...a.slice(s.at + s.remove).map(remap)];
+  for (const [j, x] of s.set) out[j] = x;
+  return out;
+}
+
+function rows(g: GraphIndex): ValueRow[] {
+  return g.values.name.map((n, i) => [n, g.values.shape[i], g.values.elemType[i]]);
+}
+
+function remapModule(m: IndexModule, modules: (i: number) => number): IndexModule {
+  const parent = modules(m.parent);
+  return parent === m.parent ? m : { ...m, parent };
+}
+
+function remapNode(n: IndexNode, maps: IndexMaps): IndexNode {
+  const module = maps.modules(n.module);
+  const ins = n.in.map(maps.values);
+  const outs = n.out.map(maps.values);
+  if (module === n.module && ins.every((x, i) => x === n.in[i]) && outs.every((x, i) => x === n.out[i])) return n;
+  return { ...n, module, in: ins, out: outs };
+}
+
+function remapEdge(e: [number, number, number], maps: IndexMaps): [number, number, number] {
+  return [maps.nodes(e[0]), maps.nodes(e[1]), maps.values(e[2])];
+}
+
+function sameJson(x: unknown, y: unknown): boolean {
+  return x === y || JSON.stringify(x) === JSON.stringify(y);
+}
