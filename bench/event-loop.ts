@@ -6,8 +6,10 @@
 // worker); prints the distributions as JSON beside a baseline with nothing running (the idle baseline
 // shows what a busy machine alone costs), and (c) while the Model view's service gets the model's
 // module tree: before, analysed on this thread (what ModelService did) vs after, from the model worker
-// (a fresh analysis, and the graph editor's open document). Target: max ≤ 50 ms.
-//   npx tsx bench/event-loop.ts [PIPELINE] [--samples N] [--steps T] [--model M.onnx] [--no-score] [--no-open] [--no-model-view]
+// (a fresh analysis, and the graph editor's open document), and (d) while the graph editor's "open node"
+// and the inspector's weight statistics are clicked: before, the host read + analysed the model on the
+// first click and computed the statistics itself; after, the document's worker thread answers. Target: max ≤ 50 ms.
+//   npx tsx bench/event-loop.ts [PIPELINE] [--samples N] [--steps T] [--model M.onnx] [--no-score] [--no-open] [--no-model-view] [--no-clicks]
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -17,6 +19,9 @@ import { ScoringClient } from '../src/worker/client';
 import { ModelWorker } from '../src/core/edit';
 import { analyzeModel, buildGraphIndex, moduleSummary } from '../src/core/graph';
 import { perSampleInputShapes } from '../src/core/graph/input-shapes';
+import { nodeDefinition } from '../src/core/graph/node-definition';
+import { findTensor, tensorStats } from '../src/core/graph/tensor-stats';
+import { numElements } from '../src/core/onnx/types';
 import { readModel } from '../src/core/onnx/reader';
 
 const args = process.argv.slice(2);
@@ -134,12 +139,58 @@ async function modelView() {
   }
 }
 
+/**
+ * "Open node" and the weight statistics of the largest weight of the node, clicked in a graph editor:
+ * before (what graphActions/nodeDocument did on the host: read + analyse on the first click, then the
+ * statistics on this thread) beside after (the open document's worker thread answers both).
+ */
+async function clicks() {
+  const worker = ModelWorker.start({ modulePath: workerEntry() });
+  const file = resolve(model);
+  try {
+    const doc = await worker.open({ path: file });
+    // the node with the largest weight: the slowest statistics a click can ask for
+    const m = await readModel(file);
+    const a = await analyzeModel(m, { inputShapes: perSampleInputShapes(m) });
+    let best: { node: string; tensor: string; elements: number } | undefined;
+    for (const n of m.graph.nodes) {
+      for (const i of n.inputs) {
+        const t = a.view.initializer(i);
+        const elements = t ? numElements(t.dims) : 0;
+        if (t && elements > (best?.elements ?? 0)) best = { node: a.view.nodeId(n), tensor: i, elements };
+      }
+    }
+    if (!best) throw new Error(`${file} has no weights`);
+    const pick = best;
+    const beforeNode = await sampled(async () => {
+      const m2 = await readModel(file);
+      return nodeDefinition(await analyzeModel(m2, { inputShapes: perSampleInputShapes(m2) }), pick.node);
+    });
+    const beforeStats = await sampled(async () => tensorStats(findTensor(a, pick.tensor)!, file));
+    const afterNode = await sampled(() => worker.node(file, pick.node));
+    const afterStats = await sampled(() => worker.weightStats(file, pick.tensor));
+    if (JSON.stringify(afterNode.value) !== JSON.stringify(beforeNode.value)) throw new Error('open node: the worker and the host disagree');
+    if (afterStats.value.std !== beforeStats.value.std) throw new Error('weight statistics: the worker and the host disagree');
+    await doc.close();
+    return {
+      model, node: pick.node, tensor: pick.tensor, elements: pick.elements, cpus: cpus().length, loadAverage1m: Math.round(loadavg()[0] * 100) / 100,
+      beforeOpenNodeOnHost: { seconds: beforeNode.seconds, eventLoopDelay: beforeNode.delay },
+      beforeWeightStatsOnHost: { seconds: beforeStats.seconds, eventLoopDelay: beforeStats.delay },
+      afterOpenNodeInWorker: { seconds: afterNode.seconds, eventLoopDelay: afterNode.delay },
+      afterWeightStatsInWorker: { seconds: afterStats.seconds, eventLoopDelay: afterStats.delay },
+    };
+  } finally {
+    await worker.dispose();
+  }
+}
+
 async function main() {
   const baseline = (await sampled(() => new Promise((r) => setTimeout(r, 3000)))).delay;
   const open = args.includes('--no-open') ? undefined : await opening();
   const modelViewTree = args.includes('--no-model-view') ? undefined : await modelView();
+  const graphClicks = args.includes('--no-clicks') ? undefined : await clicks();
   if (args.includes('--no-score')) {
-    console.log(JSON.stringify({ eventLoopDelayIdleBaseline: baseline, open, modelView: modelViewTree }, null, 2));
+    console.log(JSON.stringify({ eventLoopDelayIdleBaseline: baseline, open, modelView: modelViewTree, clicks: graphClicks }, null, 2));
     return;
   }
   const dir = mkdtempSync(join(tmpdir(), 'ld-bench-loop-'));
@@ -157,7 +208,7 @@ async function main() {
   rmSync(dir, { recursive: true, force: true });
   console.log(JSON.stringify({
     target, state: outcome.state, scoringSeconds: (Date.now() - t0) / 1000, workerEvents: events,
-    eventLoopDelayWhileScoring: summary(h), eventLoopDelayIdleBaseline: baseline, open, modelView: modelViewTree,
+    eventLoopDelayWhileScoring: summary(h), eventLoopDelayIdleBaseline: baseline, open, modelView: modelViewTree, clicks: graphClicks,
   }, null, 2));
 }
 

@@ -15,6 +15,7 @@
 import { basename, dirname, join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { GraphIndex, IndexModule } from '../graph/graph-index';
+import { applyGraphIndexPatch, type GraphIndexPatch } from '../graph/index-patch';
 import type { WeightStats } from '../graph/tensor-stats';
 import type { EditCheckResult } from './check-model';
 import type { SaveResult } from './save';
@@ -241,6 +242,11 @@ export class ModelWorker {
 /** A model document living in its worker thread; the host keeps the last index (as JSON) and state it was sent. */
 export class WorkerDocument {
   private parsed: GraphIndex | undefined;
+  private json: string;
+  /** index patches since `json`, applied only when the whole index is asked for (rarely: a view's reload) */
+  private patches: GraphIndexPatch[] = [];
+  /** what the last change changed in the index: the views apply it instead of a whole new index */
+  lastPatch: GraphIndexPatch | undefined;
   private closed = false;
   private reviving: Promise<void> | undefined;
 
@@ -249,9 +255,28 @@ export class WorkerDocument {
     private thread: WorkerThread,
     private docId: number,
     private readonly opened: OpenRequest,
-    public indexJson: string,
+    indexJson: string,
     public state: DocState,
-  ) {}
+  ) {
+    this.json = indexJson;
+  }
+
+  /** The graph index as JSON: as the worker sent it, with the later changes' patches applied on first use. */
+  get indexJson(): string {
+    if (this.patches.length) {
+      this.parsed = this.patches.reduce(applyGraphIndexPatch, JSON.parse(this.json) as GraphIndex);
+      this.json = JSON.stringify(this.parsed);
+      this.patches = [];
+    }
+    return this.json;
+  }
+
+  set indexJson(json: string) {
+    this.json = json;
+    this.patches = [];
+    this.parsed = undefined;
+    this.lastPatch = undefined;
+  }
 
   get id(): number {
     return this.docId;
@@ -275,7 +300,10 @@ export class WorkerDocument {
     if (this.closed) throw new Error(`${shortName(this.path)} was closed`);
     if (this.thread.failure) await (this.reviving ??= this.revive().finally(() => (this.reviving = undefined)));
     const req = make(this.docId);
-    return this.thread.call(req, this.owner.limit(req.op));
+    return this.thread.call(req, this.owner.limit(req.op)).catch((e: unknown) => {
+      if (!(e instanceof ModelWorkerStopped) || this.closed) throw e;
+      throw new ModelWorkerStopped(`${e.message}; the next step opens the model again with its ${this.state.edits.length} edit(s)`, e.timedOut);
+    });
   }
 
   private async revive(): Promise<void> {
@@ -289,16 +317,18 @@ export class WorkerDocument {
     this.thread = r.thread;
     this.docId = r.doc;
     this.indexJson = r.reply.indexJson!;
-    this.parsed = undefined;
     this.state = r.reply.state!;
   }
 
   private async change(req: WorkerRequest): Promise<ChangeSummary | undefined> {
     const r = await this.request((doc) => ({ ...req, doc }) as WorkerRequest);
-    if (r.indexJson) {
-      this.indexJson = r.indexJson;
+    if (r.indexJson) this.indexJson = r.indexJson;
+    else if (r.indexPatch) {
+      // kept, not applied: the host's thread applies them only if the whole index is asked for
+      this.patches.push(r.indexPatch);
       this.parsed = undefined;
     }
+    this.lastPatch = r.indexPatch;
     if (r.state) this.state = r.state;
     return r.summary;
   }

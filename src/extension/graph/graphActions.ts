@@ -9,7 +9,6 @@ import type { ScoreWorkflow } from '../score/scoreWorkflow';
 import { openNode } from './nodeDocument';
 import { pathInsideRoots } from './webviewPaths';
 import { partialScores } from '../prune/partialScores';
-import { findTensor, tensorStats } from '../../core/graph/tensor-stats';
 import { calibrationForView } from '../../core/prune/calibration';
 import { readScoreFileIfPresent } from '../../core/scoring/score-file';
 import { defaultScoreFile, resolveTarget } from '../../core/scoring/target';
@@ -37,11 +36,8 @@ export function graphActions(models: ModelService, score: Pick<ScoreWorkflow, 'r
       if (!inside) throw new Error(`refused to measure '${pipeline}': it is outside the workspace and the model's folder`);
       await vscode.commands.executeCommand('ldSurgeon.measureQuality', vscode.Uri.file(inside));
     },
-    weightStats: async (modelPath, tensorName) => {
-      const t = findTensor(await models.analysis(modelPath), tensorName);
-      if (!t) throw new Error(`${modelPath} has no constant tensor '${tensorName}'`);
-      return tensorStats(t, modelPath);
-    },
+    // made in the model worker (the open document's tensors, bytes read there): never on the host
+    weightStats: (modelPath, tensorName) => models.weightStats(modelPath, tensorName),
     openNode: (modelPath, nodeId) => openNode(modelPath, nodeId),
     initialState: (modelPath) => {
       const out: ToWebview[] = [];

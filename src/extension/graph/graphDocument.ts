@@ -4,7 +4,7 @@
 // the dirty dot, Save, Save As, Revert and hot exit behave as in any editor.
 import * as vscode from 'vscode';
 import { promises as fs } from 'node:fs';
-import type { ChangeSummary, ModelEdit, ModelWorker, WorkerDocument } from '../../core/edit';
+import { ModelWorkerStopped, type ChangeSummary, type ModelEdit, type ModelWorker, type WorkerDocument } from '../../core/edit';
 import type { EditCheckResult } from '../../core/edit/check-model';
 
 /** What a hot-exit backup holds: the edits that turn the original file into the edited model. */
@@ -41,14 +41,24 @@ export class GraphDocument implements vscode.CustomDocument {
     return doc;
   }
 
+  /** edits a hot-exit backup asked for, kept until an open succeeds (so Reopen after a failed open still restores them) */
+  private replay: ModelEdit[] = [];
+
   private async load(replay: ModelEdit[]): Promise<void> {
+    this.replay = replay;
     try {
-      // the worker reads the model and picks per-sample input shapes (batch 1, the U-Net's config.json)
+      // the worker reads the model and picks per-sample input shapes (batch 1, the U-Net's config.json);
+      // a worker that does not answer within the time limit is stopped and this fails, so the editor
+      // shows an error with Reopen instead of "Loading graph…" for good
       this.doc = await this.worker.open({ path: this.uri.fsPath, replay });
       this.error = undefined;
+      this.replay = [];
     } catch (e) {
       this.doc = undefined;
       this.error = e instanceof Error ? e.message : String(e);
+      if (e instanceof ModelWorkerStopped && e.timedOut) {
+        this.error += '. Reopen tries again; the time limit is the setting ldSurgeon.modelWorkerTimeoutSeconds.';
+      }
     }
   }
 
@@ -60,7 +70,7 @@ export class GraphDocument implements vscode.CustomDocument {
   /** Reads the file again (after the user fixed or replaced it); views redraw either way. */
   async reopen(): Promise<void> {
     const old = this.doc;
-    await this.load([]);
+    await this.load(old ? [] : this.replay);
     if (old && old !== this.doc) void old.close().catch(() => undefined);
     this.changed.fire(undefined);
   }

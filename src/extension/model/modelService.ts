@@ -1,13 +1,20 @@
-// Loads models for the views. The Model view's module tree (params, FLOPs, op types per module) comes
-// from the model worker thread, which the graph editors share: a file open in a graph editor is not
-// analysed twice, and reading/analysing an SD-scale U-Net never runs on the extension host's event
-// loop. The full analysis (node details, tensor lookups) is still made on the host, on demand only.
+// Loads models for the views. Everything that reads or analyses a model runs in the model worker
+// threads the graph editors use (core/edit/worker-client: a thread per open document, one shared for
+// files no editor has open): the Model view's module tree, "open node" and the inspector's weight
+// statistics. A file open in a graph editor is not analysed twice, and reading or analysing an
+// SD-scale U-Net never runs on the extension host's event loop. Each request has a time limit (the
+// setting ldSurgeon.modelWorkerTimeoutSeconds), so a stuck worker turns into an error, never a wait.
 import * as vscode from 'vscode';
 import { promises as fs } from 'node:fs';
-import { readModel } from '../../core/onnx/reader';
-import { analyzeModel, moduleSummary, type ModelAnalysis, type ModuleSummary } from '../../core/graph';
-import { perSampleInputShapes } from '../../core/graph/input-shapes';
-import { ModelWorker } from '../../core/edit';
+import { moduleSummary, type ModuleSummary } from '../../core/graph';
+import type { WeightStats } from '../../core/graph/tensor-stats';
+import { DEFAULT_REQUEST_TIMEOUT_MS, ModelWorker } from '../../core/edit';
+
+/** The model worker's time limit per step, from the setting (read for every request). */
+export function workerTimeoutMs(): number {
+  const s = vscode.workspace.getConfiguration('ldSurgeon').get<number>('modelWorkerTimeoutSeconds', DEFAULT_REQUEST_TIMEOUT_MS / 1000);
+  return Number.isFinite(s) && s > 0 ? Math.max(1, s) * 1000 : DEFAULT_REQUEST_TIMEOUT_MS;
+}
 
 interface Entry<T> {
   /** mtime+size of the file this result was made from */
@@ -21,7 +28,6 @@ async function fileVersion(file: string): Promise<string> {
 }
 
 export class ModelService implements vscode.Disposable {
-  private readonly cache = new Map<string, Entry<ModelAnalysis>>();
   private readonly summaries = new Map<string, Entry<ModuleSummary>>();
   private modelWorker: ModelWorker | undefined;
   private readonly changed = new vscode.EventEmitter<string>();
@@ -31,16 +37,15 @@ export class ModelService implements vscode.Disposable {
 
   constructor(private readonly extensionUri: vscode.Uri) {
     const drop = (uri: vscode.Uri) => {
-      const had = this.summaries.delete(uri.fsPath);
-      if (this.cache.delete(uri.fsPath) || had) this.changed.fire(uri.fsPath);
+      if (this.summaries.delete(uri.fsPath)) this.changed.fire(uri.fsPath);
     };
     this.watcher.onDidChange(drop);
     this.watcher.onDidDelete(drop);
   }
 
-  /** The model worker thread (dist/model-worker.js), started on first use; the graph editors open their documents in it. */
+  /** The model worker threads (dist/model-worker.js), started on first use; the graph editors open their documents in them. */
   get worker(): ModelWorker {
-    this.modelWorker ??= ModelWorker.start({ modulePath: vscode.Uri.joinPath(this.extensionUri, 'dist', 'model-worker.js').fsPath });
+    this.modelWorker ??= ModelWorker.start({ modulePath: vscode.Uri.joinPath(this.extensionUri, 'dist', 'model-worker.js').fsPath, timeoutMs: workerTimeoutMs });
     return this.modelWorker;
   }
 
@@ -59,15 +64,19 @@ export class ModelService implements vscode.Disposable {
     this.changed.fire(file);
   }
 
-  /** The full analysis of the model at `file` (absolute path), on the host; read again only when the file changed. */
-  analysis(file: string): Promise<ModelAnalysis> {
-    return cached(this.cache, file, () => readModel(file).then((m) => analyzeModel(m, { inputShapes: perSampleInputShapes(m) })));
+  /** "Open node": the definition of a node of `file` (as edited, when a graph editor has it open), made in the worker. */
+  node(file: string, nodeId: string): Promise<Record<string, unknown>> {
+    return this.worker.node(file, nodeId);
+  }
+
+  /** The inspector's statistics of a constant tensor of `file`, its bytes read in the worker. */
+  weightStats(file: string, tensorName: string): Promise<WeightStats> {
+    return this.worker.weightStats(file, tensorName);
   }
 
   dispose(): void {
     this.watcher.dispose();
     this.changed.dispose();
-    this.cache.clear();
     this.summaries.clear();
     void this.modelWorker?.dispose();
   }
