@@ -6,8 +6,10 @@
 //      with screenshots in .e2e/screenshots/
 // Ends with the line `N passed, N failed` and exits non-zero on any failure.
 //
-// Usage: node test/e2e/run.mjs [--no-build] [--host-only | --ui-only] [--keep]
+// Usage: node test/e2e/run.mjs [--no-build] [--host-only | --ui-only] [--grep PATTERN] [--keep]
 //   --no-build  reuse dist/ (still re-packages the VSIX)   --keep  leave .e2e/run/ for inspection
+//   --grep PATTERN  only the host tests whose full title matches (mocha's grep, a regular expression; e.g.
+//                   `--host-only --grep architectures` runs that suite alone, after the ~1.5 min of packaging and start)
 import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync, readFileSync, appendFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
@@ -23,7 +25,18 @@ const REPO = join(E2E, '..', '..');
 const OUT = join(REPO, '.e2e');
 const RUN = join(OUT, 'run');
 const SHOTS = join(OUT, 'screenshots');
-const args = new Set(process.argv.slice(2));
+const argv = process.argv.slice(2);
+const args = new Set(argv);
+/** `--grep PATTERN` / `--grep=PATTERN`: the host tests to run (all when absent) */
+function grepArg() {
+  const i = argv.findIndex((a) => a === '--grep' || a.startsWith('--grep='));
+  if (i < 0) return undefined;
+  const value = argv[i].startsWith('--grep=') ? argv[i].slice('--grep='.length) : argv[i + 1];
+  if (!value || value.startsWith('--')) throw new Error('--grep needs a pattern: node test/e2e/run.mjs --host-only --grep architectures');
+  new RegExp(value); // a bad pattern fails here, not inside the extension host
+  return value;
+}
+const GREP = grepArg();
 // the pipeline the tests work on (a copy of it); overridable to try the harness on another pipeline folder
 const EXAMPLE = process.env.LD_SURGEON_E2E_EXAMPLE || join(REPO, 'examples', 'digits-cond');
 // conditions set, so Score Operators on the conditional example does not stop at the conditions pick
@@ -149,8 +162,8 @@ async function main() {
   log(`code-server on ${server.url} (pgid ${server.pid})`);
 
   if (!args.has('--ui-only')) {
-    const suitePath = await bundleSuite(REPO, RUN);
-    log('extension-host tests');
+    const suitePath = await bundleSuite(REPO, RUN, { grep: GREP });
+    log(`extension-host tests${GREP ? ` matching /${GREP}/` : ''}`);
     // the extension host's console (mocha's spec reporter, stack traces) goes to a file; results are summarised here
     const hostLog = join(RUN, 'host.log');
     const { exitCode, results } = await timed('host tests', () =>
@@ -166,6 +179,10 @@ async function main() {
       failed++;
       failures.push(`extension-host suite did not report (exit ${exitCode}); the host console ends:\n    ${tailLines(hostLog, 25).join('\n    ')}`);
     } else {
+      if (GREP && !results.tests.length) {
+        failed++;
+        failures.push(`no host test matches --grep ${GREP}`);
+      }
       for (const t of results.tests) {
         if (t.state === 'passed') passed++;
         else {

@@ -7,8 +7,12 @@ import { join } from 'node:path';
 import { launchBrowser, remoteUri } from './browser.mjs';
 import { E2E_DIR } from './server.mjs';
 
-/** Bundles the suite to RUN/suite/index.js; mocha resolves from test/e2e/node_modules through a link. */
-export async function bundleSuite(repo, runDir) {
+/**
+ * Bundles the suite to RUN/suite/index.js; mocha resolves from test/e2e/node_modules through a link.
+ * `grep` (mocha's grep) keeps only the tests whose full title matches; it is baked into the bundle because the
+ * extension host is started by the workbench, which passes no arguments or environment through.
+ */
+export async function bundleSuite(repo, runDir, { grep } = {}) {
   const outDir = join(runDir, 'suite');
   mkdirSync(outDir, { recursive: true });
   await build({
@@ -21,7 +25,7 @@ export async function bundleSuite(repo, runDir) {
     sourcemap: 'inline',
     logLevel: 'warning',
     external: ['vscode', 'mocha', 'onnxruntime-node'],
-    define: { LD_SURGEON_E2E_REPO: JSON.stringify(repo) },
+    define: { LD_SURGEON_E2E_REPO: JSON.stringify(repo), LD_SURGEON_E2E_GREP: JSON.stringify(grep ?? '') },
   });
   // Node resolves `require('mocha')` from RUN/suite upwards: RUN/node_modules → test/e2e/node_modules
   const link = join(runDir, 'node_modules');

@@ -14,11 +14,13 @@ interface MochaInstance {
   run(done: (failures: number) => void): MochaRunner;
 }
 type MochaCtor = new (opts: Record<string, unknown>) => MochaInstance;
+/** run.mjs --grep: only the tests whose full title matches (empty: all) */
+declare const LD_SURGEON_E2E_GREP: string;
 
 export function run(): Promise<void> {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const Mocha = require('mocha') as MochaCtor;
-  const mocha = new Mocha({ ui: 'tdd', color: false, timeout: 60_000, reporter: 'spec' });
+  const mocha = new Mocha({ ui: 'tdd', color: false, timeout: 60_000, reporter: 'spec', ...(LD_SURGEON_E2E_GREP ? { grep: LD_SURGEON_E2E_GREP } : {}) });
   // install suite()/test()/... as globals, then load the tests (bundled; evaluated on require)
   mocha.suite.emit('pre-require', globalThis, 'ld-surgeon-e2e', mocha);
   require('./activation.e2e');
@@ -30,6 +32,7 @@ export function run(): Promise<void> {
   require('./pruneDistill.e2e');
   require('./distillTask.e2e');
   require('./telemetry.e2e');
+  require('./architectures.e2e');
 
   const tests: { title: string; state: 'passed' | 'failed'; durationMs?: number; error?: string }[] = [];
   // written after every test, so a suite that never finishes (a hang, the runner's timeout) still says how far it
