@@ -4,6 +4,7 @@
 // Size rule: the graph index travels once (in `init`); scores stream as small batches
 // (`batchScores`); weight statistics travel as numbers, never as tensor bytes.
 import type { GraphIndex } from '../core/graph/graph-index';
+import type { GraphIndexPatch } from '../core/graph/index-patch';
 import type { CandidateResult } from '../core/scoring/events';
 import type { ModificationKind } from '../core/surgery/types';
 import type { WeightStats } from '../core/graph/tensor-stats';
@@ -104,6 +105,12 @@ export type ToWebview =
       /** only for harnesses; in VS Code the body classes (vscode-light/-dark/-high-contrast) decide */
       theme?: 'light' | 'dark' | 'high-contrast' | 'high-contrast-light';
     }
+  /**
+   * the model changed (an edit, undo, redo, revert): what changed in the index the view has
+   * (src/core/graph/index-patch.ts) instead of a whole init; a view whose index it does not fit
+   * sends `ready` again to be sent the whole index
+   */
+  | { type: 'patch'; patch: GraphIndexPatch }
   /** a batch of results, streamed while scoring runs; `reset` drops earlier ones first */
   | { type: 'scores'; results: CandidateResult[]; reset?: boolean }
   | { type: 'scoringState'; state: ScoringPhase; done?: number; total?: number; message?: string }
@@ -206,6 +213,16 @@ const toWebviewChecks: Record<ToWebviewType, Check> = {
   init: (m) =>
     need((!!m.graph && typeof m.graph === 'object') || (isStr(m.graphJson) && m.graphJson !== ''), 'init needs graph (an object) or graphJson (a string)') ??
     need(isStr(m.modelName) && isStr(m.modelPath), 'init needs modelName and modelPath'),
+  patch: (m) => {
+    const p = m.patch as Record<string, unknown> | undefined;
+    if (!p || typeof p !== 'object') return 'patch.patch must be an object';
+    if (!p.base || typeof p.base !== 'object') return 'patch.patch.base must be an object';
+    for (const k of ['modules', 'values', 'nodes', 'edges']) {
+      const sp = p[k] as Record<string, unknown> | undefined;
+      if (!sp || !isNum(sp.at) || !isNum(sp.remove) || !Array.isArray(sp.insert) || !Array.isArray(sp.set)) return `patch.patch.${k} must be a splice (at, remove, insert, set)`;
+    }
+    return need(Array.isArray(p.inputs) && Array.isArray(p.outputs), 'patch.patch needs inputs and outputs');
+  },
   scores: (m) => {
     if (!Array.isArray(m.results)) return 'scores.results must be an array';
     for (const r of m.results) {

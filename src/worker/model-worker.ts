@@ -70,15 +70,18 @@ async function handle(r: WorkerRequest): Promise<WorkerReply> {
       docs.set(r.doc, d);
       return { indexJson: d.graphIndexJson(), state: state(d) };
     }
+    // a change sends what changed in the index since the snapshot the host had, not the whole index
     case 'apply': {
       const d = doc(r.doc);
+      const from = d.version;
       const summary = await d.apply(r.edit);
-      return { summary, indexJson: d.graphIndexJson(), state: state(d) };
+      return { summary, indexPatch: d.graphIndexPatch(from), state: state(d) };
     }
     case 'undo': case 'redo': case 'revert': {
       const d = doc(r.doc);
+      const from = d.version;
       const summary = r.op === 'undo' ? d.undo() : r.op === 'redo' ? d.redo() : d.revert();
-      return { summary, indexJson: d.graphIndexJson(), state: state(d) };
+      return { summary, ...(d.version !== from ? { indexPatch: d.graphIndexPatch(from) } : {}), state: state(d) };
     }
     case 'index': {
       const d = doc(r.doc);

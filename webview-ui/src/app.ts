@@ -10,6 +10,7 @@ import {
   type ToWebview,
   type WeightStats,
 } from '../../src/protocol/webview';
+import { applyGraphIndexPatch, type GraphIndexPatch } from '../../src/core/graph/index-patch';
 import { predictSavings, rankCandidates, selectForBudget, toggleCandidate, type AncestorsOf } from './model/budget';
 import { ViewGraph } from './model/graph';
 import { heatDomain, heatScale, type HeatDomain } from './model/heatmap';
@@ -49,6 +50,9 @@ type InitMsg = Extract<ToWebview, { type: 'init' }>;
 
 export class App {
   private graph!: ViewGraph;
+  /** the index shown, kept for the patches that follow edits */
+  private index: GraphIndex | undefined;
+  private lastInit: InitMsg | undefined;
   private scores = new ScoreBook();
   private expanded = new Set<string>();
   private openStacks = new Set<string>();
@@ -100,6 +104,9 @@ export class App {
         // a new graph is an edit, undo or redo: a check of the model before it no longer applies
         if (this.modelCheck) this.modelCheck.stale = true;
         return void this.init(msg).catch((e: unknown) => this.fail(e));
+      case 'patch':
+        if (this.modelCheck) this.modelCheck.stale = true;
+        return void this.applyPatch(msg.patch).catch((e: unknown) => this.fail(e));
       case 'scores': return this.onScores(msg.results, msg.reset);
       case 'scoringState':
         this.scoring = { state: msg.state, done: msg.done, total: msg.total, message: msg.message };
@@ -189,8 +196,10 @@ export class App {
     performance.mark('ld:init');
     if (msg.theme) applyTheme(msg.theme);
     const t0 = performance.now();
-    this.graph = new ViewGraph(msg.graph ?? (JSON.parse(msg.graphJson!) as GraphIndex));
+    this.index = msg.graph ?? (JSON.parse(msg.graphJson!) as GraphIndex);
+    this.graph = new ViewGraph(this.index);
     performance.measure('ld:index', { start: t0, end: performance.now() });
+    this.lastInit = msg;
     this.modelPath = msg.modelPath;
     this.entries = buildSearchIndex(this.graph);
     this.ancestorsCache.clear();
@@ -206,6 +215,39 @@ export class App {
       performance.measure('ld:first-paint', 'ld:init', 'ld:first-paint');
       this.root.dataset.ready = 'true';
       if (!provisional) this.layoutSettled();
+    });
+  }
+
+  /**
+   * The model changed (an edit, undo, redo): the index is patched and the graph redrawn with what
+   * the user had open and selected, where it still exists. A patch that does not fit the index
+   * shown (a view that missed a change) asks the host for the whole index instead.
+   */
+  private async applyPatch(patch: GraphIndexPatch): Promise<void> {
+    if (!this.index || !this.lastInit) return this.ready();
+    performance.mark('ld:patch');
+    let next: GraphIndex;
+    try {
+      next = applyGraphIndexPatch(this.index, patch);
+    } catch (e) {
+      this.host.post({ type: 'reportError', message: `the graph view missed a change and reloads the graph: ${(e as Error).message}` });
+      return this.ready();
+    }
+    this.index = next;
+    this.graph = new ViewGraph(next);
+    this.entries = buildSearchIndex(this.graph);
+    this.ancestorsCache.clear();
+    this.expanded = new Set([...this.expanded].filter((id) => this.graph.modules.has(id)));
+    if (this.target?.module !== undefined && !this.graph.modules.has(this.target.module)) this.target = undefined;
+    if (this.target?.node !== undefined) this.target = undefined; // node indices moved
+    this.buildDom(this.lastInit);
+    await this.canvas.show(this.expanded);
+    this.syncSelection(false);
+    this.renderPanels();
+    this.persist();
+    requestAnimationFrame(() => {
+      performance.mark('ld:patched');
+      performance.measure('ld:patched', 'ld:patch', 'ld:patched');
     });
   }
 

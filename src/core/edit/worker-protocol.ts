@@ -2,6 +2,7 @@
 // analyses and edits models so the host's event loop never runs a shape pass or reads a model.
 // Plain data only (structured clone).
 import type { IndexModule } from '../graph/graph-index';
+import type { GraphIndexPatch } from '../graph/index-patch';
 import type { WeightStats } from '../graph/tensor-stats';
 import type { EditCheckResult } from './check-model';
 import type { SaveResult } from './save';
@@ -64,6 +65,11 @@ export interface WorkerReply {
    * (~30 ms for an SD-1.5 U-Net); the host hands it on to the webview unparsed
    */
   indexJson?: string;
+  /**
+   * instead of indexJson after apply, undo, redo and revert: what changed in the index since the
+   * one the host had (src/core/graph/index-patch.ts); the host hands it on to the webview
+   */
+  indexPatch?: GraphIndexPatch;
   summary?: ChangeSummary;
   state?: DocState;
   saved?: SaveResult;

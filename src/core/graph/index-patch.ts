@@ -25,6 +25,8 @@ export interface Splice<T> {
 type ValueRow = [name: string, shape: string, elemType: number];
 
 export interface GraphIndexPatch {
+  /** the lengths of the index it applies to: applying it to another index is refused */
+  base: { modules: number; values: number; nodes: number; edges: number };
   modules: Splice<IndexModule>;
   values: Splice<ValueRow>;
   nodes: Splice<IndexNode>;
@@ -50,7 +52,7 @@ export function diffGraphIndex(a: GraphIndex, b: GraphIndex): GraphIndexPatch {
   // edges have no key of their own: they match where they join the same (remapped) nodes and value
   const edgeKey = (e: [number, number, number]) => `${e[0]},${e[1]},${e[2]}`;
   const edges = splice(a.edges.map((e) => remapEdge(e, maps)), b.edges, edgeKey, (e) => e);
-  const patch: GraphIndexPatch = { modules, values, nodes, edges, inputs: b.inputs, outputs: b.outputs };
+  const patch: GraphIndexPatch = { base: lengths(a), modules, values, nodes, edges, inputs: b.inputs, outputs: b.outputs };
   const init = a.initializers.map((i) => maps.values(i));
   if (!sameJson(init, b.initializers)) patch.initializers = b.initializers;
   if (!sameJson(a.stacks ?? null, b.stacks ?? null)) patch.stacks = b.stacks ?? null;
@@ -59,6 +61,8 @@ export function diffGraphIndex(a: GraphIndex, b: GraphIndex): GraphIndexPatch {
 
 /** Index `a` with `patch` applied (a new object; `a` is left as it was). */
 export function applyGraphIndexPatch(a: GraphIndex, p: GraphIndexPatch): GraphIndex {
+  const have = lengths(a);
+  if (JSON.stringify(have) !== JSON.stringify(p.base)) throw new Error(`graph index patch: made for an index of ${JSON.stringify(p.base)}, applied to one of ${JSON.stringify(have)}`);
   const maps: IndexMaps = {
     modules: indexMap(a.modules.length, a.modules.length - p.modules.remove + p.modules.insert.length, p.modules),
     values: indexMap(a.values.name.length, a.values.name.length - p.values.remove + p.values.insert.length, p.values),
@@ -116,6 +120,10 @@ function applySplice<T>(a: readonly T[], s: Splice<T>, remap: (x: T) => T): T[] 
   const out = [...a.slice(0, s.at).map(remap), ...s.insert, ...a.slice(s.at + s.remove).map(remap)];
   for (const [j, x] of s.set) out[j] = x;
   return out;
+}
+
+function lengths(g: GraphIndex): GraphIndexPatch['base'] {
+  return { modules: g.modules.length, values: g.values.name.length, nodes: g.nodes.length, edges: g.edges.length };
 }
 
 function rows(g: GraphIndex): ValueRow[] {

@@ -5,6 +5,7 @@
 import * as vscode from 'vscode';
 import { promises as fs } from 'node:fs';
 import { ModelWorkerStopped, type ChangeSummary, type ModelEdit, type ModelWorker, type WorkerDocument } from '../../core/edit';
+import type { GraphIndexPatch } from '../../core/graph/index-patch';
 import type { EditCheckResult } from '../../core/edit/check-model';
 
 /** What a hot-exit backup holds: the edits that turn the original file into the edited model. */
@@ -86,6 +87,11 @@ export class GraphDocument implements vscode.CustomDocument {
 
   get indexJson(): string {
     return this.model.indexJson;
+  }
+
+  /** What the last change (edit, undo, redo, revert) changed in the index; undefined after a (re)open. */
+  get lastPatch(): GraphIndexPatch | undefined {
+    return this.doc?.lastPatch;
   }
 
   get dirty(): boolean {

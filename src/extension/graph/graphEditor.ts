@@ -100,8 +100,11 @@ export class GraphPanel implements vscode.Disposable {
         if (p === modelPath && this.isReady) void this.sendScoreChanges(scores.all(p));
       }),
       document.onDidChangeModel(() => {
+        // an edit, undo or redo: only what changed in the index (read now: the next change replaces it)
+        const patch = document.lastPatch;
+        if (this.isReady && patch) void this.post({ type: 'patch', patch });
         // a file that could not be read and was read again (Reopen) shows its graph now
-        if (this.isReady || this.failed) void this.sendInit();
+        else if (this.isReady || this.failed) void this.sendInit();
       }),
     );
   }
