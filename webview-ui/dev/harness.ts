@@ -4,7 +4,7 @@
 //   ?theme=dark|light|hc  scores=none|stream|all  depth=1|2|3 (transformer blocks per attention:
 //   1 is SD v1's layout, 2 and 3 grow it to ~7k and ~10k nodes)  budget=latency:25
 import { syntheticScores, syntheticUnet } from './syntheticUnet';
-import type { FromWebview, GraphIndex, ToWebview, WeightStats } from '../../src/protocol/webview';
+import type { CandidateResult, FromWebview, GraphIndex, ToWebview, WeightStats } from '../../src/protocol/webview';
 
 const params = new URLSearchParams(location.search);
 const theme = params.get('theme') ?? 'dark';
@@ -13,7 +13,8 @@ document.body.classList.add(theme === 'light' ? 'vscode-light' : theme === 'hc' 
 // a real model's index can be injected before this script runs (bench/webview.ts does)
 const injected = (window as unknown as { __ldIndex?: GraphIndex }).__ldIndex;
 const index = injected ?? syntheticUnet({ depth: Number(params.get('depth') ?? 1) });
-const scores = syntheticScores(index);
+// …and its scores (test/webview-stacks.test.ts gives a DiT's blocks known scores)
+const scores = (window as unknown as { __ldScores?: CandidateResult[] }).__ldScores ?? syntheticScores(index);
 const log: FromWebview[] = [];
 // kept in the tab's sessionStorage, as VS Code keeps a webview's state across a window reload
 const STATE_KEY = 'ld-harness-state';

@@ -257,7 +257,7 @@ export class GraphCanvas {
 
   /** The stack member shown as selected in its strip (the inspector's module), if any. */
   setSelectedMember(id: string | undefined): void {
-    if (id === this.selectedMember) return;
+    // painted again even when unchanged: setSelected() clears every .selected, the cell's too
     this.selectedMember = id;
     this.paintStacks();
   }

@@ -35,6 +35,8 @@ export class Inspector {
   private body: HTMLElement;
   private target: InspectTarget | undefined;
   private stats = new Map<string, WeightStats | string>();
+  /** what the user typed as k and what was said about it, per stack: the panel is rebuilt on every refresh */
+  private stackForm = new Map<string, { k: string; msg: string; bad: boolean }>();
 
   constructor(
     host: HTMLElement,
@@ -58,6 +60,14 @@ export class Inspector {
   }
 
   refresh(): void {
+    // the panel is rebuilt on every refresh: a field being typed in (the stack's k) keeps the focus
+    const active = document.activeElement as HTMLElement | null;
+    const focused = active && active.id && this.body.contains(active) ? active.id : '';
+    this.render();
+    if (focused) document.getElementById(focused)?.focus();
+  }
+
+  private render(): void {
     const t = this.target;
     clear(this.body);
     if (!t) {
@@ -168,18 +178,26 @@ export class Inspector {
       ...(fixed.length ? [['cannot be removed', fixed.join(', ')] as [string, string]] : []),
     ])));
 
+    let state = this.stackForm.get(st.id);
+    if (!state) this.stackForm.set(st.id, (state = { k: String(Math.min(2, n - 1)), msg: '', bad: false }));
     const form = h('form', { class: 'stack-lowest' }) as HTMLFormElement;
-    const k = h('input', { type: 'number', min: '1', max: String(n - 1), step: '1', value: String(Math.min(2, n - 1)), id: 'stack-k', 'aria-describedby': 'stack-k-msg' }) as HTMLInputElement;
+    const k = h('input', { type: 'number', min: '1', max: String(n - 1), step: '1', value: state.k, id: 'stack-k', 'aria-describedby': 'stack-k-msg' }) as HTMLInputElement;
     const msg = h('p', { class: 'stack-k-msg', id: 'stack-k-msg', role: 'status' });
+    const say = (text: string, bad: boolean) => {
+      state.msg = text;
+      state.bad = bad;
+      msg.textContent = text;
+      msg.classList.toggle('bad', bad);
+      k.setAttribute('aria-invalid', String(bad));
+    };
+    say(state.msg, state.bad);
     const submit = button({ label: 'Select for pruning', icon: ['filter', '↓'], kind: 'primary', onClick: () => form.requestSubmit() });
-    submit.type = 'button';
     form.append(h('label', { for: 'stack-k' }, 'Prune the k lowest-scored blocks, k = '), k, submit, msg);
     const validate = (): number | undefined => {
+      state.k = k.value;
       const v = Number(k.value);
       const bad = k.value.trim() === '' ? `k must be a whole number from 1 to ${n - 1}` : checkStackK(st, v);
-      msg.textContent = bad ?? '';
-      msg.classList.toggle('bad', !!bad);
-      k.setAttribute('aria-invalid', String(!!bad));
+      say(bad ?? '', !!bad);
       return bad ? undefined : v;
     };
     k.addEventListener('input', () => void validate());
@@ -188,10 +206,7 @@ export class Inspector {
       const v = validate();
       if (v === undefined) return;
       const err = this.actions.stackLowest(st.id, v);
-      if (err) {
-        msg.textContent = err;
-        msg.classList.add('bad');
-      }
+      say(err ?? `the ${v} lowest-scored blocks are selected for pruning`, !!err);
     });
     this.body.append(section('Prune', form));
 
