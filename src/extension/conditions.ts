@@ -9,9 +9,11 @@ import {
   type ConditionInput, type ConditionSpec,
 } from '../core/pipeline/conditions';
 import { trainerConditions, type TrainerConditions } from '../core/distill/conditions';
-import { readPipelineLayout } from '../core/pipeline/layout';
+import { readPipelineLayout, type PipelineLayout } from '../core/pipeline/layout';
+import { sdxlParts } from '../core/pipeline/sdxl-conditions';
 import { resolveTarget } from '../core/scoring/target';
 import { errorText } from './commands';
+import { conditionSourceItems, NOT_PROMPTS_FILES } from './conditionSources';
 
 const SETTING = 'conditions';
 
@@ -53,11 +55,11 @@ const MAX_LISTED_FILES = 50;
  * VS Code's own path-typing dialog, slow to use for a file already in the workspace), then "Browse…"
  * for the open dialog; straight to the dialog when the workspace has none. Undefined when dismissed.
  */
-async function pickFile(scope: vscode.Uri, title: string, extension: string, filters: Record<string, string[]>): Promise<string | undefined> {
+async function pickFile(scope: vscode.Uri, title: string, extension: string, filters: Record<string, string[]>, exclude: string[] = []): Promise<string | undefined> {
   const browse = async () => (await vscode.window.showOpenDialog({ title, canSelectMany: false, filters, defaultUri: vscode.Uri.file(baseDir(scope)) }))?.[0]?.fsPath;
   const folder = vscode.workspace.getWorkspaceFolder(scope);
   const found = folder
-    ? await vscode.workspace.findFiles(new vscode.RelativePattern(folder, `**/*.${extension}`), '{**/node_modules/**,**/.git/**,**/.ld-surgeon/**,**/.venv/**}', MAX_LISTED_FILES)
+    ? await vscode.workspace.findFiles(new vscode.RelativePattern(folder, `**/*.${extension}`), `{${['**/node_modules/**', '**/.git/**', '**/.ld-surgeon/**', '**/.venv/**', ...exclude].join(',')}}`, MAX_LISTED_FILES)
     : [];
   if (!found.length) return browse();
   const items: FileItem[] = found
@@ -77,24 +79,44 @@ interface SourceItem extends vscode.QuickPickItem {
   source: ConditionSpec['source'];
 }
 
-/** The quick pick: default prompts, a prompts file, token ids or an embeddings .npy; undefined when dismissed. */
-export async function pickConditions(scope: vscode.Uri, current?: ConditionSpec): Promise<ConditionSpec | undefined> {
-  const items: SourceItem[] = [
-    { source: 'default', label: "$(list-unordered) Use the pipeline's default prompts" },
-    { source: 'promptsFile', label: '$(file-text) Choose prompts file…', detail: 'a text file, one prompt per line' },
-    { source: 'tokenIds', label: '$(symbol-numeric) Token ids…', detail: 'id rows such as 1,5,7;1,5,8' },
-    { source: 'embeddings', label: '$(file-binary) Embeddings .npy…', detail: 'encoder hidden states [N, L, D]' },
-  ];
+/** An SDXL pipeline (text_encoder_2/) is conditioned by prompts only; one whose tokenizer_2/ is broken counts too (the check says why). */
+function isSdxl(layout: PipelineLayout | undefined): boolean {
+  if (!layout) return false;
+  try {
+    return sdxlParts(layout) !== undefined;
+  } catch {
+    return true;
+  }
+}
+
+/** The pipeline `target` (a pipeline folder or its denoiser) belongs to, if any. */
+function pipelineLayoutOf(target: string): PipelineLayout | undefined {
+  try {
+    const t = resolveTarget(target);
+    return t.pipeline ? readPipelineLayout(t.pipeline) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The quick pick: default prompts, a prompts file, token ids or an embeddings .npy (prompts only for an SDXL
+ * pipeline); undefined when dismissed.
+ */
+export async function pickConditions(scope: vscode.Uri, current?: ConditionSpec, layout?: PipelineLayout): Promise<ConditionSpec | undefined> {
+  const sdxl = isSdxl(layout);
+  const items: SourceItem[] = conditionSourceItems(sdxl);
   for (const it of items) if (it.source === current?.source) it.description = 'current';
-  const choice = await vscode.window.showQuickPick(items, { title: 'LD Surgeon: conditions for scoring', placeHolder: 'What should the pipeline be conditioned on?' });
+  const placeHolder = sdxl ? 'Which prompts should the SDXL pipeline be conditioned on?' : 'What should the pipeline be conditioned on?';
+  const choice = await vscode.window.showQuickPick(items, { title: 'LD Surgeon: conditions for scoring', placeHolder });
   if (!choice) return undefined;
   const title = choice.label.replace(/^\$\([^)]*\) /, '');
-  const open = (extension: string, filters: Record<string, string[]>) => pickFile(scope, title, extension, filters);
+  const open = (extension: string, filters: Record<string, string[]>, exclude?: string[]) => pickFile(scope, title, extension, filters, exclude);
   switch (choice.source) {
     case 'default':
       return { source: 'default' };
     case 'promptsFile': {
-      const file = await open('txt', { 'Prompts (text)': ['txt'], 'All files': ['*'] });
+      const file = await open('txt', { 'Prompts (text)': ['txt'], 'All files': ['*'] }, NOT_PROMPTS_FILES);
       return file ? { source: 'promptsFile', file } : undefined;
     }
     case 'tokenIds': {
@@ -150,7 +172,7 @@ export async function conditionsFor(target: string, ask: boolean): Promise<Chose
   }
   for (;;) {
     if (!chosen) {
-      const picked = await pickConditions(scope, spec);
+      const picked = await pickConditions(scope, spec, layout);
       if (!picked) return undefined;
       spec = picked;
     }
@@ -170,7 +192,7 @@ export async function conditionsFor(target: string, ask: boolean): Promise<Chose
 export async function chooseConditionsCommand(scopePath: string | undefined): Promise<void> {
   const scope = scopePath ? vscode.Uri.file(scopePath) : vscode.workspace.workspaceFolders?.[0]?.uri;
   if (!scope) throw new Error('open a folder first: the conditions are a workspace setting');
-  const spec = await pickConditions(scope, readSpec(scope).spec);
+  const spec = await pickConditions(scope, readSpec(scope).spec, scopePath ? pipelineLayoutOf(scopePath) : undefined);
   if (!spec) return;
   const input = conditionInputFromSpec(spec, baseDir(scope));
   await saveSpec(spec, scope);

@@ -207,8 +207,12 @@ suite('architectures: DiT and SDXL pipelines', () => {
 
   test('SDXL: Score Operators asks for the conditions; the default prompts go through both tokenizers and the scores land beside the U-Net', async function () {
     this.timeout(2 * 60_000);
+    const conditions = () => vscode.workspace.getConfiguration('ldSurgeon', vscode.Uri.file(SDXL.pipeline()));
+    // token ids carry no pooled text embedding: a setting naming them is refused before anything runs
+    await conditions().update('conditions', { source: 'tokenIds', ids: '0,2,1' }, vscode.ConfigurationTarget.Workspace);
+    await assert.rejects(a.workflows.score(SDXL.pipeline()), (e: Error) => /SDXL pipeline .*token ids carry no pooled text embedding/.test(e.message) && e.message.includes(SDXL.pipeline()));
     // a user who has chosen no conditions yet
-    await vscode.workspace.getConfiguration('ldSurgeon').update('conditions', undefined, vscode.ConfigurationTarget.Workspace);
+    await conditions().update('conditions', undefined, vscode.ConfigurationTarget.Workspace);
     void vscode.commands.executeCommand('ldSurgeon.scoreOperators', vscode.Uri.file(SDXL.pipeline()));
     // the pick's first item: the pipeline's default prompts
     const job = await waitFor('the scoring job after the conditions pick', async () => {
@@ -218,7 +222,7 @@ suite('architectures: DiT and SDXL pipelines', () => {
     }, 60_000);
     const s = await job.finished;
     assert.equal(s.state, 'done', s.error);
-    assert.deepEqual(vscode.workspace.getConfiguration('ldSurgeon', vscode.Uri.file(SDXL.pipeline())).get('conditions'), { source: 'default' }, 'the choice is saved');
+    assert.deepEqual(conditions().get('conditions'), { source: 'default' }, 'the choice is saved');
     assertScored(SDXL);
     assert.deepEqual(readScoreFile(scoreFileOf(SDXL)).settings.conditions, { kind: 'default' });
   });
