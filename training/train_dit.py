@@ -6,6 +6,7 @@ scheduler, metric classifier and statistics), imported from their ONNX files wit
 DiT's latents and FID are comparable with the U-Net example's. epsilon loss (min-SNR-5 weighted), AdamW,
 warmup + cosine, EMA weights exported; 10% empty prompts for classifier-free guidance."""
 import copy
+import dataclasses
 import json
 import math
 import os
@@ -24,7 +25,7 @@ from classifier import feature_stats, frechet_distance, predict  # noqa: E402
 from data_digits import NUMBER_WORDS, prompt_for  # noqa: E402
 from dit import DiTConfig, DiTTransformer2DModel  # noqa: E402
 from onnx_export import OPSET, export  # noqa: E402
-from pipelines import EXAMPLES, load_data, record, set_threads  # noqa: E402
+from pipelines import EXAMPLES, ckpt, load_data, record, set_threads  # noqa: E402
 from png import grid, write_png_gray  # noqa: E402
 from scheduler import SD_SCHEDULER_CONFIG, Sampler, add_noise, alphas_cumprod, sample  # noqa: E402
 from tokenizer import WordTokenizer  # noqa: E402
@@ -33,7 +34,7 @@ SRC = os.path.join(EXAMPLES, "digits-cond")
 OUT = os.path.join(EXAMPLES, "digits-dit")
 CONFIG = DiTConfig(sample_size=8, in_channels=4, patch_size=2, hidden_size=64, num_layers=6, num_attention_heads=4,
                    cross_attention_dim=64, mlp_ratio=3)
-BUDGET = {"quick": {"steps": 100, "batch": 32, "eval": 100}, "full": {"steps": 1200, "batch": 48, "eval": 400}}
+BUDGET = {"quick": {"steps": 100, "batch": 32, "eval": 100}, "full": {"steps": 2400, "batch": 48, "eval": 400}}
 GUIDANCE = 3.0
 EVAL_STEPS = 25
 MIN_SNR_GAMMA = 5.0
@@ -43,21 +44,49 @@ def main():
     import argparse
     ap = argparse.ArgumentParser()
     ap.add_argument("--mode", default="full", choices=["quick", "full"])
+    ap.add_argument("--steps", type=int, help="override the mode's training steps (experiments)")
+    ap.add_argument("--eval", type=int, help="override the mode's number of evaluation samples")
+    ap.add_argument("--no-export", action="store_true", help="train and evaluate only; examples/ untouched")
+    ap.add_argument("--eval-every", type=int, default=0, help="print a small evaluation every N steps")
+    ap.add_argument("--resume", help="start from a checkpoint's EMA weights (training/cache/dit_ema.pt) instead of random ones")
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--hidden", type=int, help="override the width (experiments)")
+    ap.add_argument("--patch", type=int, help="override the patch size (experiments)")
     args = ap.parse_args()
+    global CONFIG
+    if args.hidden:
+        CONFIG = dataclasses.replace(CONFIG, hidden_size=args.hidden)
+    if args.patch:
+        CONFIG = dataclasses.replace(CONFIG, patch_size=args.patch)
     set_threads()
     torch.manual_seed(0)
     t0 = time.time()
-    b = BUDGET[args.mode]
+    b = dict(BUDGET[args.mode])
+    if args.steps:
+        b["steps"] = args.steps
+    if args.eval:
+        b["eval"] = args.eval
     vae_enc = import_model(os.path.join(SRC, "vae_encoder", "model.onnx"), trainable=False).eval()
     vae_dec = import_model(os.path.join(SRC, "vae_decoder", "model.onnx"), trainable=False).eval()
     text = import_model(os.path.join(SRC, "text_encoder", "model.onnx"), trainable=False).eval()
     clf = import_model(os.path.join(SRC, "metrics", "classifier.onnx"), trainable=False).eval()
     scale = json.load(open(os.path.join(SRC, "vae_decoder", "config.json")))["scaling_factor"]
-    data = load_data("digits")
-    with torch.no_grad():
-        x = torch.from_numpy(data["train"])
-        lat = torch.cat([vae_enc(x[s:s + 512]) for s in range(0, len(x), 512)]) * scale
-    labels = data["train_labels"]
+    # encoding the augmented training set through the imported VAE is half the old run's wall time: cached,
+    # keyed by the encoder file's size and mtime so a rebuilt VAE invalidates it
+    enc_path = os.path.join(SRC, "vae_encoder", "model.onnx")
+    key = f"{os.path.getsize(enc_path)}-{int(os.path.getmtime(enc_path))}"
+    cache = ckpt("dit_latents.pt")
+    hit = torch.load(cache) if os.path.exists(cache) else None
+    if hit is not None and hit.get("key") == key:
+        lat, labels = hit["lat"], hit["labels"]
+    else:
+        data = load_data("digits")
+        with torch.no_grad():
+            x = torch.from_numpy(data["train"])
+            lat = torch.cat([vae_enc(x[s:s + 512]) for s in range(0, len(x), 512)]) * scale
+        labels = data["train_labels"]
+        torch.save({"key": key, "lat": lat, "labels": labels}, cache + ".tmp")
+        os.replace(cache + ".tmp", cache)
     tok = WordTokenizer()
     words = {}
     with torch.no_grad():  # the frozen text encoder: every prompt's embedding once
@@ -67,11 +96,32 @@ def main():
         empty = text(torch.tensor([tok.encode("")]))[0]
     print(f"latents {tuple(lat.shape)} in {time.time() - t0:.0f}s", flush=True)
 
+    mu_r = np.load(os.path.join(SRC, "metrics", "real_features_mean.npy"))
+    cov_r = np.load(os.path.join(SRC, "metrics", "real_features_cov.npy"))
+
+    def evaluate(net, n, ddim_steps):
+        """FID and class accuracy of n samples (prompts 'a digit <word>' cycling over the digits, fixed noise)."""
+        labels_ = np.arange(n) % 10
+        x_T = torch.randn((n, 4, 8, 8), generator=torch.Generator().manual_seed(1234))
+        with torch.no_grad():
+            cond = text(torch.tensor([tok.encode(f"a digit {NUMBER_WORDS[int(k)]}") for k in labels_]))
+            uncond = text(torch.tensor([tok.encode("")] * n))
+            z = sample(net, x_T, Sampler("ddim", ddim_steps), cond, uncond, GUIDANCE)
+            imgs = torch.cat([vae_dec(z[s:s + 200] / scale) for s in range(0, n, 200)]).clamp(-1, 1).numpy()
+        logits, feats = predict(clf, imgs)
+        mu, cov = feature_stats(feats)
+        return float(frechet_distance(mu, cov, mu_r, cov_r)), float((logits.argmax(1) == labels_).mean()), imgs
+
     model = DiTTransformer2DModel(CONFIG)
+    resumed_step = None
+    if args.resume:
+        state = torch.load(args.resume)
+        model.load_state_dict(state["ema"])
+        resumed_step = state["step"]
     ema = copy.deepcopy(model).eval()
     params, ema_params = list(model.parameters()), list(ema.parameters())
     n_params = sum(p.numel() for p in params)
-    opt = torch.optim.AdamW(params, lr=1e-3, weight_decay=0.0)
+    opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.0)
     steps = b["steps"]
     warm = max(1, min(100, steps // 10))
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / warm) * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * s / steps))))
@@ -100,7 +150,22 @@ def main():
         losses.append(loss.item())
         if step % 50 == 0 or step == steps - 1:
             print(f"step {step} loss(avg50) {np.mean(losses[-50:]):.4f} {time.time() - t0:.0f}s", flush=True)
+        if args.eval_every and step and step % args.eval_every == 0:
+            f, a, _ = evaluate(ema, 100, 10)
+            print(f"  eval at step {step} (EMA, n=100, DDIM 10): FID {f:.2f} class accuracy {a:.3f}", flush=True)
+            torch.save({"step": step, "ema": ema.state_dict()}, ckpt("dit_ema.pt"))
     train_s = time.time() - t0
+    torch.save({"step": steps, "ema": ema.state_dict()}, ckpt("dit_ema_final.pt"))
+
+    # evaluation as export.py does it for the U-Nets: 25 DDIM steps, guidance 3, prompt 'a digit <word>'
+    n = b["eval"]
+    ev_labels = np.arange(n) % 10
+    fid, acc, imgs = evaluate(ema, n, EVAL_STEPS)
+    sel = np.concatenate([np.nonzero(ev_labels == k)[0][:10] for k in range(10)])
+    print(f"FID {fid:.2f} class accuracy {acc:.3f} (n={n}) after {steps} steps", flush=True)
+    if args.no_export:
+        write_png_gray(ckpt("dit_samples.png"), grid(imgs[sel], 10, 10, scale=2))
+        return
 
     tmp = OUT + ".tmp"
     shutil.rmtree(tmp, ignore_errors=True)
@@ -110,23 +175,6 @@ def main():
     with open(os.path.join(tmp, "transformer", "config.json"), "w") as f:
         json.dump({**CONFIG.to_json_dict(), "timestep_dtype": "float32"}, f, indent=1)
 
-    # evaluation as export.py does it for the U-Nets: 25 DDIM steps, guidance 3, prompt 'a digit <word>'
-    n = b["eval"]
-    ev_labels = np.arange(n) % 10
-    gen = torch.Generator().manual_seed(1234)
-    x_T = torch.randn((n, 4, 8, 8), generator=gen)
-    with torch.no_grad():
-        cond = text(torch.tensor([tok.encode(f"a digit {NUMBER_WORDS[int(k)]}") for k in ev_labels]))
-        uncond = text(torch.tensor([tok.encode("")] * n))
-        z = sample(ema, x_T, Sampler("ddim", EVAL_STEPS), cond, uncond, GUIDANCE)
-        imgs = torch.cat([vae_dec(z[s:s + 200] / scale) for s in range(0, n, 200)]).clamp(-1, 1).numpy()
-    logits, feats = predict(clf, imgs)
-    mu_r = np.load(os.path.join(SRC, "metrics", "real_features_mean.npy"))
-    cov_r = np.load(os.path.join(SRC, "metrics", "real_features_cov.npy"))
-    mu, cov = feature_stats(feats)
-    fid = float(frechet_distance(mu, cov, mu_r, cov_r))
-    acc = float((logits.argmax(1) == ev_labels).mean())
-    sel = np.concatenate([np.nonzero(ev_labels == k)[0][:10] for k in range(10)])
     write_png_gray(os.path.join(tmp, "samples.png"), grid(imgs[sel], 10, 10, scale=2))
 
     index = json.load(open(os.path.join(SRC, "model_index.json")))
@@ -143,7 +191,8 @@ def main():
                      "generated": {"frechet": fid, "n": n, "class_accuracy": acc},
                      "unet_example_generated_frechet": ld["results"]["generated"]["frechet"]}
     ld["parameters"] = {**{k: v for k, v in ld["parameters"].items() if k != "unet"}, "transformer": n_params}
-    ld["training"] = {"mode": args.mode, "steps": steps, "batch": b["batch"], "scripts": "training/train_dit.py",
+    ld["training"] = {"mode": args.mode, "steps": steps, "batch": b["batch"], "lr": args.lr, "scripts": "training/train_dit.py",
+                      **({"resumed_from": {"checkpoint": os.path.basename(args.resume), "steps_before": resumed_step}} if args.resume else {}),
                       "reused": "vae_encoder, vae_decoder, text_encoder (frozen), tokenizer, scheduler, metrics from digits-cond"}
     ld["opset"] = OPSET
     with open(os.path.join(tmp, "model_index.json"), "w") as f:
