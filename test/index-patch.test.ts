@@ -6,8 +6,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFileSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
-import { EditableModel, type ModelEdit } from '../src/core/edit';
+import { join, resolve } from 'node:path';
+import { EditableModel, ModelWorker, type ModelEdit } from '../src/core/edit';
 import { applyGraphIndexPatch, diffGraphIndex } from '../src/core/graph/index-patch';
 import type { GraphIndex } from '../src/core/graph';
 import { EXAMPLES, tempDir } from './pipeline-fixtures';
@@ -80,4 +80,25 @@ test('a patch between unrelated indexes still applies exactly (everything is sen
   assert.deepStrictEqual(applyGraphIndexPatch(a, wire(diffGraphIndex(a, a))), a);
   const empty = diffGraphIndex(a, a);
   assert.equal(empty.nodes.insert.length + empty.nodes.set.length + empty.values.insert.length + empty.modules.set.length, 0, 'no change, nothing sent');
+});
+
+test('through the model worker: the host gets patches, and its index (patches applied on demand) equals a fresh analysis', async () => {
+  const { src, cleanup } = await openCopy(COND);
+  const worker = ModelWorker.start({ modulePath: resolve(__dirname, '..', 'src', 'worker', 'model-worker.ts') });
+  try {
+    const doc = await worker.open({ path: src });
+    await doc.apply({ kind: 'bypass', module: 'up_blocks.1.attentions.0' });
+    assert.ok(doc.lastPatch && doc.lastPatch.nodes.remove > 0, 'an edit replies with a patch that removes nodes');
+    await doc.apply({ kind: 'rename-node', node: doc.index.nodes[0].id, to: 'stem' });
+    await doc.undo();
+    await doc.apply({ kind: 'bypass', module: 'mid_block.attentions.0' });
+    assert.deepStrictEqual(JSON.parse(doc.indexJson), await freshIndex(src, doc.state.edits));
+    await doc.undo();
+    await doc.undo();
+    assert.deepStrictEqual(doc.index, await freshIndex(src, []));
+    await doc.close();
+  } finally {
+    await worker.dispose();
+    cleanup();
+  }
 });
