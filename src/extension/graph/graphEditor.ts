@@ -13,6 +13,7 @@ import { EditRefused, type ChangeSummary, type ModelEdit } from '../../core/edit
 import { humanCount } from '../../core/graph';
 import type { CandidateResult } from '../../core/scoring/events';
 import { registerEditCommands } from './editCommands';
+import { registerStackAction } from './stackAction';
 import { GraphDocument } from './graphDocument';
 import { GRAPH_VIEW_TYPE } from './graphTabs';
 
@@ -303,6 +304,7 @@ export class GraphEditorProvider implements vscode.CustomEditorProvider<GraphDoc
         supportsMultipleEditorsPerDocument: false,
       }),
       ...registerEditCommands(this),
+      registerStackAction(this),
       vscode.commands.registerCommand('ldSurgeon.graph.checkModel', async () => {
         const panel = this.activePanel();
         if (!panel) return void vscode.window.showInformationMessage('Open a model in the LD Surgeon graph editor first.');

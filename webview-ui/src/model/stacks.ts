@@ -1,9 +1,7 @@
 // Depth stacks in the view (the host finds them: src/core/graph/stacks.ts): a run of identical blocks
 // (SDXL's transformer_blocks.0..9, FLUX's 38 single blocks) draws as one item with a strip of its
-// members until it is opened, and "the k lowest of this stack" picks prunes from it.
-import type { CandidateResult, GraphIndex } from '../../../src/protocol/webview';
-import { type AncestorsOf, coveringMember, toggleCandidate } from './budget';
-import { isPrunable } from './scores';
+// members until it is opened; "the k lowest of this stack" (stackSelection.ts) picks prunes from it.
+import type { GraphIndex } from '../../../src/protocol/webview';
 
 export interface VStack {
   /** the list's path, e.g. `down_blocks.2.attentions.0.transformer_blocks` */
@@ -35,49 +33,4 @@ export function readStacks(index: GraphIndex, parentOf: (id: string) => string |
     out.push({ id: s.id, parent: s.parent, members, name });
   }
   return out;
-}
-
-/** Members by score, lowest first; members without a usable score are listed apart. */
-export function rankStack(stack: VStack, get: (id: string) => CandidateResult | undefined): { ranked: CandidateResult[]; unscored: string[]; fixed: string[] } {
-  const ranked: CandidateResult[] = [];
-  const unscored: string[] = [];
-  const fixed: string[] = [];
-  for (const m of stack.members) {
-    const r = get(m);
-    if (!r || (r.modification !== 'none' && (r.score === null || !Number.isFinite(r.score)))) unscored.push(m);
-    else if (!isPrunable(r)) fixed.push(m);
-    else ranked.push(r);
-  }
-  ranked.sort((a, b) => a.score! - b.score! || (a.id < b.id ? -1 : 1));
-  return { ranked, unscored, fixed };
-}
-
-/** Why k cannot be asked of this stack, or undefined when it can (1..N-1: one block always stays). */
-export function checkStackK(stack: VStack, k: number): string | undefined {
-  const n = stack.members.length;
-  if (!Number.isInteger(k) || k < 1 || k > n - 1) return `k must be a whole number from 1 to ${n - 1} (${stack.name} has ${n} blocks; one stays)`;
-  return undefined;
-}
-
-/**
- * The prune selection with this stack's part replaced by its k lowest-scored members (other members
- * of the stack, anything selected inside them and a selected module around the stack leave it). Refuses while some member has no score:
- * the k lowest of a partly scored stack are not known.
- */
-export function selectStackLowest(
-  selected: ReadonlySet<string>, stack: VStack, k: number,
-  get: (id: string) => CandidateResult | undefined, ancestorsOf: AncestorsOf,
-): { selected: Set<string>; picked: string[] } | { error: string } {
-  const bad = checkStackK(stack, k);
-  if (bad) return { error: bad };
-  const { ranked, unscored } = rankStack(stack, get);
-  if (unscored.length) return { error: `${unscored.length} of the ${stack.members.length} blocks of ${stack.name} have no score yet (${unscored.slice(0, 3).join(', ')}${unscored.length > 3 ? ', …' : ''}); score at block granularity first` };
-  if (ranked.length < k) return { error: `only ${ranked.length} of the ${stack.members.length} blocks of ${stack.name} can be removed` };
-  const picked = ranked.slice(0, k).map((r) => r.id);
-  const members = new Set(stack.members);
-  // a selected module around the stack would take every block with it: asking for k of them replaces it
-  const around = new Set(ancestorsOf(stack.members[0]));
-  let next = new Set([...selected].filter((id) => !members.has(id) && !around.has(id) && !ancestorsOf(id).some((a) => members.has(a))));
-  for (const id of picked) if (!coveringMember(next, id, ancestorsOf)) next = toggleCandidate(next, id, ancestorsOf);
-  return { selected: next, picked };
 }

@@ -5,7 +5,8 @@ import type { CandidateResult, WeightStats } from '../../../src/protocol/webview
 import { formatCount, formatFlops, formatScore, formatShape, formatShare } from '../model/format';
 import type { ViewGraph } from '../model/graph';
 import type { ScoreBook } from '../model/scores';
-import { checkStackK, rankStack, type VStack } from '../model/stacks';
+import { checkStackK, rankStack } from '../model/stackSelection';
+import type { VStack } from '../model/stacks';
 import { button, clear, h, icon, s } from './dom';
 
 export interface InspectTarget {

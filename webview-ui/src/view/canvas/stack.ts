@@ -10,7 +10,6 @@ import { textOn } from '../../model/heatmap';
 import type { VStack } from '../../model/stacks';
 import type { VisibleItem } from '../../model/visible';
 import { s } from '../dom';
-import type { Label } from './labels';
 import type { TextMeasure } from './text';
 
 export const STACK_STRIP_Y = 44;
@@ -19,18 +18,19 @@ export const STACK_STRIP_H = 16;
 export const STACK_H = 70;
 const PAD = 12;
 
-export function stackLabel(g: ViewGraph, st: VStack): Label {
+/** title and subtitle, as labels.ts's Label (not imported: labels.ts imports this file) */
+export function stackLabel(g: ViewGraph, st: VStack): { title: string; sub: string } {
   const params = st.members.reduce((sum, m) => sum + (g.modules.get(m)?.params ?? 0), 0);
   return { title: st.name, sub: [`${st.members.length} blocks`, params ? `${formatCount(params)} params` : ''].filter(Boolean).join(' · ') };
 }
 
 /** Wide enough for the title and a cell of at least 6 px per member (FLUX's 38 single blocks: 252 px of strip). */
-export function stackSize(st: VStack, l: Label, text: TextMeasure): { w: number; h: number } {
+export function stackSize(st: VStack, l: { title: string; sub: string }, text: TextMeasure): { w: number; h: number } {
   const w = Math.max(text.width(l.title, true) + 64 + 30, text.width(l.sub, false, 11) + 40, st.members.length * 6 + 2 * PAD);
   return { w: Math.min(480, Math.max(180, Math.ceil(w))), h: STACK_H };
 }
 
-export function buildStack(el: SVGGElement, it: VisibleItem, st: VStack, l: Label, aria: string): void {
+export function buildStack(el: SVGGElement, it: VisibleItem, st: VStack, l: { title: string; sub: string }, aria: string): void {
   el.setAttribute('class', 'item stack expandable');
   el.setAttribute('data-key', it.key);
   el.setAttribute('tabindex', '0');
