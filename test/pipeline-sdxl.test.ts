@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { readNpyFloat32 } from '../src/core/npy';
+import { parseNpy, readNpyFloat32 } from '../src/core/npy';
 import { writeModel } from '../src/core/onnx/writer';
 import { ElemType } from '../src/core/onnx/types';
 import { PipelineRunner } from '../src/core/pipeline/runner';
@@ -18,7 +18,7 @@ import { createScheduler } from '../src/core/pipeline/schedulers';
 import { GaussianStream } from '../src/core/pipeline/noise';
 import { UserError } from '../src/core/errors';
 import { unetFeeds } from '../src/core/prune/compare';
-import { conditionEmbeddingsNpy } from '../src/core/pipeline/condition-embeddings';
+import { conditionNpys } from '../src/core/pipeline/condition-embeddings';
 import { GraphBuilder } from './helpers/graph-builder';
 import { tempDir } from './pipeline-fixtures';
 
@@ -209,7 +209,19 @@ test('SDXL sampling feeds text_embeds and time_ids per row under guidance, equal
       await runner.release();
     }
 
-    await assert.rejects(conditionEmbeddingsNpy(p, { kind: 'prompts', prompts: ['a'] }), (e: Error) => e instanceof UserError && /SDXL/.test(e.message));
+    // the distillation trainer's arrays: the hidden states and, for SDXL, the pooled text_embeds of the same rows
+    const npys = (await conditionNpys(p, { kind: 'prompts', prompts: ['a', 'a b'] }))!;
+    const hidden = parseNpy(npys.hidden);
+    const pooled = parseNpy(npys.textEmbeds!);
+    assert.deepEqual([hidden.shape, pooled.shape], [[2, L, D1 + D2], [2, P]]);
+    const r3 = PipelineRunner.open(p);
+    try {
+      const c = await r3.encodePrompts(['a', 'a b']);
+      assert.deepEqual([...(pooled.data as Float32Array)], [...c.added!.textEmbeds]);
+      assert.deepEqual([...(hidden.data as Float32Array)], [...c.embeddings]);
+    } finally {
+      await r3.release();
+    }
 
     assert.throws(() => checkConditionsForPipeline(readPipelineLayout(p), { kind: 'ids', ids: [[0, 5, 1]] }), /SDXL pipeline .* token ids carry no pooled text embedding/);
     checkConditionsForPipeline(readPipelineLayout(p), { kind: 'prompts', prompts: ['a b'] });

@@ -17,6 +17,8 @@ def parse(argv):
     p.add_argument("--teacher", help="original U-Net (default: unet/model.onnx of the student's pipeline)")
     p.add_argument("--data", help="folder of training images/arrays (default: data-free, teacher samples)")
     p.add_argument("--conditions", help="precomputed encoder_hidden_states [N, L, D] (.npy) for conditional U-Nets")
+    p.add_argument("--text-embeds", dest="text_embeds",
+                   help="SDXL U-Nets with --conditions: the pooled text_embeds [N, P] (.npy) of the same rows")
     p.add_argument("--run-dir", help="run folder (default: <student>.distill-runs/<timestamp>/)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its latest checkpoint")
     p.add_argument("--output", help="distilled model path (default: <student>.distilled.onnx)")

@@ -25,7 +25,7 @@ from typing import Callable, Dict, List, Optional
 import numpy as np
 import torch
 
-from .conditions import Conditioner
+from .conditions import Conditioner, cat_conds
 from .onnx_import import OnnxModule
 from .pipeline import Pipeline, PipelineError, load_npy
 from .audio import wav_features
@@ -99,13 +99,13 @@ def generate(teacher: Callable, schedule: NoiseSchedule, conditioner: Optional[C
     part = {
         "idx": mine,
         "x0": torch.cat(xs) if xs else torch.zeros([0] + list(latent_shape)),
-        "cond": torch.cat(cs) if cs and cs[0] is not None else None,
+        "cond": cat_conds(cs) if cs and cs[0] is not None else None,
         "labels": torch.cat(ls) if ls and ls[0] is not None else None,
     }
     parts = gather(part) if gather else [part]
     order = sorted(((i, p, k) for p in parts for k, i in enumerate(p["idx"])), key=lambda r: r[0])
     x0 = torch.stack([p["x0"][k] for _, p, k in order])
-    cond = torch.stack([p["cond"][k] for _, p, k in order]) if parts[0]["cond"] is not None else None
+    cond = cat_conds([p["cond"][k:k + 1] for _, p, k in order]) if parts[0]["cond"] is not None else None
     labels = torch.stack([p["labels"][k] for _, p, k in order]) if parts[0]["labels"] is not None else None
     return LatentData(x0, cond, labels, f"teacher DDIM samples ({n}, {steps} steps, guidance {guidance}, seed {seed})")
 
@@ -218,7 +218,7 @@ def load_dir(folder: str, pipeline: Optional[Pipeline], conditioner: Optional[Co
             else:
                 prompts.append(c["prompt"] if isinstance(c, dict) else str(c))
                 lab.append(-1)
-        cond = torch.cat([conditioner.for_prompts(prompts[s:s + 256]).cpu() for s in range(0, len(prompts), 256)])
+        cond = cat_conds([conditioner.for_prompts(prompts[s:s + 256]).cpu() for s in range(0, len(prompts), 256)])
         labels = torch.tensor(lab) if all(v >= 0 for v in lab) else None
     return LatentData(x0, cond, labels, f"{folder} ({len(x0)} samples)")
 

@@ -13,7 +13,7 @@ from typing import Callable, Dict, List, Optional
 import numpy as np
 import torch
 
-from .conditions import Conditioner
+from .conditions import Conditioner, cat_conds
 from .data import generator
 from .onnx_import import OnnxModule
 from .pipeline import Pipeline, PipelineError, load_npy
@@ -55,7 +55,7 @@ class Evaluator:
         if conditioner is not None:
             if conditioner.num_classes:
                 self.labels = torch.arange(n) % conditioner.num_classes
-                self.cond = torch.cat([conditioner.for_labels(self.labels[s:s + 256].tolist()).cpu()
+                self.cond = cat_conds([conditioner.for_labels(self.labels[s:s + 256].tolist()).cpu()
                                        for s in range(0, n, 256)])
             else:
                 self.cond = conditioner.sample([generator(seed, "eval-cond", i) for i in range(n)])[0].cpu()

@@ -8,6 +8,7 @@
     <pipeline>/vae_encoder/model.onnx       sample -> latent_sample      (optional: needed for --data images)
     <pipeline>/text_encoder/model.onnx      input_ids -> last_hidden_state (conditional pipelines)
     <pipeline>/tokenizer/vocab.json (+ tokenizer_config.json)
+    <pipeline>/text_encoder_2/model.onnx, tokenizer_2/   (SDXL: see conditions.py)
     <pipeline>/metrics/classifier.onnx, real_features_mean.npy, real_features_cov.npy, metric.json
 """
 import json
@@ -100,7 +101,7 @@ class Pipeline:
         self.ld = self.index.get("ld_surgeon", {}) if isinstance(self.index.get("ld_surgeon"), dict) else {}
         sched = os.path.join(self.root, "scheduler", "scheduler_config.json")
         self.scheduler_config_path = sched if os.path.isfile(sched) else None
-        self._tokenizer = None
+        self._tokenizers: Dict[str, Optional[WordTokenizer]] = {}
 
     # ------------------------------------------------------------------------------------------- files
 
@@ -154,15 +155,17 @@ class Pipeline:
         raise PipelineError(f"{self.root}: the latent shape is unknown (model_index.json has no "
                             f"ld_surgeon.latent_shape and the U-Net's sample input has symbolic dims)")
 
-    def tokenizer(self) -> Optional[WordTokenizer]:
-        if self._tokenizer is None:
-            vocab_path = self.file("tokenizer", "vocab.json")
-            cfg_path = self.file("tokenizer", "tokenizer_config.json")
+    def tokenizer(self, folder: str = "tokenizer") -> Optional[WordTokenizer]:
+        """The word-level tokenizer in `folder` (tokenizer_2 is SDXL's second), None for any other kind."""
+        if folder not in self._tokenizers:
+            self._tokenizers[folder] = None
+            vocab_path = self.file(folder, "vocab.json")
+            cfg_path = self.file(folder, "tokenizer_config.json")
             if vocab_path and cfg_path:
                 cfg = _read_json(cfg_path)
                 if cfg.get("type") == "word-level" or cfg.get("tokenizer_class") == "WordLevelTokenizer":
-                    self._tokenizer = WordTokenizer(_read_json(vocab_path), cfg)
-        return self._tokenizer
+                    self._tokenizers[folder] = WordTokenizer(_read_json(vocab_path), cfg)
+        return self._tokenizers[folder]
 
     def vocab_size_and_ids(self) -> Optional[Dict]:
         """Special ids and vocabulary size of any tokenizer/vocab.json (BPE ones included)."""

@@ -19,6 +19,8 @@ from typing import Callable, Dict, List, Optional
 import numpy as np
 import torch
 
+from .conditions import cat_conds
+
 
 class SchedulerConfigError(Exception):
     pass
@@ -168,6 +170,6 @@ def _guided(unet, x, t, cond, uncond, guidance, timestep_dtype):
         return unet(x, tt, None)
     if guidance == 1.0 or uncond is None:
         return unet(x, tt, cond)
-    both = unet(torch.cat([x, x]), torch.cat([tt, tt]), torch.cat([uncond, cond]))
+    both = unet(torch.cat([x, x]), torch.cat([tt, tt]), cat_conds([uncond, cond]))
     e_u, e_c = both.chunk(2)
     return e_u + guidance * (e_c - e_u)

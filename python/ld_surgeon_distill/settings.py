@@ -10,7 +10,7 @@ warm-up and cosine decay to 0, batch 16."""
 DEFAULTS = {
     "steps": 1000, "batch_size": 16, "grad_accum": 1, "lr": 1e-3, "weight_decay": 1e-2, "adam_beta1": 0.9,
     "adam_beta2": 0.999, "max_grad_norm": 1.0, "warmup_steps": 20, "lambda_task": 0.0, "lambda_out": 1.0,
-    "lambda_feat": 1.0, "ema_decay": 0.0, "seed": 0, "data": None, "conditions": None, "data_samples": 256,
+    "lambda_feat": 1.0, "ema_decay": 0.0, "seed": 0, "data": None, "conditions": None, "text_embeds": None, "data_samples": 256,
     "data_steps": 25, "guidance": None, "uncond_prob": None, "eval_every": 200, "eval_samples": 64, "eval_steps": 10,
     "checkpoint_every": 200, "keep_checkpoints": 2, "log_every": 10, "device": "auto", "precision": "auto",
     "feature_scopes": None, "output": None, "export": True, "threads": None, "sample_batch": 32, "select_by": None,

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from . import __version__
-from .conditions import Conditioner
+from .conditions import Conditioner, SdxlCond, sdxl_time_ids
 from .data import LatentData, generate, load_dir, training_batch
 from .export import export_onnx
 from .losses import distillation_loss, learning_rate
@@ -229,8 +229,18 @@ class UNetIO:
         by = {n.lower(): n for n in names}
         self.sample = by.get("sample", names[0])
         self.timestep = by.get("timestep", by.get("timesteps", names[1] if len(names) > 1 else None))
-        rest = [n for n in names if n not in (self.sample, self.timestep)]
+        # SDXL's added conditions (addition_embed_type "text_time"): fed from an SdxlCond and time_ids
+        self.text_embeds = by.get("text_embeds")
+        self.time_ids_input = by.get("time_ids")
+        if (self.text_embeds is None) != (self.time_ids_input is None):
+            raise DistillError(f"{source}: the U-Net takes {self.text_embeds or self.time_ids_input} but not "
+                               f"{'time_ids' if self.time_ids_input is None else 'text_embeds'}; SDXL's added "
+                               f"conditions are the two together")
+        rest = [n for n in names if n not in (self.sample, self.timestep, self.text_embeds, self.time_ids_input)]
         self.cond = by.get("encoder_hidden_states", rest[0] if rest else None)
+        if self.text_embeds is not None and self.cond is None:
+            raise DistillError(f"{source}: the U-Net takes text_embeds and time_ids but no encoder_hidden_states")
+        self.time_ids: Optional[torch.Tensor] = None  # [6], set by the trainer from the pipeline
         if self.timestep is None:
             raise DistillError(f"{source}: the U-Net has no timestep input (inputs: {', '.join(names)})")
         info = module.input_info[self.timestep]
@@ -246,8 +256,18 @@ class UNetIO:
             tt = tt.reshape(-1)[0]
         f = {self.sample: x, self.timestep: tt}
         if self.cond is not None:
-            f[self.cond] = cond
+            if self.text_embeds is not None:
+                if not isinstance(cond, SdxlCond):
+                    raise DistillError("an SDXL U-Net needs pooled text embeddings with its encoder hidden states")
+                f[self.cond], f[self.text_embeds] = cond.hidden, cond.pooled
+                f[self.time_ids_input] = self.time_ids.to(x.device, x.dtype).expand(x.shape[0], -1)
+            else:
+                f[self.cond] = cond
         return f
+
+    @property
+    def sdxl(self) -> bool:
+        return self.text_embeds is not None
 
 
 class Trainer:
@@ -286,6 +306,9 @@ class Trainer:
         self.io_t = UNetIO(self.teacher, cfg["teacher"])
         if (self.io_s.cond is None) != (self.io_t.cond is None):
             raise DistillError(f"{cfg['student']}: student and teacher disagree on being conditional")
+        if self.io_s.sdxl != self.io_t.sdxl:
+            raise DistillError(f"{cfg['student']}: student and teacher disagree on SDXL's added conditions "
+                               f"(text_embeds, time_ids)")
 
     def _match_features(self):
         cfg = self.cfg
@@ -383,8 +406,14 @@ class Trainer:
         self.schedule = NoiseSchedule(self.pipeline.scheduler_config(), self.pipeline.scheduler_config_path)
         self.latent_shape = self.pipeline.latent_shape(self.io_s.sample_dims)
         self.conditioner = None
+        if self.io_s.sdxl:
+            tid = sdxl_time_ids(self.pipeline, self.latent_shape)
+            self.io_s.time_ids = self.io_t.time_ids = tid
         if self.io_s.cond is not None:
-            self.conditioner = Conditioner(self.pipeline, self.device, cfg["conditions"])
+            self.conditioner = Conditioner(self.pipeline, self.device, cfg["conditions"], sdxl=self.io_s.sdxl,
+                                           text_embeds_path=cfg.get("text_embeds"))
+        elif cfg.get("text_embeds"):
+            raise DistillError(f"{cfg['text_embeds']}: --text-embeds is for SDXL U-Nets; this U-Net is unconditional")
         guidance = cfg["guidance"] if cfg["guidance"] is not None else self.pipeline.guidance_scale()
         self.guidance = guidance if self.conditioner is not None else 1.0
         uncond_prob = cfg["uncond_prob"] if cfg["uncond_prob"] is not None else (0.1 if self.guidance != 1.0 else 0.0)
@@ -426,6 +455,8 @@ class Trainer:
         cfg, dist = self.cfg, self.dist
         cache = os.path.join(cfg["run_dir"], "data.pt")
         key = {k: cfg[k] for k in ("teacher", "data", "conditions", "data_samples", "data_steps", "seed")}
+        if cfg.get("text_embeds"):
+            key["text_embeds"] = cfg["text_embeds"]
         key["guidance"] = self.guidance
         if os.path.isfile(cache):
             saved = torch.load(cache)
@@ -718,7 +749,9 @@ class Trainer:
         check = self._check_export(out_path, self.student, example)
         self.student.to(self.device)
         exported = OnnxModule(out_path, trainable=False).to(self.device).eval()
-        metrics_after = self.evaluator.evaluate(self.unet_fn(exported, UNetIO(exported, out_path)))
+        io = UNetIO(exported, out_path)
+        io.time_ids = self.io_s.time_ids
+        metrics_after = self.evaluator.evaluate(self.unet_fn(exported, io))
         emit.event("done", output=out_path, metrics_after=metrics_after, export_check=check, **result)
         self.dist.barrier()
         return 0
@@ -794,6 +827,8 @@ def build_config(args: Dict, emit: Emitter) -> Dict:
         cfg["data"] = os.path.abspath(cfg["data"])
     if cfg["conditions"]:
         cfg["conditions"] = os.path.abspath(cfg["conditions"])
+    if cfg.get("text_embeds"):
+        cfg["text_embeds"] = os.path.abspath(cfg["text_embeds"])
     for k in ("steps", "batch_size", "grad_accum", "data_samples", "data_steps", "eval_samples", "eval_steps"):
         if int(cfg[k]) < 1:
             raise DistillError(f"--{k.replace('_', '-')} must be at least 1")

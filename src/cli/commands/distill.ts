@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import { findPython, runTrainer, type TrainerEvent } from '../../core/distill';
 import { choiceFlag, intFlag, numFlag, repeatable } from '../flags';
 import { conditionInputFromSpec, conditionSpecFromFlags } from '../../core/pipeline/conditions';
-import { defaultTrainerRunDir, trainerConditions, trainerConditionsFile } from '../../core/distill/conditions';
+import { defaultTrainerRunDir, trainerConditions, trainerConditionsFile, trainerTextEmbedsFile } from '../../core/distill/conditions';
 import { originalOfPruned } from '../../core/prune/record';
 import { assembleDistilledPipeline, planDistillOutput, planResumedOutput, type DistillOutputPlan } from '../../core/distill/output';
 
@@ -153,6 +153,7 @@ export function register(program: Command): void {
             'data-steps': intFlag('--data-steps', f.dataSteps, 1), 'eval-samples': intFlag('--eval-samples', f.evalSamples, 1),
             'eval-steps': intFlag('--eval-steps', f.evalSteps, 1), 'log-every': intFlag('--log-every', f.logEvery, 1),
             device: f.device, conditions: runDir ? trainerConditionsFile(conditions, runDir) : conditions?.file,
+            'text-embeds': runDir ? trainerTextEmbedsFile(conditions, runDir) : undefined,
           },
         }, {
           signal: abort.signal,

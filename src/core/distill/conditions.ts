@@ -6,7 +6,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describeConditions, type ConditionInput } from '../pipeline/conditions';
-import { conditionEmbeddingsNpy } from '../pipeline/condition-embeddings';
+import { conditionNpys } from '../pipeline/condition-embeddings';
 import { modelFileOf, readPipelineLayout } from '../pipeline/layout';
 import { writeFileAtomic } from '../pipeline/output-files';
 import { loadTokenizer } from '../pipeline/tokenizers';
@@ -19,10 +19,14 @@ export interface TrainerConditions {
   file?: string;
   /** encoder hidden states [N, L, D] made here, written into the run folder by trainerConditionArgs */
   npy?: Uint8Array;
+  /** SDXL: the pooled text embeddings [N, P] of the same rows, written beside them (the trainer's --text-embeds) */
+  textEmbedsNpy?: Uint8Array;
 }
 
 /** The name the encoded conditions get inside a run folder. */
 export const CONDITIONS_FILE = 'conditions.npy';
+/** ... and SDXL's pooled text embeddings. */
+export const TEXT_EMBEDS_FILE = 'conditions-text-embeds.npy';
 
 /**
  * What the trainer needs for `input` when distilling with the pipeline around `model` (the teacher,
@@ -36,8 +40,8 @@ export async function trainerConditions(model: string, input: ConditionInput): P
   if (input.kind === 'embeddings') return { line: describeConditions(input), file: input.file };
   if (!layout.textEncoderPath) return undefined;
   if (input.kind === 'default' && layout.tokenizerFolder && loadTokenizer(layout.tokenizerFolder).kind === 'word-level') return undefined;
-  const npy = await conditionEmbeddingsNpy(pipeline, input);
-  return npy && { line: describeConditions(input), npy };
+  const npys = await conditionNpys(pipeline, input);
+  return npys && { line: describeConditions(input), npy: npys.hidden, ...(npys.textEmbeds ? { textEmbedsNpy: npys.textEmbeds } : {}) };
 }
 
 /** The trainer's --conditions file: the user's .npy, or the encoded conditions written (atomically) into `runDir`. */
@@ -50,9 +54,19 @@ export function trainerConditionsFile(c: Pick<TrainerConditions, 'file' | 'npy'>
   return file;
 }
 
-export function trainerConditionArgs(c: Pick<TrainerConditions, 'file' | 'npy'> | undefined, runDir: string): string[] {
+/** The trainer's --text-embeds file (SDXL), written (atomically) into `runDir` beside the conditions. */
+export function trainerTextEmbedsFile(c: Pick<TrainerConditions, 'textEmbedsNpy'> | undefined, runDir: string): string | undefined {
+  if (!c?.textEmbedsNpy) return undefined;
+  const file = join(runDir, TEXT_EMBEDS_FILE);
+  mkdirSync(runDir, { recursive: true });
+  writeFileAtomic(file, c.textEmbedsNpy);
+  return file;
+}
+
+export function trainerConditionArgs(c: Pick<TrainerConditions, 'file' | 'npy' | 'textEmbedsNpy'> | undefined, runDir: string): string[] {
   const file = trainerConditionsFile(c, runDir);
-  return file ? ['--conditions', file] : [];
+  const pooled = trainerTextEmbedsFile(c, runDir);
+  return [...(file ? ['--conditions', file] : []), ...(pooled ? ['--text-embeds', pooled] : [])];
 }
 
 /**
