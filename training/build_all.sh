@@ -31,6 +31,8 @@ lane_digits() {
   run export_digits-cond export.py digits-cond
   # the diffusion transformer reuses the digits-cond folder's VAE, text encoder and metric files
   run dit_digits-dit train_dit.py
+  # the SDXL-shaped pipeline (two text encoders, text_embeds + time_ids) reuses digits-cond's VAE and metric files
+  run xl_digits-xl train_xl.py
 }
 
 lane_audio() {
