@@ -12,7 +12,7 @@
 // groupings this tool made up (branches are parallel), not the model's own lists.
 import type { Node } from '../onnx/types';
 import type { GraphView } from './graph-view';
-import { subtreeNodes, walkModules, type ModuleNode, type ModuleTree } from './modules';
+import { walkModules, type ModuleNode, type ModuleTree } from './modules';
 import type { NoiseKind } from './noise';
 
 export interface DepthStack {
@@ -55,7 +55,7 @@ function listGroups(m: ModuleNode): { name: string; members: ModuleNode[] }[] {
 }
 
 function asStack(view: GraphView, tree: ModuleTree, noise: ReadonlyMap<Node, NoiseKind>, parent: ModuleNode, group: { name: string; members: ModuleNode[] }): DepthStack | undefined {
-  const nodesOf = group.members.map((m) => subtreeNodes(tree, m).filter((n) => !noise.has(n)));
+  const nodesOf = group.members.map((m) => memberNodes(tree, m, noise));
   if (nodesOf.some((ns) => ns.length === 0)) return undefined;
   const first = signature(view, tree, group.members[0], nodesOf[0]);
   for (let i = 1; i < group.members.length; i++) {
@@ -66,10 +66,21 @@ function asStack(view: GraphView, tree: ModuleTree, noise: ReadonlyMap<Node, Noi
 }
 
 /**
- * What a member computes: its direct child modules, and the operators that read weights, in graph
- * order, each with its module path relative to the member and its weights' dims. Weightless operators
- * are left out because torch's exporter shares identical subexpressions between blocks: the SiLU of
- * a DiT's conditioning, computed once, lands in the first block's `norm1` only.
+ * A member's operators, module by module in pre-order and in graph order within each module: the same
+ * order for members of the same build, without subtreeNodes' sort into global graph order (FLUX has 57
+ * members to compare on every open).
+ */
+function memberNodes(tree: ModuleTree, member: ModuleNode, noise: ReadonlyMap<Node, NoiseKind>): Node[] {
+  const out: Node[] = [];
+  walkModules(member, (x) => { for (const n of x.nodes) if (!noise.has(n) && tree.moduleOf.get(n) === x) out.push(n); });
+  return out;
+}
+
+/**
+ * What a member computes: its direct child modules, and the operators that read weights (in
+ * memberNodes' order), each with its module path relative to the member and its weights' dims.
+ * Weightless operators are left out because torch's exporter shares identical subexpressions between
+ * blocks: the SiLU of a DiT's conditioning, computed once, lands in the first block's `norm1` only.
  */
 function signature(view: GraphView, tree: ModuleTree, member: ModuleNode, nodes: readonly Node[]): string {
   const cut = member.id.length;
