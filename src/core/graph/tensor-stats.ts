@@ -1,7 +1,7 @@
 // Weight statistics for the graph view's tensor panel (min/max/mean/std, zeros, non-finite, histogram),
 // computed from the tensor's bytes read on demand. Only numbers cross to the webview, never the bytes.
-import { readTensorValues } from '../onnx/tensor-data';
-import { elemTypeName, numElements, type TensorData } from '../onnx/types';
+import { decodeTensorBytes, forEachTensorChunk, readTensorValues, type TensorValues } from '../onnx/tensor-data';
+import { ElemType, elemBits, elemTypeName, numElements, type TensorData } from '../onnx/types';
 import type { ModelAnalysis } from './analyze';
 import { attr } from './attrs';
 
@@ -38,71 +38,84 @@ export async function tensorStats(t: TensorData, file: string): Promise<WeightSt
   if (count > MAX_STATS_ELEMENTS) {
     throw new Error(`${file}: tensor '${t.name}' has ${count.toLocaleString('en-US')} elements; statistics stop at ${MAX_STATS_ELEMENTS.toLocaleString('en-US')}`);
   }
-  const values = await readTensorValues(t);
-  if (Array.isArray(values)) throw new Error(`${file}: tensor '${t.name}' holds strings; it has no numeric statistics`);
-  // 64-bit integers as numbers, once (rare, small tensors); everything else is read in place
-  const nums: ArrayLike<number> = values instanceof BigInt64Array || values instanceof BigUint64Array ? Float64Array.from(values, Number) : values;
-  const s = moments(nums);
-  const finite = nums.length - s.nonFinite;
-  const lo = finite ? s.min : 0;
-  const hi = finite ? s.max : 0;
-  return {
-    dtype: elemTypeName(t.elemType),
-    shape: [...t.dims],
-    count: nums.length,
-    min: lo,
-    max: hi,
-    mean: s.mean,
-    std: finite ? Math.sqrt(s.sq / finite) : 0,
-    zeros: s.zeros,
-    nonFinite: s.nonFinite,
-    histogram: { lo, hi, counts: histogram(nums, lo, hi) },
-  };
-}
-
-// The passes below index the typed array directly, with no per-element closure or Number() call:
-// the SD-1.5 U-Net's largest weight (29.5M elements) takes 1.1-1.5 s of CPU for read + statistics,
-// against 1.3-2.2 s before (same results, tensor for tensor, on digits-cond's 496 initializers).
-
-/** min, max, zeros and non-finite count in one pass; then the mean and the sum of squared deviations (two-pass, stable). */
-function moments(v: ArrayLike<number>): { min: number; max: number; mean: number; sq: number; zeros: number; nonFinite: number } {
+  // two passes (the mean and range first, then the deviations and the histogram), as before, but a
+  // chunk at a time: an SD-scale weight (118 MB as float32) never sits in memory whole
   let min = Infinity;
   let max = -Infinity;
   let sum = 0;
   let zeros = 0;
   let nonFinite = 0;
-  const n = v.length;
-  for (let i = 0; i < n; i++) {
-    const x = v[i];
-    if (x - x !== 0) {
-      nonFinite++; // NaN and ±Inf: x - x is NaN
-      continue;
+  let n = 0;
+  await forEachChunk(t, file, (v) => {
+    const len = v.length;
+    n += len;
+    for (let i = 0; i < len; i++) {
+      const x = v[i];
+      if (x - x !== 0) {
+        nonFinite++; // NaN and ±Inf: x - x is NaN
+        continue;
+      }
+      if (x < min) min = x;
+      if (x > max) max = x;
+      sum += x;
+      if (x === 0) zeros++;
     }
-    if (x < min) min = x;
-    if (x > max) max = x;
-    sum += x;
-    if (x === 0) zeros++;
-  }
+  });
   const finite = n - nonFinite;
   const mean = finite ? sum / finite : 0;
-  let sq = 0;
-  for (let i = 0; i < n; i++) {
-    const d = v[i] - mean;
-    if (d - d === 0) sq += d * d;
-  }
-  return { min, max, mean, sq, zeros, nonFinite };
-}
-
-/** HISTOGRAM_BINS equal-width bins over [lo, hi] of the finite values. */
-function histogram(v: ArrayLike<number>, lo: number, hi: number): number[] {
+  const lo = finite ? min : 0;
+  const hi = finite ? max : 0;
   const counts = new Array<number>(HISTOGRAM_BINS).fill(0);
   const width = (hi - lo) / HISTOGRAM_BINS;
-  const n = v.length;
-  for (let i = 0; i < n; i++) {
-    const x = v[i];
-    if (x - x !== 0) continue;
-    const b = width > 0 ? Math.min(HISTOGRAM_BINS - 1, Math.floor((x - lo) / width)) : 0;
-    counts[b]++;
+  let sq = 0;
+  await forEachChunk(t, file, (v) => {
+    const len = v.length;
+    for (let i = 0; i < len; i++) {
+      const x = v[i];
+      if (x - x !== 0) continue;
+      sq += (x - mean) * (x - mean);
+      counts[width > 0 ? Math.min(HISTOGRAM_BINS - 1, Math.floor((x - lo) / width)) : 0]++;
+    }
+  });
+  return {
+    dtype: elemTypeName(t.elemType),
+    shape: [...t.dims],
+    count: n,
+    min: lo,
+    max: hi,
+    mean,
+    std: finite ? Math.sqrt(sq / finite) : 0,
+    zeros,
+    nonFinite,
+    histogram: { lo, hi, counts },
+  };
+}
+
+const CHUNK_BYTES = 4 << 20;
+
+/**
+ * The tensor's values as numbers, a chunk of whole elements at a time when they are stored raw with
+ * whole-byte elements (every large weight: external data, raw_data), otherwise all at once (typed
+ * fields, 4-bit and complex types, and payloads whose length is wrong: the decoder names the problem).
+ */
+async function forEachChunk(t: TensorData, file: string, fn: (v: ArrayLike<number>) => void): Promise<void> {
+  const bits = elemBits(t.elemType);
+  const n = numElements(t.dims);
+  const raw = t.location.kind === 'external' || t.location.field === 'raw';
+  const complex = t.elemType === ElemType.COMPLEX64 || t.elemType === ElemType.COMPLEX128;
+  if (raw && bits !== undefined && bits % 8 === 0 && !complex && t.elemType !== ElemType.STRING && t.byteLength === (n * bits) / 8) {
+    const size = bits / 8;
+    await forEachTensorChunk(t, Math.max(1, Math.floor(CHUNK_BYTES / size)) * size, (bytes) => {
+      const chunk: TensorData = { ...t, dims: [bytes.length / size], byteLength: bytes.length, location: { kind: 'inline', bytes, field: 'raw' } };
+      fn(numbers(decodeTensorBytes(chunk, bytes), t, file));
+    });
+    return;
   }
-  return counts;
+  fn(numbers(await readTensorValues(t), t, file));
+}
+
+function numbers(v: TensorValues, t: TensorData, file: string): ArrayLike<number> {
+  if (Array.isArray(v)) throw new Error(`${file}: tensor '${t.name}' holds strings; it has no numeric statistics`);
+  // 64-bit integers as numbers (rare, small tensors); everything else is read in place
+  return v instanceof BigInt64Array || v instanceof BigUint64Array ? Float64Array.from(v, Number) : v;
 }

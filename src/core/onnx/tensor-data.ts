@@ -51,6 +51,43 @@ export async function readTensorRange(t: TensorData, start: number, end: number)
   return readFileRange(loc.file, loc.offset + start, end - start, t);
 }
 
+/**
+ * Calls `fn` with the payload's bytes in consecutive chunks of `chunkBytes` (the last may be shorter),
+ * read into one buffer that is reused: a large tensor is never in memory whole and no buffer is made
+ * per chunk (in a worker thread, a fresh multi-MB buffer per chunk cost the process's other threads,
+ * the extension host's among them, page-fault and unmap stalls). `bytes` is valid only during the call.
+ */
+export async function forEachTensorChunk(t: TensorData, chunkBytes: number, fn: (bytes: Uint8Array, offset: number) => void): Promise<void> {
+  const loc = t.location;
+  if (loc.kind === 'inline') {
+    for (let at = 0; at < t.byteLength; at += chunkBytes) fn(loc.bytes.subarray(at, Math.min(t.byteLength, at + chunkBytes)), at);
+    return;
+  }
+  const buf = new Uint8Array(Math.min(chunkBytes, t.byteLength));
+  let fh;
+  try {
+    fh = await open(loc.file, 'r');
+  } catch (e) {
+    throw new UserError(`${loc.file}: cannot read ${describe(t)}: ${(e as Error).message}`, loc.file);
+  }
+  try {
+    for (let at = 0; at < t.byteLength; at += chunkBytes) {
+      const length = Math.min(chunkBytes, t.byteLength - at);
+      let done = 0;
+      while (done < length) {
+        const { bytesRead } = await fh.read(buf, done, length - done, loc.offset + at + done);
+        if (bytesRead === 0) {
+          throw new UserError(`${loc.file}: ends before the data of ${describe(t)} (needs bytes ${loc.offset}..${loc.offset + t.byteLength}); it changed since the model was read`, loc.file);
+        }
+        done += bytesRead;
+      }
+      fn(buf.subarray(0, length), at);
+    }
+  } finally {
+    await fh.close();
+  }
+}
+
 /** The whole payload as stored. */
 export function readTensorBytes(t: TensorData): Promise<Uint8Array> {
   return readTensorRange(t, 0, t.byteLength);
