@@ -30,7 +30,8 @@ lane_digits() {
   run unet_digits-cond train_unet.py digits-cond
   run export_digits-cond export.py digits-cond
   # the diffusion transformer reuses the digits-cond folder's VAE, text encoder and metric files
-  run dit_digits-dit train_dit.py
+  run dit_digits-dit-stage1 train_dit.py --stage 1
+  run dit_digits-dit train_dit.py --stage 2
   # the SDXL-shaped pipeline (two text encoders, text_embeds + time_ids) reuses digits-cond's VAE and metric files
   run xl_digits-xl train_xl.py
 }
