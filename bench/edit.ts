@@ -2,7 +2,8 @@
 // does: open (read + analyse + graph index, the baseline every edit is compared with), the first
 // edit (which also lists the candidates), a second edit (candidates already listed, as after the
 // worker's idle warm-up), undo right after it (it must not wait for a warm-up), redo, and the graph index the webview then re-draws from. Worker-side
-// milliseconds (what the edit itself costs) beside the host's round trip. Prints JSON.
+// milliseconds (what the edit itself costs) beside the host's round trip, and sentBytes: what reached the
+// host for the graph (the index patch; a --baseline-worker from before patches sends the whole index). Prints JSON.
 // analysisMs: per edit, the document's re-analysis of the edited model in this process, full (as
 // before the incremental shape pass) beside incremental (re-inferring only what the edit changed).
 // --baseline-worker W.js: the same steps on another model-worker bundle (an older commit's, built with
@@ -55,7 +56,7 @@ async function analysisSideBySide(): Promise<Record<string, { fullMs: number; in
   return Object.fromEntries(Object.entries(times).map(([k, v]) => [k, { fullMs: r1(median(v.full)), incrementalMs: r1(median(v.incremental)) }]));
 }
 
-type Rows = Record<string, { workerMs: number[]; roundTripMs: number[] }>;
+type Rows = Record<string, { workerMs: number[]; roundTripMs: number[]; sentBytes: number[] }>;
 
 async function main() {
   const entry = existsSync('dist/model-worker.js') ? resolve('dist/model-worker.js') : resolve('src/worker/model-worker.ts');
@@ -66,29 +67,35 @@ async function main() {
   let nodes = 0;
   let indexBytes = 0;
   const measure = async (modulePath: string, into: Rows) => {
-    const add = (k: string, worker: number, round: number) => {
-      into[k] ??= { workerMs: [], roundTripMs: [] };
+    const add = (k: string, worker: number, round: number, sent: number) => {
+      into[k] ??= { workerMs: [], roundTripMs: [], sentBytes: [] };
       into[k].workerMs.push(worker);
       into[k].roundTripMs.push(round);
+      into[k].sentBytes.push(sent);
     };
     const w = ModelWorker.start({ modulePath });
     try {
+      let doc: Awaited<ReturnType<ModelWorker['open']>> | undefined;
       const time = async (k: string, fn: () => Promise<unknown>) => {
         const t0 = performance.now();
         await fn();
-        add(k, w.lastWorkerMs, performance.now() - t0);
+        const ms = performance.now() - t0;
+        // what reached the host for the graph: the index patch (this build) or the whole index JSON
+        // (an older worker bundle; read after the clock stopped)
+        add(k, w.lastWorkerMs, ms, doc?.lastPatch ? JSON.stringify(doc.lastPatch).length : (doc?.indexJson.length ?? 0));
       };
-      let doc!: Awaited<ReturnType<ModelWorker['open']>>;
       await time('open (baseline)', async () => (doc = await w.open({ path: model })));
-      nodes = doc.index.nodes.length;
-      indexBytes = doc.indexJson.length;
-      await time('first edit: bypass mid_block.attentions.0', () => doc.apply({ kind: 'bypass', module: 'mid_block.attentions.0' }));
+      if (!doc) throw new Error('no document');
+      const d = doc;
+      nodes = d.index.nodes.length;
+      indexBytes = d.indexJson.length;
+      await time('first edit: bypass mid_block.attentions.0', () => d.apply({ kind: 'bypass', module: 'mid_block.attentions.0' }));
       // the user looks at the graph: the worker lists the candidates once idle (untimed, as in the editor)
-      await doc.candidates();
-      await time('next edit: bypass up_blocks.1.attentions.0', () => doc.apply({ kind: 'bypass', module: 'up_blocks.1.attentions.0' }));
-      await time('undo', () => doc.undo());
-      await time('redo', () => doc.redo());
-      await time('rename a node', () => doc.apply({ kind: 'rename-node', node: '/conv_in/Conv', to: 'stem' }));
+      await d.candidates();
+      await time('next edit: bypass up_blocks.1.attentions.0', () => d.apply({ kind: 'bypass', module: 'up_blocks.1.attentions.0' }));
+      await time('undo', () => d.undo());
+      await time('redo', () => d.redo());
+      await time('rename a node', () => d.apply({ kind: 'rename-node', node: '/conv_in/Conv', to: 'stem' }));
     } finally {
       await w.dispose();
     }
@@ -98,7 +105,7 @@ async function main() {
     await measure(entry, rows);
   }
   const analysisMs = await analysisSideBySide();
-  const medians = (r: Rows) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, { workerMs: r1(median(v.workerMs)), roundTripMs: r1(median(v.roundTripMs)) }]));
+  const medians = (r: Rows) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, { workerMs: r1(median(v.workerMs)), roundTripMs: r1(median(v.roundTripMs)), sentBytes: median(v.sentBytes) }]));
   console.log(JSON.stringify({
     model, nodes, indexJsonBytes: indexBytes, runs, cpus: cpus().length, loadAverage1m: r1(loadavg()[0]), budget: BUDGET,
     ...(baselineEntry ? { baselineWorker: baselineEntry, baselineMedians: medians(baseRows) } : {}),

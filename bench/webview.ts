@@ -22,6 +22,10 @@
 //                   its place (ld:settled; equal to the first paint when ELK was warm). The expansions
 //                   are clicked once it has settled, as a user's first click comes after seeing the graph.
 //   ld:expand       click on a block → its expansion laid out, drawn and painted
+//   editRedrawMs    (sd15-unet) a bypass of mid_block.attentions.0 and its undo as the view receives them
+//                   — a `patch` of its index; a --baseline from before patches gets a whole init — from
+//                   posting the message to the frame that shows the edited graph, with the patch's and the
+//                   whole index's JSON bytes
 // and expands down_blocks.1 → attentions.0 → transformer_blocks.0 → attn1 (the deepest path).
 // Wall-clock numbers only mean something on a quiet machine, so each case also reports `cpuMs`:
 // the CPU time (process.cpuUsage, in node on the same V8 and the same ELK build) of the work
@@ -45,6 +49,8 @@ import { computeVisible } from '../webview-ui/src/model/visible';
 import { syntheticUnet } from '../webview-ui/dev/syntheticUnet';
 import { analysisShapes } from '../src/core/scoring/prepare';
 import { resolveTarget } from '../src/core/scoring/target';
+import { EditableModel } from '../src/core/edit';
+import type { GraphIndexPatch } from '../src/core/graph/index-patch';
 import { BENCH_MODELS } from './common';
 
 const ROOT = resolve(__dirname, '..');
@@ -68,7 +74,12 @@ interface Case {
   firstPaintBudget: number;
   /** expand CHAIN (U-Nets named as diffusers names SD-1.5's) */
   expand: boolean;
+  /** EDIT and its undo: each as the patch the view is sent now and the whole index (JSON) it was sent before */
+  edit?: { edit: { patch: GraphIndexPatch; json: string }; undo: { patch: GraphIndexPatch; json: string } };
 }
+
+/** the edit whose re-render is measured (after the expansions: the view keeps them open) */
+const EDIT = { kind: 'bypass', module: 'mid_block.attentions.0' } as const;
 
 const cpuNow = () => {
   const c = process.cpuUsage();
@@ -132,8 +143,14 @@ async function main(): Promise<void> {
   let cases: Case[] = [1, 3].map((d) => ({ name: `synthetic-sd-depth${d}`, query: `scores=all&depth=${d}`, index: syntheticUnet({ depth: d }), inject: false, firstPaintBudget: BUDGET.firstPaintMs, expand: true }));
   const real = join(BENCH_MODELS, 'sd15-unet/model.onnx');
   if (existsSync(real) && (!caseFilter || 'sd15-unet'.includes(caseFilter))) {
-    const a = await analyzeModel(await readModel(real), { inputShapes: { sample: [2, 4, 64, 64] } });
-    cases.push({ name: `sd15-unet (${real})`, query: 'scores=all', index: buildGraphIndex(a), inject: true, firstPaintBudget: BUDGET.firstPaintMs, expand: true });
+    // the index the graph editor is sent (per-sample shapes), and an edit of it and its undo
+    const doc = await EditableModel.open(real);
+    const index = JSON.parse(doc.graphIndexJson()) as GraphIndex;
+    await doc.apply(EDIT);
+    const edit = { patch: doc.graphIndexPatch(0), json: doc.graphIndexJson() };
+    doc.undo();
+    const undo = { patch: doc.graphIndexPatch(1), json: doc.graphIndexJson() };
+    cases.push({ name: `sd15-unet (${real})`, query: 'scores=all', index, inject: true, firstPaintBudget: BUDGET.firstPaintMs, expand: true, edit: { edit, undo } });
   }
   for (const name of ['sdxl-unet', 'flux']) {
     const path = join(BENCH_MODELS, name, 'model.onnx');
@@ -154,7 +171,7 @@ async function main(): Promise<void> {
   const results = [];
   try {
     for (const c of cases) {
-      const per = new Map(pages.map((p) => [p.label, { first: [] as number[], settled: [] as number[], parts: { index: [] as number[], layout: [] as number[], render: [] as number[] }, expand: CHAIN.map(() => [] as number[]) }]));
+      const per = new Map(pages.map((p) => [p.label, { first: [] as number[], settled: [] as number[], parts: { index: [] as number[], layout: [] as number[], render: [] as number[] }, expand: CHAIN.map(() => [] as number[]), redraw: [[], []] as number[][] }]));
       let size: Record<string, number> = {};
       for (let r = 0; r < runs; r++) {
         for (const p of pages) {
@@ -166,6 +183,7 @@ async function main(): Promise<void> {
           acc.parts.layout.push(m.layout);
           acc.parts.render.push(m.render);
           m.expand.forEach((d, i) => acc.expand[i].push(d));
+          m.redraw.forEach((d, i) => acc.redraw[i].push(d));
           size = { nodes: m.nodes, modules: m.modules, indexBytes: m.bytes };
         }
       }
@@ -176,6 +194,13 @@ async function main(): Promise<void> {
           firstPaintParts: { index: round(median(acc.parts.index)), layout: round(median(acc.parts.layout)), render: round(median(acc.parts.render)) },
         },
         settledMs: { median: round(median(acc.settled)), runs: acc.settled.map(round) },
+        ...(c.edit ? {
+          editRedrawMs: {
+            what: `${EDIT.kind} ${EDIT.module}: message posted → the edited graph drawn (this build: a patch; a --baseline from before patches: a whole init)`,
+            edit: { median: round(median(acc.redraw[0])), runs: acc.redraw[0].map(round), patchBytes: JSON.stringify(c.edit.edit.patch).length, indexBytes: c.edit.edit.json.length },
+            undo: { median: round(median(acc.redraw[1])), runs: acc.redraw[1].map(round), patchBytes: JSON.stringify(c.edit.undo.patch).length, indexBytes: c.edit.undo.json.length },
+          },
+        } : {}),
         ...(c.expand ? { expandMs: Object.fromEntries(CHAIN.map((id, i) => [id, { median: round(median(acc.expand[i])), runs: acc.expand[i].map(round) }])) } : {}),
         withinBudget: median(acc.first) <= c.firstPaintBudget && acc.expand.every((x) => !x.length || median(x) <= BUDGET.expandMs),
       });
@@ -204,7 +229,7 @@ async function measurePage(browser: any, c: Case, html: string) {
   await page.goto(`${pathToFileURL(html).href}?${c.query}`);
   await page.waitForSelector('#app[data-ready="true"]', { timeout: 60_000 });
   // a bundle from before provisional layouts (a --baseline) draws ELK's layout first: settled = first paint
-  const settles = readFileSync(html.endsWith('baseline/harness.html') ? join(html, '../webview.js') : join(ROOT, 'dist/webview.js'), 'utf8').includes('ld:settled');
+  const settles = readFileSync(bundleOf(html), 'utf8').includes('ld:settled');
   if (settles) await page.waitForSelector('#app[data-layout="settled"]', { timeout: 60_000 });
   // page code goes in as a string: tsx would wrap a function's inner helpers in its own __name
   const m: { first: number; settled: number; index: number; layout: number; render: number; nodes: number; modules: number; bytes: number } = await page.evaluate(`(() => {
@@ -224,9 +249,33 @@ async function measurePage(browser: any, c: Case, html: string) {
     }
     expand.push(await page.evaluate(`performance.getEntriesByName('ld:expand', 'measure')[${i}].duration`));
   }
+  // an edit and its undo as the view receives them: a patch (this build) or a whole init (a build from before patches)
+  const redraw: number[] = [];
+  if (c.edit) {
+    const patches = readFileSync(bundleOf(html), 'utf8').includes('ld:patched');
+    for (const step of [c.edit.edit, c.edit.undo]) {
+      const n = redraw.length;
+      const measure = patches ? 'ld:patched' : 'ld:first-paint';
+      const msg = patches ? { type: 'patch', patch: step.patch } : { type: 'init', graphJson: step.json, modelName: 'model.onnx', modelPath: '/models/model.onnx' };
+      const t0: number = await page.evaluate(`(() => { window.postMessage(${JSON.stringify(msg)}, '*'); return performance.now(); })()`);
+      const until = Date.now() + 60_000;
+      while ((await page.evaluate(`performance.getEntriesByName('${measure}', 'measure').length`)) < (patches ? n + 1 : n + 2)) {
+        if (Date.now() > until) throw new Error(`${c.name}: the edit was never drawn`);
+        await new Promise((res) => setTimeout(res, 10));
+      }
+      // from posting the message (its structured clone included) to the frame that shows the result
+      const end: number = await page.evaluate(`(() => { const e = performance.getEntriesByName('${measure}', 'measure'); const m = e[e.length - 1]; return m.startTime + m.duration; })()`);
+      redraw.push(end - t0);
+    }
+  }
   if (errors.length) throw new Error(`${c.name} (${html}): page errors: ${errors.join('; ')}`);
   await page.close();
-  return { ...m, expand };
+  return { ...m, expand, redraw };
+}
+
+/** The webview bundle a harness page loads. */
+function bundleOf(html: string): string {
+  return html.endsWith('baseline/harness.html') ? join(html, '../webview.js') : join(ROOT, 'dist/webview.js');
 }
 
 /**
