@@ -76,6 +76,12 @@ export class GraphPanel implements vscode.Disposable {
       this.readyReject = rej;
     });
     this.ready.catch(() => undefined);
+    if (document.loadError) {
+      // known now, whether or not the webview ever loads (a tab opened in the background does not until
+      // it is shown): whoever waits for this graph gets the error at once instead of waiting for good
+      this.failed = true;
+      this.readyReject(new Error(document.loadError));
+    }
     const dist = vscode.Uri.joinPath(extensionUri, 'dist');
     // VS Code's own icon font, so the graph's buttons look like the rest of the workbench
     const codicons = vscode.Uri.joinPath(extensionUri, 'node_modules', '@vscode', 'codicons', 'dist');
