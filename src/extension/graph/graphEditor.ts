@@ -57,6 +57,8 @@ export class GraphPanel implements vscode.Disposable {
   /** what the host sent, newest last (kept short; for tests and diagnostics) */
   readonly sent: ToWebview['type'][] = [];
 
+  /** what the webview sent, newest last (kept short; says where a graph that never showed got stuck) */
+  readonly received: string[] = [];
   /** the score results the webview has, by id (as sent), so a change sends only what changed */
   private readonly sentScores = new Map<string, string>();
 
@@ -128,7 +130,15 @@ export class GraphPanel implements vscode.Disposable {
     await this.post(message);
   }
 
+  /** One line on where this editor stands, for diagnostics (a test that waited too long says it). */
+  describe(): string {
+    const p = this.panel;
+    return `visible ${p.visible}, active ${p.active}, ready ${this.isReady}, failed ${this.failed}, load error ${this.document.loadError ?? 'none'}; webview sent [${this.received.join(', ')}]; host sent [${this.sent.slice(-12).join(', ')}]`;
+  }
+
   private async receive(raw: unknown): Promise<void> {
+    this.received.push(typeof raw === 'object' && raw !== null && 'type' in raw ? String((raw as { type: unknown }).type) : typeof raw);
+    if (this.received.length > 50) this.received.splice(0, this.received.length - 50);
     let msg: FromWebview;
     try {
       msg = parseFromWebview(raw);

@@ -38,6 +38,22 @@ export async function waitFor<T>(what: string, fn: () => T | undefined | Promise
   }
 }
 
+/**
+ * A graph editor's `ready`, bounded: a webview that never handshakes (a tab never shown, a script that failed) fails
+ * the test at `timeoutMs` with where the editor stood, instead of holding the suite until mocha's limit.
+ */
+export async function graphReady(panel: { ready: Promise<void>; modelPath: string; describe(): string }, timeoutMs = 60_000): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`the graph editor of ${panel.modelPath} was not ready after ${timeoutMs} ms: ${panel.describe()}`)), timeoutMs);
+  });
+  try {
+    await Promise.race([panel.ready, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 export async function closeAllEditors(): Promise<void> {
   await vscode.commands.executeCommand('workbench.action.closeAllEditors');
 }

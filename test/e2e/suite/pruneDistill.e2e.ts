@@ -6,7 +6,7 @@ import * as vscode from 'vscode';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { suite, suiteSetup, suiteTeardown, test } from './tdd';
-import { api, closeAllEditors, pipelineDir, unetPath, waitFor } from './helpers';
+import { api, graphReady, closeAllEditors, pipelineDir, unetPath, waitFor } from './helpers';
 import { ranked, readScoreFile } from '../../../src/core/scoring/score-file';
 import { readPruneRecord } from '../../../src/core/prune/record';
 import type { LdSurgeonApi } from '../../../src/extension/api';
@@ -46,7 +46,7 @@ suite('prune and distill', () => {
     assert.equal(sha(unetPath()), before, 'the original model is untouched');
     // the pruned model opens in the graph editor
     const panel = await waitFor('the pruned model in the graph editor', () => a.graphs.panelsFor(prunedModel())[0], 60_000);
-    await panel.ready;
+    await graphReady(panel);
     const row = (await a.jobsView.getChildren()).find((r) => r.record.dir === job.dir)!;
     assert.match(String(row.label), /^Prune: /);
     assert.match(String(row.description), /^done · /);

@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { existsSync, rmSync } from 'node:fs';
 import { suite, suiteSetup, suiteTeardown, test } from './tdd';
-import { api, closeAllEditors, pipelineDir, unetPath, waitFor } from './helpers';
+import { api, graphReady, closeAllEditors, pipelineDir, unetPath, waitFor } from './helpers';
 import { readScoreFile } from '../../../src/core/scoring/score-file';
 import { isProcessAlive } from '../../../src/extension/jobs/runFolder';
 import type { LdSurgeonApi } from '../../../src/extension/api';
@@ -53,7 +53,7 @@ suite('scoring', () => {
     assert.match(String(item.description), new RegExp(`^score ${best.score!.toPrecision(3).replace('.', '\\.')} · \\d+ ops`));
     assert.equal(item.contextValue, 'ldSurgeon.module.scored');
     const panel = await waitFor('the graph editor opened by scoring', () => a.graphs.panelsFor(unetPath())[0]);
-    await panel.ready;
+    await graphReady(panel);
     assert.ok(panel.sent.includes('scores'), `sent: ${panel.sent.join(', ')}`);
     assert.equal(a.scores.all(unetPath()).length, file.candidates.length);
   });
