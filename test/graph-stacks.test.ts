@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { analyzeModel, buildGraphIndex, findStacks, resolveStack, stackCountProblem, type DepthStack } from '../src/core/graph';
@@ -48,6 +48,29 @@ test('an unscoped model (ResNet-18 without names): positional blocks are never s
   assert.equal(a.tree.source, 'structure');
   assert.ok([...a.tree.byId.keys()].some((id) => /block\.2$/.test(id)), 'the structural tree has block lists');
   assert.deepEqual(findStacks(a.view, a.tree, a.noise), []);
+});
+
+const CORPUS = '../shared/corpus/onnx-backend';
+
+test('the ONNX backend corpus (scoped and unscoped, ~1,900 models): no stacks anywhere', { skip: existsSync(CORPUS) ? false : `no ${CORPUS}`, timeout: 120_000 }, async () => {
+  let n = 0;
+  const found: string[] = [];
+  for (const sub of ['pytorch-converted', 'node']) {
+    for (const d of readdirSync(join(CORPUS, sub))) {
+      const p = join(CORPUS, sub, d, 'model.onnx');
+      if (!existsSync(p)) continue;
+      let a;
+      try {
+        a = await analyzeModel(await readModel(p));
+      } catch {
+        continue; // models the reader or analysis refuses are other tests' business
+      }
+      n++;
+      for (const st of findStacks(a.view, a.tree, a.noise)) found.push(`${sub}/${d}: ${st.id}`);
+    }
+  }
+  assert.ok(n > 1000, `${n} models analysed`);
+  assert.deepEqual(found, []);
 });
 
 /** `blocks.i` (i in `indices`): x → MatMul(w_i) → Add(x); `heads.j` read the same input side by side. */
