@@ -201,7 +201,8 @@ def main():
     ld = index["ld_surgeon"]
     ld.pop("unet_inputs", None)
     ld.pop("unet_output", None)
-    ld["denoiser"] = "transformer/model.onnx (training/dit.py: DiT, patch 2, adaLN-Zero on timestep + pooled text embedding)"
+    ld["denoiser"] = ("transformer/model.onnx (training/dit.py: DiT, patch 2, adaLN-Zero on timestep + pooled text embedding, "
+                     "cross-attention attn2 to the text tokens)")
     ld["transformer_inputs"] = {"sample": ["batch", 4, 8, 8], "timestep": {"dtype": "float32", "shape": ["batch"]},
                                 "encoder_hidden_states": ["batch", 8, 64]}
     ld["results"] = {"sampler": f"DDIM, {EVAL_STEPS} steps, eta 0, guidance {GUIDANCE}, prompt 'a digit <word>'",
@@ -209,7 +210,9 @@ def main():
                      "unet_example_generated_frechet": ld["results"]["generated"]["frechet"]}
     ld["parameters"] = {**{k: v for k, v in ld["parameters"].items() if k != "unet"}, "transformer": n_params}
     ld["training"] = {"mode": args.mode, "steps": steps, "batch": b["batch"], "lr": b["lr"], "scripts": "training/train_dit.py",
-                      **({"resumed_from": {"checkpoint": os.path.basename(args.resume), "steps_before": resumed_step}} if args.resume else {}),
+                      **({"resumed_from": {"checkpoint": os.path.relpath(args.resume, os.path.dirname(HERE)), "steps_before": resumed_step,
+                                            "stage1": f"train_dit.py --stage 1: {BUDGET[args.mode]['steps']}-step cosine schedule at lr 1e-3, "
+                                                      f"batch {BUDGET[args.mode]['batch']}, EMA kept at step {resumed_step}"}} if args.resume else {}),
                       "reused": "vae_encoder, vae_decoder, text_encoder (frozen), tokenizer, scheduler, metrics from digits-cond"}
     ld["opset"] = OPSET
     with open(os.path.join(tmp, "model_index.json"), "w") as f:
