@@ -22,6 +22,13 @@ test('digits-dit: prune --stack transformer_blocks --k 2 removes the two lowest-
     const pipeline = join(dir, 'digits-dit');
     cpSync(join(ROOT, 'examples', 'digits-dit'), pipeline, { recursive: true });
 
+    // inspect names the stack a user can give --stack
+    const ins = cli('inspect', join(pipeline, 'transformer', 'model.onnx'), '--depth', '0');
+    assert.equal(ins.code, 0, ins.stderr);
+    assert.match(ins.stdout, /^ {2}stacks {5}transformer_blocks \(6 blocks\) \(prune --stack ID --k K\)$/m);
+    const insJson = JSON.parse(cli('inspect', join(pipeline, 'transformer', 'model.onnx'), '--depth', '0', '--json').stdout) as { stacks: unknown };
+    assert.deepEqual(insJson.stacks, [{ id: 'transformer_blocks', parent: '', members: Array.from({ length: 6 }, (_, i) => `transformer_blocks.${i}`) }]);
+
     const early = cli('prune', pipeline, '--k', '2', '--ep', 'cpu', '--quiet');
     assert.notEqual(early.code, 0);
     assert.match(early.stderr, /--k goes with --stack/);

@@ -6,6 +6,7 @@ import { describeAssumption, type AssumedDim } from './assumed-shapes';
 import { walkModules } from './modules';
 import type { ScopeSource } from './modules';
 import { factsFromType, type DimValue } from './shapes';
+import { findStacks, type DepthStack } from './stacks';
 
 /**
  * JSON printed by `ld-surgeon inspect --json` (schema id 'ld-surgeon/inspect@1').
@@ -29,6 +30,7 @@ import { factsFromType, type DimValue } from './shapes';
  *   },
  *   depth: number,                      // module depth listed (root is 0)
  *   modules: [ModuleReport],            // depth-first pre-order, the root (id '') first
+ *   stacks: [{ id, parent, members }],  // depth stacks (runs of identical blocks; `prune --stack ID --k K`)
  * }
  * ModuleReport = {
  *   id: string,            // canonical dot-joined module path, '' for the whole model
@@ -58,6 +60,8 @@ export interface InspectReport {
   flopsAt: { inputs: Record<string, number[]>; assumed: string; dims: AssumedDim[] } | null;
   depth: number;
   modules: ModuleReport[];
+  /** depth stacks (stacks.ts): what `prune --stack ID --k K` picks from */
+  stacks: DepthStack[];
 }
 
 export interface IoReport {
@@ -115,6 +119,7 @@ export function buildInspectReport(a: ModelAnalysis, depth: number): InspectRepo
     flopsAt: a.flopsAssumption ? { inputs: a.flopsAssumption.inputs, assumed: describeAssumption(a.flopsAssumption), dims: a.flopsAssumption.dims } : null,
     depth,
     modules,
+    stacks: findStacks(a.view, a.tree, a.noise),
   };
 }
 
@@ -168,6 +173,7 @@ export function renderInspectText(r: InspectReport): string {
   }
   const top = Object.entries(t.opCounts).sort((a, b) => b[1] - a[1]).slice(0, 8);
   if (top.length) lines.push(`  top ops    ${top.map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  if (r.stacks?.length) lines.push(`  stacks     ${r.stacks.map((x) => `${x.id} (${x.members.length} blocks)`).join(', ')} (prune --stack ID --k K)`);
   lines.push(`  modules    from ${r.scopeSource === 'metadata' ? 'torch name_scopes metadata' : r.scopeSource === 'node-names' ? 'node name scopes' : 'the graph structure (no scopes in the model: blocks are single-entry/single-exit regions)'}`);
   lines.push('');
 
