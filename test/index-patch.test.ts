@@ -65,8 +65,19 @@ test('digits-cond: the index before each edit, undo and redo plus its patch equa
     await follow('two undos at once');
     doc.redo();
     await follow('redo');
+    doc.undo();
+    await follow('undo again (the same snapshots as before)');
+    doc.redo();
+    await follow('redo again');
     doc.revert();
     await follow('revert to the original');
+    // an edit from the original replaces the undone snapshots: patches made for them must not be reused
+    await doc.apply({ kind: 'bypass', module: 'mid_block.attentions.0' });
+    await follow('a new edit in place of the undone ones');
+    doc.undo();
+    await follow('its undo');
+    doc.redo();
+    await follow('its redo');
   } finally {
     cleanup();
   }

@@ -49,6 +49,8 @@ export class EditableModel {
   private savedAt = 0;
   private readonly folded = new Map<TensorData, number[]>();
   private readonly originalFigures: ModelFigures;
+  /** index patches by 'from>to' snapshot positions, dropped when an edit replaces undone snapshots */
+  private readonly patches = new Map<string, GraphIndexPatch>();
 
   private constructor(readonly path: string, original: Model, analysis: ModelAnalysis, folded: Map<TensorData, number[]>, private readonly options: EditableOptions) {
     this.stack = [{ model: original, label: 'Open', touched: [], rejected: [], analysis }];
@@ -127,7 +129,11 @@ export class EditableModel {
   graphIndexPatch(version: number): GraphIndexPatch {
     const from = this.stack[version];
     if (!from) throw new Error(`no snapshot ${version} (the edit stack has ${this.stack.length})`);
-    return diffGraphIndex(this.indexOf(from), this.graphIndex());
+    // undo and redo go back and forth between the same snapshots: each patch is diffed once
+    const key = `${version}>${this.at}`;
+    let p = this.patches.get(key);
+    if (!p) this.patches.set(key, (p = diffGraphIndex(this.indexOf(from), this.graphIndex())));
+    return p;
   }
 
   private indexOf(s: Snapshot): GraphIndex {
@@ -159,6 +165,7 @@ export class EditableModel {
       // declared value_info shapes the edit contradicts (a changed stride) are corrected
       fixValueInfo(out.model.graph.valueInfo, next.analysis);
     } else next.analysis = before;
+    if (this.stack.length > this.at + 1) this.patches.clear(); // positions after `at` now hold other snapshots
     this.stack.splice(this.at + 1, this.stack.length, next);
     if (this.savedAt > this.at) this.savedAt = -1; // the saved state was an undone one: it cannot be reached again
     this.at++;

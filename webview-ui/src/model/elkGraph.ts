@@ -79,14 +79,14 @@ export function toElk(vis: VisibleGraph, sizeOf: (item: VisibleItem) => Size): E
         layoutOptions: {
           'elk.padding': `[top=${GROUP_HEADER + 10},left=${GROUP_PAD},bottom=${GROUP_PAD},right=${GROUP_PAD}]`,
           'elk.nodeSize.constraints': 'MINIMUM_SIZE',
-          'elk.nodeSize.minimum': `(${header.w},${GROUP_HEADER + 20})`,
+          'elk.nodeSize.minimum': `(${snapWidth(header.w)},${GROUP_HEADER + 20})`,
           'elk.layered.spacing.nodeNodeBetweenLayers': LAYOUT_OPTIONS['elk.layered.spacing.nodeNodeBetweenLayers'],
           'elk.spacing.nodeNode': LAYOUT_OPTIONS['elk.spacing.nodeNode'],
         },
       };
     } else {
       const s = sizeOf(it);
-      n = { id: it.key, width: s.w, height: s.h };
+      n = { id: it.key, width: snapWidth(s.w), height: s.h };
     }
     (parent.children ??= []).push(n);
     elkNodes.set(it.key, n);
@@ -120,6 +120,17 @@ export function toElk(vis: VisibleGraph, sizeOf: (item: VisibleItem) => Size): E
     (holder.edges ??= []).push(edge);
   }
   return root;
+}
+
+/**
+ * Widths go up to a multiple of this: an edit that changes a label a little (a block's op count and
+ * params after a bypass inside it) then gives the same ELK input as before, so undo, redo and such
+ * edits reuse the cached layout instead of laying the graph out again.
+ */
+const WIDTH_STEP = 16;
+
+function snapWidth(w: number): number {
+  return Math.ceil(w / WIDTH_STEP) * WIDTH_STEP;
 }
 
 export function fromElk(root: ElkNode): Layout {
