@@ -29,6 +29,7 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, "python"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from ld_surgeon_distill.pipeline import denoiser_folder  # noqa: E402  unet/ or transformer/
 
 # Trainer flags of each config; anything not named is the trainer's default (python/ld_surgeon_distill/settings.py).
 # "bk-sdm" is the recipe the trainer shipped with (BK-SDM's SD-scale settings); the others change one thing at a time.
@@ -63,7 +64,6 @@ def cli(*args):
 
 def prepare(work: str, pipeline: str, k: int):
     """The original pipeline copy (scored once) and its k-lowest prune; reused when already there."""
-    from ld_surgeon_distill.pipeline import denoiser_folder
     orig = os.path.join(work, pipeline)
     den = denoiser_folder(os.path.join(REPO, "examples", pipeline))  # unet/ or transformer/ (digits-dit)
     if not os.path.isfile(os.path.join(orig, den, "model.ldscores.json")):
