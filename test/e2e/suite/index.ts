@@ -27,6 +27,7 @@ export function run(): Promise<void> {
   require('./modelTree.e2e');
   require('./graphEditor.e2e');
   require('./userFiles.e2e');
+  require('./workerIsolation.e2e');
   require('./jobs.e2e');
   require('./scoring.e2e');
   require('./pruneDistill.e2e');
