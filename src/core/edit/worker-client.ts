@@ -12,7 +12,7 @@
 // only way to end a stuck analysis), its requests fail with a message naming the file and the step,
 // and the document is opened again, its edits re-applied, on the next request about it. A thread
 // that dies (a crash, out of memory) is handled the same way.
-import { basename, dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { GraphIndex, IndexModule } from '../graph/graph-index';
 import { applyGraphIndexPatch, type GraphIndexPatch } from '../graph/index-patch';
@@ -53,13 +53,9 @@ interface Pending {
   timer: NodeJS.Timeout;
 }
 
-/** folder/name: a pipeline's models are all model.onnx, their folder tells them apart */
-export function shortName(path: string): string {
-  return join(basename(dirname(path)), basename(path));
-}
-
+/** the file a request is about, in full (as the reader's own errors name it) */
 function fileOf(req: WorkerRequest, fallback: string): string {
-  return shortName('path' in req ? req.path : req.op === 'open' ? req.open.path : fallback);
+  return 'path' in req ? req.path : req.op === 'open' ? req.open.path : fallback;
 }
 
 /** One worker_threads Worker and its requests in flight, each with its time limit. */
@@ -297,7 +293,7 @@ export class WorkerDocument {
    * model is opened again in a fresh thread with the edits the host last heard of (the model it shows).
    */
   async request(make: (doc: number) => WorkerRequest): Promise<WorkerReply> {
-    if (this.closed) throw new Error(`${shortName(this.path)} was closed`);
+    if (this.closed) throw new Error(`${this.path} was closed`);
     if (this.thread.failure) await (this.reviving ??= this.revive().finally(() => (this.reviving = undefined)));
     const req = make(this.docId);
     return this.thread.call(req, this.owner.limit(req.op)).catch((e: unknown) => {
@@ -311,7 +307,7 @@ export class WorkerDocument {
     try {
       r = await this.owner.reopen({ ...this.opened, replay: this.state.edits });
     } catch (e) {
-      throw new Error(`${shortName(this.path)}: the model worker had stopped and opening the model again failed: ${(e as Error).message}`);
+      throw new Error(`${this.path}: the model worker had stopped and opening the model again failed: ${(e as Error).message}`);
     }
     void this.owner.retire(this.thread);
     this.thread = r.thread;
