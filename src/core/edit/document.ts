@@ -127,12 +127,21 @@ export class EditableModel {
    * one: the views apply it instead of being sent the whole index again.
    */
   graphIndexPatch(version: number): GraphIndexPatch {
-    const from = this.stack[version];
-    if (!from) throw new Error(`no snapshot ${version} (the edit stack has ${this.stack.length})`);
+    return this.patchBetween(version, this.at);
+  }
+
+  /** Diffs the patch an undo will send now, so the undo itself does not (the model worker calls it when idle). */
+  prepareUndoPatch(): void {
+    if (this.canUndo) this.patchBetween(this.at, this.at - 1);
+  }
+
+  private patchBetween(from: number, to: number): GraphIndexPatch {
+    const a = this.stack[from];
+    if (!a) throw new Error(`no snapshot ${from} (the edit stack has ${this.stack.length})`);
     // undo and redo go back and forth between the same snapshots: each patch is diffed once
-    const key = `${version}>${this.at}`;
+    const key = `${from}>${to}`;
     let p = this.patches.get(key);
-    if (!p) this.patches.set(key, (p = diffGraphIndex(this.indexOf(from), this.graphIndex())));
+    if (!p) this.patches.set(key, (p = diffGraphIndex(this.indexOf(a), this.indexOf(this.stack[to]))));
     return p;
   }
 

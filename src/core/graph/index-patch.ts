@@ -45,13 +45,17 @@ export function diffGraphIndex(a: GraphIndex, b: GraphIndex): GraphIndexPatch {
   const maps: IndexMaps = { modules: indexMap(a.modules.length, b.modules.length, modules), values: undefined!, nodes: undefined! };
   const av = rows(a);
   const bv = rows(b);
-  const values = splice(av, bv, (r) => r[0], (r) => r);
+  const values = splice(av, bv, (r) => r[0], (r) => r, (x, y) => x[0] === y[0] && x[1] === y[1] && x[2] === y[2]);
   maps.values = indexMap(av.length, bv.length, values);
-  const nodes = splice(a.nodes, b.nodes, (n) => n.id, (n) => remapNode(n, maps));
+  const nodes = splice(a.nodes, b.nodes, (n) => n.id, (n) => remapNode(n, maps), sameNode);
   maps.nodes = indexMap(a.nodes.length, b.nodes.length, nodes);
   // edges have no key of their own: they match where they join the same (remapped) nodes and value
-  const edgeKey = (e: [number, number, number]) => `${e[0]},${e[1]},${e[2]}`;
-  const edges = splice(a.edges.map((e) => remapEdge(e, maps)), b.edges, edgeKey, (e) => e);
+  // (a number key where the indices fit 17 bits each, exact in a double: cheaper than a string)
+  const small = Math.max(a.nodes.length, b.nodes.length, av.length, bv.length) < 131071;
+  const edgeKey = small
+    ? (e: [number, number, number]) => ((e[0] + 1) * 131072 + e[1] + 1) * 131072 + e[2] + 1
+    : (e: [number, number, number]) => `${e[0]},${e[1]},${e[2]}`;
+  const edges = splice(a.edges.map((e) => remapEdge(e, maps)), b.edges, edgeKey, (e) => e, sameArray);
   const patch: GraphIndexPatch = { base: lengths(a), modules, values, nodes, edges, inputs: b.inputs, outputs: b.outputs };
   const init = a.initializers.map((i) => maps.values(i));
   if (!sameJson(init, b.initializers)) patch.initializers = b.initializers;
@@ -99,7 +103,10 @@ function indexMap(oldLen: number, newLen: number, s: Splice<unknown>): (i: numbe
   return (i) => (i < 0 ? i : i < s.at ? i : i >= oldLen - tail ? i - oldLen + newLen : -1);
 }
 
-function splice<T>(a: readonly T[], b: readonly T[], key: (x: T) => string, remap: (x: T, maps: { modules: (i: number) => number }) => T): Splice<T> {
+function splice<T>(
+  a: readonly T[], b: readonly T[], key: (x: T) => string | number, remap: (x: T, maps: { modules: (i: number) => number }) => T,
+  same: (x: T, y: T) => boolean = sameJson,
+): Splice<T> {
   const n = Math.min(a.length, b.length);
   let pre = 0;
   while (pre < n && key(a[pre]) === key(b[pre])) pre++;
@@ -109,7 +116,7 @@ function splice<T>(a: readonly T[], b: readonly T[], key: (x: T) => string, rema
   // references inside kept elements follow the same splice (a module's parent is a module index)
   const modules = indexMap(a.length, b.length, s);
   const check = (i: number, j: number) => {
-    if (!sameJson(remap(a[i], { modules }), b[j])) s.set.push([j, b[j]]);
+    if (!same(remap(a[i], { modules }), b[j])) s.set.push([j, b[j]]);
   };
   for (let i = 0; i < pre; i++) check(i, i);
   for (let k = 0; k < suf; k++) check(a.length - suf + k, b.length - suf + k);
@@ -145,6 +152,21 @@ function remapNode(n: IndexNode, maps: IndexMaps): IndexNode {
 
 function remapEdge(e: [number, number, number], maps: IndexMaps): [number, number, number] {
   return [maps.nodes(e[0]), maps.nodes(e[1]), maps.values(e[2])];
+}
+
+/** Field by field (the diff compares every kept node: JSON for each was most of its time on SD-1.5). */
+function sameNode(x: IndexNode, y: IndexNode): boolean {
+  if (x === y) return true;
+  if (x.id !== y.id || x.op !== y.op || x.module !== y.module || x.domain !== y.domain || x.noise !== y.noise || x.flops !== y.flops || x.macs !== y.macs) return false;
+  if (!sameArray(x.in, y.in) || !sameArray(x.out, y.out)) return false;
+  if (!x.attrs || !y.attrs) return x.attrs === y.attrs;
+  return x.attrs.length === y.attrs.length && x.attrs.every((p, i) => sameJson(p, y.attrs![i]));
+}
+
+function sameArray(x: readonly number[], y: readonly number[]): boolean {
+  if (x.length !== y.length) return false;
+  for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return false;
+  return true;
 }
 
 function sameJson(x: unknown, y: unknown): boolean {
