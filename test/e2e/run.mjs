@@ -167,7 +167,7 @@ async function main() {
     // the extension host's console (mocha's spec reporter, stack traces) goes to a file; results are summarised here
     const hostLog = join(RUN, 'host.log');
     const { exitCode, results } = await timed('host tests', () =>
-      runHostTests({ server, runDir: RUN, extensionPath, suitePath, workspace: hostWs, timeoutMs: 15 * 60_000, log: (l) => appendFileSync(hostLog, l + '\n') }));
+      runHostTests({ server, runDir: RUN, extensionPath, suitePath, workspace: hostWs, timeoutMs: 25 * 60_000, log: (l) => appendFileSync(hostLog, l + '\n') }));
     for (const t of results?.tests ?? []) log(`  ${t.state === 'passed' ? '✓' : '✗'} ${t.title}${t.durationMs !== undefined ? ` (${t.durationMs}ms)` : ''}`);
     log(`extension-host console: ${hostLog}`);
     if (results && !results.done) {

@@ -53,7 +53,7 @@ suite('prune and distill', () => {
   });
 
   test('Launch Distillation… fine-tunes the pruned U-Net against the original into a new model', async function () {
-    this.timeout(4 * 60_000);
+    this.timeout(6 * 60_000);
     assert.ok(existsSync(prunedModel()), 'the prune test left a pruned model');
     const { job, output } = await a.workflows.distill({
       student: prunedModel(), teacher: unetPath(), steps: 2, device: 'cpu', python: PYTHON,
