@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { copyFileSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { EditableModel, ModelWorker, type ModelEdit } from '../src/core/edit';
-import { applyGraphIndexPatch, diffGraphIndex } from '../src/core/graph/index-patch';
+import { applyGraphIndexPatch, diffGraphIndex, invertGraphIndexPatch } from '../src/core/graph/index-patch';
 import type { GraphIndex } from '../src/core/graph';
 import { EXAMPLES, tempDir } from './pipeline-fixtures';
 
@@ -89,6 +89,9 @@ test('a patch between unrelated indexes still applies exactly (everything is sen
   assert.deepStrictEqual(applyGraphIndexPatch(a, wire(diffGraphIndex(a, b))), b);
   assert.deepStrictEqual(applyGraphIndexPatch(b, wire(diffGraphIndex(b, a))), a);
   assert.deepStrictEqual(applyGraphIndexPatch(a, wire(diffGraphIndex(a, a))), a);
+  // the way back without a diff
+  assert.deepStrictEqual(applyGraphIndexPatch(b, wire(invertGraphIndexPatch(a, diffGraphIndex(a, b)))), a);
+  assert.deepStrictEqual(applyGraphIndexPatch(a, wire(invertGraphIndexPatch(b, diffGraphIndex(b, a)))), b);
   const empty = diffGraphIndex(a, a);
   assert.equal(empty.nodes.insert.length + empty.nodes.set.length + empty.values.insert.length + empty.modules.set.length, 0, 'no change, nothing sent');
 });

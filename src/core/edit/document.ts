@@ -6,7 +6,7 @@
 // small constant tensors are read once for the whole document.
 import { analyzeWithValues, buildGraphIndex, readFoldValues, type GraphIndex, type ModelAnalysis } from '../graph';
 import { foldCandidates as foldable } from '../graph/analyze';
-import { diffGraphIndex, type GraphIndexPatch } from '../graph/index-patch';
+import { diffGraphIndex, invertGraphIndexPatch, type GraphIndexPatch } from '../graph/index-patch';
 import { perSampleInputShapes } from '../graph/input-shapes';
 import { readModel } from '../onnx/reader';
 import { fixValueInfo } from '../prune/build';
@@ -141,7 +141,12 @@ export class EditableModel {
     // undo and redo go back and forth between the same snapshots: each patch is diffed once
     const key = `${from}>${to}`;
     let p = this.patches.get(key);
-    if (!p) this.patches.set(key, (p = diffGraphIndex(this.indexOf(a), this.indexOf(this.stack[to]))));
+    if (!p) {
+      const from0 = this.indexOf(a);
+      this.patches.set(key, (p = diffGraphIndex(from0, this.indexOf(this.stack[to]))));
+      // the way back comes from it without a diff: an undo right after an edit sends it at once
+      if (!this.patches.has(`${to}>${from}`)) this.patches.set(`${to}>${from}`, invertGraphIndexPatch(from0, p));
+    }
     return p;
   }
 

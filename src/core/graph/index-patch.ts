@@ -63,6 +63,54 @@ export function diffGraphIndex(a: GraphIndex, b: GraphIndex): GraphIndexPatch {
   return patch;
 }
 
+/**
+ * The patch back from the index `p` was made to, to `a` (the index it was made from), without
+ * comparing the indexes again: an undo sends it without a diff. The removed runs come back from
+ * `a`; every kept element the forward patch sent whole is sent back whole, as is every kept node or
+ * module of `a` that referred to something the forward patch removed (those references do not
+ * survive a round trip through the splice).
+ */
+export function invertGraphIndexPatch(a: GraphIndex, p: GraphIndexPatch): GraphIndexPatch {
+  const newLen = (oldLen: number, s: Splice<unknown>) => oldLen - s.remove + s.insert.length;
+  const back = <T>(old: readonly T[], s: Splice<T>, extra: number[] = []): Splice<T> => {
+    const n = newLen(old.length, s);
+    const oldPos = (j: number) => (j < s.at ? j : j - n + old.length);
+    const set = new Map<number, T>();
+    for (const [j] of s.set) set.set(oldPos(j), old[oldPos(j)]);
+    for (const i of extra) set.set(i, old[i]);
+    return { at: s.at, remove: s.insert.length, insert: old.slice(s.at, s.at + s.remove), set: [...set] };
+  };
+  const gone = (s: Splice<unknown>) => (i: number) => i >= s.at && i < s.at + s.remove;
+  const kept = (len: number, s: Splice<unknown>) => {
+    const out: number[] = [];
+    for (let i = 0; i < len; i++) if (!gone(s)(i)) out.push(i);
+    return out;
+  };
+  const goneValue = gone(p.values);
+  const goneModule = gone(p.modules);
+  const nodeExtra = kept(a.nodes.length, p.nodes).filter((i) => {
+    const n = a.nodes[i];
+    return goneModule(n.module) || n.in.some(goneValue) || n.out.some(goneValue);
+  });
+  const moduleExtra = kept(a.modules.length, p.modules).filter((i) => goneModule(a.modules[i].parent));
+  const applied = {
+    modules: newLen(a.modules.length, p.modules), values: newLen(a.values.name.length, p.values),
+    nodes: newLen(a.nodes.length, p.nodes), edges: newLen(a.edges.length, p.edges),
+  };
+  const out: GraphIndexPatch = {
+    base: applied,
+    modules: back(a.modules, p.modules, moduleExtra),
+    values: back(rows(a), p.values),
+    nodes: back(a.nodes, p.nodes, nodeExtra),
+    edges: back(a.edges, p.edges),
+    inputs: a.inputs,
+    outputs: a.outputs,
+    initializers: a.initializers,
+  };
+  if (p.stacks !== undefined) out.stacks = a.stacks ?? null;
+  return out;
+}
+
 /** Index `a` with `patch` applied (a new object; `a` is left as it was). */
 export function applyGraphIndexPatch(a: GraphIndex, p: GraphIndexPatch): GraphIndex {
   const have = lengths(a);
