@@ -8,7 +8,6 @@ warmup + cosine, EMA weights exported; 10% empty prompts for classifier-free gui
 import copy
 import dataclasses
 import json
-import math
 import os
 import shutil
 import sys
@@ -27,6 +26,7 @@ from dit import DiTConfig, DiTTransformer2DModel  # noqa: E402
 from onnx_export import OPSET, export  # noqa: E402
 from pipelines import EXAMPLES, ckpt, load_data, record, set_threads  # noqa: E402
 from png import grid, write_png_gray  # noqa: E402
+from optim import ema_update, warmup_cosine  # noqa: E402
 from scheduler import SD_SCHEDULER_CONFIG, Sampler, add_noise, alphas_cumprod, sample  # noqa: E402
 from tokenizer import WordTokenizer  # noqa: E402
 
@@ -138,8 +138,7 @@ def main():
     n_params = sum(p.numel() for p in params)
     opt = torch.optim.AdamW(params, lr=b["lr"], weight_decay=0.0)
     steps = b["steps"]
-    warm = max(1, min(100, steps // 10))
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / warm) * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * s / steps))))
+    sched = warmup_cosine(opt, steps, warm=min(100, steps // 10))
     acp = alphas_cumprod()
     g = torch.Generator().manual_seed(3)
     rng = np.random.default_rng(4)
@@ -158,10 +157,7 @@ def main():
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
         sched.step()
-        decay = min(0.995, (1 + step) / (10 + step))
-        with torch.no_grad():
-            for e, p in zip(ema_params, params):
-                e.mul_(decay).add_(p.detach(), alpha=1 - decay)
+        ema_update(ema_params, params, step, max_decay=0.995)
         losses.append(loss.item())
         if step % 50 == 0 or step == steps - 1:
             print(f"step {step} loss(avg50) {np.mean(losses[-50:]):.4f} {time.time() - t0:.0f}s", flush=True)

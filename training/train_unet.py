@@ -5,7 +5,6 @@ epsilon-prediction DDPM loss (min-SNR-5 weighted) with SD 1.x's scaled-linear sc
 EMA weights (what gets exported). Conditional: 10% of prompts replaced by the empty prompt so
 classifier-free guidance works."""
 import copy
-import math
 import time
 
 import numpy as np
@@ -13,6 +12,7 @@ import torch
 
 from data_digits import prompt_for
 from pipelines import DATASETS, PIPELINES, budget, ckpt, load_data, record, start_stage
+from optim import ema_update, warmup_cosine
 from scheduler import add_noise, alphas_cumprod
 from text_encoder import TextEncoder
 from tokenizer import WordTokenizer
@@ -59,9 +59,7 @@ def main():
 
     steps, batch = budget(args.mode, "unet", args.pipeline), budget(args.mode, "batch", args.pipeline)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.0, foreach=True)
-    warm = min(200, steps // 10)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1.0, (s + 1) / warm) * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * s / steps))))
+    sched = warmup_cosine(opt, steps, warm=min(200, steps // 10))
     acp = alphas_cumprod()
     g = torch.Generator().manual_seed(3)
     rng = np.random.default_rng(4)
@@ -87,10 +85,7 @@ def main():
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         sched.step()
-        decay = min(0.998, (1 + step) / (10 + step))
-        with torch.no_grad():
-            torch._foreach_mul_(ema_params, decay)
-            torch._foreach_add_(ema_params, [p.detach() for p in params], alpha=1 - decay)
+        ema_update(ema_params, params, step)
         losses.append(loss.item())
         if step % 100 == 0 or step == steps - 1:
             print(f"step {step} loss(avg100) {np.mean(losses[-100:]):.4f} {time.time() - t0:.0f}s", flush=True)

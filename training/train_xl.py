@@ -32,6 +32,7 @@ from data_digits import NUMBER_WORDS, prompt_for  # noqa: E402
 from onnx_export import OPSET, export  # noqa: E402
 from pipelines import CACHE, EXAMPLES, load_data, record, set_threads  # noqa: E402
 from png import grid, write_png_gray  # noqa: E402
+from optim import ema_update, warmup_cosine  # noqa: E402
 from scheduler import SD_SCHEDULER_CONFIG, Sampler, add_noise, alphas_cumprod, sample  # noqa: E402
 from tokenizer import WordTokenizer  # noqa: E402
 from unet import UNet2DConditionModel, UNetConfig, count_parameters  # noqa: E402
@@ -160,9 +161,7 @@ def main():
     # few large steps: on this shared CPU a step costs little more at batch 128 than at 48 (0.45 vs 0.28 CPU s)
     opt = torch.optim.AdamW(params, lr=1.5e-3, weight_decay=0.0, foreach=True)
     steps = b["steps"]
-    warm = max(1, min(100, steps // 10))
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1.0, (s + 1) / warm) * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * s / steps))))
+    sched = warmup_cosine(opt, steps, warm=min(100, steps // 10))
     acp = alphas_cumprod()
     g = torch.Generator().manual_seed(3)
     rng = np.random.default_rng(4)
@@ -182,10 +181,7 @@ def main():
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
         sched.step()
-        decay = min(0.998, (1 + step) / (10 + step))
-        with torch.no_grad():
-            torch._foreach_mul_(ema_params, decay)
-            torch._foreach_add_(ema_params, [p.detach() for p in params], alpha=1 - decay)
+        ema_update(ema_params, params, step)
         losses.append(loss.item())
         if step % 100 == 0 or step == steps - 1:
             print(f"step {step} loss(avg100) {np.mean(losses[-100:]):.4f} {time.time() - t0:.0f}s", flush=True)
