@@ -62,11 +62,13 @@ function assertScored(x: Arch): string[] {
 /** The Model view and the graph editor on the denoiser: its modules, and the scores in the graph. */
 async function assertViews(a: LdSurgeonApi, x: Arch): Promise<void> {
   const model = modelOf(x);
+  // a fresh editor (scoring opened one): it gets the graph and then the stored scores before it is ready
+  await closeAllEditors();
   await vscode.commands.executeCommand('ldSurgeon.openGraph', vscode.Uri.file(model));
   const panel = await waitFor(`the graph editor on ${model}`, () => a.graphs.panelsFor(model)[0], 60_000);
   await graphReady(panel);
-  assert.ok(panel.sent.includes('init'), `sent: ${panel.sent.join(', ')}`);
-  await waitFor('the scores in the graph editor', () => panel.sent.includes('scores') || undefined, 30_000);
+  assert.ok(panel.sent.includes('init') && panel.sent.includes('scores'), `sent: ${panel.sent.join(', ')}`);
+  assert.equal(a.scores.all(model).length, readScoreFile(scoreFileOf(x)).candidates.length);
   await waitFor('the Model view on the denoiser', () => a.modelTree.current()?.modelPath === model || undefined, 30_000);
   const rootItem = a.modelTree.getChildren()[0];
   assert.equal(rootItem.modelPath, model);
@@ -99,7 +101,7 @@ async function assertPrune(a: LdSurgeonApi, x: Arch): Promise<void> {
 
 /**
  * Launch Distillation… on the pruned denoiser: the teacher comes from its prune record, it runs as an
- * ld-surgeon-distill task with the default steps; the task is stopped once the trainer has started.
+ * ld-surgeon-distill task with the default steps; the task is stopped once its job has started.
  */
 async function assertLaunch(a: LdSurgeonApi, x: Arch): Promise<void> {
   let job: RunningJob | undefined;
@@ -184,9 +186,10 @@ suite('architectures: DiT and SDXL pipelines', () => {
     await closeAllEditors();
   });
 
-  test('DiT: Launch Distillation… on the pruned transformer takes the original as teacher, and a short distillation writes the distilled model', async function () {
-    this.timeout(4 * 60_000);
-    await assertLaunchAndDistill(a, DIT);
+  // the trainer on the DiT is test/pipeline-dit's (CLI); here the command's resolution of transformer/ models
+  test('DiT: Launch Distillation… on the pruned transformer takes the original transformer as teacher', async function () {
+    this.timeout(2 * 60_000);
+    await assertLaunch(a, DIT);
   });
 
   test('SDXL: Score Operators asks for the conditions; the default prompts go through both tokenizers and the scores land beside the U-Net', async function () {
