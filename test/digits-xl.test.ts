@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { parseEvent, type TrainerEvent } from '../src/core/distill';
+import { trainerOutput } from './helpers/trainer-output';
 import { readPipelineLayout } from '../src/core/pipeline/layout';
 import { sdxlParts } from '../src/core/pipeline/sdxl-conditions';
 import { readPruneRecord } from '../src/core/prune/record';
@@ -75,9 +75,7 @@ test('digits-xl: CLI score → prune (2 lowest) → sample → distill → sampl
       '--steps', '4', '--batch', '4', '--seed', '0', '--data-samples', '8', '--data-steps', '3', '--eval-samples', '8', '--eval-steps', '3',
       '--eval-every', '0', '--checkpoint-every', '0', '--log-every', '1');
     assert.equal(d.code, 0, d.stderr);
-    const events = d.stdout.split('\n').map(parseEvent).filter((e): e is TrainerEvent => !!e);
-    const steps = events.filter((e): e is Extract<TrainerEvent, { event: 'step' }> => e.event === 'step');
-    const done = events.find((e): e is Extract<TrainerEvent, { event: 'done' }> => e.event === 'done');
+    const { steps, done } = trainerOutput(d.stdout);
     assert.ok(done && steps.length >= 1, d.stdout.slice(-2000));
     assert.ok(steps.every((e) => Number.isFinite(e.loss)), 'finite losses');
     assert.ok(steps.some((e) => (e.loss_feat ?? 0) > 0), 'feature KD matched the remaining stages');

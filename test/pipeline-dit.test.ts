@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { parseEvent, type TrainerEvent } from '../src/core/distill';
+import { trainerOutput } from './helpers/trainer-output';
 import { readPruneRecord } from '../src/core/prune/record';
 
 const ROOT = resolve(__dirname, '..');
@@ -65,9 +65,7 @@ test('digits-dit: candidates are real substitutes; score blocks and attn/ff, pru
       '--steps', '4', '--seed', '0', '--data-samples', '16', '--data-steps', '3', '--eval-samples', '16', '--eval-steps', '3',
       '--eval-every', '0', '--checkpoint-every', '0', '--log-every', '1');
     assert.equal(d.code, 0, d.stderr);
-    const events = d.stdout.split('\n').map(parseEvent).filter((e): e is TrainerEvent => !!e);
-    const steps = events.filter((e): e is Extract<TrainerEvent, { event: 'step' }> => e.event === 'step');
-    const done = events.find((e): e is Extract<TrainerEvent, { event: 'done' }> => e.event === 'done');
+    const { steps, done } = trainerOutput(d.stdout);
     assert.ok(done && steps.length >= 1, d.stdout.slice(-2000));
     assert.ok(steps.some((e) => (e.loss_feat ?? 0) > 0), 'feature KD matched the remaining transformer blocks');
     assert.equal(done.output, join(pruned, 'transformer', 'model.distilled.onnx'));
