@@ -43,6 +43,10 @@ export function describeChange(s: ChangeSummary): string {
   return `${s.label}: params ${humanCount(s.now.params)} (${pct(s.now.params, s.original.params)}), FLOPs ${humanCount(s.now.flops)} (${pct(s.now.flops, s.original.flops)}), est. speed-up ×${s.speedup.estimate.toFixed(2)} (${s.speedup.basis})`;
 }
 
+/** how long a shown graph view may take to say `ready` before its page is loaded again */
+const HANDSHAKE_MS = 15_000;
+const MAX_WEBVIEW_RELOADS = 2;
+
 export class GraphPanel implements vscode.Disposable {
   private readyResolve!: () => void;
   private readyReject!: (e: Error) => void;
@@ -56,6 +60,30 @@ export class GraphPanel implements vscode.Disposable {
   selection: string[] = [];
   /** what the host sent, newest last (kept short; for tests and diagnostics) */
   readonly sent: ToWebview['type'][] = [];
+
+  private readonly loadHtml: () => void;
+  /** the webview said `ready` since its HTML was last set */
+  private handshaken = false;
+  private handshakeTimer: NodeJS.Timeout | undefined;
+  private reloads = 0;
+
+  /**
+   * A shown webview whose script never says `ready` is loaded again (at most twice). Seen in real VS Code: the
+   * editor a prune opens, visible and active, whose webview never sent a message while a second editor group
+   * opened beside it — it stayed on a blank page for good. Setting the HTML again (a fresh nonce makes it new)
+   * has VS Code load the frame again. A hidden tab does not load until shown, so the clock starts when it is.
+   */
+  private watchHandshake(): void {
+    clearTimeout(this.handshakeTimer);
+    if (this.handshaken || !this.panel.visible || this.reloads >= MAX_WEBVIEW_RELOADS) return;
+    this.handshakeTimer = setTimeout(() => {
+      if (this.handshaken || !this.panel.visible) return;
+      this.reloads++;
+      this.output.appendLine(`graph view ${path.basename(this.modelPath)}: the webview did not start within ${HANDSHAKE_MS / 1000} s; loading it again (${this.reloads}/${MAX_WEBVIEW_RELOADS})`);
+      this.loadHtml();
+      this.watchHandshake();
+    }, HANDSHAKE_MS);
+  }
 
   /** what the webview sent, newest last (kept short; says where a graph that never showed got stuck) */
   readonly received: string[] = [];
@@ -88,7 +116,8 @@ export class GraphPanel implements vscode.Disposable {
     // VS Code's own icon font, so the graph's buttons look like the rest of the workbench
     const codicons = vscode.Uri.joinPath(extensionUri, 'node_modules', '@vscode', 'codicons', 'dist');
     panel.webview.options = { enableScripts: true, localResourceRoots: [dist, codicons, vscode.Uri.joinPath(extensionUri, 'media')] };
-    try {
+    this.loadHtml = () => {
+      this.handshaken = false;
       panel.webview.html = webviewHtml({
         scriptUri: panel.webview.asWebviewUri(vscode.Uri.joinPath(dist, 'webview.js')).toString(),
         styleUri: panel.webview.asWebviewUri(vscode.Uri.joinPath(dist, 'webview.css')).toString(),
@@ -97,6 +126,10 @@ export class GraphPanel implements vscode.Disposable {
         codiconsUri: panel.webview.asWebviewUri(vscode.Uri.joinPath(codicons, 'codicon.css')).toString(),
         title: path.basename(modelPath),
       });
+    };
+    try {
+      this.loadHtml();
+      this.watchHandshake();
     } catch (e) {
       const text = `cannot show the graph of ${modelPath}: ${e instanceof Error ? e.message : String(e)}`;
       output.appendLine(text);
@@ -105,6 +138,8 @@ export class GraphPanel implements vscode.Disposable {
     }
     this.disposables.push(
       panel.webview.onDidReceiveMessage((raw) => void this.receive(raw)),
+      panel.onDidChangeViewState(() => this.watchHandshake()),
+      { dispose: () => clearTimeout(this.handshakeTimer) },
       scores.onDidChange((p) => {
         if (p === modelPath && this.isReady) void this.sendScoreChanges(scores.all(p));
       }),
@@ -133,7 +168,7 @@ export class GraphPanel implements vscode.Disposable {
   /** One line on where this editor stands, for diagnostics (a test that waited too long says it). */
   describe(): string {
     const p = this.panel;
-    return `visible ${p.visible}, active ${p.active}, ready ${this.isReady}, failed ${this.failed}, load error ${this.document.loadError ?? 'none'}; webview sent [${this.received.join(', ')}]; host sent [${this.sent.slice(-12).join(', ')}]`;
+    return `visible ${p.visible}, active ${p.active}, webview reloads ${this.reloads}, ready ${this.isReady}, failed ${this.failed}, load error ${this.document.loadError ?? 'none'}; webview sent [${this.received.join(', ')}]; host sent [${this.sent.slice(-12).join(', ')}]`;
   }
 
   private async receive(raw: unknown): Promise<void> {
@@ -158,6 +193,8 @@ export class GraphPanel implements vscode.Disposable {
   private async handle(msg: FromWebview): Promise<void> {
     switch (msg.type) {
       case 'ready':
+        this.handshaken = true;
+        clearTimeout(this.handshakeTimer);
         if (msg.protocolVersion !== WEBVIEW_PROTOCOL_VERSION) {
           const text = `The graph view speaks protocol ${msg.protocolVersion}, the extension ${WEBVIEW_PROTOCOL_VERSION}: rebuild the extension (npm run build).`;
           this.readyReject(new Error(text));

@@ -82,7 +82,10 @@ export function pruneWorkflow(d: ExtensionServices): PruneWorkflow {
         // the new model is in the workspace: show it where users look for files, and open it
         await vscode.commands.executeCommand('revealInExplorer', vscode.Uri.file(output.model)).then(undefined, () => undefined);
         await openInEditor(output.model);
-        // the original's and the pruned pipeline's samples from the same seeds, one row each, beside the graph
+        // the original's and the pruned pipeline's samples from the same seeds, one row each, beside the graph —
+        // once the graph has started: a second editor group opened while its webview loads left it blank in real
+        // VS Code (the panel's own watchdog reloads it; this avoids the race)
+        await settledWithin(d.graphs.panelsFor(output.model)[0]?.ready, 30_000);
         if (record?.samples && existsSync(record.samples.file)) {
           await vscode.commands.executeCommand('vscode.open', vscode.Uri.file(record.samples.file), { viewColumn: vscode.ViewColumn.Beside, preview: true, preserveFocus: true }).then(undefined, () => undefined);
         }
@@ -131,4 +134,12 @@ export function pruneWorkflow(d: ExtensionServices): PruneWorkflow {
       }),
     ],
   };
+}
+
+/** Waits for `p` (a graph's ready) to settle, for at most `ms`; its outcome is not this caller's concern. */
+async function settledWithin(p: Promise<unknown> | undefined, ms: number): Promise<void> {
+  if (!p) return;
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([p.catch(() => undefined), new Promise((r) => (timer = setTimeout(r, ms)))]);
+  clearTimeout(timer);
 }
