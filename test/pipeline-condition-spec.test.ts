@@ -11,7 +11,7 @@ import {
 import { readPipelineLayout } from '../src/core/pipeline/layout';
 import { encodeNpy } from '../src/core/npy';
 import { UserError } from '../src/core/errors';
-import { copyPipeline, DIGITS_COND, tempDir } from './pipeline-fixtures';
+import { copyPipeline, DIGITS_COND, DIGITS_XL, tempDir } from './pipeline-fixtures';
 
 const userError = (re: RegExp) => (e: Error) => e instanceof UserError && re.test(e.message);
 
@@ -100,6 +100,21 @@ test('conditions are checked against the pipeline before a job starts: tokenizer
     rmSync(join(broken, 'text_encoder'), { recursive: true });
     assert.throws(() => checkConditionsForPipeline(readPipelineLayout(broken), { kind: 'ids', ids: [[1, 2]] }), userError(/token ids need text_encoder\/model\.onnx/));
     checkConditionsForPipeline(readPipelineLayout(broken), { kind: 'embeddings', file: 'x.npy' });
+  } finally {
+    t.done();
+  }
+});
+
+test('an SDXL pipeline: prompts are checked with both tokenizers before a job starts; ids and embeddings are refused', { skip: !existsSync(DIGITS_XL) && 'examples/digits-xl is not there' }, () => {
+  const t = tempDir('cond-check-xl-');
+  try {
+    checkConditionsForPipeline(readPipelineLayout(DIGITS_XL), { kind: 'prompts', prompts: ['a digit seven'] });
+    assert.throws(() => checkConditionsForPipeline(readPipelineLayout(DIGITS_XL), { kind: 'ids', ids: [[1, 4, 6, 17, 2]] }), userError(/SDXL pipeline .*token ids carry no pooled text embedding/));
+    // tokenizer 1 is fine, tokenizer_2 is not: the check says so up front, naming tokenizer_2's file
+    const broken = copyPipeline(DIGITS_XL, t.dir);
+    const cfg = join(broken, 'tokenizer_2', 'tokenizer_config.json');
+    writeFileSync(cfg, JSON.stringify({ type: 'word-level', pad_token: '<pad>', bos_token: '<start>', eos_token: '<end>', unk_token: '<unk>' }));
+    assert.throws(() => checkConditionsForPipeline(readPipelineLayout(broken), { kind: 'prompts', prompts: ['a digit seven'] }), userError(/tokenizer_2[\\/]tokenizer_config\.json: model_max_length is missing/));
   } finally {
     t.done();
   }

@@ -9,6 +9,7 @@ import type { Model } from '../src/core/onnx/types';
 
 export const EXAMPLES = resolve(__dirname, '..', 'examples');
 export const DIGITS_COND = join(EXAMPLES, 'digits-cond');
+export const DIGITS_XL = join(EXAMPLES, 'digits-xl');
 
 export function tempDir(prefix: string): { dir: string; done: () => void } {
   const dir = mkdtempSync(join(tmpdir(), prefix));

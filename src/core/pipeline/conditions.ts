@@ -266,7 +266,8 @@ export function describeConditions(c: ConditionInput | ResolvedConditions['recor
  */
 export function checkConditionsForPipeline(layout: PipelineLayout, input: ConditionInput): void {
   const folder = layout.folder;
-  if ((input.kind === 'embeddings' || input.kind === 'ids') && sdxlParts(layout)) {
+  const sdxl = sdxlParts(layout);
+  if ((input.kind === 'embeddings' || input.kind === 'ids') && sdxl) {
     throw new UserError(`${folder}: an SDXL pipeline (text_encoder_2/) is conditioned by prompts: ${input.kind === 'ids' ? 'token ids' : 'an embeddings .npy'} carry no pooled text embedding for the U-Net's text_embeds input`, folder);
   }
   if (input.kind === 'embeddings') return;
@@ -281,6 +282,11 @@ export function checkConditionsForPipeline(layout: PipelineLayout, input: Condit
     const long = input.ids.findIndex((r) => r.length > tok.maxLength);
     if (long >= 0) throw new UserError(`token ids: row ${long + 1} has ${input.ids[long].length} ids; the tokenizer's model_max_length is ${tok.maxLength}`);
   } else if (input.kind === 'prompts') {
-    for (const p of input.prompts) tok.encode(p);
+    // an SDXL pipeline encodes every prompt with both tokenizers: one only tokenizer_2 refuses fails here, not in the job
+    const tok2 = sdxl ? loadTokenizer(sdxl.tokenizer2Folder) : undefined;
+    for (const p of input.prompts) {
+      tok.encode(p);
+      tok2?.encode(p);
+    }
   }
 }
