@@ -171,7 +171,7 @@ async function main(): Promise<void> {
   const results = [];
   try {
     for (const c of cases) {
-      const per = new Map(pages.map((p) => [p.label, { first: [] as number[], settled: [] as number[], parts: { index: [] as number[], layout: [] as number[], render: [] as number[] }, expand: CHAIN.map(() => [] as number[]), redraw: [[], []] as number[][] }]));
+      const per = new Map(pages.map((p) => [p.label, { first: [] as number[], settled: [] as number[], parts: { index: [] as number[], layout: [] as number[], render: [] as number[] }, expand: CHAIN.map(() => [] as number[]), redraw: [[], []] as number[][], redrawParts: [[], []] as Record<string, number | undefined>[][] }]));
       let size: Record<string, number> = {};
       for (let r = 0; r < runs; r++) {
         for (const p of pages) {
@@ -184,6 +184,7 @@ async function main(): Promise<void> {
           acc.parts.render.push(m.render);
           m.expand.forEach((d, i) => acc.expand[i].push(d));
           m.redraw.forEach((d, i) => acc.redraw[i].push(d));
+          m.redrawParts.forEach((d, i) => acc.redrawParts[i].push(d));
           size = { nodes: m.nodes, modules: m.modules, indexBytes: m.bytes };
         }
       }
@@ -197,8 +198,8 @@ async function main(): Promise<void> {
         ...(c.edit ? {
           editRedrawMs: {
             what: `${EDIT.kind} ${EDIT.module}: message posted → the edited graph drawn (this build: a patch; a --baseline from before patches: a whole init)`,
-            edit: { median: round(median(acc.redraw[0])), runs: acc.redraw[0].map(round), patchBytes: JSON.stringify(c.edit.edit.patch).length, indexBytes: c.edit.edit.json.length },
-            undo: { median: round(median(acc.redraw[1])), runs: acc.redraw[1].map(round), patchBytes: JSON.stringify(c.edit.undo.patch).length, indexBytes: c.edit.undo.json.length },
+            edit: { median: round(median(acc.redraw[0])), runs: acc.redraw[0].map(round), parts: acc.redrawParts[0], patchBytes: JSON.stringify(c.edit.edit.patch).length, indexBytes: c.edit.edit.json.length },
+            undo: { median: round(median(acc.redraw[1])), runs: acc.redraw[1].map(round), parts: acc.redrawParts[1], patchBytes: JSON.stringify(c.edit.undo.patch).length, indexBytes: c.edit.undo.json.length },
           },
         } : {}),
         ...(c.expand ? { expandMs: Object.fromEntries(CHAIN.map((id, i) => [id, { median: round(median(acc.expand[i])), runs: acc.expand[i].map(round) }])) } : {}),
@@ -251,6 +252,7 @@ async function measurePage(browser: any, c: Case, html: string) {
   }
   // an edit and its undo as the view receives them: a patch (this build) or a whole init (a build from before patches)
   const redraw: number[] = [];
+  const parts: Record<string, number | undefined>[] = [];
   if (c.edit) {
     const patches = readFileSync(bundleOf(html), 'utf8').includes('ld:patched');
     for (const step of [c.edit.edit, c.edit.undo]) {
@@ -266,11 +268,17 @@ async function measurePage(browser: any, c: Case, html: string) {
       // from posting the message (its structured clone included) to the frame that shows the result
       const end: number = await page.evaluate(`(() => { const e = performance.getEntriesByName('${measure}', 'measure'); const m = e[e.length - 1]; return m.startTime + m.duration; })()`);
       redraw.push(end - t0);
+      if (patches) {
+        parts.push(await page.evaluate(`(() => {
+          const last = (n) => { const e = performance.getEntriesByName(n, 'measure'); return e.length ? Math.round(e[e.length - 1].duration * 10) / 10 : undefined; };
+          return { model: last('ld:patch:model'), dom: last('ld:patch:dom'), show: last('ld:patch:show'), layout: last('ld:layout'), render: last('ld:render'), panels: last('ld:patch:panels') };
+        })()`));
+      }
     }
   }
   if (errors.length) throw new Error(`${c.name} (${html}): page errors: ${errors.join('; ')}`);
   await page.close();
-  return { ...m, expand, redraw };
+  return { ...m, expand, redraw, redrawParts: parts };
 }
 
 /** The webview bundle a harness page loads. */

@@ -227,6 +227,7 @@ export class App {
   private async applyPatch(patch: GraphIndexPatch): Promise<void> {
     if (!this.index || !this.lastInit) return this.ready();
     performance.mark('ld:patch');
+    const t0 = performance.now();
     let next: GraphIndex;
     try {
       next = applyGraphIndexPatch(this.index, patch);
@@ -241,11 +242,19 @@ export class App {
     this.expanded = new Set([...this.expanded].filter((id) => this.graph.modules.has(id)));
     if (this.target?.module !== undefined && !this.graph.modules.has(this.target.module)) this.target = undefined;
     if (this.target?.node !== undefined) this.target = undefined; // node indices moved
+    // where an edit's redraw goes (bench/webview.ts reports these beside the whole)
+    const t1 = performance.now();
+    performance.measure('ld:patch:model', { start: t0, end: t1 });
     this.buildDom(this.lastInit);
+    const t2 = performance.now();
+    performance.measure('ld:patch:dom', { start: t1, end: t2 });
     await this.canvas.show(this.expanded);
+    const t3 = performance.now();
+    performance.measure('ld:patch:show', { start: t2, end: t3 });
     this.syncSelection(false);
     this.renderPanels();
     this.persist();
+    performance.measure('ld:patch:panels', { start: t3, end: performance.now() });
     requestAnimationFrame(() => {
       performance.mark('ld:patched');
       performance.measure('ld:patched', 'ld:patch', 'ld:patched');
