@@ -101,7 +101,7 @@ test('a pipeline prune makes a new pipeline folder that samples, with the metric
 
 test('prune flags: one selection, valid targets, a clear error otherwise', () => {
   const cases: [string[], RegExp][] = [
-    [[DIGITS_COND], /say what to prune: --ops ID,\.\.\., --lowest K, --target-latency -35%/],
+    [[DIGITS_COND], /say what to prune: --ops ID,\.\.\., --lowest K, --stack ID --k K, --target-latency -35%/],
     [[DIGITS_COND, '--ops', 'a', '--lowest', '2'], /use only one of --ops, --lowest/],
     [[DIGITS_COND, '--target-latency', '135%'], /--target-latency '135%': expected a reduction between 0% and 100%/],
     [[DIGITS_COND, '--lowest', '-1'], /--lowest '-1': expected an integer ≥ 0/],
