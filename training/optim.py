@@ -17,3 +17,12 @@ def ema_update(ema_params, params, step, max_decay=0.998):
     decay = min(max_decay, (1 + step) / (10 + step))
     torch._foreach_mul_(ema_params, decay)
     torch._foreach_add_(ema_params, [p.detach() for p in params], alpha=1 - decay)
+
+
+def noised_batch(lat, batch, g):
+    """A training batch for noise prediction: which latents (indices), the clean latents, their noise, timesteps."""
+    idx = torch.randint(0, len(lat), (batch,), generator=g)
+    z0 = lat[idx]
+    noise = torch.randn(z0.shape, generator=g)
+    t = torch.randint(0, 1000, (batch,), generator=g)
+    return idx, z0, noise, t

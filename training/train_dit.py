@@ -26,7 +26,7 @@ from dit import DiTConfig, DiTTransformer2DModel  # noqa: E402
 from onnx_export import OPSET, export  # noqa: E402
 from pipelines import EXAMPLES, ckpt, load_data, record, set_threads  # noqa: E402
 from png import grid, write_png_gray  # noqa: E402
-from optim import ema_update, warmup_cosine  # noqa: E402
+from optim import ema_update, noised_batch, warmup_cosine  # noqa: E402
 from scheduler import SD_SCHEDULER_CONFIG, Sampler, add_noise, alphas_cumprod, sample  # noqa: E402
 from tokenizer import WordTokenizer  # noqa: E402
 
@@ -144,10 +144,7 @@ def main():
     rng = np.random.default_rng(4)
     losses = []
     for step in range(steps):
-        idx = torch.randint(0, len(lat), (b["batch"],), generator=g)
-        z0 = lat[idx]
-        noise = torch.randn(z0.shape, generator=g)
-        t = torch.randint(0, 1000, (b["batch"],), generator=g)
+        idx, z0, noise, t = noised_batch(lat, b["batch"], g)
         cond = torch.stack([empty if rng.random() < 0.1 else words[prompt_for(labels[i], rng)] for i in idx.tolist()])
         pred = model(add_noise(z0, noise, t, acp), t.float(), cond)
         snr = acp[t] / (1 - acp[t])

@@ -32,7 +32,7 @@ from data_digits import NUMBER_WORDS, prompt_for  # noqa: E402
 from onnx_export import OPSET, export  # noqa: E402
 from pipelines import CACHE, EXAMPLES, load_data, record, set_threads  # noqa: E402
 from png import grid, write_png_gray  # noqa: E402
-from optim import ema_update, warmup_cosine  # noqa: E402
+from optim import ema_update, noised_batch, warmup_cosine  # noqa: E402
 from scheduler import SD_SCHEDULER_CONFIG, Sampler, add_noise, alphas_cumprod, sample  # noqa: E402
 from tokenizer import WordTokenizer  # noqa: E402
 from unet import UNet2DConditionModel, UNetConfig, count_parameters  # noqa: E402
@@ -167,10 +167,7 @@ def main():
     rng = np.random.default_rng(4)
     losses = []
     for step in range(steps):
-        idx = torch.randint(0, len(lat), (b["batch"],), generator=g)
-        z0 = lat[idx]
-        noise = torch.randn(z0.shape, generator=g)
-        t = torch.randint(0, 1000, (b["batch"],), generator=g)
+        idx, z0, noise, t = noised_batch(lat, b["batch"], g)
         ids = torch.tensor([tok.encode(prompt_for(labels[i], rng)) for i in idx.tolist()])
         keep = torch.from_numpy(rng.random(b["batch"]) >= COND_DROPOUT)
         pred = model(add_noise(z0, noise, t, acp), t.float(), ids, keep)
