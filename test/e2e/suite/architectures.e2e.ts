@@ -9,11 +9,10 @@ import * as vscode from 'vscode';
 import { createHash } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { suite, suiteSetup, suiteTeardown, test } from './tdd';
-import { api, closeAllEditors, graphReady, REPO, waitFor, workspaceRoot } from './helpers';
+import { api, closeAllEditors, graphReady, launchDistillation, REPO, waitFor, workspaceRoot } from './helpers';
 import { ranked, readScoreFile } from '../../../src/core/scoring/score-file';
 import { readPruneRecord } from '../../../src/core/prune/record';
 import { buildSdxl } from '../../helpers/sdxl-pipeline';
-import { DISTILL_TASK_TYPE, type DistillTaskDefinition } from '../../../src/extension/distill/distillTaskDefinition';
 import type { LdSurgeonApi } from '../../../src/extension/api';
 import type { RunningJob } from '../../../src/extension/jobs/jobRunner';
 
@@ -104,21 +103,7 @@ async function assertPrune(a: LdSurgeonApi, x: Arch): Promise<void> {
  * ld-surgeon-distill task with the default steps; the task is stopped once its job has started.
  */
 async function assertLaunch(a: LdSurgeonApi, x: Arch): Promise<void> {
-  let job: RunningJob | undefined;
-  const sub = a.workflows.distillTasks.onDidStartJob((j) => (job ??= j));
-  try {
-    // not awaited: after the steps box the command offers "Save to tasks.json" and waits for an answer
-    void vscode.commands.executeCommand('ldSurgeon.distill', vscode.Uri.file(prunedOf(x)));
-    await waitFor('the launched job', async () => {
-      if (!job) await vscode.commands.executeCommand('workbench.action.acceptSelectedQuickOpenItem');
-      return job;
-    }, 60_000);
-  } finally {
-    sub.dispose();
-  }
-  const execution = vscode.tasks.taskExecutions.find((e) => e.task.definition.type === DISTILL_TASK_TYPE);
-  assert.ok(execution, 'it runs as a task');
-  const def = execution.task.definition as DistillTaskDefinition;
+  const { job, execution, def } = await launchDistillation(a, prunedOf(x));
   const rel = (p: string) => path.relative(workspaceRoot(), p);
   assert.deepEqual({ student: def.student, teacher: def.teacher, steps: def.steps }, { student: rel(prunedOf(x)), teacher: rel(modelOf(x)), steps: 1000 });
   execution.terminate();

@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { suite, suiteSetup, suiteTeardown, test } from './tdd';
-import { api, closeAllEditors, pipelineDir, unetPath, waitFor, workspaceRoot } from './helpers';
+import { api, closeAllEditors, launchDistillation, pipelineDir, unetPath, waitFor, workspaceRoot } from './helpers';
 import type { LdSurgeonApi } from '../../../src/extension/api';
 import type { RunningJob } from '../../../src/extension/jobs/jobRunner';
 import type { EnvironmentCheck } from '../../../src/extension/distill/distillEnvironment';
@@ -142,22 +142,7 @@ suite('distillation task', () => {
 
   test('Launch Distillation… runs the pruned model as an ld-surgeon-distill task, teacher from its prune record', async function () {
     this.timeout(2 * 60_000);
-    let job: RunningJob | undefined;
-    const sub = a.workflows.distillTasks.onDidStartJob((j) => (job ??= j));
-    try {
-      // not awaited: after starting the task the command offers "Save to tasks.json" and waits for an answer
-      void vscode.commands.executeCommand('ldSurgeon.distill', vscode.Uri.file(path.join(workspaceRoot(), STUDENT)));
-      // accept the steps box with its default (1000) once it shows
-      await waitFor('the launched job', async () => {
-        if (!job) await vscode.commands.executeCommand('workbench.action.acceptSelectedQuickOpenItem');
-        return job;
-      }, 60_000);
-    } finally {
-      sub.dispose();
-    }
-    const execution = vscode.tasks.taskExecutions.find((e) => e.task.definition.type === DISTILL_TASK_TYPE);
-    assert.ok(execution, 'it runs as a task');
-    const def = execution.task.definition as DistillTaskDefinition;
+    const { job, execution, def } = await launchDistillation(a, path.join(workspaceRoot(), STUDENT));
     assert.deepEqual(
       { student: def.student, teacher: def.teacher, steps: def.steps, device: def.device },
       // workspace-relative, as it would be saved to tasks.json; cpu from ldSurgeon.executionProvider

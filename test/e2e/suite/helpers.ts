@@ -2,6 +2,8 @@
 import * as vscode from 'vscode';
 import * as path from 'node:path';
 import type { LdSurgeonApi } from '../../../src/extension/api';
+import type { RunningJob } from '../../../src/extension/jobs/jobRunner';
+import { DISTILL_TASK_TYPE, type DistillTaskDefinition } from '../../../src/extension/distill/distillTaskDefinition';
 
 declare const LD_SURGEON_E2E_REPO: string;
 export const REPO = LD_SURGEON_E2E_REPO;
@@ -56,4 +58,26 @@ export async function graphReady(panel: { ready: Promise<void>; modelPath: strin
 
 export async function closeAllEditors(): Promise<void> {
   await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+}
+
+/**
+ * *Launch Distillation…* on `student` as a user runs it, accepting the steps box's default (1000): resolves with
+ * the job it started and the task execution running it (the test decides when to stop it).
+ */
+export async function launchDistillation(a: LdSurgeonApi, student: string): Promise<{ job: RunningJob; execution: vscode.TaskExecution; def: DistillTaskDefinition }> {
+  let job: RunningJob | undefined;
+  const sub = a.workflows.distillTasks.onDidStartJob((j) => (job ??= j));
+  try {
+    // not awaited: after starting the task the command offers "Save to tasks.json" and waits for an answer
+    void vscode.commands.executeCommand('ldSurgeon.distill', vscode.Uri.file(student));
+    await waitFor('the launched job', async () => {
+      if (!job) await vscode.commands.executeCommand('workbench.action.acceptSelectedQuickOpenItem');
+      return job;
+    }, 60_000);
+  } finally {
+    sub.dispose();
+  }
+  const execution = vscode.tasks.taskExecutions.find((e) => e.task.definition.type === DISTILL_TASK_TYPE);
+  if (!execution) throw new Error('Launch Distillation… did not run as an ld-surgeon-distill task');
+  return { job: job!, execution, def: execution.task.definition as DistillTaskDefinition };
 }
