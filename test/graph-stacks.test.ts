@@ -8,7 +8,8 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { analyzeModel, buildGraphIndex, findStacks, resolveStack, stackCountProblem, type DepthStack } from '../src/core/graph';
+import { analyzeModel, buildGraphIndex, findStacks, resolveStack, type DepthStack } from '../src/core/graph';
+import { stackKProblem } from '../src/protocol/webview';
 import { readModel } from '../src/core/onnx/reader';
 import { GraphBuilder } from './helpers/graph-builder';
 import { EXAMPLES } from './pipeline-fixtures';
@@ -118,9 +119,11 @@ test('resolveStack: by its own id, or by the one module holding it; several in o
   assert.deepEqual(resolveStack(list, 'mid_block'), {});
 });
 
-test('stackCountProblem: k for a stack of N is a whole number 1..N-1 (what the context menu\'s input box accepts)', () => {
-  for (const ok of ['1', '5', ' 3 ']) assert.equal(stackCountProblem(ok, 6), undefined, ok);
-  for (const bad of ['0', '6', '-1', '2.5', '', 'two', '1e1']) assert.match(stackCountProblem(bad, 6) ?? '', /^a whole number from 1 to 5 \(the stack has 6 blocks; at least one stays\)$/, bad);
+test('stackKProblem: k for a stack of N is a whole number 1..N-1, typed (the context menu\'s input box) or sent (the view)', () => {
+  for (const ok of ['1', '5', ' 3 ', 1, 5]) assert.equal(stackKProblem(ok, 6), undefined, String(ok));
+  for (const bad of ['0', '6', '-1', '2.5', '', 'two', '1e1', 0, 6, 2.5, NaN]) {
+    assert.match(stackKProblem(bad, 6) ?? '', /^k must be a whole number from 1 to 5 \(the stack has 6 blocks; at least one stays\)$/, String(bad));
+  }
 });
 
 test('full-depth SDXL U-Net (width ×0.1) and FLUX structure: the depth-10 stacks, 3 double and 4 single blocks', { skip: skipGen, timeout: 180_000 }, async () => {

@@ -79,7 +79,7 @@ test('the k lowest of a stack replace its part of the prune selection; other can
 
   for (const k of [0, 4, 1.5]) {
     const bad = selectStackLowest(new Set(), st, k, get, anc);
-    assert.ok('error' in bad && /from 1 to 3 \(blocks has 4 blocks; one stays\)/.test(bad.error), `k = ${k}`);
+    assert.ok('error' in bad && /^k must be a whole number from 1 to 3 \(the stack has 4 blocks; at least one stays\)$/.test(bad.error), `k = ${k}`);
   }
   scores.set('blocks.2', result('blocks.2', null));
   const partial = selectStackLowest(new Set(), st, 1, get, anc);

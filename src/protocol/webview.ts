@@ -294,6 +294,17 @@ function parseWith<T>(raw: unknown, checks: Record<string, Check>, side: string)
 }
 
 /** Validates a message the webview received; throws ProtocolError naming the problem. */
+/**
+ * The k of "prune the k lowest of this stack" (selectStackLowest, the context menu's input box, the
+ * inspector's field): a whole number from 1 to size − 1, one block of the stack always stays. Why `k`
+ * (a number, or text as typed) is not one, or undefined when it is.
+ */
+export function stackKProblem(k: number | string, size: number): string | undefined {
+  const v = typeof k === 'number' ? k : /^\d+$/.test(k.trim()) ? Number(k.trim()) : NaN;
+  if (Number.isInteger(v) && v >= 1 && v <= size - 1) return undefined;
+  return `k must be a whole number from 1 to ${size - 1} (the stack has ${size} blocks; at least one stays)`;
+}
+
 export function parseToWebview(raw: unknown): ToWebview {
   return parseWith<ToWebview>(raw, toWebviewChecks, 'message to webview');
 }

@@ -162,21 +162,13 @@ export class ModelWorker {
 
   /** Opens (reads and analyses) a model in a thread of its own. */
   async open(open: OpenRequest): Promise<WorkerDocument> {
-    const thread = this.spawn(open.path);
-    const doc = this.nextDoc++;
-    let r: WorkerReply;
-    try {
-      r = await thread.call({ op: 'open', doc, open }, this.limit('open'));
-    } catch (e) {
-      void this.retire(thread);
-      throw e;
-    }
-    const d = new WorkerDocument(this, thread, doc, open, r.indexJson!, r.state!);
+    const { thread, doc, reply } = await this.reopen(open);
+    const d = new WorkerDocument(this, thread, doc, open, reply.indexJson!, reply.state!);
     this.documents.add(d);
     return d;
   }
 
-  /** Re-opens `open` in a fresh thread (a document whose thread was stopped or died). */
+  /** Opens `open` in a fresh thread (a new document, or one whose thread was stopped or died); a failed open ends the thread. */
   async reopen(open: OpenRequest): Promise<{ thread: WorkerThread; doc: number; reply: WorkerReply }> {
     const thread = this.spawn(open.path);
     const doc = this.nextDoc++;

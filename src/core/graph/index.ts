@@ -14,4 +14,4 @@ export { readFoldValues, isFoldable, MAX_FOLD_ELEMENTS } from './tensor-values';
 export { walkValues } from './traverse';
 export { describeNode, describeValue, findCycle } from './acyclic';
 export { moduleSummary, type ModuleSummary, type SummaryModule } from './module-summary';
-export { findStacks, resolveStack, stackCountProblem, MIN_STACK_MEMBERS, type DepthStack } from './stacks';
+export { findStacks, resolveStack, MIN_STACK_MEMBERS, type DepthStack } from './stacks';

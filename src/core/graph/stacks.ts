@@ -118,11 +118,3 @@ export function resolveStack(stacks: readonly DepthStack[], id: string): { stack
   if (held.length === 1) return { stack: held[0] };
   return held.length ? { ambiguous: held } : {};
 }
-
-/** Why `text` is not a count of blocks to prune from a stack of `size` (1..size-1: one block stays); undefined when it is. */
-export function stackCountProblem(text: string, size: number): string | undefined {
-  const t = text.trim();
-  const k = /^\d+$/.test(t) ? Number(t) : NaN;
-  if (!(k >= 1 && k <= size - 1)) return `a whole number from 1 to ${size - 1} (the stack has ${size} blocks; at least one stays)`;
-  return undefined;
-}

@@ -2,8 +2,8 @@
 // editor provider import each other's types, and this is registered by the provider).
 import * as vscode from 'vscode';
 import type { GraphIndex } from '../../core/graph/graph-index';
-import { stackCountProblem } from '../../core/graph/stacks';
-import type { ToWebview } from '../../protocol/webview';
+import { stackKProblem, type ToWebview } from '../../protocol/webview';
+
 /** The part of the graph editor provider the stack action uses. */
 export interface StackActionTarget {
   activePanel(): { document: { indexJson: string }; postWhenReady(message: ToWebview): Promise<void> } | undefined;
@@ -27,7 +27,7 @@ export function registerStackAction(graphs: StackActionTarget): vscode.Disposabl
       title: `Prune the k lowest-scored blocks of ${stackId}`,
       prompt: `k from 1 to ${n - 1}: they join the prune selection (Apply in the prunes panel prunes them)`,
       value: String(Math.min(2, n - 1)),
-      validateInput: (v) => stackCountProblem(v, n),
+      validateInput: (v) => stackKProblem(v, n),
     });
     if (text === undefined) return;
     await panel.postWhenReady({ type: 'selectStackLowest', stackId, k: Number(text.trim()) });

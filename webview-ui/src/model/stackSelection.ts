@@ -1,6 +1,6 @@
 // "Prune the k lowest of this stack": a depth stack's blocks ranked by their LD-Pruner scores, and the
 // prune selection with the stack's part replaced by its k lowest.
-import type { CandidateResult } from '../../../src/protocol/webview';
+import { stackKProblem, type CandidateResult } from '../../../src/protocol/webview';
 import { type AncestorsOf, coveringMember, toggleCandidate } from './budget';
 import { isPrunable } from './scores';
 import type { VStack } from './stacks';
@@ -20,11 +20,9 @@ export function rankStack(stack: VStack, get: (id: string) => CandidateResult | 
   return { ranked, unscored, fixed };
 }
 
-/** Why k cannot be asked of this stack, or undefined when it can (1..N-1: one block always stays). */
+/** Why k cannot be asked of this stack, or undefined when it can (the message's own rule). */
 export function checkStackK(stack: VStack, k: number): string | undefined {
-  const n = stack.members.length;
-  if (!Number.isInteger(k) || k < 1 || k > n - 1) return `k must be a whole number from 1 to ${n - 1} (${stack.name} has ${n} blocks; one stays)`;
-  return undefined;
+  return stackKProblem(k, stack.members.length);
 }
 
 /**
