@@ -4,7 +4,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cpSync, existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { conditionEmbeddingsNpy } from '../src/core/pipeline/condition-embeddings';
+import { conditionNpys } from '../src/core/pipeline/condition-embeddings';
+
+/** the encoder hidden states of `input` through `pipeline`, as the trainer's --conditions file holds them */
+const conditionEmbeddingsNpy = async (...a: Parameters<typeof conditionNpys>) => (await conditionNpys(...a))?.hidden;
 import { PipelineRunner } from '../src/core/pipeline/runner';
 import { parseNpy } from '../src/core/npy';
 import { UserError } from '../src/core/errors';

@@ -31,8 +31,3 @@ export async function conditionNpys(pipeline: string, input: Exclude<ConditionIn
     await runner.release();
   }
 }
-
-/** The encoder hidden states alone (conditionNpys' `hidden`). */
-export async function conditionEmbeddingsNpy(pipeline: string, input: Exclude<ConditionInput, { kind: 'embeddings' }>): Promise<Uint8Array | undefined> {
-  return (await conditionNpys(pipeline, input))?.hidden;
-}
