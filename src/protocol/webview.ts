@@ -125,8 +125,10 @@ export type ToWebview =
       speedup?: number;
       latencyBeforeMs?: number;
       latencyAfterMs?: number;
-      paramsBefore: number;
-      paramsAfter: number;
+      /** the parameter counts, absent when they could not be read (paramsUnknown says why) */
+      paramsBefore?: number;
+      paramsAfter?: number;
+      paramsUnknown?: string;
       removedIds: string[];
       outputPath?: string;
       /** a pipeline prune: the PNG of the original's (top row) and the pruned pipeline's samples from the same seeds */
@@ -242,7 +244,7 @@ const toWebviewChecks: Record<ToWebviewType, Check> = {
   pruneResult: (m) =>
     need(Array.isArray(m.checks), 'pruneResult.checks must be an array') ??
     need(isStrArray(m.removedIds), 'pruneResult.removedIds must be strings') ??
-    need(isNum(m.paramsBefore) && isNum(m.paramsAfter), 'pruneResult needs paramsBefore and paramsAfter'),
+    need(isNum(m.paramsBefore) && isNum(m.paramsAfter) ? m.paramsUnknown === undefined : m.paramsBefore === undefined && m.paramsAfter === undefined && isStr(m.paramsUnknown), 'pruneResult needs paramsBefore and paramsAfter, or paramsUnknown saying why they are missing'),
   modelCheck: (m) =>
     need(['running', 'done', 'failed'].includes(m.state as string), 'unknown modelCheck state') ??
     need(m.state !== 'done' || (Array.isArray(m.checks) && isNum(m.version)), 'modelCheck done needs checks and version') ??

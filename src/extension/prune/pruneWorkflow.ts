@@ -2,15 +2,13 @@
 // prune runs as a job; its record goes back to the graph, and the pruned model opens.
 import * as vscode from 'vscode';
 import { existsSync } from 'node:fs';
-import type { MeasuredCard, PredictedCard, ToWebview } from '../../protocol/webview';
-import type { PredictedDrop } from '../../core/prune/predicted';
 import type { PruneRecord } from '../../core/prune/types';
 import type { EpRequest } from '../../core/scoring/settings';
 import { resolveTarget } from '../../core/scoring/target';
 import { humanCount } from '../../core/graph';
 import type { RunningJob } from '../jobs/jobRunner';
 import { pruneJobRequest, type PruneJobSpec } from './pruneJob';
-import { qualityCard } from './measureJob';
+import { pruneResultMessage } from './pruneResult';
 import { readQualityRecord } from '../../core/pipeline/quality-record';
 import { openInEditor } from '../graph/graphTabs';
 import { readSettings } from '../settings';
@@ -24,45 +22,8 @@ export interface PruneWorkflow {
   disposables: vscode.Disposable[];
 }
 
-function predictedCard(p: PredictedDrop): PredictedCard {
-  return { latentScore: p.latentScore, ...(p.metric ? { metric: { name: p.metric.name, drop: p.metric.drop, n: p.metric.n, rho: p.metric.rho } } : {}), ...(p.note ? { note: p.note } : {}) };
-}
-
-function measuredCard(r: PruneRecord): MeasuredCard {
-  const m = r.metric;
-  return {
-    ...(r.latents ? { latentScore: r.latents.identical ? 0 : r.latents.score } : {}),
-    ...(m ? { metric: { name: m.before.metric, before: m.before.value, after: m.after.value, n: m.before.n, ...(m.before.indicative || m.after.indicative ? { indicative: true } : {}) } } : {}),
-  };
-}
-
 export function pruneWorkflow(d: ExtensionServices): PruneWorkflow {
   const cliPath = vscode.Uri.joinPath(d.context.extensionUri, 'dist', 'cli.js').fsPath;
-
-  async function resultMessage(modelPath: string, ok: boolean, record: PruneRecord | undefined, error: string | undefined): Promise<ToWebview> {
-    const params = record ? undefined : await d.models.modules(modelPath).then((t) => t.root.stats.params, () => 0);
-    const lat = record?.latency;
-    // a pruned pipeline measured before (Measure Quality writes quality.json into it)
-    const quality = ok && record?.output.pipeline ? readQualityRecord(record.output.pipeline) : undefined;
-    return {
-      type: 'pruneResult',
-      ok,
-      checks: (record?.checks ?? []).map((c) => ({ name: c.name, status: c.status, detail: c.detail, indicative: c.indicative })),
-      speedup: lat && lat.prunedMs > 0 ? lat.originalMs / lat.prunedMs : undefined,
-      latencyBeforeMs: lat?.originalMs,
-      latencyAfterMs: lat?.prunedMs,
-      paramsBefore: record?.before.params ?? params ?? 0,
-      paramsAfter: record?.after.params ?? params ?? 0,
-      removedIds: record?.removed.map((r) => r.id) ?? [],
-      outputPath: ok ? record?.output.model : undefined,
-      samples: ok && record?.samples ? { path: record.samples.file, count: record.samples.count } : undefined,
-      outputPipeline: ok ? record?.output.pipeline : undefined,
-      quality: quality ? qualityCard(quality) : undefined,
-      ...(record?.predicted ? { predicted: predictedCard(record.predicted) } : {}),
-      ...(record ? { measured: measuredCard(record) } : {}),
-      error,
-    };
-  }
 
   async function start(spec: PruneJobSpec): Promise<{ job: RunningJob; outputModel: string }> {
     const { modelPath } = resolveTarget(spec.input);
@@ -77,7 +38,7 @@ export function pruneWorkflow(d: ExtensionServices): PruneWorkflow {
         d.graphs.broadcast(modelPath, { type: 'pruneState', state: 'cancelled' });
         return;
       }
-      d.graphs.broadcast(modelPath, await resultMessage(modelPath, s.state === 'done', record, s.error));
+      d.graphs.broadcast(modelPath, await pruneResultMessage({ ok: s.state === 'done', record, error: s.error, modelParams: () => d.models.modules(modelPath).then((t) => t.root.stats.params), quality: readQualityRecord }));
       if (s.state === 'done' && existsSync(output.model)) {
         // the new model is in the workspace: show it where users look for files, and open it
         await vscode.commands.executeCommand('revealInExplorer', vscode.Uri.file(output.model)).then(undefined, () => undefined);

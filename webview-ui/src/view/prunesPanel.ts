@@ -257,10 +257,13 @@ export class PrunesPanel {
     if (r.speedup !== undefined) {
       stats.append(stat(`${r.speedup.toFixed(2)}×`, 'measured speed-up', r.latencyBeforeMs !== undefined && r.latencyAfterMs !== undefined ? `${formatMs(r.latencyBeforeMs)} → ${formatMs(r.latencyAfterMs)}` : undefined));
     }
-    const saved = r.paramsBefore ? 1 - r.paramsAfter / r.paramsBefore : 0;
-    stats.append(stat(`−${formatPercent(saved * 100)}`, 'parameters', `${formatCount(r.paramsBefore)} → ${formatCount(r.paramsAfter)}`));
+    if (r.paramsBefore !== undefined && r.paramsAfter !== undefined) {
+      const saved = r.paramsBefore ? 1 - r.paramsAfter / r.paramsBefore : 0;
+      stats.append(stat(`−${formatPercent(saved * 100)}`, 'parameters', `${formatCount(r.paramsBefore)} → ${formatCount(r.paramsAfter)}`));
+    }
     stats.append(stat(String(r.removedIds.length), 'modules modified'));
     card.append(stats);
+    if (r.paramsUnknown) card.append(h('p', { class: 'muted small' }, r.paramsUnknown));
     if (r.checks.length) card.append(checksList(r.checks));
     if (r.outputPath) card.append(h('div', { class: 'result-path', title: r.outputPath }, icon('file', '▫'), h('span', null, r.outputPath)));
     if (r.samples) card.append(h('p', { class: 'muted small' }, `Samples of the original (top) and the pruned pipeline (bottom), the same ${r.samples.count} seeds, opened beside: ${r.samples.path}`));
