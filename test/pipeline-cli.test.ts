@@ -30,6 +30,8 @@ test('sample writes the grid, arrays, conditions and metrics; latents equal the 
     assert.match(r.stdout, /^FID \d+\.\d{3} ±\d+\.\d{3} \(n=6\), class accuracy \d+\.\d% \(6 labelled\)/m);
     assert.match(r.stdout, /indicative only/, 'an FID on 6 samples is flagged');
     assert.match(r.stdout, /wrote 5 files/);
+    // --ep defaults to auto, as score and prune do, and the output says which provider ran
+    assert.match(r.stdout, /^execution provider: \w+/m);
 
     const lat = readNpyFloat32(join(out, 'latents.npy'));
     assert.deepEqual(lat.shape, [6, 4, 8, 8]);
@@ -43,6 +45,9 @@ test('sample writes the grid, arrays, conditions and metrics; latents equal the 
     assert.deepEqual(cond.scheduler.timesteps, [751, 501, 251, 1]);
     assert.equal(cond.guidance, 3, 'the pipeline\'s default guidance');
     assert.deepEqual(cond.samples[5], { index: 5, seed: 8, condition: 1, prompt: 'A digit ONE', label: 1 });
+    assert.equal(cond.executionProvider.requested, 'auto');
+    assert.deepEqual(cond.executionProviders, [cond.executionProvider.used]);
+    assert.match(r.stdout, new RegExp(`^execution provider: ${cond.executionProvider.used}$`, 'm'));
 
     const metrics = JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8'));
     assert.equal(metrics.metric, 'FID');
@@ -99,7 +104,10 @@ test('sample with --noise reproduces given initial latents; conflicting flags ar
     assert.match(both.stderr, /only one of --prompt, --prompts-file, --condition-ids, --conditions/);
     const sched = cli('sample', DIGITS_COND, '--scheduler', 'lms', '--out', join(t.dir, 'e'));
     assert.match(sched.stderr, /--scheduler 'lms': expected one of pipeline, ddim, ddpm, euler, dpm\+\+/);
-    assert.ok(!existsSync(join(t.dir, 'c')) && !existsSync(join(t.dir, 'd')), 'failed runs create nothing');
+    const ep = cli('sample', DIGITS_COND, '--ep', 'cpu,cuda', '--out', join(t.dir, 'f'));
+    assert.equal(ep.code, 2);
+    assert.match(ep.stderr, /--ep 'cpu,cuda': expected one of auto, cpu, cuda, dml, webgpu, coreml/);
+    assert.ok(!existsSync(join(t.dir, 'c')) && !existsSync(join(t.dir, 'd')) && !existsSync(join(t.dir, 'f')), 'failed runs create nothing');
   } finally {
     t.done();
   }

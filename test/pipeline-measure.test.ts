@@ -52,6 +52,8 @@ test('measure a pruned pipeline: both metrics, the latent distance, quality.json
   // the table: the original from the prune record, both FIDs with spread, difference, the indicative flag
   assert.match(r.stdout, new RegExp(`${pruned} measured against ${original}`));
   assert.match(r.stdout, /16 samples, seed 5 .* 3 DDIM steps/);
+  // --ep defaults to auto, as score and prune do; the table and the record say which provider ran
+  assert.match(r.stdout, /^execution provider: \w+ \(asked: auto\)$/m);
   assert.match(r.stdout, /FID \(n=16\)\s+\d+\.\d{3} ±\d+\.\d{3}\s+\d+\.\d{3} ±\d+\.\d{3}\s+[+−]\d+\.\d{3}/);
   assert.match(r.stdout, /latent distance \(avg\+std\)\s+\d/);
   assert.match(r.stdout, /indicative only: only 16 samples for 64 feature dimensions/);
@@ -73,6 +75,9 @@ test('measure a pruned pipeline: both metrics, the latent distance, quality.json
   assert.ok(q.latentDistance.score > 0 && !q.latentDistance.identical);
   assert.equal(q.latentDistance.samples, 16);
   assert.ok(q.machine.cpus > 0 && q.machine.node === process.version && !Number.isNaN(Date.parse(q.createdAt)));
+  assert.equal(q.executionProvider!.requested, 'auto');
+  assert.deepEqual(q.machine.executionProviders, [q.executionProvider!.used]);
+  assert.equal(q.executionProvider!.attempts.at(-1)!.outcome, 'used');
   assert.equal(q.noMetric, undefined);
   assert.deepEqual(readdirSync(pruned).filter((f) => f.endsWith('.tmp')), [], 'written atomically: no temporary file left');
 
@@ -112,6 +117,10 @@ test('a pipeline without metrics/metric.json reports only the latent distance an
 });
 
 test('bad input: a clear error naming the file, and nothing written', () => {
+  // --ep takes the providers score and prune take
+  let e = cli(pruned, '--ep', 'tensorrt', ...QUICK);
+  assert.equal(e.code, 2, e.stderr);
+  assert.match(e.stderr, /--ep 'tensorrt': expected one of auto, cpu, cuda, dml, webgpu, coreml/);
   // --against with another latent shape
   const audio = join(EXAMPLES, 'audio-digits');
   let r = cli(pruned, '--against', audio, ...QUICK);

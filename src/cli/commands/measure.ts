@@ -5,7 +5,8 @@
 import type { Command } from 'commander';
 import { PROPER_METRIC_SAMPLES } from '../../core/pipeline/metrics';
 import { renderQuality, runMeasureJob } from '../../core/pipeline/measure-job';
-import { intFlag } from '../flags';
+import { choiceFlag, intFlag } from '../flags';
+import { EP_CHOICES } from '../../core/scoring/settings';
 
 interface MeasureFlags {
   against?: string;
@@ -28,7 +29,7 @@ export function register(program: Command): void {
     .option('--seed <seed>', 'run seed; sample i uses seed + i in both pipelines', '0')
     .option('--steps <steps>', "inference steps (default: the pipeline's, else 25)")
     .option('--batch <size>', 'samples per U-Net call', '8')
-    .option('--ep <providers>', 'onnxruntime execution providers, comma-separated (cpu, cuda, webgpu, dml, ...)', 'cpu')
+    .option('--ep <provider>', `execution provider: ${EP_CHOICES.join(', ')} (auto: the first that loads the U-Net, CPU last)`, 'auto')
     .option('--json', 'JSON lines on stdout: {"type":"progress",...} while running, then {"type":"result","record":{...}}')
     .option('--quiet', 'no progress output')
     .action(async (pipeline: string, f: MeasureFlags) => {
@@ -36,7 +37,7 @@ export function register(program: Command): void {
       const seed = intFlag('--seed', f.seed, 0)!;
       const steps = intFlag('--steps', f.steps, 1);
       const batchSize = intFlag('--batch', f.batch, 1);
-      const ep = f.ep.split(',').map((s) => s.trim()).filter(Boolean);
+      const ep = choiceFlag('--ep', f.ep, EP_CHOICES);
       const tty = process.stderr.isTTY && !f.quiet && !f.json;
       const emit = (o: unknown) => process.stdout.write(JSON.stringify(o) + '\n');
       let lastJson = -1;
@@ -45,7 +46,7 @@ export function register(program: Command): void {
       process.once('SIGINT', onSigint);
       try {
         const record = await runMeasureJob({
-          pipeline, against: f.against, n, seed, steps, batchSize, executionProviders: ep, signal: abort.signal,
+          pipeline, against: f.against, n, seed, steps, batchSize, ep, signal: abort.signal,
           onProgress: f.json && !f.quiet
             ? (fraction, message) => {
                 // one line per whole percent is plenty for a progress bar

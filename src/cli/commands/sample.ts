@@ -5,6 +5,8 @@ import type { Command } from 'commander';
 import { conditionInputFromSpec, conditionSpecFromFlags } from '../../core/pipeline/conditions';
 import { runSampleJob } from '../../core/pipeline/sample-job';
 import { choiceFlag, SCHEDULERS, intFlag, numFlag, repeatable } from '../flags';
+import { EP_CHOICES } from '../../core/scoring/settings';
+import { describeEp } from '../../core/scoring/ep';
 
 interface SampleFlags {
   out: string;
@@ -45,7 +47,7 @@ export function register(program: Command): void {
     .option('--conditions <file.npy>', 'precomputed encoder hidden states [N, L, D]')
     .option('--noise <file.npy>', 'initial latents [N, C, H, W] instead of seeded noise')
     .option('--batch <size>', 'samples per U-Net call', '8')
-    .option('--ep <providers>', 'onnxruntime execution providers, comma-separated (cpu, cuda, webgpu, dml, ...)', 'cpu')
+    .option('--ep <provider>', `execution provider: ${EP_CHOICES.join(', ')} (auto: the first that loads the U-Net, CPU last)`, 'auto')
     .option('--height <px>', 'sample height in pixels, when the U-Net input is dynamic')
     .option('--width <px>', 'sample width in pixels, when the U-Net input is dynamic')
     .option('--no-metrics', 'skip the pipeline\'s quality metric')
@@ -55,7 +57,7 @@ export function register(program: Command): void {
       const scheduler = choiceFlag('--scheduler', f.scheduler, SCHEDULERS);
       const eta = numFlag('--eta', f.eta, { min: 0 });
       const seed = intFlag('--seed', f.seed, 0)!;
-      const ep = f.ep.split(',').map((s) => s.trim()).filter(Boolean);
+      const ep = choiceFlag('--ep', f.ep, EP_CHOICES);
       const tty = process.stderr.isTTY && !f.quiet;
       const abort = new AbortController();
       const onSigint = () => abort.abort();
@@ -73,7 +75,7 @@ export function register(program: Command): void {
           conditions,
           noiseFile: f.noise,
           batchSize: intFlag('--batch', f.batch, 1),
-          executionProviders: ep,
+          ep,
           height: intFlag('--height', f.height, 1),
           width: intFlag('--width', f.width, 1),
           noMetrics: !f.metrics,
@@ -86,6 +88,7 @@ export function register(program: Command): void {
             : undefined,
         });
         if (tty) process.stderr.write('\n');
+        if (r.executionProvider) console.log(`execution provider: ${describeEp(r.executionProvider)}`);
         if (r.metricLine) console.log(r.metricLine);
         console.log(`wrote ${r.files.length} files to ${f.out} (${r.latentShape[0]} samples, latents [${r.latentShape.slice(1)}], ${r.seconds.toFixed(1)} s)`);
       } finally {

@@ -8,6 +8,7 @@ import { UserError } from '../errors';
 import { recordPathFor } from '../prune/output';
 import { readPruneRecord } from '../prune/record';
 import { resolveTarget } from '../scoring/target';
+import type { EpRequest } from '../scoring/settings';
 import type { ConditionInput } from './conditions';
 import { writeFileAtomic } from './output-files';
 import { compareQuality, type QualityResult } from './quality';
@@ -27,7 +28,8 @@ export interface MeasureJobOptions {
   seed?: number;
   steps?: number;
   conditions?: ConditionInput;
-  executionProviders?: string[];
+  /** the execution provider ('auto': the first that loads the original's U-Net); default 'auto' */
+  ep?: EpRequest;
   batchSize?: number;
   signal?: AbortSignal;
   /** fraction of the whole job done (0–1) and a line saying what runs */
@@ -70,9 +72,8 @@ export async function runMeasureJob(o: MeasureJobOptions): Promise<QualityRecord
   const t0 = Date.now();
   const pipeline = pipelineOf(o.pipeline, 'the pipeline to measure');
   const original = o.against !== undefined ? pipelineOf(o.against, '--against') : originalPipelineOf(pipeline);
-  const eps = o.executionProviders ?? ['cpu'];
   const c = await compareQuality(original, pipeline, {
-    n: o.n, seed: o.seed, steps: o.steps, conditions: o.conditions, batchSize: o.batchSize, executionProviders: eps, signal: o.signal,
+    n: o.n, seed: o.seed, steps: o.steps, conditions: o.conditions, batchSize: o.batchSize, ep: o.ep ?? 'auto', signal: o.signal,
     onProgress: o.onProgress && ((which, p) => {
       const f = (which === 'original' ? 0 : 0.5) + 0.5 * sideFraction(p);
       const what = p.phase === 'denoise' ? `batch ${p.batch}/${p.batches}, step ${p.step}/${p.steps}` : `decoding ${p.batch}/${p.batches}`;
@@ -85,7 +86,8 @@ export async function runMeasureJob(o: MeasureJobOptions): Promise<QualityRecord
     format: QUALITY_FORMAT,
     createdBy: 'ld-surgeon measure',
     createdAt: new Date().toISOString(),
-    machine: { host: hostname(), platform: process.platform, arch: process.arch, cpu: cpuList[0]?.model?.trim() ?? 'unknown', cpus: cpuList.length, node: process.version, executionProviders: eps },
+    machine: { host: hostname(), platform: process.platform, arch: process.arch, cpu: cpuList[0]?.model?.trim() ?? 'unknown', cpus: cpuList.length, node: process.version, executionProviders: [c.executionProvider!.used] },
+    executionProvider: c.executionProvider,
     pipeline: side(c.candidate),
     original: side(c.original),
     settings: c.original.settings,

@@ -2,6 +2,7 @@
 // it back, and the text a terminal or a notification shows. Loads no model runtime (the extension host reads it).
 import { join } from 'node:path';
 import type { LatentDistance, QualityMetric, QualitySettings } from './quality';
+import type { EpReport } from '../scoring/ep';
 import { readJsonIfExists } from './tokenizers/files';
 
 export const QUALITY_FILE = 'quality.json';
@@ -22,6 +23,8 @@ export interface QualityRecord {
   createdBy: string;
   createdAt: string;
   machine: { host: string; platform: string; arch: string; cpu: string; cpus: number; node: string; executionProviders: string[] };
+  /** the provider asked for, the one both pipelines ran on, and why each other one was not used (records before r6 lack it) */
+  executionProvider?: EpReport;
   /** the measured pipeline and the one it was measured against (same seeds, noise and conditions) */
   pipeline: QualitySide;
   original: QualitySide;
@@ -70,6 +73,7 @@ export function renderQuality(r: QualityRecord): string {
   const lines = [
     `${r.pipeline.pipeline} measured against ${r.original.pipeline}`,
     `${s.n} samples, seed ${s.seed} (sample i: seed + i), ${s.steps} ${s.scheduler.toUpperCase()} steps; both pipelines got the same noise and conditions`,
+    ...(r.executionProvider ? [`execution provider: ${r.executionProvider.used}${r.executionProvider.requested !== r.executionProvider.used ? ` (asked: ${r.executionProvider.requested})` : ''}`] : []),
     '',
   ];
   const rows: string[][] = [['', 'original', 'measured', 'difference']];

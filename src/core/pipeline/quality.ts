@@ -4,6 +4,8 @@
 // sets. Sampling is the sample job's (drawSamples); nothing is written here.
 import { UserError } from '../errors';
 import { distances, latentStats, variants, type ScoreVariant } from '../scoring/stats';
+import { openRunnerWithProvider, type EpReport } from '../scoring/ep';
+import type { EpRequest } from '../scoring/settings';
 import { resolveConditions, type ConditionInput, type ResolvedConditions } from './conditions';
 import { PROPER_METRIC_SAMPLES, type MetricResult } from './metrics';
 import { PipelineRunner, type Progress } from './runner';
@@ -90,6 +92,8 @@ export interface QualityComparison {
   candidate: QualityResult;
   latentDistance: LatentDistance;
   seconds: number;
+  /** the provider both sides ran on, when compareQuality was asked to choose one (`ep`) */
+  executionProvider?: EpReport;
 }
 
 const target = (t: QualityTarget | string): QualityTarget => (typeof t === 'string' ? { pipeline: t } : t);
@@ -174,12 +178,19 @@ export function latentDistance(a: QualityResult, b: QualityResult): LatentDistan
 export async function compareQuality(
   original: QualityTarget | string,
   candidate: QualityTarget | string,
-  o: Omit<QualityOptions, 'onProgress'> & { onProgress?: (side: 'original' | 'candidate', p: Progress) => void } = {},
+  o: Omit<QualityOptions, 'onProgress'> & { onProgress?: (side: 'original' | 'candidate', p: Progress) => void; ep?: EpRequest } = {},
 ): Promise<QualityComparison> {
   const t0 = Date.now();
   const [to, tc] = [target(original), target(candidate)];
-  const a = PipelineRunner.open(to.pipeline, { executionProviders: o.executionProviders, unetPath: to.unetPath });
-  const b = PipelineRunner.open(tc.pipeline, { executionProviders: o.executionProviders, unetPath: tc.unetPath });
+  // `ep`: the provider is chosen on the original's U-Net (the first one that loads it) and the candidate runs on the same
+  let executionProvider: EpReport | undefined;
+  let a: PipelineRunner;
+  if (o.ep) {
+    const opened = await openRunnerWithProvider(o.ep, to.unetPath ?? to.pipeline, to.pipeline, (name) => ({ executionProviders: [name], unetPath: to.unetPath }));
+    a = opened.value;
+    executionProvider = opened.ep;
+  } else a = PipelineRunner.open(to.pipeline, { executionProviders: o.executionProviders, unetPath: to.unetPath });
+  const b = PipelineRunner.open(tc.pipeline, { executionProviders: executionProvider ? [executionProvider.used] : o.executionProviders, unetPath: tc.unetPath });
   try {
     const [sa, sb] = [await a.latentShape(), await b.latentShape()];
     if (sa.join(',') !== sb.join(',')) {
@@ -194,7 +205,7 @@ export async function compareQuality(
     const base = { ...o, guidance, onProgress: undefined };
     const orig = await measureOn(a, { ...base, onProgress: o.onProgress && ((p) => o.onProgress!('original', p)) }, resolved);
     const cand = await measureOn(b, { ...base, onProgress: o.onProgress && ((p) => o.onProgress!('candidate', p)) }, resolved);
-    return { original: orig, candidate: cand, latentDistance: latentDistance(orig, cand), seconds: (Date.now() - t0) / 1000 };
+    return { original: orig, candidate: cand, latentDistance: latentDistance(orig, cand), seconds: (Date.now() - t0) / 1000, ...(executionProvider ? { executionProvider } : {}) };
   } finally {
     await a.release();
     await b.release();

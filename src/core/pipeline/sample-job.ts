@@ -9,6 +9,8 @@ import { samplesToPng } from './image-grid';
 import { formatMetric, type MetricResult } from './metrics';
 import { writeOutputs } from './output-files';
 import { PipelineRunner, type Generated, type Progress } from './runner';
+import { openRunnerWithProvider, type EpReport } from '../scoring/ep';
+import type { EpRequest } from '../scoring/settings';
 import { createScheduler, fallbackWarning, resolveScheduler, type Scheduler, type SchedulerChoice, type SchedulerName, type SchedulerSetting } from './schedulers';
 
 export interface SampleJobOptions {
@@ -26,7 +28,10 @@ export interface SampleJobOptions {
   /** initial latents x_T [n, C, H, W] as .npy, instead of seeded noise */
   noiseFile?: string;
   batchSize?: number;
+  /** onnxruntime provider names as given (no fallback); when absent, `ep` chooses */
   executionProviders?: string[];
+  /** the execution provider ('auto': the first that loads the U-Net); default 'auto' */
+  ep?: EpRequest;
   height?: number;
   width?: number;
   /** skip the metric even when the pipeline has one */
@@ -51,6 +56,8 @@ export interface SampleJobResult {
   /** warning lines (a scheduler fallback), also told to onWarning */
   warnings: string[];
   seconds: number;
+  /** the provider that ran, when this job chose it (no runner or provider list given) */
+  executionProvider?: EpReport;
 }
 
 const isAudio = (task: unknown) => typeof task === 'string' && /audio/i.test(task);
@@ -136,7 +143,11 @@ export async function drawSamples(runner: PipelineRunner, o: DrawOptions): Promi
 
 export async function runSampleJob(o: SampleJobOptions): Promise<SampleJobResult> {
   const t0 = Date.now();
-  const runner = o.runner ?? PipelineRunner.open(o.pipeline, { executionProviders: o.executionProviders });
+  let runner: PipelineRunner;
+  let executionProvider: EpReport | undefined;
+  if (o.runner) runner = o.runner;
+  else if (o.executionProviders) runner = PipelineRunner.open(o.pipeline, { executionProviders: o.executionProviders });
+  else ({ value: runner, ep: executionProvider } = await openRunnerWithProvider(o.ep ?? 'auto', o.pipeline, o.pipeline, (name) => ({ executionProviders: [name] })));
   try {
     const layout = runner.layout;
     const sCfg = layout.schedulerConfig;
@@ -149,6 +160,7 @@ export async function runSampleJob(o: SampleJobOptions): Promise<SampleJobResult
       pipeline: layout.folder,
       unet: runner.unetPath,
       executionProviders: runner.executionProviders,
+      ...(executionProvider ? { executionProvider } : {}),
       n,
       seed,
       noise: noise ? { file: resolve(o.noiseFile!) } : { generator: 'MT19937 (init_genrand) → 53-bit uniforms → Box-Muller, float32', perSampleSeed: 'seed + i' },
@@ -195,6 +207,7 @@ export async function runSampleJob(o: SampleJobOptions): Promise<SampleJobResult
       schedulerName,
       warnings: warning ? [warning] : [],
       seconds: (Date.now() - t0) / 1000,
+      ...(executionProvider ? { executionProvider } : {}),
     };
   } finally {
     if (!o.runner) await runner.release();
