@@ -81,7 +81,10 @@ export class App {
   private prunes!: PrunesPanel;
   private legend!: Legend;
   private tooltip!: Tooltip;
-  private entries: SearchEntry[] = [];
+  /** the search index of the graph shown, built on the first search */
+  private entries: SearchEntry[] | undefined;
+  /** counts patches: a patch's ELK layout that arrives after a newer one (or an init) marks nothing */
+  private patchSeq = 0;
   private ancestorsCache = new Map<string, string[]>();
   private panelQueued = false;
   private saveQueued = false;
@@ -202,7 +205,8 @@ export class App {
     performance.measure('ld:index', { start: t0, end: performance.now() });
     this.lastInit = msg;
     this.modelPath = msg.modelPath;
-    this.entries = buildSearchIndex(this.graph);
+    this.entries = undefined;
+    this.patchSeq++;
     this.ancestorsCache.clear();
     this.restore(msg.modelPath);
     this.buildDom(msg);
@@ -220,9 +224,12 @@ export class App {
   }
 
   /**
-   * The model changed (an edit, undo, redo): the index is patched and the graph redrawn with what
-   * the user had open and selected, where it still exists. A patch that does not fit the index
-   * shown (a view that missed a change) asks the host for the whole index instead.
+   * The model changed (an edit, undo, redo): the index is patched and the graph redrawn in place —
+   * the same canvas (zoom, pan), the blocks the user had open and the selection where they still
+   * exist. What is drawn at once is ELK's layout when it is cached (an undo), else an interim one
+   * from the layout on screen, which ELK's replaces when ready (`data-layout` goes from
+   * "provisional" to "settled"). A patch that does not fit the index shown (a view that missed a
+   * change) asks the host for the whole index instead.
    */
   private async applyPatch(patch: GraphIndexPatch): Promise<void> {
     if (!this.index || !this.lastInit) return this.ready();
@@ -235,31 +242,63 @@ export class App {
       this.host.post({ type: 'reportError', message: `the graph view missed a change and reloads the graph: ${(e as Error).message}` });
       return this.ready();
     }
+    const prev = this.graph;
+    const seq = ++this.patchSeq;
     this.index = next;
     this.graph = new ViewGraph(next);
-    this.entries = buildSearchIndex(this.graph);
+    this.entries = undefined;
     this.ancestorsCache.clear();
     this.expanded = new Set([...this.expanded].filter((id) => this.graph.modules.has(id)));
-    if (this.target?.module !== undefined && !this.graph.modules.has(this.target.module)) this.target = undefined;
-    if (this.target?.node !== undefined) this.target = undefined; // node indices moved
+    this.openStacks = new Set([...this.openStacks].filter((id) => this.graph.stackById.has(id)));
+    this.target = this.retarget(this.target, prev);
     // where an edit's redraw goes (bench/webview.ts reports these beside the whole)
     const t1 = performance.now();
     performance.measure('ld:patch:model', { start: t0, end: t1 });
-    this.buildDom(this.lastInit);
+    this.toolbar.setGraph(this.graph, this.searchEntries);
+    this.tooltip.setGraph(this.graph);
+    this.canvas.setGraph(this.graph);
+    this.canvas.setOpenStacks(this.openStacks);
     const t2 = performance.now();
-    performance.measure('ld:patch:dom', { start: t1, end: t2 });
-    await this.canvas.show(this.expanded);
+    performance.measure('ld:patch:views', { start: t1, end: t2 });
+    const { interim, settled } = this.canvas.redraw(this.expanded);
     const t3 = performance.now();
-    performance.measure('ld:patch:show', { start: t2, end: t3 });
+    performance.measure('ld:patch:draw', { start: t2, end: t3 });
+    this.root.dataset.layout = interim ? 'provisional' : 'settled';
+    this.inspector.setGraph(this.graph);
     this.syncSelection(false);
-    this.renderPanels();
     this.persist();
     performance.measure('ld:patch:panels', { start: t3, end: performance.now() });
+    // the prune list and budget (params, FLOPs, savings) after the frame that shows the edit
+    this.queuePanels();
     requestAnimationFrame(() => {
       performance.mark('ld:patched');
       performance.measure('ld:patched', 'ld:patch', 'ld:patched');
     });
+    if (!(await settled) || seq !== this.patchSeq) return;
+    this.syncSelection(false);
+    requestAnimationFrame(() => {
+      if (seq !== this.patchSeq) return;
+      this.root.dataset.layout = 'settled';
+      performance.mark('ld:patch-settled');
+      performance.measure('ld:patch-settled', 'ld:patch', 'ld:patch-settled');
+    });
   }
+
+  /** The selection after an edit: the same module, stack or graph input/output, the same operator by name. */
+  private retarget(t: InspectTarget | undefined, prev: ViewGraph): InspectTarget | undefined {
+    const g = this.graph;
+    if (!t) return undefined;
+    if (t.module !== undefined) return g.modules.has(t.module) ? t : undefined;
+    if (t.stack !== undefined) return g.stackById.has(t.stack) ? t : undefined;
+    if (t.io !== undefined) return g.inputs.includes(t.io) || g.outputs.includes(t.io) ? t : undefined;
+    if (t.node !== undefined) {
+      const node = g.nodeIndex.get(prev.nodes[t.node]?.id ?? '');
+      return node === undefined ? undefined : { node };
+    }
+    return undefined;
+  }
+
+  private searchEntries = (): readonly SearchEntry[] => (this.entries ??= buildSearchIndex(this.graph));
 
   /**
    * ELK's layout of the graph first drawn from a provisional one is ready: drawn in its place,
@@ -286,7 +325,7 @@ export class App {
     clear(this.root);
     const canvasWrap = h('div', { class: 'canvas-wrap' });
     const sidebar = h('aside', { class: 'sidebar', 'aria-label': 'Details and pruning' });
-    this.toolbar = new Toolbar(this.root, this.graph, this.entries, msg.modelName, msg.modelPath, {
+    this.toolbar = new Toolbar(this.root, this.graph, this.searchEntries, msg.modelName, msg.modelPath, {
       crumb: (id) => this.onCrumb(id),
       jump: (e) => void this.jumpTo(e.kind === 'module' ? { module: e.id } : { node: e.node }),
       fit: () => this.canvas.fit(),

@@ -82,6 +82,19 @@ export class LayoutEngine {
     return gen === this.generation ? result : undefined;
   }
 
+  /**
+   * ELK's layout of `graph` if it is cached, handed out at once (an undo back to a layout seen
+   * before is drawn exactly, in the same frame); like layout(), it supersedes the layouts in flight.
+   */
+  cached(graph: ElkNode): ElkNode | undefined {
+    const hit = this.cache.get(JSON.stringify(graph));
+    if (!hit) return undefined;
+    this.cancelWarmUp();
+    this.generation++;
+    this.lastProvisional = false;
+    return hit;
+  }
+
   /** Whether the last layout handed out was a provisional one (ELK's follows: onRefined). */
   get provisional(): boolean {
     return this.lastProvisional;

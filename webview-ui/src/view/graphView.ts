@@ -5,13 +5,14 @@
 // This class ties the layers together (layout, pointer/keyboard events, selection); each overlay
 // lives in its own module under canvas/: zoom, labels and text, heat colours and sparklines, prune
 // marks, item and edge SVG, aria labels.
-import { select } from 'd3';
-import { fromElk, toElk, type Box, type Layout } from '../model/elkGraph';
+import { select, type Selection } from 'd3';
+import { fromElk, toElk, type Box, type Layout, type Point } from '../model/elkGraph';
 import type { ViewGraph } from '../model/graph';
 import type { HeatDomain } from '../model/heatmap';
 import type { ScoreBook } from '../model/scores';
 import { computeVisible, visibleKeyOf, type VisibleEdge, type VisibleGraph, type VisibleItem } from '../model/visible';
 import type { LayoutEngine } from '../layout/layoutEngine';
+import { interimLayout } from '../layout/interimLayout';
 import { ariaLabel } from './canvas/aria';
 import { edgeTitle, edgeWidth, roundedPath } from './canvas/edges';
 import { HeatOverlay, type Heat } from './canvas/heat';
@@ -48,7 +49,7 @@ export class GraphCanvas {
   private zoom: CanvasZoom;
   private vis: VisibleGraph | undefined;
   private layoutResult: Layout | undefined;
-  private readonly labels: ItemLabels;
+  private labels: ItemLabels;
   private readonly text = new TextMeasure();
   private readonly heat: HeatOverlay;
   private readonly marks: PruneMarks;
@@ -56,10 +57,15 @@ export class GraphCanvas {
   private selectedMember: string | undefined;
   private openStacks: ReadonlySet<string> = new Set();
   private hasLaidOut = false;
+  /**
+   * After setGraph(): what each drawn item, group and edge showed (by its key in the new graph),
+   * so that the next render builds again only those whose content the edit changed.
+   */
+  private before: Map<string, string> | undefined;
 
   constructor(
     host: HTMLElement,
-    private readonly graph: ViewGraph,
+    private graph: ViewGraph,
     private readonly scores: ScoreBook,
     private readonly engine: LayoutEngine,
     private readonly cb: CanvasCallbacks,
@@ -151,15 +157,27 @@ export class GraphCanvas {
    */
   async show(expanded: ReadonlySet<string>, anchor?: string): Promise<boolean> {
     const t0 = performance.now();
-    const vis = computeVisible(this.graph, expanded, this.openStacks);
-    this.labels.clear();
-    const elkGraph = toElk(vis, (it) => itemSize(it, this.labels.of(it), this.text, this.graph));
+    const { vis, elkGraph } = this.visibleNow(expanded);
     const t1 = performance.now();
     const laid = await this.engine.layout(elkGraph);
     if (!laid) return false; // superseded
     const t2 = performance.now();
     performance.measure('ld:layout', { start: t1, end: t2 });
-    const layout = fromElk(laid);
+    this.draw(vis, fromElk(laid), anchor);
+    performance.measure('ld:render', { start: t2, end: performance.now() });
+    this.cb.laidOut?.({ items: vis.items.length, edges: vis.edges.length, ms: performance.now() - t0 });
+    return true;
+  }
+
+  private visibleNow(expanded: ReadonlySet<string>) {
+    const vis = computeVisible(this.graph, expanded, this.openStacks);
+    this.labels.clear();
+    const elkGraph = toElk(vis, (it) => itemSize(it, this.labels.of(it), this.text, this.graph));
+    return { vis, elkGraph };
+  }
+
+  /** Draws `layout` of `vis`; `anchor` (an item key) stays where it was on screen. */
+  private draw(vis: VisibleGraph, layout: Layout, anchor?: string): void {
     const anchorBefore = anchor ? this.layoutResult?.boxes.get(anchor) : undefined;
     const before = anchorBefore ? this.zoom.toScreen(anchorBefore) : undefined;
     this.vis = vis;
@@ -172,9 +190,103 @@ export class GraphCanvas {
       const b = layout.boxes.get(anchor);
       if (b) this.zoom.keepAnchor(b, before);
     }
-    performance.measure('ld:render', { start: t2, end: performance.now() });
-    this.cb.laidOut?.({ items: vis.items.length, edges: vis.edges.length, ms: performance.now() - t0 });
-    return true;
+  }
+
+  /**
+   * The model changed under the view (an edit, undo or redo). Nothing is drawn yet (redraw() does):
+   * the items drawn keep their elements and places, their keys moved to the edited graph's (an
+   * operator's key is its node index, which an edit shifts); an operator the edit removed is gone.
+   */
+  setGraph(next: ViewGraph): void {
+    const prev = this.graph;
+    const oldLabels = this.labels;
+    this.graph = next;
+    this.labels = new ItemLabels(next);
+    this.heat.setGraph(next);
+    this.marks.setGraph(next);
+    const vis = this.vis;
+    const layout = this.layoutResult;
+    if (!vis || !layout) return;
+    const rekey = (key: string): string | undefined => {
+      if (!key.startsWith('n:')) return key;
+      const i = next.nodeIndex.get(prev.nodes[Number(key.slice(2))]?.id ?? '\0');
+      return i === undefined ? undefined : `n:${i}`;
+    };
+    const before = new Map<string, string>();
+    const boxes = new Map<string, Box>();
+    for (const [k, b] of layout.boxes) {
+      const nk = rekey(k);
+      if (nk) boxes.set(nk, b);
+    }
+    const edges = new Map<string, Point[]>();
+    const edgeKeys = new Map<string, VisibleEdge>();
+    for (const e of vis.edges) {
+      const src = rekey(e.src);
+      const dst = rekey(e.dst);
+      if (!src || !dst) continue;
+      const moved: VisibleEdge = { ...e, key: `${src}>${dst}`, src, dst };
+      edgeKeys.set(e.key, moved);
+      const route = layout.edges.get(e.key);
+      if (route) edges.set(moved.key, route);
+      before.set(`e|${moved.key}`, edgeTitle(prev, e));
+    }
+    this.layoutResult = { ...layout, boxes, edges };
+    const items = (sel: Selection<SVGGElement, VisibleItem, SVGGElement, unknown>) =>
+      sel.each((d, i, nodes) => {
+        const key = rekey(d.key);
+        const el = nodes[i];
+        if (!key) return void el.remove();
+        before.set(`${d.kind}|${key}`, this.contentOf(d, prev, oldLabels));
+        if (key === d.key) return;
+        const moved: VisibleItem = { ...d, key, ...(d.node !== undefined ? { node: Number(key.slice(2)) } : {}) };
+        select(el).datum(moved);
+        el.setAttribute('data-key', key);
+      });
+    items(select(this.itemLayer).selectAll<SVGGElement, VisibleItem>('g.item'));
+    items(select(this.groupLayer).selectAll<SVGGElement, VisibleItem>('g.group'));
+    select(this.edgeLayer).selectAll<SVGPathElement, VisibleEdge>('path.edge').each((d, i, nodes) => {
+      const moved = edgeKeys.get(d.key);
+      const el = nodes[i];
+      if (!moved) return void el.remove();
+      if (moved.key === d.key) return;
+      select(el).datum(moved);
+      el.dataset.src = moved.src;
+      el.dataset.dst = moved.dst;
+    });
+    if (this.selectedKey) this.selectedKey = rekey(this.selectedKey);
+    this.before = before;
+  }
+
+  /** What an item's element shows that the graph decides (its score and marks are painted over it). */
+  private contentOf(d: VisibleItem, g: ViewGraph, labels: ItemLabels): string {
+    const l = labels.of(d);
+    const own = d.kind === 'node' ? g.nodes[d.node!] : d.node !== undefined ? g.nodes[d.node] : undefined;
+    const extra = d.kind === 'stack' ? g.stackById.get(d.stackId!)?.members.join(',') : d.kind === 'block' ? String(g.expandable(d.moduleId!)) : '';
+    return [l.title, l.sub, own?.id ?? '', own?.op ?? '', extra ?? ''].join('\0');
+  }
+
+  /**
+   * Draws the graph after setGraph(): ELK's layout at once when it is cached (an undo to a state
+   * laid out before is exact), else an interim layout from what is on screen (interimLayout.ts) and
+   * ELK's in its place when it is ready. `interim` says which was drawn; `settled` resolves true
+   * once ELK's layout is drawn, false when something newer (an expansion) was laid out meanwhile.
+   */
+  redraw(expanded: ReadonlySet<string>): { interim: boolean; settled: Promise<boolean> } {
+    const { vis, elkGraph } = this.visibleNow(expanded);
+    const hit = this.engine.cached(elkGraph);
+    const shown = this.layoutResult;
+    if (hit || !shown) {
+      if (hit) this.draw(vis, fromElk(hit));
+      return { interim: false, settled: hit ? Promise.resolve(true) : this.show(expanded) };
+    }
+    this.draw(vis, fromElk(interimLayout(elkGraph, shown)));
+    const settled = this.engine.layout(elkGraph).then((laid) => {
+      // a provisional layout (ELK still cold) is replaced through LayoutEngine.onRefined instead
+      if (!laid || this.vis !== vis || this.engine.provisional) return false;
+      this.draw(vis, fromElk(laid), this.selectedKey);
+      return true;
+    });
+    return { interim: true, settled };
   }
 
   /** Fits the whole graph (never zooming in past 100%). */
@@ -298,9 +410,30 @@ export class GraphCanvas {
   // ------------------------------------------------------------------------------------------
   // Drawing
 
+  /** After setGraph(): the elements whose content the edit changed go, so that render builds them again. */
+  private dropChanged(vis: VisibleGraph): void {
+    const before = this.before!;
+    this.before = undefined;
+    const stale = (el: Element, kind: string, key: string | null, now: () => string) => {
+      const was = before.get(`${kind}|${key}`);
+      if (was !== undefined && was !== now()) el.remove();
+    };
+    for (const el of [...this.itemLayer.children, ...this.groupLayer.children]) {
+      const key = el.getAttribute('data-key');
+      const d = key ? vis.byKey.get(key) : undefined;
+      if (d) stale(el, d.kind, key, () => this.contentOf(d, this.graph, this.labels));
+    }
+    const edges = new Map(vis.edges.map((e) => [e.key, e]));
+    for (const el of [...this.edgeLayer.children] as SVGPathElement[]) {
+      const e = edges.get(`${el.dataset.src}>${el.dataset.dst}`);
+      if (e) stale(el, 'e', e.key, () => edgeTitle(this.graph, e));
+    }
+  }
+
   private render(): void {
     const vis = this.vis!;
     const layout = this.layoutResult!;
+    if (this.before) this.dropChanged(vis);
     const boxOf = (k: string): Box => layout.boxes.get(k) ?? { x: 0, y: 0, w: 0, h: 0 };
     const aria = (it: VisibleItem) => ariaLabel(this.graph, it, this.labels.of(it), this.heat.of(it));
 

@@ -41,7 +41,7 @@ export class Inspector {
 
   constructor(
     host: HTMLElement,
-    private readonly graph: ViewGraph,
+    private graph: ViewGraph,
     private readonly scores: ScoreBook,
     private readonly actions: InspectorActions,
   ) {
@@ -49,6 +49,12 @@ export class Inspector {
     this.el = h('section', { class: 'panel inspector', 'aria-labelledby': 'inspector-title' }, h('h2', { class: 'panel-title', id: 'inspector-title' }, 'Inspector'), this.body);
     host.append(this.el);
     this.show(undefined);
+  }
+
+  /** The model changed (an edit): what show() shows next is read from it. */
+  setGraph(graph: ViewGraph): void {
+    this.graph = graph;
+    this.stats.clear();
   }
 
   get current(): InspectTarget | undefined {

@@ -30,8 +30,9 @@ export class Toolbar {
 
   constructor(
     host: HTMLElement,
-    private readonly graph: ViewGraph,
-    private readonly entries: SearchEntry[],
+    private graph: ViewGraph,
+    /** the search index, built on the first search (an edit makes a new one) */
+    private entries: () => readonly SearchEntry[],
     modelName: string,
     modelPath: string,
     private readonly actions: ToolbarActions,
@@ -80,6 +81,13 @@ export class Toolbar {
     this.setPath([]);
   }
 
+  /** The model changed (an edit): crumbs and search read the edited one; open results are searched again. */
+  setGraph(graph: ViewGraph, entries: () => readonly SearchEntry[]): void {
+    this.graph = graph;
+    this.entries = entries;
+    if (this.results.classList.contains('open')) this.runSearch();
+  }
+
   focusSearch(): void {
     this.input.focus();
     this.input.select();
@@ -123,7 +131,7 @@ export class Toolbar {
 
   private runSearch(): void {
     const q = this.input.value;
-    this.hits = q.trim() ? searchGraph(this.entries, q, 40) : [];
+    this.hits = q.trim() ? searchGraph(this.entries(), q, 40) : [];
     this.active = this.hits.length ? 0 : -1;
     this.renderResults();
   }

@@ -10,9 +10,16 @@ export class Tooltip {
   readonly el: HTMLDivElement;
   private current: string | undefined;
 
-  constructor(private readonly host: HTMLElement, private readonly graph: ViewGraph) {
+  constructor(private readonly host: HTMLElement, private graph: ViewGraph) {
     this.el = h('div', { class: 'tooltip', role: 'tooltip', 'aria-hidden': 'true' });
     host.append(this.el);
+  }
+
+  /** The model changed (an edit): the next card is filled from it. */
+  setGraph(graph: ViewGraph): void {
+    this.graph = graph;
+    this.current = undefined;
+    this.hide();
   }
 
   /** `member`: a block of a compact stack (the cell under the pointer), shown instead of the stack. */

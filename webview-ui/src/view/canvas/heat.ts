@@ -29,9 +29,15 @@ export class HeatOverlay {
   private insideVersion = -1;
 
   constructor(
-    private readonly graph: ViewGraph,
+    private graph: ViewGraph,
     private readonly scores: ScoreBook,
   ) {}
+
+  /** The model changed (an edit): what lies inside which module is read again. */
+  setGraph(graph: ViewGraph): void {
+    this.graph = graph;
+    this.insideVersion = -1;
+  }
 
   setDomain(domain: HeatDomain | null): void {
     this.scale = domain ? heatScale(domain) : undefined;

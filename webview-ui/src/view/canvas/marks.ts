@@ -10,7 +10,12 @@ export class PruneMarks {
   private marked = new Set<string>();
   private removed: Set<string> | null = null;
 
-  constructor(private readonly graph: ViewGraph) {}
+  constructor(private graph: ViewGraph) {}
+
+  /** The model changed (an edit): the same marks, read against its module tree. */
+  setGraph(graph: ViewGraph): void {
+    this.graph = graph;
+  }
 
   /** Candidates currently selected for pruning. */
   setMarked(ids: ReadonlySet<string>): void {
