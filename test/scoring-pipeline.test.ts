@@ -108,3 +108,17 @@ test('an unconditional pipeline scores without conditions; prompts for it are a 
     (e: Error) => e instanceof UserError && /unconditional/.test(e.message),
   );
 });
+
+test("the score file's settings.scheduler is the sampler that ran, from the pipeline's scheduler config (not 'pipeline')", async () => {
+  // digits-xl ships an EulerDiscreteScheduler config; the request leaves the scheduler to the pipeline
+  const xl = await runScoreJob({ target: 'examples/digits-xl', settings: { samples: 2, steps: 2, granularity: 'block', ep: 'cpu', only: ['down_blocks.0.resnets.0'], profile: false }, out: join(dir, 'xl.json') });
+  assert.equal(xl.file.settings.scheduler, 'euler');
+  assert.equal(xl.file.latents.source.schedulerClass, 'EulerDiscreteScheduler');
+  assert.equal(readScoreFile(join(dir, 'xl.json')).settings.scheduler, 'euler', 'as written to disk');
+  // an explicit choice is recorded as given, and a resume with the same request still matches
+  const ddpm = await runScoreJob({ target: 'examples/digits-xl', settings: { samples: 2, steps: 2, granularity: 'block', ep: 'cpu', only: ['down_blocks.0.resnets.0'], profile: false, scheduler: 'ddpm' }, out: join(dir, 'xl-ddpm.json') });
+  assert.equal(ddpm.file.settings.scheduler, 'ddpm');
+  let resumed = -1;
+  await runScoreJob({ target: 'examples/digits-xl', settings: { samples: 2, steps: 2, granularity: 'block', ep: 'cpu', only: ['down_blocks.0.resnets.0'], profile: false }, out: join(dir, 'xl.json'), onEvent: (e) => e.type === 'started' && (resumed = e.resumed) });
+  assert.equal(resumed, 1, 'the default request resumes its own file');
+});

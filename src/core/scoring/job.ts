@@ -213,7 +213,9 @@ async function scoreLocked(o: ScoreJobOptions, settings: ScoreSettings, target: 
       complete: false,
       model: identity,
       target: { kind: target.kind, pipeline: target.pipeline },
-      settings,
+      // the sampler that ran, not the request ('pipeline': whatever the pipeline's scheduler config names); the
+      // compatibility key stays on the request
+      settings: source.scheduler ? { ...settings, scheduler: source.scheduler } : settings,
       compatibilityKey: key,
       executionProvider: source.ep,
       latents: { shape: source.shape, sha256: lorigHash, orig: summarize(lorig), source: source.record, exactCheck },

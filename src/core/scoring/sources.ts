@@ -8,7 +8,7 @@ import { CancelledError, UserError } from '../errors';
 import { resolveConditions, type ResolvedConditions } from '../pipeline/conditions';
 import { GaussianStream, sampleSeed } from '../pipeline/noise';
 import { PipelineRunner } from '../pipeline/runner';
-import { createScheduler, resolveScheduler } from '../pipeline/schedulers';
+import { createScheduler, resolveScheduler, type SchedulerName } from '../pipeline/schedulers';
 import { floatTensor, inputInfo, outputInfo, readFloat, type IoInfo } from '../pipeline/tensors';
 import { GATE_INPUT } from '../surgery/apply';
 import { openRunnerWithProvider, withProvider, type EpReport } from './ep';
@@ -36,6 +36,8 @@ export interface EvalSource {
   readonly runner?: PipelineRunner;
   /** per-sample class labels, when the conditions carry them */
   readonly labels?: (number | null)[];
+  /** the sampler that ran (a pipeline: 'pipeline' resolved from its scheduler_config.json's class) */
+  readonly scheduler?: SchedulerName;
   release(): Promise<void>;
 }
 
@@ -133,9 +135,11 @@ async function openPipelineSource(o: SourceOptions, folder: string): Promise<Eva
       ep,
       runner,
       labels,
+      scheduler: choice.name,
       record: {
         pipeline: folder,
         scheduler: choice.name,
+        ...(layout.schedulerConfig.className ? { schedulerClass: layout.schedulerConfig.className } : {}),
         ...(choice.fallback ? { schedulerFallback: { from: choice.fallback.from, to: 'ddim', reason: choice.fallback.reason } } : {}),
         steps: s.steps,
         timesteps: scheduler().timesteps,
