@@ -22,8 +22,15 @@ export function checkEdited(before: ModelAnalysis, after: ModelAnalysis, what: s
   const refuse = (msg: string, subject?: string): never => {
     throw new EditRefused(`${file}: ${what} refused: ${msg}`, after.model.path, subject);
   };
-  const byId = new Map<string, Node>();
-  for (const n of before.view.nodes) byId.set(before.view.nodeId(n), n);
+  // The same node before and after is found by the first value it makes (values are assigned once):
+  // an unnamed node's id is its position ('#37:Cast'), which names another node once an edit
+  // removes nodes before it (bypassing a block of an expanded ONNX function body showed it).
+  const made = (n: Node) => n.outputs.find(Boolean);
+  const byOutput = new Map<string, Node>();
+  for (const n of before.view.nodes) {
+    const o = made(n);
+    if (o) byOutput.set(o, n);
+  }
 
   let order: readonly Node[];
   try {
@@ -33,7 +40,8 @@ export function checkEdited(before: ModelAnalysis, after: ModelAnalysis, what: s
   }
   for (const n of order) {
     const id = after.view.nodeId(n);
-    const old = byId.get(id);
+    const key = made(n);
+    const old = key === undefined ? undefined : byOutput.get(key);
     if (old && old.opType === n.opType) {
       for (let i = 0; i < n.inputs.length && i < old.inputs.length; i++) {
         if (!n.inputs[i] || !old.inputs[i]) continue;
