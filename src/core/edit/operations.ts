@@ -299,8 +299,13 @@ function clearOutput(ctx: EditContext, value: string): EditOutcome {
   if (!g.outputs.some((o) => o.name === value)) refuse(ctx.model, `'${value}' is not a graph output`, value);
   if (g.outputs.length === 1) refuse(ctx.model, `cannot clear output '${value}': it is the model's only output`, value);
   const m = cloneModel(ctx.model);
+  const declared = m.graph.outputs.find((o) => o.name === value)!;
   m.graph.outputs = m.graph.outputs.filter((o) => o.name !== value);
   new GraphView(m.graph).cleanup({ removeUnusedInputs: false });
+  // A value still made (another output of its node is needed) keeps its declared type: for ops whose
+  // shapes are not inferred here (Adam, LSTM, contrib ops) the declaration is all that is known of it.
+  const stillMade = m.graph.nodes.some((n) => n.outputs.includes(value));
+  if (stillMade && declared.type && !m.graph.valueInfo.some((v) => v.name === value)) m.graph.valueInfo.push(declared);
   return { model: m, label: `Clear output ${value}`, touched: [] };
 }
 
