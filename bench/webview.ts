@@ -25,7 +25,10 @@
 //   editRedrawMs    (sd15-unet) a bypass of mid_block.attentions.0 and its undo as the view receives them
 //                   — a `patch` of its index; a --baseline from before patches gets a whole init — from
 //                   posting the message to the frame that shows the edited graph, with the patch's and the
-//                   whole index's JSON bytes
+//                   whole index's JSON bytes. A build that redraws an edit in place draws it first from an
+//                   interim layout (kept items where they were; webview-ui/src/layout/interimLayout.ts) unless
+//                   ELK's is cached (the undo): `settledMs` is until ELK's layout is drawn in its place
+//                   (ld:patch-settled); `parts` are the page's ld:patch:* measures
 // and expands down_blocks.1 → attentions.0 → transformer_blocks.0 → attn1 (the deepest path).
 // Wall-clock numbers only mean something on a quiet machine, so each case also reports `cpuMs`:
 // the CPU time (process.cpuUsage, in node on the same V8 and the same ELK build) of the work
@@ -113,6 +116,9 @@ async function cpuCosts(index: GraphIndex, expand = true): Promise<Record<string
   return out;
 }
 
+/** An edit first drawn from an interim layout: message posted → ELK's layout drawn in its place. */
+const settledOf = (xs: number[]) => (xs.length ? { settledMs: { median: round(median(xs)), runs: xs.map(round) } } : {});
+
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length ? s[Math.floor((s.length - 1) / 2)] : NaN;
@@ -171,7 +177,7 @@ async function main(): Promise<void> {
   const results = [];
   try {
     for (const c of cases) {
-      const per = new Map(pages.map((p) => [p.label, { first: [] as number[], settled: [] as number[], parts: { index: [] as number[], layout: [] as number[], render: [] as number[] }, expand: CHAIN.map(() => [] as number[]), redraw: [[], []] as number[][], redrawParts: [[], []] as Record<string, number | undefined>[][] }]));
+      const per = new Map(pages.map((p) => [p.label, { first: [] as number[], settled: [] as number[], parts: { index: [] as number[], layout: [] as number[], render: [] as number[] }, expand: CHAIN.map(() => [] as number[]), redraw: [[], []] as number[][], redrawSettled: [[], []] as number[][], redrawParts: [[], []] as Record<string, number | undefined>[][] }]));
       let size: Record<string, number> = {};
       for (let r = 0; r < runs; r++) {
         for (const p of pages) {
@@ -184,6 +190,7 @@ async function main(): Promise<void> {
           acc.parts.render.push(m.render);
           m.expand.forEach((d, i) => acc.expand[i].push(d));
           m.redraw.forEach((d, i) => acc.redraw[i].push(d));
+          m.redrawSettled.forEach((d, i) => acc.redrawSettled[i].push(d));
           m.redrawParts.forEach((d, i) => acc.redrawParts[i].push(d));
           size = { nodes: m.nodes, modules: m.modules, indexBytes: m.bytes };
         }
@@ -198,8 +205,8 @@ async function main(): Promise<void> {
         ...(c.edit ? {
           editRedrawMs: {
             what: `${EDIT.kind} ${EDIT.module}: message posted → the edited graph drawn (this build: a patch; a --baseline from before patches: a whole init)`,
-            edit: { median: round(median(acc.redraw[0])), runs: acc.redraw[0].map(round), parts: acc.redrawParts[0], patchBytes: JSON.stringify(c.edit.edit.patch).length, indexBytes: c.edit.edit.json.length },
-            undo: { median: round(median(acc.redraw[1])), runs: acc.redraw[1].map(round), parts: acc.redrawParts[1], patchBytes: JSON.stringify(c.edit.undo.patch).length, indexBytes: c.edit.undo.json.length },
+            edit: { median: round(median(acc.redraw[0])), runs: acc.redraw[0].map(round), ...settledOf(acc.redrawSettled[0]), parts: acc.redrawParts[0], patchBytes: JSON.stringify(c.edit.edit.patch).length, indexBytes: c.edit.edit.json.length },
+            undo: { median: round(median(acc.redraw[1])), runs: acc.redraw[1].map(round), ...settledOf(acc.redrawSettled[1]), parts: acc.redrawParts[1], patchBytes: JSON.stringify(c.edit.undo.patch).length, indexBytes: c.edit.undo.json.length },
           },
         } : {}),
         ...(c.expand ? { expandMs: Object.fromEntries(CHAIN.map((id, i) => [id, { median: round(median(acc.expand[i])), runs: acc.expand[i].map(round) }])) } : {}),
@@ -252,6 +259,7 @@ async function measurePage(browser: any, c: Case, html: string) {
   }
   // an edit and its undo as the view receives them: a patch (this build) or a whole init (a build from before patches)
   const redraw: number[] = [];
+  const redrawSettled: number[] = [];
   const parts: Record<string, number | undefined>[] = [];
   if (c.edit) {
     const patches = readFileSync(bundleOf(html), 'utf8').includes('ld:patched');
@@ -266,19 +274,33 @@ async function measurePage(browser: any, c: Case, html: string) {
         await new Promise((res) => setTimeout(res, 10));
       }
       // from posting the message (its structured clone included) to the frame that shows the result
-      const end: number = await page.evaluate(`(() => { const e = performance.getEntriesByName('${measure}', 'measure'); const m = e[e.length - 1]; return m.startTime + m.duration; })()`);
+      const endOf = (name: string) => `(() => { const e = performance.getEntriesByName('${name}', 'measure'); const m = e[e.length - 1]; return m.startTime + m.duration; })()`;
+      const end: number = await page.evaluate(endOf(measure));
       redraw.push(end - t0);
+      // a build that draws an edit from an interim layout first: until ELK's layout is drawn in its place
+      if (settles && patches && readFileSync(bundleOf(html), 'utf8').includes('ld:patch-settled')) {
+        while ((await page.evaluate(`performance.getEntriesByName('ld:patch-settled', 'measure').length`)) < n + 1) {
+          if (Date.now() > until) throw new Error(`${c.name}: ELK's layout of the edit was never drawn`);
+          await new Promise((res) => setTimeout(res, 10));
+        }
+        redrawSettled.push((await page.evaluate(endOf('ld:patch-settled'))) - t0);
+      }
       if (patches) {
+        // the page's own measures of the redraw's parts: ld:patch:* of this build (before the edit
+        // redrew in place: model, dom, show = ELK layout + render, panels)
         parts.push(await page.evaluate(`(() => {
-          const last = (n) => { const e = performance.getEntriesByName(n, 'measure'); return e.length ? Math.round(e[e.length - 1].duration * 10) / 10 : undefined; };
-          return { model: last('ld:patch:model'), dom: last('ld:patch:dom'), show: last('ld:patch:show'), layout: last('ld:layout'), render: last('ld:render'), panels: last('ld:patch:panels') };
+          const r = (m) => Math.round(m.duration * 10) / 10;
+          const out = {};
+          for (const m of performance.getEntriesByType('measure')) if (m.name.startsWith('ld:patch:')) out[m.name.slice(9)] = r(m);
+          if (out.show !== undefined) for (const n of ['ld:layout', 'ld:render']) { const e = performance.getEntriesByName(n, 'measure'); out[n.slice(3)] = r(e[e.length - 1]); }
+          return out;
         })()`));
       }
     }
   }
   if (errors.length) throw new Error(`${c.name} (${html}): page errors: ${errors.join('; ')}`);
   await page.close();
-  return { ...m, expand, redraw, redrawParts: parts };
+  return { ...m, expand, redraw, redrawSettled, redrawParts: parts };
 }
 
 /** The webview bundle a harness page loads. */

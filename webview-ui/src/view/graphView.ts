@@ -6,6 +6,7 @@
 // lives in its own module under canvas/: zoom, labels and text, heat colours and sparklines, prune
 // marks, item and edge SVG, aria labels.
 import { select, type Selection } from 'd3';
+import type { ElkNode } from 'elkjs/lib/elk-api';
 import { fromElk, toElk, type Box, type Layout, type Point } from '../model/elkGraph';
 import type { ViewGraph } from '../model/graph';
 import type { HeatDomain } from '../model/heatmap';
@@ -176,6 +177,15 @@ export class GraphCanvas {
     return { vis, elkGraph };
   }
 
+  /**
+   * The ELK input show() would lay out with `expanded` open, without drawing anything: the view
+   * lays likely next expansions out ahead (LayoutEngine.prefetch) under the very key show() uses.
+   */
+  layoutInput(expanded: ReadonlySet<string>): ElkNode {
+    const vis = computeVisible(this.graph, expanded, this.openStacks);
+    return toElk(vis, (it) => itemSize(it, this.labels.of(it), this.text, this.graph));
+  }
+
   /** Draws `layout` of `vis`; `anchor` (an item key) stays where it was on screen. */
   private draw(vis: VisibleGraph, layout: Layout, anchor?: string): void {
     const anchorBefore = anchor ? this.layoutResult?.boxes.get(anchor) : undefined;
@@ -270,13 +280,14 @@ export class GraphCanvas {
    * laid out before is exact), else an interim layout from what is on screen (interimLayout.ts) and
    * ELK's in its place when it is ready. `interim` says which was drawn; `settled` resolves true
    * once ELK's layout is drawn, false when something newer (an expansion) was laid out meanwhile.
+   * The selected item stays where it is on screen when ELK's layout is drawn.
    */
   redraw(expanded: ReadonlySet<string>): { interim: boolean; settled: Promise<boolean> } {
     const { vis, elkGraph } = this.visibleNow(expanded);
     const hit = this.engine.cached(elkGraph);
     const shown = this.layoutResult;
     if (hit || !shown) {
-      if (hit) this.draw(vis, fromElk(hit));
+      if (hit) this.draw(vis, fromElk(hit), this.selectedKey);
       return { interim: false, settled: hit ? Promise.resolve(true) : this.show(expanded) };
     }
     this.draw(vis, fromElk(interimLayout(elkGraph, shown)));
