@@ -33,7 +33,13 @@ export function findTensor(a: ModelAnalysis, name: string): TensorData | undefin
   return producer?.opType === 'Constant' ? attr(producer, 'value')?.t : undefined;
 }
 
-export async function tensorStats(t: TensorData, file: string): Promise<WeightStats> {
+export interface StatsOptions {
+  /** bytes read at a time (default 4 MB); tests split small tensors over several chunks with it */
+  chunkBytes?: number;
+}
+
+export async function tensorStats(t: TensorData, file: string, options: StatsOptions = {}): Promise<WeightStats> {
+  const chunkBytes = options.chunkBytes ?? CHUNK_BYTES;
   const count = numElements(t.dims);
   if (count > MAX_STATS_ELEMENTS) {
     throw new Error(`${file}: tensor '${t.name}' has ${count.toLocaleString('en-US')} elements; statistics stop at ${MAX_STATS_ELEMENTS.toLocaleString('en-US')}`);
@@ -46,7 +52,7 @@ export async function tensorStats(t: TensorData, file: string): Promise<WeightSt
   let zeros = 0;
   let nonFinite = 0;
   let n = 0;
-  await forEachChunk(t, file, (v) => {
+  await forEachChunk(t, file, chunkBytes, (v) => {
     const len = v.length;
     n += len;
     for (let i = 0; i < len; i++) {
@@ -68,7 +74,7 @@ export async function tensorStats(t: TensorData, file: string): Promise<WeightSt
   const counts = new Array<number>(HISTOGRAM_BINS).fill(0);
   const width = (hi - lo) / HISTOGRAM_BINS;
   let sq = 0;
-  await forEachChunk(t, file, (v) => {
+  await forEachChunk(t, file, chunkBytes, (v) => {
     const len = v.length;
     for (let i = 0; i < len; i++) {
       const x = v[i];
@@ -98,14 +104,14 @@ const CHUNK_BYTES = 4 << 20;
  * whole-byte elements (every large weight: external data, raw_data), otherwise all at once (typed
  * fields, 4-bit and complex types, and payloads whose length is wrong: the decoder names the problem).
  */
-async function forEachChunk(t: TensorData, file: string, fn: (v: ArrayLike<number>) => void): Promise<void> {
+async function forEachChunk(t: TensorData, file: string, chunkBytes: number, fn: (v: ArrayLike<number>) => void): Promise<void> {
   const bits = elemBits(t.elemType);
   const n = numElements(t.dims);
   const raw = t.location.kind === 'external' || t.location.field === 'raw';
   const complex = t.elemType === ElemType.COMPLEX64 || t.elemType === ElemType.COMPLEX128;
   if (raw && bits !== undefined && bits % 8 === 0 && !complex && t.elemType !== ElemType.STRING && t.byteLength === (n * bits) / 8) {
     const size = bits / 8;
-    await forEachTensorChunk(t, Math.max(1, Math.floor(CHUNK_BYTES / size)) * size, (bytes) => {
+    await forEachTensorChunk(t, Math.max(1, Math.floor(chunkBytes / size)) * size, (bytes) => {
       const chunk: TensorData = { ...t, dims: [bytes.length / size], byteLength: bytes.length, location: { kind: 'inline', bytes, field: 'raw' } };
       fn(numbers(decodeTensorBytes(chunk, bytes), t, file));
     });
