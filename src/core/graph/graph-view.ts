@@ -31,9 +31,11 @@ export class GraphView {
   private inputSet = new Set<string>();
   private outputSet = new Set<string>();
   private implicit = new Map<Node, string[]>();
-  private ids = new Map<Node, string>();
-  private byId = new Map<string, Node>();
+  private ids: { ids: Map<Node, string>; byId: Map<string, Node> } | undefined;
+  private indexed: readonly Node[] = [];
   private order: Node[] | undefined;
+  /** whether graph.nodes was already in topological order (known once topoOrder ran) */
+  private sorted: boolean | undefined;
 
   /** @param outer names visible from an enclosing graph (for views over subgraph bodies) */
   constructor(readonly graph: Graph, readonly outer: ReadonlySet<string> = new Set()) {
@@ -51,29 +53,44 @@ export class GraphView {
     this.consumerMap.clear();
     this.inits.clear();
     this.implicit.clear();
-    this.ids.clear();
-    this.byId.clear();
+    this.ids = undefined;
+    this.indexed = g.nodes;
     this.order = undefined;
+    this.sorted = undefined;
     this.inputSet = new Set(g.inputs.map((v) => v.name));
     this.outputSet = new Set(g.outputs.map((v) => v.name));
     for (const t of g.initializers) this.inits.set(t.name, t);
-    const nameCount = new Map<string, number>();
-    for (const n of g.nodes) if (n.name) nameCount.set(n.name, (nameCount.get(n.name) ?? 0) + 1);
-    g.nodes.forEach((n, i) => {
+    // plain loops: an edit of an SD-scale graph reindexes several views, and this is most of their cost
+    const consumers = this.consumerMap;
+    const add = (name: string, n: Node) => {
+      let list = consumers.get(name);
+      if (!list) consumers.set(name, (list = []));
+      if (list[list.length - 1] !== n) list.push(n);
+    };
+    for (const n of g.nodes) {
       for (const o of n.outputs) if (o) this.producers.set(o, n);
-      const add = (name: string) => {
-        if (!name) return;
-        let list = this.consumerMap.get(name);
-        if (!list) this.consumerMap.set(name, (list = []));
-        if (list[list.length - 1] !== n) list.push(n);
-      };
-      for (const name of n.inputs) add(name);
-      for (const name of this.implicitInputs(n)) add(name);
-      const id = n.name && nameCount.get(n.name) === 1 ? n.name : `#${i}:${n.opType}`;
-      this.ids.set(n, id);
-      this.byId.set(id, n);
-    });
+      for (const name of n.inputs) if (name) add(name, n);
+      if (hasSubgraphs(n)) for (const name of this.implicitInputs(n)) add(name, n);
+    }
     return this;
+  }
+
+  /** Node ids, built on first use: most views (an edit's intermediate ones) never ask for one. */
+  private idMaps(): { ids: Map<Node, string>; byId: Map<string, Node> } {
+    if (this.ids) return this.ids;
+    const ids = new Map<Node, string>();
+    const byId = new Map<string, Node>();
+    const nameCount = new Map<string, number>();
+    const nodes = this.indexed; // the nodes as of the last reindex, as if ids were built then
+    for (const n of nodes) if (n.name) nameCount.set(n.name, (nameCount.get(n.name) ?? 0) + 1);
+    for (let i = 0; i < nodes.length; i++) {
+      const n = nodes[i];
+      const id = n.name && nameCount.get(n.name) === 1 ? n.name : `#${i}:${n.opType}`;
+      ids.set(n, id);
+      byId.set(id, n);
+    }
+    this.ids = { ids, byId };
+    return this.ids;
   }
 
   /** The node that writes `value`, if any (graph inputs and initializers have none). */
@@ -120,18 +137,18 @@ export class GraphView {
    * `#<index>:<opType>` (which changes when nodes are inserted before it).
    */
   nodeId(node: Node): string {
-    const id = this.ids.get(node);
+    const id = this.idMaps().ids.get(node);
     if (id === undefined) throw new Error(`node ${node.name || node.opType} is not in graph ${this.graph.name}`);
     return id;
   }
 
   nodeById(id: string): Node | undefined {
-    return this.byId.get(id);
+    return this.idMaps().byId.get(id);
   }
 
   /** Outer-scope names read by the node's subgraph bodies. */
   implicitInputs(node: Node): readonly string[] {
-    if (!node.attributes.some((a) => a.g || a.graphs)) return NONE;
+    if (!hasSubgraphs(node)) return NONE;
     let names = this.implicit.get(node);
     if (!names) {
       names = [];
@@ -160,7 +177,8 @@ export class GraphView {
 
   private computeTopoOrder(): Node[] {
     const nodes = this.graph.nodes;
-    if (this.isSorted()) return [...nodes]; // exports are almost always sorted already
+    this.sorted = this.isSorted();
+    if (this.sorted) return [...nodes]; // exports are almost always sorted already
     const index = new Map<Node, number>();
     nodes.forEach((n, i) => index.set(n, i));
     const pending = new Map<Node, number>();
@@ -214,8 +232,17 @@ export class GraphView {
 
   /** Reorders graph.nodes (and subgraph bodies) topologically, then reindexes. */
   toposort(): this {
-    for (const n of this.graph.nodes) for (const sub of subgraphsOf(n)) new GraphView(sub).toposort();
-    this.graph.nodes = [...this.topoOrder()];
+    let bodies = false;
+    for (const n of this.graph.nodes) {
+      for (const sub of subgraphsOf(n)) {
+        new GraphView(sub).toposort();
+        bodies = true;
+      }
+    }
+    const order = this.topoOrder();
+    // already sorted, and no body reordered (which can reorder implicit inputs): the indexes still hold
+    if (this.sorted && !bodies) return this;
+    this.graph.nodes = [...order];
     return this.reindex();
   }
 
@@ -227,15 +254,17 @@ export class GraphView {
     const g = this.graph;
     const result: CleanupResult = { removedNodes: 0, removedInitializers: 0, removedValueInfo: 0, removedInputs: 0 };
     if (options.recurse !== false) {
+      let bodies = false;
       for (const n of g.nodes) {
         for (const sub of subgraphsOf(n)) {
           const r = new GraphView(sub).cleanup({ ...options, removeUnusedInputs: false });
           result.removedNodes += r.removedNodes;
           result.removedInitializers += r.removedInitializers;
           result.removedValueInfo += r.removedValueInfo;
+          bodies = true;
         }
       }
-      this.reindex();
+      if (bodies) this.reindex(); // a cleaned body may read fewer outer values
     }
     const live = new Set<string>();
     const liveNodes = new Set<Node>();
@@ -267,7 +296,8 @@ export class GraphView {
     const nVi = g.valueInfo.length;
     g.valueInfo = g.valueInfo.filter((v) => live.has(v.name));
     result.removedValueInfo += nVi - g.valueInfo.length;
-    this.reindex();
+    // value_info is not indexed: only removed nodes, initializers or inputs make the indexes stale
+    if (g.nodes.length !== before || g.initializers.length !== nInit || result.removedInputs) this.reindex();
     return result;
   }
 
@@ -287,6 +317,11 @@ export class GraphView {
 }
 
 const NONE: readonly string[] = [];
+
+function hasSubgraphs(node: Node): boolean {
+  for (const a of node.attributes) if (a.g || a.graphs) return true;
+  return false;
+}
 
 /** The graphs held in a node's attributes (If branches, Loop/Scan bodies). */
 export function subgraphsOf(node: Node): Graph[] {
