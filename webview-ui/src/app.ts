@@ -49,6 +49,9 @@ interface Persisted {
 
 type InitMsg = Extract<ToWebview, { type: 'init' }>;
 
+/** Expansions laid out ahead after each layout: ~12 blocks are on screen at SD's module level. */
+const PREFETCH_MAX = 12;
+
 export class App {
   private graph!: ViewGraph;
   /** the index shown, kept for the patches that follow edits */
@@ -86,6 +89,8 @@ export class App {
   /** counts patches: a patch's ELK layout that arrives after a newer one (or an init) marks nothing */
   private patchSeq = 0;
   private ancestorsCache = new Map<string, string[]>();
+  /** the block whose expansion the pointer asked to lay out ahead (once per block per layout) */
+  private hoverPrefetched: string | undefined;
   private panelQueued = false;
   private saveQueued = false;
 
@@ -319,6 +324,7 @@ export class App {
     performance.mark('ld:settled');
     performance.measure('ld:settled', 'ld:init', 'ld:settled');
     this.root.dataset.layout = 'settled';
+    this.prefetchExpansions();
   }
 
   private buildDom(msg: InitMsg): void {
@@ -433,7 +439,7 @@ export class App {
     performance.mark('ld:expand-start');
     for (const c of this.graph.moduleChain(id)) this.expanded.add(c);
     this.target = { module: id };
-    await this.relayout(moduleKey(id));
+    await this.relayout(moduleKey(id), id);
     if (how === 'keyboard') this.canvas.focusItem(moduleKey(id));
     requestAnimationFrame(() => {
       performance.mark('ld:expand-end');
@@ -482,11 +488,38 @@ export class App {
     return undefined;
   }
 
-  private async relayout(anchor?: string): Promise<void> {
+  /** Draws the graph with what is expanded now; `opened`: the module just expanded. */
+  private async relayout(anchor?: string, opened?: string): Promise<void> {
+    this.hoverPrefetched = undefined;
     const done = await this.canvas.show(this.expanded, anchor);
     if (!done) return;
     this.syncSelection(false);
     this.persist();
+    this.prefetchExpansions(opened);
+  }
+
+  /**
+   * Lays out ahead, while the user reads the graph, the expansions a click is likely to ask for
+   * next: the blocks inside the one just opened first, largest first (the ones there is most to
+   * see inside, and the dearest to lay out), then the other expandable blocks on screen in model
+   * order (see layout/layoutCache.ts for why; the block under the pointer goes first).
+   */
+  private prefetchExpansions(opened?: string): void {
+    const vis = this.canvas.visible;
+    if (!vis) return;
+    const g = this.graph;
+    const blocks = vis.items.filter((it) => it.kind === 'block' && g.expandable(it.moduleId!)).map((it) => it.moduleId!);
+    const ops = (id: string) => g.modules.get(id)?.shownCount ?? 0;
+    const inside = opened ? blocks.filter((id) => g.modules.get(id)?.parent === opened).sort((a, b) => ops(b) - ops(a)) : [];
+    const order = [...inside, ...blocks.filter((id) => !inside.includes(id))].slice(0, PREFETCH_MAX);
+    this.engine.prefetch(order.map((id) => () => this.canvas.layoutInput(this.expandedWith(id))));
+  }
+
+  /** The expanded set after a click on `id` (expand() opens it and everything above it). */
+  private expandedWith(id: string): Set<string> {
+    const out = new Set(this.expanded);
+    for (const c of this.graph.moduleChain(id)) out.add(c);
+    return out;
   }
 
   private onCrumb(id: string): void {
@@ -495,8 +528,10 @@ export class App {
       this.openStacks.clear();
       this.canvas.setOpenStacks(this.openStacks);
       this.target = undefined;
+      this.hoverPrefetched = undefined;
       void this.canvas.show(this.expanded).then(() => {
         this.canvas.fit();
+        this.prefetchExpansions();
         this.syncSelection(false);
         this.persist();
       });
@@ -553,6 +588,11 @@ export class App {
       this.tooltip.hide();
       this.legend.mark(null);
       return;
+    }
+    if (it.kind === 'block' && it.key !== this.hoverPrefetched && this.graph.expandable(it.moduleId!)) {
+      // a click on it is likely: its expansion is laid out first (the click waits for that one run)
+      this.hoverPrefetched = it.key;
+      this.engine.prefetchFirst(this.canvas.layoutInput(this.expandedWith(it.moduleId!)));
     }
     const own = member ? this.scores.get(member) : undefined;
     const heat = member ? (own ? { result: own, own: true } : undefined) : this.canvas.heatOf(it);

@@ -3,6 +3,7 @@
 import ELK, { type ELK as ElkApi, type ElkNode } from 'elkjs/lib/elk-api';
 import elkWorkerSource from 'elkjs/lib/elk-worker.min.js?text';
 import { warmUpGraph } from '../model/elkGraph';
+import { LayoutCache } from './layoutCache';
 import { quickLayout } from './quickLayout';
 
 /**
@@ -12,9 +13,6 @@ import { quickLayout } from './quickLayout';
  */
 const WARM_UP_DELAY_MS = 200;
 
-/** Laid-out graphs kept by their ELK input: collapsing back to a state seen before costs no layout. */
-const CACHE_SIZE = 8;
-
 export class LayoutEngine {
   private elk: ElkApi | undefined;
   private url: string | undefined;
@@ -23,7 +21,11 @@ export class LayoutEngine {
   /** whether ELK has finished a real layout (its code is compiled and warm) */
   private warm = false;
   private lastProvisional = false;
-  private readonly cache = new Map<string, ElkNode>();
+  /**
+   * Laid-out graphs kept by their ELK input (collapsing back to a state seen before, an undo: no
+   * layout), the layouts running, and the ones laid out ahead (prefetch; see layoutCache.ts).
+   */
+  private readonly cache = new LayoutCache((graph) => this.api().layout(graph));
   /**
    * Called when ELK's layout of the graph last drawn from a provisional layout is ready: laying
    * the same graph out again now returns it at once (from the cache).
@@ -62,8 +64,7 @@ export class LayoutEngine {
   async layout(graph: ElkNode): Promise<ElkNode | undefined> {
     this.cancelWarmUp();
     const gen = ++this.generation;
-    const key = JSON.stringify(graph);
-    const cached = this.cache.get(key);
+    const cached = this.cache.get(graph);
     this.lastProvisional = false;
     if (cached) return cached;
     if (!this.warm) {
@@ -71,15 +72,28 @@ export class LayoutEngine {
       // layout now, and ELK's once it is done — unless a newer layout was asked for meanwhile
       const quick = quickLayout(graph);
       if (quick) {
-        void this.elkLayout(key, graph).then(() => {
+        void this.elkLayout(graph).then(() => {
           if (gen === this.generation) this.onRefined?.();
         }, () => undefined);
         this.lastProvisional = true;
         return quick;
       }
     }
-    const result = await this.elkLayout(key, graph);
+    const result = await this.elkLayout(graph);
     return gen === this.generation ? result : undefined;
+  }
+
+  /**
+   * Lays out ahead, while the view is idle, the ELK inputs of likely next expansions (most likely
+   * first), so that a click on one of them is drawn without waiting for ELK.
+   */
+  prefetch(inputs: (() => ElkNode)[]): void {
+    if (this.warm) this.cache.prefetch(inputs);
+  }
+
+  /** Lays `graph` out ahead before the others (the pointer is on the block it expands). */
+  prefetchFirst(graph: ElkNode): void {
+    if (this.warm) this.cache.prefetchFirst(graph);
   }
 
   /**
@@ -87,7 +101,7 @@ export class LayoutEngine {
    * before is drawn exactly, in the same frame); like layout(), it supersedes the layouts in flight.
    */
   cached(graph: ElkNode): ElkNode | undefined {
-    const hit = this.cache.get(JSON.stringify(graph));
+    const hit = this.cache.get(graph);
     if (!hit) return undefined;
     this.cancelWarmUp();
     this.generation++;
@@ -100,12 +114,9 @@ export class LayoutEngine {
     return this.lastProvisional;
   }
 
-  private async elkLayout(key: string, graph: ElkNode): Promise<ElkNode> {
-    const result = await this.api().layout(graph);
+  private async elkLayout(graph: ElkNode): Promise<ElkNode> {
+    const result = await this.cache.layout(graph);
     this.warm = true;
-    this.cache.delete(key);
-    this.cache.set(key, result);
-    if (this.cache.size > CACHE_SIZE) this.cache.delete(this.cache.keys().next().value!);
     return result;
   }
 
@@ -117,6 +128,7 @@ export class LayoutEngine {
 
   dispose(): void {
     this.cancelWarmUp();
+    this.cache.dispose();
     this.elk?.terminateWorker();
     if (this.url) URL.revokeObjectURL(this.url);
     this.elk = undefined;
