@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { EditableModel } from '../src/core/edit';
 import { analyzeWithValues, readFoldValues, type ModelAnalysis } from '../src/core/graph';
+import type { Node } from '../src/core/onnx/types';
 import { foldCandidates } from '../src/core/graph/analyze';
 import { perSampleInputShapes } from '../src/core/graph/input-shapes';
 import { sdModels } from '../bench/common';
@@ -18,13 +19,25 @@ const COND = join(EXAMPLES, 'digits-cond', 'unet', 'model.onnx');
 const CORPUS_MODEL = resolve(__dirname, '..', '..', 'shared', 'corpus', 'onnx-backend', 'node', 'test_layer_normalization_3d_axis1_epsilon_expanded', 'model.onnx');
 const SD = sdModels().find((p) => p.includes('sd15-unet/'));
 
-/** What the graph, the inspector and the totals are built from, keyed by names (not objects). */
+/**
+ * What the graph, the inspector and the totals are built from, keyed by names (not objects): every
+ * value's facts, every node's cost and noise kind, the module tree (ids in order, parents, children in
+ * order, classes, each module's nodes and own and total stats, where every node sits), the parameters
+ * and the module each belongs to.
+ */
 function figuresOf(a: ModelAnalysis) {
+  const id = (n: Node) => a.view.nodeId(n);
   return {
     shapes: [...a.shapes.entries()].sort(([x], [y]) => (x < y ? -1 : 1)),
     costShapes: a.costShapes === a.shapes ? 'same' : [...(a.costShapes ?? new Map()).entries()].sort(([x], [y]) => (x < y ? -1 : 1)),
-    cost: a.view.nodes.map((n) => [a.view.nodeId(n), a.cost.get(n)]),
-    modules: [...a.tree.byId.entries()].map(([id, m]) => [id, a.total.get(m)]),
+    cost: a.view.nodes.map((n) => [id(n), a.cost.get(n)]),
+    noise: a.view.nodes.map((n) => [id(n), a.noise.get(n) ?? null]),
+    source: a.tree.source,
+    modules: [...a.tree.byId.entries()].map(([mid, m]) => [
+      mid, m.name, m.depth, m.parent?.id ?? null, m.children.map((c) => c.id), m.className ?? null, m.nodes.map(id), a.own.get(m), a.total.get(m),
+    ]),
+    moduleOf: a.view.nodes.map((n) => [id(n), a.tree.moduleOf.get(n)?.id]),
+    params: a.params.map((p) => [p.name, p.source, p.elemType, p.dims, p.elements, p.bytes, p.users.map(id), a.paramModule.get(p)?.id]),
   };
 }
 
@@ -46,6 +59,11 @@ test('digits-cond: incremental analysis after edits equals a fresh full analysis
   // the graph output's facts did not change: the pass kept the previous object rather than inferring a new one
   const out = doc.model.graph.outputs[0].name;
   assert.equal(afterBypass.shapes.get(out), original.shapes.get(out));
+  // and a node the bypass left alone keeps its cost object, a node of the bypassed block is gone
+  const conv = afterBypass.view.nodes.find((n) => n.opType === 'Conv')!;
+  const before = original.view.producer(conv.outputs[0])!;
+  assert.equal(afterBypass.cost.get(conv), original.cost.get(before));
+  assert.ok(afterBypass.cost.get(conv)!.flops > 0);
 
   const first = doc.model.graph.nodes[0];
   await doc.apply({ kind: 'rename-node', node: doc.analysis().view.nodeId(first), to: 'stem' });

@@ -11,7 +11,7 @@ import { GraphView } from './graph-view';
 import { buildModuleTree, lowestCommon, walkModules, type ModuleNode, type ModuleTree } from './modules';
 import { classifyNoise, type NoiseKind } from './noise';
 import { findParams, type ParamTensor } from './params';
-import { factsFromType, inferShapes, type DimValue, type ShapeMap } from './shapes';
+import { factsFromType, inferShapes, shapeDelta, type DimValue, type ShapeMap } from './shapes';
 import { readFoldValues, type TensorBytesReader } from './tensor-values';
 
 export interface AnalyzeOptions {
@@ -87,23 +87,38 @@ export async function analyzeModel(model: Model, options: AnalyzeOptions = {}): 
 /**
  * The synchronous core of analyzeModel, for callers that already hold the folded tensor values.
  * `previous`: the analysis of the model before an edit; the shape passes then re-infer only the
- * nodes whose op or input facts changed (the result is the same as without it).
+ * nodes whose op or input facts changed, and a node the edit left as it was keeps its cost and the
+ * scope read from its name (the result is the same as without it).
+ * `view`: a view already indexing model.graph (the edit that made the model built one); not changed here.
  */
 export function analyzeWithValues(
   model: Model, tensorValues: ReadonlyMap<TensorData, number[]>, given?: Readonly<Record<string, readonly number[]>>, configLatent?: readonly number[],
-  previous?: ModelAnalysis,
+  previous?: ModelAnalysis, view: GraphView = new GraphView(model.graph),
 ): ModelAnalysis {
-  const view = new GraphView(model.graph);
+  if (view.graph !== model.graph) throw new Error('analyzeWithValues: the view is over another graph');
   assertAcyclic(model, view);
   const inputShapes = resolveInputShapes(model, view, given ?? {});
   const opset = model.opsetImports.find((o) => o.domain === '' || o.domain === 'ai.onnx')?.version;
   const shapes = inferShapes(view, { inputShapes: inputShapesForPass(inputShapes), tensorValues, opset, previous: previous?.shapes });
+  const delta = previous && shapeDelta(shapes);
   const noise = classifyNoise(view);
-  const tree = buildModuleTree(view, noise, shapes);
+  const tree = buildModuleTree(view, noise, shapes, previous && delta && { tree: previous.tree, counterpart: delta.counterpart });
   const assumed = assumeInputShapes(inputShapes, configLatent);
   const costShapes = assumed ? inferShapes(view, { inputShapes: assumed.inputs, tensorValues, opset, previous: previous?.costShapes }) : shapes;
+  const costDelta = costShapes === shapes ? delta : previous && shapeDelta(costShapes);
+  // a node's cost is kept when its counterpart computed the same from the same facts (and both are noise or both not)
+  const keptCost = (n: Node): NodeCost | null | undefined => {
+    if (!previous || !delta || !costDelta || (previous.costShapes ?? previous.shapes) !== costDelta.previous) return undefined;
+    const old = delta.counterpart.get(n);
+    if (!old || delta.reinferred.has(n) || costDelta.reinferred.has(n) || noise.has(n) !== previous.noise.has(old)) return undefined;
+    for (const o of n.outputs) if (o && costDelta.changed.has(o)) return undefined;
+    return previous.cost.get(old);
+  };
   const cost = new Map<Node, NodeCost | null>();
-  for (const n of view.nodes) cost.set(n, noise.has(n) ? { macs: 0, flops: 0 } : nodeCost(n, costShapes));
+  for (const n of view.nodes) {
+    const kept = keptCost(n);
+    cost.set(n, kept !== undefined ? kept : noise.has(n) ? { macs: 0, flops: 0 } : nodeCost(n, costShapes));
+  }
   const params = findParams(view, noise);
   const paramModule = new Map<ParamTensor, ModuleNode>();
   for (const p of params) paramModule.set(p, lowestCommon(p.users.map((u) => tree.moduleOf.get(u)!)));

@@ -103,11 +103,27 @@ function makeModule(id: string, parent: ModuleNode | null): ModuleNode {
   return m;
 }
 
+/** A node's scope as its name or metadata gives it, before structural scopes or noise placement. */
+interface NodeScope {
+  chain: string[];
+  /** module classes along the chain (metadata only) */
+  classes?: (string | undefined)[];
+}
+const scopesOf = new WeakMap<ModuleTree, Map<Node, NodeScope>>();
+
+/** The tree of the model before an edit, and each node's counterpart there (the node that wrote the same outputs). */
+export interface PreviousTree {
+  tree: ModuleTree;
+  counterpart: ReadonlyMap<Node, Node>;
+}
+
 /**
  * Builds the module tree. Noise nodes without a scope of their own (torch puts many Constants
- * at the top level) join the lowest common module of their consumers.
+ * at the top level) join the lowest common module of their consumers. With `previous`, a node
+ * whose name and metadata are its counterpart's keeps the scope read from them (parsing names
+ * and metadata is most of the cost); the tree is the same as without it.
  */
-export function buildModuleTree(view: GraphView, noise: ReadonlyMap<Node, NoiseKind>, shapes?: ShapeMap): ModuleTree {
+export function buildModuleTree(view: GraphView, noise: ReadonlyMap<Node, NoiseKind>, shapes?: ShapeMap, previous?: PreviousTree): ModuleTree {
   const root = makeModule('', null);
   const byId = new Map<string, ModuleNode>([['', root]]);
   const moduleOf = new Map<Node, ModuleNode>();
@@ -122,21 +138,29 @@ export function buildModuleTree(view: GraphView, noise: ReadonlyMap<Node, NoiseK
   };
 
   const chains = new Map<Node, string[]>();
+  const scopes = new Map<Node, NodeScope>();
+  const prevScopes = previous && scopesOf.get(previous.tree);
   let fromMetadata = false;
   let scoped = false;
   const classOf = new Map<string, string>();
   for (const n of view.nodes) {
-    const meta = scopeAndClasses(n);
-    if (meta) {
+    const old = prevScopes && previous.counterpart.get(n);
+    let scope = old && old.name === n.name && old.metadataProps === n.metadataProps ? prevScopes.get(old) : undefined;
+    if (!scope) {
+      const meta = scopeAndClasses(n);
+      scope = meta ? { chain: meta.chain, classes: meta.classes } : { chain: scopeFromName(n.name) };
+    }
+    scopes.set(n, scope);
+    const classes = scope.classes;
+    if (classes) {
       fromMetadata = true;
-      meta.chain.forEach((id, i) => {
-        const c = meta.classes[i];
+      scope.chain.forEach((id, i) => {
+        const c = classes[i];
         if (c && !classOf.has(id)) classOf.set(id, c);
       });
     }
-    const chain = meta?.chain ?? scopeFromName(n.name);
-    if (chain.length) scoped = true;
-    chains.set(n, chain);
+    if (scope.chain.length) scoped = true;
+    chains.set(n, scope.chain);
   }
   const source: ScopeSource = fromMetadata ? 'metadata' : scoped ? 'node-names' : 'structure';
   if (source === 'structure') for (const [n, chain] of structuralScopes(view, noise, shapes)) chains.set(n, chain);
@@ -155,7 +179,9 @@ export function buildModuleTree(view: GraphView, noise: ReadonlyMap<Node, NoiseK
     const m = byId.get(id);
     if (m) m.className = c;
   }
-  return { root, byId, moduleOf, source };
+  const tree: ModuleTree = { root, byId, moduleOf, source };
+  scopesOf.set(tree, scopes);
+  return tree;
 }
 
 /** The deepest module containing all the given ones. */

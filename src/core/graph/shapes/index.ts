@@ -30,6 +30,26 @@ interface Inferred {
 }
 const inferredBy = new WeakMap<ShapeMap, { opset: number; byNode: Map<string, Inferred> }>();
 
+/** What an incremental pass (options.previous) found changed; the later passes of an edit's analysis read it. */
+export interface ShapeDelta {
+  previous: ShapeMap;
+  /** each node's counterpart in the previous pass: the node that wrote the same outputs */
+  counterpart: ReadonlyMap<Node, Node>;
+  /** nodes whose rule ran again (op, wiring, attributes or input facts not those of their counterpart) */
+  reinferred: ReadonlySet<Node>;
+  /** values whose facts are not the previous pass's object (new, or changed) */
+  changed: ReadonlySet<string>;
+}
+const deltas = new WeakMap<ShapeMap, ShapeDelta>();
+
+/** How `shapes` differs from the pass it was inferred incrementally from; undefined for a full pass. */
+export function shapeDelta(shapes: ShapeMap): ShapeDelta | undefined {
+  return deltas.get(shapes);
+}
+
+/** The key a node's inference is kept under: its outputs (a single output's name needs no new string). */
+const outputsKey = (n: Node) => (n.outputs.length === 1 ? n.outputs[0] : n.outputs.join('\u0000'));
+
 /** Shapes (and small folded values) of every value in the graph. */
 export function inferShapes(view: GraphView, options: ShapeOptions = {}): ShapeMap {
   const g = view.graph;
@@ -38,10 +58,17 @@ export function inferShapes(view: GraphView, options: ShapeOptions = {}): ShapeM
   const prevMap = options.previous;
   const prev = prevMap && inferredBy.get(prevMap);
   const reuse = prev?.opset === opset ? prev.byNode : undefined;
+  const counterpart = new Map<Node, Node>();
+  const reinferred = new Set<Node>();
+  const changed = new Set<string>();
   // An unchanged value keeps the previous pass's object, so "same inputs as before" is an identity check.
   const put = (name: string, f: ValueFacts) => {
     const p = prevMap?.get(name);
-    facts.set(name, p && sameFacts(p, f) ? p : f);
+    if (p && (p === f || sameFacts(p, f))) facts.set(name, p);
+    else {
+      facts.set(name, f);
+      changed.add(name);
+    }
   };
   const useDeclared = options.useDeclared !== false;
   const declared = new Map<string, ValueFacts>();
@@ -75,11 +102,13 @@ export function inferShapes(view: GraphView, options: ShapeOptions = {}): ShapeM
   const ctx: OpContext = { node: order[0], in: [], opset, tensorValue };
   for (const node of order) {
     const inputs = node.inputs.map((x) => (x ? facts.get(x) : undefined));
-    const key = node.outputs.join('\u0000');
+    const key = outputsKey(node);
     const was = reuse?.get(key);
+    if (was) counterpart.set(node, was.node);
     let out: (ValueFacts | undefined)[];
     if (was && sameComputation(was.node, node) && was.inputs.every((f, i) => f === inputs[i])) out = was.outputs;
     else {
+      reinferred.add(node);
       ctx.node = node;
       ctx.in = inputs;
       try {
@@ -98,6 +127,7 @@ export function inferShapes(view: GraphView, options: ShapeOptions = {}): ShapeM
     });
   }
   inferredBy.set(facts, { opset, byNode });
+  if (reuse) deltas.set(facts, { previous: prevMap!, counterpart, reinferred, changed });
   return facts;
 }
 
