@@ -4,6 +4,7 @@
 // one (the inputs of some node stopped fitting together), or when a graph output would change its
 // shape or element type (the model's signature). The first node in graph order that breaks is named.
 import type { DimValue, ModelAnalysis } from '../graph';
+import { shapeDelta } from '../graph/shapes';
 import { elemTypeName, type Node } from '../onnx/types';
 import { fmt } from '../surgery/regions';
 import { EditRefused } from './types';
@@ -16,6 +17,23 @@ function label(a: ModelAnalysis, n: Node): string {
   return `node '${a.view.nodeId(n)}' (${n.opType}${m?.id ? ` in ${m.id}` : ''})`;
 }
 
+/**
+ * The nodes that can break: when `after` was inferred incrementally from `before`, those whose rule ran
+ * again and those writing a value whose facts changed. Every other node has the same op, inputs and
+ * outputs as the node that made its first output before, and reads and writes the very same facts
+ * (the same objects), so it passes. Undefined (check every node) otherwise.
+ */
+function mayBreak(before: ModelAnalysis, after: ModelAnalysis): ReadonlySet<Node> | undefined {
+  const delta = shapeDelta(after.shapes);
+  if (!delta || delta.previous !== before.shapes) return undefined;
+  const nodes = new Set(delta.reinferred);
+  for (const v of delta.changed) {
+    const p = after.view.producer(v);
+    if (p) nodes.add(p);
+  }
+  return nodes;
+}
+
 /** Throws EditRefused naming the first node the edit breaks; `what` names the edit in the message. */
 export function checkEdited(before: ModelAnalysis, after: ModelAnalysis, what: string): void {
   const file = after.model.path || 'the model';
@@ -25,12 +43,12 @@ export function checkEdited(before: ModelAnalysis, after: ModelAnalysis, what: s
   // The same node before and after is found by the first value it makes (values are assigned once):
   // an unnamed node's id is its position ('#37:Cast'), which names another node once an edit
   // removes nodes before it (bypassing a block of an expanded ONNX function body showed it).
+  // (the before view's producer map, rather than a new map of every node: values are assigned once)
   const made = (n: Node) => n.outputs.find(Boolean);
-  const byOutput = new Map<string, Node>();
-  for (const n of before.view.nodes) {
-    const o = made(n);
-    if (o) byOutput.set(o, n);
-  }
+  const before1 = (o: string) => {
+    const p = before.view.producer(o);
+    return p && made(p) === o ? p : undefined;
+  };
 
   let order: readonly Node[];
   try {
@@ -38,10 +56,12 @@ export function checkEdited(before: ModelAnalysis, after: ModelAnalysis, what: s
   } catch (e) {
     return refuse((e as Error).message);
   }
+  const check = mayBreak(before, after);
   for (const n of order) {
+    if (check && !check.has(n)) continue;
     const id = after.view.nodeId(n);
     const key = made(n);
-    const old = key === undefined ? undefined : byOutput.get(key);
+    const old = key === undefined ? undefined : before1(key);
     if (old && old.opType === n.opType) {
       for (let i = 0; i < n.inputs.length && i < old.inputs.length; i++) {
         if (!n.inputs[i] || !old.inputs[i]) continue;

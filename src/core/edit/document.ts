@@ -51,6 +51,8 @@ export class EditableModel {
   private readonly originalFigures: ModelFigures;
   /** index patches by 'from>to' snapshot positions, dropped when an edit replaces undone snapshots */
   private readonly patches = new Map<string, GraphIndexPatch>();
+  /** node changes by 'from>to' snapshot positions (the way back swaps them), dropped with the patches */
+  private readonly changes = new Map<string, NodeChanges>();
 
   private constructor(readonly path: string, original: Model, analysis: ModelAnalysis, folded: Map<TensorData, number[]>, private readonly options: EditableOptions) {
     this.stack = [{ model: original, label: 'Open', touched: [], rejected: [], analysis }];
@@ -179,11 +181,15 @@ export class EditableModel {
       // declared value_info shapes the edit contradicts (a changed stride) are corrected
       fixValueInfo(out.model.graph.valueInfo, next.analysis);
     } else next.analysis = before;
-    if (this.stack.length > this.at + 1) this.patches.clear(); // positions after `at` now hold other snapshots
+    if (this.stack.length > this.at + 1) {
+      // positions after `at` now hold other snapshots
+      this.patches.clear();
+      this.changes.clear();
+    }
     this.stack.splice(this.at + 1, this.stack.length, next);
     if (this.savedAt > this.at) this.savedAt = -1; // the saved state was an undone one: it cannot be reached again
     this.at++;
-    return this.summary(cur, next, next.label);
+    return this.summary(this.at - 1, this.at, next.label);
   }
 
   /** Back one edit; undefined when at the original. */
@@ -191,24 +197,22 @@ export class EditableModel {
     if (!this.canUndo) return undefined;
     const from = this.stack[this.at];
     this.at--;
-    return this.summary(from, this.stack[this.at], `Undo ${from.label}`);
+    return this.summary(this.at + 1, this.at, `Undo ${from.label}`);
   }
 
   redo(): ChangeSummary | undefined {
     if (!this.canRedo) return undefined;
-    const from = this.stack[this.at];
     this.at++;
-    const to = this.stack[this.at];
-    return this.summary(from, to, `Redo ${to.label}`);
+    return this.summary(this.at - 1, this.at, `Redo ${this.stack[this.at].label}`);
   }
 
   /** Back to the last saved snapshot (the original when never saved). */
   revert(): ChangeSummary | undefined {
     const target = this.savedAt >= 0 ? this.savedAt : 0;
     if (target === this.at) return undefined;
-    const from = this.stack[this.at];
+    const from = this.at;
     this.at = target;
-    return this.summary(from, this.stack[this.at], 'Revert');
+    return this.summary(from, this.at, 'Revert');
   }
 
   /**
@@ -245,42 +249,34 @@ export class EditableModel {
     for (const [t, v] of await readFoldValues(fresh)) this.folded.set(t, v);
   }
 
-  private summary(from: Snapshot, to: Snapshot, label: string): ChangeSummary {
-    const a = this.analysed(from);
-    const b = this.analysed(to);
-    const beforeNodes = nodeMap(a);
-    const afterNodes = nodeMap(b);
-    const added: string[] = [];
-    const removed: string[] = [];
-    const modules = new Set<string>();
-    const moduleOf = (x: ModelAnalysis, n: Node) => x.tree.moduleOf.get(n)?.id ?? '';
-    for (const [id, n] of afterNodes) {
-      const old = beforeNodes.get(id);
-      if (!old || !sameNode(old, n)) {
-        added.push(id);
-        modules.add(moduleOf(b, n));
-      }
-    }
-    for (const [id, n] of beforeNodes) {
-      const now = afterNodes.get(id);
-      if (!now) {
-        removed.push(id);
-        modules.add(moduleOf(a, n));
-      } else if (!sameNode(n, now)) removed.push(id);
-    }
-    modules.delete('');
+  private summary(fromAt: number, toAt: number, label: string): ChangeSummary {
+    const a = this.analysed(this.stack[fromAt]);
+    const b = this.analysed(this.stack[toAt]);
+    const { added, removed } = this.nodeChanges(fromAt, toAt);
     return {
       label,
-      addedNodes: added,
-      removedNodes: removed,
-      modules: [...modules].sort(),
+      addedNodes: [...added],
+      removedNodes: [...removed],
+      modules: changedModules(a, b, added, removed),
       now: figures(b),
       before: figures(a),
       original: this.originalFigures,
       speedup: this.speedup(b),
-      rejected: [...to.rejected],
+      rejected: [...this.stack[toAt].rejected],
       version: this.at,
     };
+  }
+
+  /** The node changes between two snapshots, found once per pair: undo and redo swap an edit's. */
+  private nodeChanges(fromAt: number, toAt: number): NodeChanges {
+    const key = `${fromAt}>${toAt}`;
+    let c = this.changes.get(key);
+    if (!c) {
+      const back = this.changes.get(`${toAt}>${fromAt}`);
+      c = back ? { added: back.removed, removed: back.added } : diffNodes(this.analysed(this.stack[fromAt]), this.analysed(this.stack[toAt]));
+      this.changes.set(key, c);
+    }
+    return c;
   }
 
   /**
@@ -314,10 +310,40 @@ function figures(a: ModelAnalysis): ModelFigures {
   return { nodes: a.view.nodes.length, params: t.params, flops: t.flops };
 }
 
-function nodeMap(a: ModelAnalysis): Map<string, Node> {
-  const m = new Map<string, Node>();
-  for (const n of a.view.nodes) m.set(a.view.nodeId(n), n);
-  return m;
+interface NodeChanges {
+  /** node ids of the later snapshot that are new or changed */
+  added: readonly string[];
+  /** node ids of the earlier snapshot that are gone or changed */
+  removed: readonly string[];
+}
+
+/**
+ * Nodes matched by id through each view's own id maps (built once per snapshot, which the graph index
+ * needs anyway), so the diff costs a lookup per node rather than two new maps of every node.
+ */
+function diffNodes(a: ModelAnalysis, b: ModelAnalysis): NodeChanges {
+  const added: string[] = [];
+  const removed: string[] = [];
+  for (const n of b.view.nodes) {
+    const id = b.view.nodeId(n);
+    const old = a.view.nodeById(id);
+    if (!old || !sameNode(old, n)) added.push(id);
+  }
+  for (const n of a.view.nodes) {
+    const id = a.view.nodeId(n);
+    const now = b.view.nodeById(id);
+    if (!now || !sameNode(n, now)) removed.push(id);
+  }
+  return { added, removed };
+}
+
+/** The innermost modules of the nodes added or changed (where they are now) and of those gone (where they were), sorted. */
+function changedModules(a: ModelAnalysis, b: ModelAnalysis, added: readonly string[], removed: readonly string[]): string[] {
+  const modules = new Set<string>();
+  for (const id of added) modules.add(b.tree.moduleOf.get(b.view.nodeById(id)!)?.id ?? '');
+  for (const id of removed) if (!b.view.nodeById(id)) modules.add(a.tree.moduleOf.get(a.view.nodeById(id)!)?.id ?? '');
+  modules.delete('');
+  return [...modules].sort();
 }
 
 /** Same op, wiring and attributes (attribute objects are shared between snapshots until an edit replaces one). */
