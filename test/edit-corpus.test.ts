@@ -316,6 +316,7 @@ async function sweep(id: string, doc: EditableModel, tally: Tally, ortTally: Ort
   await s.attempt(`${id}: clear an output that is not one`, { kind: 'clear-output', value: 'no such value' }, 'refuse', /is not a graph output/);
 
   await editAttributes(s, id);
+  await invalidValues(s, id, tally);
 
   const now = doc.candidates();
   const modifiable = now.filter((c) => c.modification);
@@ -377,6 +378,39 @@ async function editAttributes(s: Session, id: string): Promise<void> {
   await s.attempt(`${id}: an attribute of a node that is not there`, { kind: 'set-attribute', node: 'no such node', name: 'axis', input: { type: 'int', value: 0 } }, 'refuse', /there is no node/);
 }
 
+/** Ops whose axis counts input 0's dimensions (Flatten's and OneHot's range one further, and 1000 is past both). */
+const AXIS_OPS = new Set(['Softmax', 'LogSoftmax', 'Hardmax', 'ArgMax', 'ArgMin', 'Concat', 'Gather', 'GatherElements', 'Split', 'TopK', 'Flatten', 'OneHot', 'LayerNormalization', 'Compress']);
+const WINDOW_OPS = new Set(['Conv', 'ConvTranspose', 'MaxPool', 'AveragePool', 'LpPool']);
+
+/**
+ * Values of the right type that the op's schema forbids (an axis past the rank, a perm that is not a
+ * permutation, a zero stride, a kernel of the wrong rank, group 0) are refused, saying what is allowed.
+ */
+async function invalidValues(s: Session, id: string, tally: Tally): Promise<void> {
+  const doc = s.doc;
+  const a = doc.analysis();
+  const rank = (n: Node) => (n.inputs[0] ? a.shapes.get(n.inputs[0])?.shape?.length : undefined);
+  const set = (n: Node, name: string, input: ModelEdit & { kind: 'set-attribute' } extends { input: infer I } ? I : never, reason: RegExp) => {
+    tally.add(`set-attribute out of range (${name})`, true);
+    return s.attempt(`${id}: ${a.view.nodeId(n)}.${name} = ${JSON.stringify(input.value)}`, { kind: 'set-attribute', node: a.view.nodeId(n), name, input }, 'refuse', reason);
+  };
+  const domain = (n: Node) => !n.domain || n.domain === 'ai.onnx';
+  const axis = doc.model.graph.nodes.find((n) => domain(n) && AXIS_OPS.has(n.opType) && rank(n) !== undefined);
+  if (axis) await set(axis, 'axis', { type: 'int', value: 1000 }, /axis 1000 is out of range: the input has rank \d+/);
+  const transpose = doc.model.graph.nodes.find((n) => domain(n) && n.opType === 'Transpose' && rank(n) !== undefined);
+  if (transpose) {
+    const r = rank(transpose)!;
+    await set(transpose, 'perm', { type: 'ints', value: Array.from({ length: r }, (_, i) => i + 1) }, /is not a permutation of the input's \d+ dimensions/);
+  }
+  const conv = doc.model.graph.nodes.find((n) => domain(n) && WINDOW_OPS.has(n.opType) && (rank(n) ?? 0) >= 3);
+  if (conv) {
+    const spatial = rank(conv)! - 2;
+    await set(conv, 'strides', { type: 'ints', value: new Array<number>(spatial).fill(0) }, /strides .*: every value must be at least 1/);
+    await set(conv, 'kernel_shape', { type: 'ints', value: new Array<number>(spatial + 1).fill(1) }, /kernel_shape has \d+ values; the input has \d+ spatial dimensions?, so it takes \d+/);
+    if (conv.opType === 'Conv') await set(conv, 'group', { type: 'int', value: 0 }, /group 0 must be at least 1/);
+  }
+}
+
 /** A node nothing reads is removed; one whose output is read, or is a graph output, is refused. */
 async function removeNodes(s: Session, id: string): Promise<void> {
   const doc = s.doc;
@@ -434,6 +468,9 @@ test('every edit kind over the whole ONNX backend corpus: patches equal fresh in
   for (const kind of ['bypass', 'replace', 'rename-node', 'rename-value', 'set-output', 'clear-output', 'set-attribute', 'remove-node', 'accept-prunes', 'reject-prunes']) {
     assert.ok(tally.applied(kind) >= 20, `${kind} applied on only ${tally.applied(kind)} models`);
     assert.ok(tally.refused(kind) >= 20, `${kind} refused on only ${tally.refused(kind)} models`);
+  }
+  for (const name of ['axis', 'perm', 'strides', 'kernel_shape', 'group']) {
+    assert.ok(tally.applied(`set-attribute out of range (${name})`) >= 10, `an out-of-range ${name} was tried on only ${tally.applied(`set-attribute out of range (${name})`)} models`);
   }
   assert.ok(tally.applied('bool-for-float guard') >= 40, `the bool-for-float guard met only ${tally.applied('bool-for-float guard')} modules`);
   assert.ok(tally.applied('bool-for-other guard') >= 40, `the bool-for-int guard met only ${tally.applied('bool-for-other guard')} modules`);
