@@ -5,14 +5,17 @@
 // is a small part of the index.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { EditableModel, ModelWorker, type ModelEdit } from '../src/core/edit';
-import { applyGraphIndexPatch, diffGraphIndex, invertGraphIndexPatch } from '../src/core/graph/index-patch';
-import type { GraphIndex } from '../src/core/graph';
+import { applyGraphIndexPatch, diffGraphIndex, invertGraphIndexPatch, type GraphIndexPatch } from '../src/core/graph/index-patch';
+import { buildGraphIndex, type GraphIndex } from '../src/core/graph';
+import { sdModels } from '../bench/common';
 import { EXAMPLES, tempDir } from './pipeline-fixtures';
 
 const COND = join(EXAMPLES, 'digits-cond', 'unet', 'model.onnx');
+const CORPUS_MODEL = resolve(__dirname, '..', '..', 'shared', 'corpus', 'onnx-backend', 'node', 'test_layer_normalization_3d_axis1_epsilon_expanded', 'model.onnx');
+const SD = sdModels().find((p) => p.includes('sd15-unet/'));
 
 async function openCopy(srcPath: string) {
   const tmp = tempDir('index-patch-');
@@ -115,4 +118,79 @@ test('through the model worker: the host gets patches, and its index (patches ap
     await worker.dispose();
     cleanup();
   }
+});
+
+/**
+ * Each edit's index is built from the index before it (not analysed whole): it must be the index a
+ * whole build of the same analysis gives, byte for byte, and its patch — made while building it, not
+ * by diffing — must turn the index before into it, and be no larger than the diff's (the oracle).
+ */
+async function incrementalMatchesWhole(path: string, edits: (doc: EditableModel) => [string, ModelEdit][]): Promise<Map<string, GraphIndexPatch>> {
+  // edits stay in memory: the model is opened where it is (the SD-1.5 one has its weights beside it)
+  const doc = await EditableModel.open(path);
+  const patches = new Map<string, GraphIndexPatch>();
+  let before = wire(doc.graphIndex());
+  for (const [what, edit] of edits(doc)) {
+    await doc.apply(edit);
+    const whole = buildGraphIndex(doc.analysis());
+    assert.equal(doc.graphIndexJson(), JSON.stringify(whole), `${path}: ${what}: the index built from the one before = a whole build`);
+    const patch = doc.graphIndexPatch(doc.version - 1);
+    const oracle = diffGraphIndex(before, whole);
+    assert.deepStrictEqual(applyGraphIndexPatch(before, wire(patch)), wire(whole), `${path}: ${what}: its patch gives the whole build`);
+    assert.deepStrictEqual(applyGraphIndexPatch(before, wire(oracle)), wire(whole), `${path}: ${what}: so does the diff`);
+    assert.ok(JSON.stringify(patch).length <= JSON.stringify(oracle).length, `${path}: ${what}: the patch (${JSON.stringify(patch).length} B) is no larger than the diff (${JSON.stringify(oracle).length} B)`);
+    // and the way back
+    doc.undo();
+    assert.deepStrictEqual(applyGraphIndexPatch(wire(whole), wire(doc.graphIndexPatch(doc.version + 1))), before, `${path}: ${what}: undo's patch`);
+    doc.redo();
+    patches.set(what, patch);
+    before = wire(whole);
+  }
+  return patches;
+}
+
+const unetEdits = (doc: EditableModel): [string, ModelEdit][] => {
+  const first = doc.analysis().view.nodeId(doc.model.graph.nodes[0]);
+  return [
+    ['bypass', { kind: 'bypass', module: 'up_blocks.1.attentions.0' }],
+    ['rename a node', { kind: 'rename-node', node: first, to: 'stem' }],
+    ['rename a value', { kind: 'rename-value', value: doc.model.graph.nodes[3].outputs[0], to: 'renamed_value' }],
+    ['set an output', { kind: 'set-output', value: 'renamed_value' }],
+    ['a bypass near the start', { kind: 'bypass', module: 'down_blocks.0.attentions.0' }],
+    ['reject a prune', { kind: 'reject-prunes', modules: ['mid_block.attentions.0'] }],
+    ['clear the output', { kind: 'clear-output', value: 'renamed_value' }],
+  ];
+};
+
+test('digits-cond: each edit\'s index is built from the one before, equals a whole build, and a rename sends only what it renamed', async () => {
+  const patches = await incrementalMatchesWhole(COND, unetEdits);
+  for (const what of ['rename a node', 'rename a value']) {
+    const p = patches.get(what)!;
+    assert.equal(p.edges.insert.length + p.edges.set.length + p.edges.remove, 0, `${what}: no edge is sent`);
+    assert.equal(p.nodes.insert.length + p.nodes.set.length + p.values.insert.length + p.values.set.length, 1, `${what}: one node or value is sent, in place`);
+  }
+  const reject = patches.get('reject a prune')!;
+  assert.equal(reject.nodes.insert.length + reject.nodes.set.length + reject.values.set.length + reject.edges.insert.length, 0, 'rejecting a prune changes no node');
+});
+
+test('a corpus model (expanded layer norm): indexes built from the one before equal whole builds', { skip: existsSync(CORPUS_MODEL) ? false : 'no ../shared/corpus' }, async () => {
+  await incrementalMatchesWhole(CORPUS_MODEL, (doc) => {
+    const value = doc.model.graph.nodes[1].outputs[0];
+    return [
+      ['rename a value', { kind: 'rename-value', value, to: 'renamed_value' }],
+      ['set an output', { kind: 'set-output', value: 'renamed_value' }],
+      ['rename a node', { kind: 'rename-node', node: doc.analysis().view.nodeId(doc.model.graph.nodes[2]), to: 'renamed_node' }],
+      ['clear the output', { kind: 'clear-output', value: 'renamed_value' }],
+    ];
+  });
+});
+
+test('SD-1.5 U-Net: indexes built from the one before equal whole builds', { skip: SD ? false : 'LD_SURGEON_BENCH_MODELS has no sd15-unet' }, async () => {
+  const patches = await incrementalMatchesWhole(SD!, (doc) => [
+    ['bypass', { kind: 'bypass', module: 'mid_block.attentions.0' }],
+    ['another bypass', { kind: 'bypass', module: 'up_blocks.1.attentions.0' }],
+    ['rename a node', { kind: 'rename-node', node: '/conv_in/Conv', to: 'stem' }],
+    ['rename a value', { kind: 'rename-value', value: doc.model.graph.nodes[5].outputs[0], to: 'renamed_value' }],
+  ]);
+  assert.ok(JSON.stringify(patches.get('rename a node')).length < 5000, 'renaming conv_in does not resend the edges to it');
 });

@@ -7,15 +7,20 @@
 import { analyzeWithValues, buildGraphIndex, readFoldValues, type GraphIndex, type ModelAnalysis } from '../graph';
 import { foldCandidates as foldable } from '../graph/analyze';
 import { diffGraphIndex, invertGraphIndexPatch, type GraphIndexPatch } from '../graph/index-patch';
+import { updateGraphIndex } from '../graph/index-update';
 import { perSampleInputShapes } from '../graph/input-shapes';
 import { readModel } from '../onnx/reader';
 import { fixValueInfo } from '../prune/build';
 import type { Model, Node, TensorData } from '../onnx/types';
 import { findCandidates, type Candidate } from '../surgery';
+import { findCandidate } from '../surgery/candidates';
 import { checkEdited } from './checks';
 import { applyEdit } from './operations';
 import { saveEdited, type SaveOptions, type SaveResult } from './save';
 import { type ChangeSummary, type ModelEdit, type ModelFigures } from './types';
+
+/** Up to this many named modules, an edit builds their candidates alone instead of listing them all. */
+const FEW_CANDIDATES = 16;
 
 export interface EditableOptions {
   /**
@@ -144,17 +149,59 @@ export class EditableModel {
     const key = `${from}>${to}`;
     let p = this.patches.get(key);
     if (!p) {
+      // the earlier one first: the later one's index is then built from it, with the patch between them
+      this.indexOf(this.stack[Math.min(from, to)]);
       const from0 = this.indexOf(a);
-      this.patches.set(key, (p = diffGraphIndex(from0, this.indexOf(this.stack[to]))));
-      // the way back comes from it without a diff: an undo right after an edit sends it at once
-      if (!this.patches.has(`${to}>${from}`)) this.patches.set(`${to}>${from}`, invertGraphIndexPatch(from0, p));
+      const to0 = this.indexOf(this.stack[to]);
+      p = this.patches.get(key);
+      // snapshots further apart (a revert, a view that missed a change) are compared whole
+      if (!p) this.remember(from, to, from0, (p = diffGraphIndex(from0, to0)));
     }
     return p;
   }
 
+  /** The patch from snapshot `from` to `to`, and the way back, which comes from it without a diff. */
+  private remember(from: number, to: number, fromIndex: GraphIndex, p: GraphIndexPatch): void {
+    this.patches.set(`${from}>${to}`, p);
+    // an undo right after an edit sends it at once
+    if (!this.patches.has(`${to}>${from}`)) this.patches.set(`${to}>${from}`, invertGraphIndexPatch(fromIndex, p));
+  }
+
+  /**
+   * A snapshot's index, built once: from the index of the snapshot before it where that one is built
+   * (only what the edit changed is built again, and the patch between them comes with it), else whole.
+   */
   private indexOf(s: Snapshot): GraphIndex {
-    s.index ??= buildGraphIndex(this.analysed(s));
+    if (s.index) return s.index;
+    const k = this.stack.indexOf(s);
+    const prev = k > 0 ? this.stack[k - 1] : undefined;
+    if (prev?.index && prev.analysis) {
+      const { index, patch } = updateGraphIndex({ analysis: prev.analysis, index: prev.index }, this.analysed(s));
+      s.index = index;
+      this.remember(k - 1, k, prev.index, patch);
+    } else s.index = buildGraphIndex(this.analysed(s));
     return s.index;
+  }
+
+  /**
+   * The candidates an edit of snapshot `s` looks up: the listing when there is one, else only those the
+   * edit names (a bypass right after open builds its block's candidate, not all ~300 of SD-1.5's).
+   */
+  private candidatesFor(s: Snapshot, edit: ModelEdit): readonly Candidate[] {
+    const ids = edit.kind === 'bypass' || edit.kind === 'replace' ? [edit.module]
+      : edit.kind === 'accept-prunes' || edit.kind === 'reject-prunes' ? edit.modules : undefined;
+    if (s.candidates || !ids || ids.length > FEW_CANDIDATES) return (s.candidates ??= findCandidates(this.analysed(s), { granularity: 'both' }));
+    // one object per region, as in the listing (two aliases of one block are one prune)
+    const byRegion = new Map<string, Candidate>();
+    for (const id of ids) {
+      const c = findCandidate(this.analysed(s), id, { granularity: 'both' });
+      if (!c) continue;
+      const key = c.nodeIndices.join(',');
+      const seen = byRegion.get(key);
+      if (!seen) byRegion.set(key, c);
+      else if (c.aliases) seen.aliases = [...(seen.aliases ?? []), ...c.aliases];
+    }
+    return [...byRegion.values()];
   }
 
   /** Whether the current snapshot's candidates are listed already (the worker warms them when idle). */
@@ -169,7 +216,7 @@ export class EditableModel {
   async apply(edit: ModelEdit): Promise<ChangeSummary> {
     const cur = this.stack[this.at];
     const before = this.analysed(cur);
-    const out = applyEdit({ model: cur.model, analysis: before, candidates: () => this.candidates() }, edit);
+    const out = applyEdit({ model: cur.model, analysis: before, candidates: () => this.candidatesFor(cur, edit) }, edit);
     const rejected = edit.kind === 'reject-prunes' ? [...new Set([...cur.rejected, ...edit.modules])]
       : edit.kind === 'accept-prunes' ? cur.rejected.filter((id) => !edit.modules.includes(id)) : cur.rejected;
     const next: Snapshot = { model: out.model, edit, label: out.label, touched: out.touched, rejected };

@@ -127,66 +127,102 @@ export function indexModules(a: ModelAnalysis): { modules: IndexModule[]; module
 }
 
 export function buildGraphIndex(a: ModelAnalysis): GraphIndex {
-  const { view, tree, shapes } = a;
+  const { view, tree } = a;
   const { modules, moduleIndex } = indexModules(a);
-
-  let order: readonly Node[];
-  try {
-    order = view.topoOrder();
-  } catch {
-    order = view.nodes;
-  }
+  const order = indexOrder(a);
   const values: GraphIndex['values'] = { name: [], shape: [], elemType: [] };
-  const valueIndex = new Map<string, number>();
-  const nodeIndex = new Map<Node, number>();
-  order.forEach((n, i) => nodeIndex.set(n, i));
+  const names = valueNames(a, order);
+  for (const name of names.list) {
+    const [shape, elemType] = valueRow(a, name);
+    values.name.push(name);
+    values.shape.push(shape);
+    values.elemType.push(elemType);
+  }
+  const nodes = order.map((n) => nodeEntry(a, n, moduleIndex.get(tree.moduleOf.get(n)!)!, names.index));
+  const edges = indexEdges(a, order, names.index);
+  const outputs = view.graph.outputs.map((v) => names.index.get(v.name)!);
+  const index: GraphIndex = { schema: GRAPH_INDEX_SCHEMA, modules, nodes, values, edges, inputs: names.inputs, outputs, initializers: names.initializers };
+  const stacks = findStacks(view, tree, a.noise);
+  if (stacks.length) index.stacks = stacks;
+  return index;
+}
+
+/** The nodes in index order: topological (as in the file, where it is), the file's order for a cyclic graph. */
+export function indexOrder(a: ModelAnalysis): readonly Node[] {
+  try {
+    return a.view.topoOrder();
+  } catch {
+    return a.view.nodes;
+  }
+}
+
+/**
+ * Value indices in the order the index numbers them: the data inputs, then each node's inputs and
+ * outputs in node order, then graph outputs nothing produced or read.
+ */
+export function valueNames(a: ModelAnalysis, order: readonly Node[]): { list: string[]; index: Map<string, number>; inputs: number[]; initializers: number[] } {
+  const { view } = a;
+  const list: string[] = [];
+  const index = new Map<string, number>();
   const initializers: number[] = [];
   const valueOf = (name: string): number => {
-    let i = valueIndex.get(name);
+    let i = index.get(name);
     if (i === undefined) {
-      const f = shapes.get(name);
-      // an initializer's dims and type are in the file even where the shape pass knows nothing
-      const t = view.initializer(name);
-      i = values.name.length;
-      values.name.push(name);
-      values.shape.push(formatShape(f?.shape ?? t?.dims));
-      values.elemType.push(f?.elemType ?? t?.elemType ?? 0);
-      valueIndex.set(name, i);
+      i = list.length;
+      list.push(name);
+      index.set(name, i);
       if (view.kind(name) === 'initializer') initializers.push(i);
     }
     return i;
   };
   const inputs = view.dataInputs().map((v) => valueOf(v.name));
-  const nodes: IndexNode[] = [];
-  const edges: [number, number, number][] = [];
   for (const n of order) {
-    const noise = a.noise.get(n);
-    const c = a.cost.get(n);
-    const entry: IndexNode = {
-      id: view.nodeId(n),
-      op: n.opType,
-      module: moduleIndex.get(tree.moduleOf.get(n)!)!,
-      in: n.inputs.map((x) => (x ? valueOf(x) : -1)),
-      out: n.outputs.map((x) => valueOf(x)),
-    };
-    if (n.domain) entry.domain = n.domain;
-    if (n.attributes.length) entry.attrs = n.attributes.map(indexAttribute);
-    if (noise) entry.noise = noise;
-    else {
-      entry.flops = c ? c.flops : null;
-      if (c?.macs) entry.macs = c.macs;
-    }
-    nodes.push(entry);
+    for (const x of n.inputs) if (x) valueOf(x);
+    for (const x of n.outputs) valueOf(x);
   }
+  for (const v of view.graph.outputs) valueOf(v.name);
+  return { list, index, inputs, initializers };
+}
+
+/** A value's shape as the index writes it and its element type (0: unknown). */
+export function valueRow(a: ModelAnalysis, name: string): [shape: string, elemType: number] {
+  const f = a.shapes.get(name);
+  // an initializer's dims and type are in the file even where the shape pass knows nothing
+  const t = a.view.initializer(name);
+  return [formatShape(f?.shape ?? t?.dims), f?.elemType ?? t?.elemType ?? 0];
+}
+
+export function nodeEntry(a: ModelAnalysis, n: Node, module: number, values: ReadonlyMap<string, number>): IndexNode {
+  const noise = a.noise.get(n);
+  const entry: IndexNode = {
+    id: a.view.nodeId(n),
+    op: n.opType,
+    module,
+    in: n.inputs.map((x) => (x ? values.get(x)! : -1)),
+    out: n.outputs.map((x) => values.get(x)!),
+  };
+  if (n.domain) entry.domain = n.domain;
+  if (n.attributes.length) entry.attrs = n.attributes.map(indexAttribute);
+  if (noise) entry.noise = noise;
+  else {
+    const c = a.cost.get(n);
+    entry.flops = c ? c.flops : null;
+    if (c?.macs) entry.macs = c.macs;
+  }
+  return entry;
+}
+
+/** [producer, consumer, value] for every value a node reads that another node writes, by consumer. */
+export function indexEdges(a: ModelAnalysis, order: readonly Node[], values: ReadonlyMap<string, number>): [number, number, number][] {
+  const { view } = a;
+  const nodeIndex = new Map<Node, number>();
+  order.forEach((n, i) => nodeIndex.set(n, i));
+  const edges: [number, number, number][] = [];
   order.forEach((n, to) => {
     for (const x of view.allInputs(n, true)) {
       const p = view.producer(x);
-      if (p) edges.push([nodeIndex.get(p)!, to, valueOf(x)]);
+      if (p) edges.push([nodeIndex.get(p)!, to, values.get(x)!]);
     }
   });
-  const outputs = view.graph.outputs.map((v) => valueOf(v.name));
-  const index: GraphIndex = { schema: GRAPH_INDEX_SCHEMA, modules, nodes, values, edges, inputs, outputs, initializers };
-  const stacks = findStacks(view, tree, a.noise);
-  if (stacks.length) index.stacks = stacks;
-  return index;
+  return edges;
 }

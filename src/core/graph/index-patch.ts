@@ -22,7 +22,7 @@ export interface Splice<T> {
   set: [number, T][];
 }
 
-type ValueRow = [name: string, shape: string, elemType: number];
+export type ValueRow = [name: string, shape: string, elemType: number];
 
 export interface GraphIndexPatch {
   /** the lengths of the index it applies to: applying it to another index is refused */
@@ -140,13 +140,13 @@ export function applyGraphIndexPatch(a: GraphIndex, p: GraphIndexPatch): GraphIn
 }
 
 /** Old position → new position (-1: removed) for each positional array. */
-interface IndexMaps {
+export interface IndexMaps {
   modules: (i: number) => number;
   values: (i: number) => number;
   nodes: (i: number) => number;
 }
 
-function indexMap(oldLen: number, newLen: number, s: Splice<unknown>): (i: number) => number {
+export function indexMap(oldLen: number, newLen: number, s: Pick<Splice<unknown>, 'at' | 'remove'>): (i: number) => number {
   const tail = oldLen - s.at - s.remove; // kept elements after the splice
   return (i) => (i < 0 ? i : i < s.at ? i : i >= oldLen - tail ? i - oldLen + newLen : -1);
 }
@@ -177,7 +177,7 @@ function applySplice<T>(a: readonly T[], s: Splice<T>, remap: (x: T) => T): T[] 
   return out;
 }
 
-function lengths(g: GraphIndex): GraphIndexPatch['base'] {
+export function lengths(g: GraphIndex): GraphIndexPatch['base'] {
   return { modules: g.modules.length, values: g.values.name.length, nodes: g.nodes.length, edges: g.edges.length };
 }
 
@@ -190,7 +190,7 @@ function remapModule(m: IndexModule, modules: (i: number) => number): IndexModul
   return parent === m.parent ? m : { ...m, parent };
 }
 
-function remapNode(n: IndexNode, maps: IndexMaps): IndexNode {
+export function remapNode(n: IndexNode, maps: IndexMaps): IndexNode {
   const module = maps.modules(n.module);
   const ins = n.in.map(maps.values);
   const outs = n.out.map(maps.values);
