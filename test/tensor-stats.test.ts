@@ -3,6 +3,8 @@
 // and ±Inf), for the example U-Net's weights as stored in the file, and a refusal that names the tensor.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HISTOGRAM_BINS, tensorStats, type WeightStats } from '../src/core/graph/tensor-stats';
 import { readModel } from '../src/core/onnx/reader';
@@ -69,4 +71,22 @@ test("the example U-Net's weights, read from the file, have the statistics of th
 test('a tensor past the element limit is refused, naming the file and the tensor', async () => {
   const huge: TensorData = { name: 'huge', elemType: ElemType.FLOAT, dims: [1 << 14, 1 << 13], byteLength: 0, location: { kind: 'inline', bytes: new Uint8Array(0), field: 'raw' } };
   await assert.rejects(tensorStats(huge, 'm.onnx'), /m\.onnx: tensor 'huge' has 134,217,728 elements/);
+});
+
+test('external data read a chunk at a time: the statistics of the whole; a file cut short since is refused naming it and the chunk', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tensor-chunks-'));
+  try {
+    const n = 1000;
+    const v = Float32Array.from({ length: n }, (_, i) => Math.sin(i) * 3);
+    const file = join(dir, 'w.bin');
+    // the tensor starts 12 bytes into its data file, as a tensor after another would
+    writeFileSync(file, Buffer.concat([Buffer.alloc(12), Buffer.from(v.buffer)]));
+    const t: TensorData = { name: 'w', elemType: ElemType.FLOAT, dims: [n], byteLength: 4 * n, location: { kind: 'external', file, location: 'w.bin', offset: 12, length: 4 * n } };
+    close(await tensorStats(t, 'm.onnx', { chunkBytes: 4 * 96 }), reference(v), 'chunks of 96 floats');
+    truncateSync(file, 12 + 4 * 500);
+    await assert.rejects(tensorStats(t, 'm.onnx', { chunkBytes: 4 * 96 }), (e: Error) =>
+      e.message.startsWith(`${file}: ends before the data of tensor 'w'`) && /needs bytes 1932\.\.2316/.test(e.message));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

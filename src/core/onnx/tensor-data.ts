@@ -16,25 +16,38 @@ function describe(t: TensorData): string {
   return `tensor '${t.name}'${loc.kind === 'inline' ? '' : ` in '${loc.file}'`}`;
 }
 
+type FileHandle = Awaited<ReturnType<typeof open>>;
+
+async function openTensorFile(file: string, t: TensorData): Promise<FileHandle> {
+  try {
+    return await open(file, 'r');
+  } catch (e) {
+    throw new UserError(`${file}: cannot read ${describe(t)}: ${(e as Error).message}`, file);
+  }
+}
+
+/**
+ * Fills `into[0, length)` from `file` at `position`: the one loop every external-data read goes through (a read
+ * may return fewer bytes than asked; none at all means the file is shorter than the model said).
+ */
+async function readInto(fh: FileHandle, file: string, into: Uint8Array, length: number, position: number, t: TensorData): Promise<void> {
+  let done = 0;
+  while (done < length) {
+    const { bytesRead } = await fh.read(into, done, length - done, position + done);
+    if (bytesRead === 0) {
+      throw new UserError(`${file}: ends before the data of ${describe(t)} (needs bytes ${position}..${position + length}); it changed since the model was read`, file);
+    }
+    done += bytesRead;
+  }
+}
+
 async function readFileRange(file: string, offset: number, length: number, t: TensorData): Promise<Uint8Array> {
   // A fresh Uint8Array (not a pooled Buffer) so typed-array views over it are aligned.
   const out = new Uint8Array(length);
   if (length === 0) return out;
-  let fh;
+  const fh = await openTensorFile(file, t);
   try {
-    fh = await open(file, 'r');
-  } catch (e) {
-    throw new UserError(`${file}: cannot read ${describe(t)}: ${(e as Error).message}`, file);
-  }
-  try {
-    let done = 0;
-    while (done < length) {
-      const { bytesRead } = await fh.read(out, done, length - done, offset + done);
-      if (bytesRead === 0) {
-        throw new UserError(`${file}: ends before the data of ${describe(t)} (needs bytes ${offset}..${offset + length}); it changed since the model was read`, file);
-      }
-      done += bytesRead;
-    }
+    await readInto(fh, file, out, length, offset, t);
   } finally {
     await fh.close();
   }
@@ -64,23 +77,11 @@ export async function forEachTensorChunk(t: TensorData, chunkBytes: number, fn: 
     return;
   }
   const buf = new Uint8Array(Math.min(chunkBytes, t.byteLength));
-  let fh;
-  try {
-    fh = await open(loc.file, 'r');
-  } catch (e) {
-    throw new UserError(`${loc.file}: cannot read ${describe(t)}: ${(e as Error).message}`, loc.file);
-  }
+  const fh = await openTensorFile(loc.file, t);
   try {
     for (let at = 0; at < t.byteLength; at += chunkBytes) {
       const length = Math.min(chunkBytes, t.byteLength - at);
-      let done = 0;
-      while (done < length) {
-        const { bytesRead } = await fh.read(buf, done, length - done, loc.offset + at + done);
-        if (bytesRead === 0) {
-          throw new UserError(`${loc.file}: ends before the data of ${describe(t)} (needs bytes ${loc.offset}..${loc.offset + t.byteLength}); it changed since the model was read`, loc.file);
-        }
-        done += bytesRead;
-      }
+      await readInto(fh, loc.file, buf, length, loc.offset + at, t);
       fn(buf.subarray(0, length), at);
     }
   } finally {
