@@ -108,6 +108,9 @@ test('distill --out DIR on a pipeline writes a distilled pipeline folder; --out 
     // what an earlier run killed while assembling its folder left: swept once its process is gone
     const deadPid = spawnSync(process.execPath, ['-e', '']).pid;
     mkdirSync(join(dir, `.distilled.staging-${deadPid}-0badf00d`, 'unet'), { recursive: true });
+    // and what one killed while training or exporting left: its trainer output (named after its pid) and that one's data
+    writeFileSync(join(dir, `.distilled.${deadPid}-0badf00d.distill-unet.onnx`), 'x');
+    writeFileSync(join(dir, `.distilled.${deadPid}-0badf00d.distill-unet.onnx.data`), 'x');
     const r = run('--student', pipeline, '--teacher', join(ROOT, 'examples', 'digits-cond', 'unet', 'model.onnx'), '--out', out, '--python', PYTHON, '--device', 'cpu',
       '--steps', '1', '--batch', '2', '--data-samples', '2', '--data-steps', '1', '--eval-samples', '2', '--eval-steps', '1', '--run-dir', join(dir, 'run'));
     assert.equal(r.status, 0, r.stderr.slice(-2000));

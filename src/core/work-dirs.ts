@@ -86,15 +86,26 @@ export function tempFileFor(target: string): string {
   return join(dirname(target), `.${basename(target)}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`);
 }
 
-const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+/** `s` matched literally inside a RegExp */
+export const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /**
  * Removes the temp files (tempFileFor's names, also `….tmp.data`, a temp model's weights) that a killed writer
  * of `target` left beside it, when their owner is gone; returns their paths. A live writer's temps are kept.
  */
 export function removeStaleTempFiles(target: string): string[] {
-  const dir = dirname(target);
   const re = new RegExp(`^\\.${escapeRe(basename(target))}\\.(\\d+)-[A-Za-z0-9_]+\\.tmp(\\.data)?$`);
+  return removeDeadOwners(dirname(target), (name) => {
+    const m = re.exec(name);
+    return m ? [Number(m[1])] : undefined;
+  });
+}
+
+/**
+ * Removes the entries of `dir` (files or folders) whose owners are all gone; returns their paths. `owners` gives the
+ * pids an entry's name carries (undefined: not ours, left alone); this process and live owners keep theirs.
+ */
+export function removeDeadOwners(dir: string, owners: (name: string) => number[] | undefined): string[] {
   let names: string[];
   try {
     names = readdirSync(dir);
@@ -103,10 +114,14 @@ export function removeStaleTempFiles(target: string): string[] {
   }
   const removed: string[] = [];
   for (const name of names) {
-    const m = re.exec(name);
-    if (!m || Number(m[1]) === process.pid || isProcessAlive(Number(m[1]))) continue;
-    rmSync(join(dir, name), { force: true });
-    removed.push(join(dir, name));
+    const pids = owners(name);
+    if (!pids || pids.some((pid) => pid === process.pid || isProcessAlive(pid))) continue;
+    try {
+      rmSync(join(dir, name), { recursive: true, force: true });
+      removed.push(join(dir, name));
+    } catch {
+      // not ours to remove (permissions): leave it
+    }
   }
   return removed;
 }
@@ -118,15 +133,8 @@ export function removeStaleTempFiles(target: string): string[] {
 export function removeStaleStaging(final: string): void {
   const prefix = `.${basename(final)}.staging-`;
   const tail = /^(\d+)-[0-9a-f]{8}(\.old)?$/;
-  let names: string[];
-  try {
-    names = readdirSync(dirname(final));
-  } catch {
-    return;
-  }
-  for (const name of names) {
+  removeDeadOwners(dirname(final), (name) => {
     const m = name.startsWith(prefix) ? tail.exec(name.slice(prefix.length)) : null;
-    if (!m || Number(m[1]) === process.pid || isProcessAlive(Number(m[1]))) continue;
-    rmSync(join(dirname(final), name), { recursive: true, force: true });
-  }
+    return m ? [Number(m[1])] : undefined;
+  });
 }

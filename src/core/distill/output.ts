@@ -9,7 +9,7 @@ import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:pat
 import { UserError } from '../errors';
 import { readModel } from '../onnx/reader';
 import { modelFiles } from '../prune/output';
-import { removeStaleStaging } from '../work-dirs';
+import { escapeRe, removeDeadOwners, removeStaleStaging, UNOWNED_STALE_MS } from '../work-dirs';
 import { denoiserFolderName, denoiserModelPath } from '../pipeline/layout';
 
 export type DistillOutputPlan =
@@ -24,8 +24,35 @@ function inside(child: string, parent: string): boolean {
   return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
 }
 
-/** The trainer's model while the run lasts: hidden beside the folder it will end up in. */
-export const trainerOutputFor = (folder: string) => join(dirname(folder), `.${basename(folder)}.distill-unet.onnx`);
+/**
+ * The trainer's model while the run lasts: hidden beside the folder it will end up in, and named after this process
+ * (`.DIR.<pid>-<hex>.distill-unet.onnx`), as the atomic writes' temps are, so that what a killed run left is told
+ * from a live run's (removeStaleTrainerOutputs).
+ */
+export const trainerOutputFor = (folder: string) => join(dirname(folder), `.${basename(folder)}.${process.pid}-${randomBytes(4).toString('hex')}.distill-unet.onnx`);
+
+/** A trainer output's name: the folder it is for, and the pid of the run that named it (absent before r6). */
+const TRAINER_OUTPUT = /^\.(.+?)(?:\.(\d+)-[0-9a-f]{8})?\.distill-unet\.onnx$/;
+
+/**
+ * Removes what killed distillations into `folder` left beside it: their trainer outputs (with external data), the
+ * trainer's temps of them, and the names of runs before the pid was in them once untouched for a day. A live run's
+ * files are kept (its pid, and a temp's writer, are checked).
+ */
+export function removeStaleTrainerOutputs(folder: string): string[] {
+  const base = basename(folder);
+  const esc = escapeRe(base);
+  const owned = new RegExp(`^\\.?\\.${esc}\\.(\\d+)-[0-9a-f]{8}\\.distill-unet\\.onnx(?:\\.data)?(?:\\.(\\d+)-[A-Za-z0-9_]+\\.tmp(?:\\.data)?)?$`);
+  const legacy = new RegExp(`^\\.?\\.${esc}\\.distill-unet\\.onnx(?:\\.data)?(?:\\.\\d+-[A-Za-z0-9_]+\\.tmp(?:\\.data)?)?$`);
+  const dir = dirname(folder);
+  return removeDeadOwners(dir, (name) => {
+    const m = owned.exec(name);
+    if (m) return m[2] ? [Number(m[1]), Number(m[2])] : [Number(m[1])];
+    // no owner in the name: a leftover once nobody has touched it for a day (as work folders without one)
+    if (legacy.test(name)) return Date.now() - (statSync(join(dir, name), { throwIfNoEntry: false })?.mtimeMs ?? Date.now()) >= UNOWNED_STALE_MS ? [] : undefined;
+    return undefined;
+  });
+}
 
 /** Decides what --out means for this student, refusing outputs that would overwrite or swallow the student. */
 export function planDistillOutput(student: string, out: string | undefined): DistillOutputPlan {
@@ -41,6 +68,7 @@ export function planDistillOutput(student: string, out: string | undefined): Dis
   if (inside(src, folder)) throw new UserError(`${folder}: the output folder contains the student pipeline ${src}; choose another --out`, folder);
   if (!statSync(dirname(folder), { throwIfNoEntry: false })?.isDirectory()) throw new UserError(`${folder}: the folder '${dirname(folder)}' does not exist`, folder);
   if (existsSync(folder)) throw new UserError(`${folder}: already exists; remove it or choose another --out`, folder);
+  removeStaleTrainerOutputs(folder);
   return { kind: 'pipeline', trainerOutput: trainerOutputFor(folder), folder, pipeline: src, studentModel: denoiserModelPath(src) };
 }
 
@@ -58,10 +86,14 @@ export function planResumedOutput(runDir: string, out: string | undefined): Dist
   }
   const output = typeof cfg.output === 'string' ? cfg.output : undefined;
   const student = typeof cfg.student === 'string' ? cfg.student : undefined;
-  const m = output ? /^\.(.+)\.distill-unet\.onnx$/.exec(basename(output)) : null;
+  const m = output ? TRAINER_OUTPUT.exec(basename(output)) : null;
   const pipeline = student && dirname(dirname(student));
   if (!m || !output || !student || !pipeline || !isPipeline(pipeline)) return { kind: 'model' };
-  return { kind: 'pipeline', trainerOutput: output, folder: join(dirname(output), m[1]), pipeline, studentModel: student };
+  // the trainer's output may change on a resume: this run names its own, and the first run's (its process is gone)
+  // is removed with any other killed run's
+  const folder = join(dirname(output), m[1]);
+  removeStaleTrainerOutputs(folder);
+  return { kind: 'pipeline', trainerOutput: trainerOutputFor(folder), folder, pipeline, studentModel: student };
 }
 
 /** Copies (a reflink where the filesystem has them, never a hard link: the two folders must not share a file). */
