@@ -257,7 +257,12 @@ async function sweep(id: string, doc: EditableModel, tally: Tally, ortTally: Ort
           for (const k of Object.keys(original)) assert.deepEqual(r[k]?.dims, original[k].dims, `${what}: bypassed, output ${k} keeps its shape`);
           ortTally.bypass++;
         }
+        const bypassed = doc.graphIndexJson();
         await s.undoTo(0, `${what} bypass`);
+        // accepting the suggestion is the same surgery as the bypass
+        await s.attempt(`${what} accept`, { kind: 'accept-prunes', modules: [c.id] }, 'apply');
+        assert.equal(doc.graphIndexJson(), bypassed, `${what}: accepting the prune gives the bypassed model`);
+        await s.undoTo(0, `${what} accept`);
       }
     } else await s.attempt(`${what} bypass`, { kind: 'bypass', module: c.id }, 'refuse', /cannot bypass/);
     if (await s.attempt(`${what} replace by identity`, { kind: 'replace', module: c.id, with: 'identity' }, boolForOther ? 'refuse' : 'either')) await s.undoTo(0, `${what} identity`);
