@@ -223,7 +223,7 @@ export class EditableModel {
     if (out.model !== cur.model) {
       await this.foldNew(out.model);
       // only the nodes downstream of the edit whose input shapes changed are re-inferred
-      next.analysis = analyzeWithValues(out.model, this.folded, this.shapesFor(out.model), undefined, before);
+      next.analysis = analyzeWithValues(out.model, this.folded, this.shapesFor(out.model), undefined, before, out.view);
       checkEdited(before, next.analysis, out.label);
       // declared value_info shapes the edit contradicts (a changed stride) are corrected
       fixValueInfo(out.model.graph.valueInfo, next.analysis);

@@ -25,6 +25,8 @@ export interface EditOutcome {
   label: string;
   /** node ids (in the new model) changed in place: an attribute, a name */
   touched: string[];
+  /** a view already indexing the new model's graph, when the edit built one */
+  view?: GraphView;
 }
 
 const where = (m: Model) => m.path || 'the model';
@@ -81,9 +83,10 @@ function plural(n: number, what: string): string {
   return `${n} ${what}${n === 1 ? '' : 's'}`;
 }
 
-function applyPlanned(ctx: EditContext, list: Candidate[]): Model {
+function applyPlanned(ctx: EditContext, list: Candidate[]): { model: Model; view: GraphView } {
   try {
-    return applyModifications(ctx.model, list).model;
+    const { model, view } = applyModifications(ctx.model, list);
+    return { model, view };
   } catch (e) {
     if (e instanceof EditRefused) throw e;
     if (e instanceof Error && e.name === 'UserError') throw new EditRefused(e.message, ctx.model.path, list[0]?.id);
@@ -94,7 +97,7 @@ function applyPlanned(ctx: EditContext, list: Candidate[]): Model {
 function bypass(ctx: EditContext, id: string): EditOutcome {
   const c = candidate(ctx, id);
   if (!c.modification) refuse(ctx.model, `cannot bypass '${id}': ${c.reason}`, id);
-  return { model: applyPlanned(ctx, [c]), label: `Bypass ${id} (${c.modification.method})`, touched: [] };
+  return { ...applyPlanned(ctx, [c]), label: `Bypass ${id} (${c.modification.method})`, touched: [] };
 }
 
 function replace(ctx: EditContext, id: string, method: ReplaceMethod): EditOutcome {
@@ -107,7 +110,7 @@ function replace(ctx: EditContext, id: string, method: ReplaceMethod): EditOutco
         : c.modification ? `its input and output shapes allow a cheaper ${c.modification.method} instead, so it has no conv_shortcut to become` : c.reason;
       refuse(ctx.model, `cannot replace '${id}' by its shortcut: ${why}`, id);
     }
-    return { model: applyPlanned(ctx, [c]), label: `Replace ${id} by its conv_shortcut`, touched: [] };
+    return { ...applyPlanned(ctx, [c]), label: `Replace ${id} by its conv_shortcut`, touched: [] };
   }
   if (!c.entry || !c.exit) refuse(ctx.model, `cannot replace '${id}' by identity: ${c.reason}`, id);
   const inS = a.shapes.get(c.entry);
@@ -123,7 +126,7 @@ function replace(ctx: EditContext, id: string, method: ReplaceMethod): EditOutco
     action: 'remove', method: 'identity', target: c.exit, source: c.entry, steps: [],
     description: `the output ${c.exit} is replaced by the input ${c.entry}`,
   };
-  return { model: applyPlanned(ctx, [{ ...c, modification: plan }]), label: `Replace ${id} by identity`, touched: [] };
+  return { ...applyPlanned(ctx, [{ ...c, modification: plan }]), label: `Replace ${id} by identity`, touched: [] };
 }
 
 function removeNode(ctx: EditContext, id: string): EditOutcome {
@@ -329,5 +332,5 @@ function acceptPrunes(ctx: EditContext, ids: readonly string[]): EditOutcome {
     if (clash) refuse(ctx.model, `'${clash.id}' and '${c.id}' share nodes but neither contains the other; accept one of them`, c.id);
     chosen.push(c);
   }
-  return { model: applyPlanned(ctx, chosen), label: `Accept ${plural(chosen.length, 'suggested prune')}`, touched: [] };
+  return { ...applyPlanned(ctx, chosen), label: `Accept ${plural(chosen.length, 'suggested prune')}`, touched: [] };
 }

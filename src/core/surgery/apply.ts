@@ -21,6 +21,8 @@ export interface ApplyResult {
   applied: AppliedModification[];
   /** nodes cleanup removed (the modified regions, and what only they used) */
   removedNodes: number;
+  /** a view indexing the model's graph as returned (an edit's analysis starts from it instead of indexing again) */
+  view: GraphView;
 }
 
 export interface GatedModel {
@@ -102,7 +104,7 @@ export function applyModifications(model: Model, selection: readonly Candidate[]
   const view = new GraphView(ed.graph);
   const { removedNodes } = view.cleanup();
   view.toposort();
-  return { model: ed.model, applied, removedNodes };
+  return { model: ed.model, applied, removedNodes, view };
 }
 
 /**
