@@ -118,6 +118,60 @@ test('a thread that dies during an edit fails the edit naming the file; the next
   }
 });
 
+test('a document re-opened after its thread died keeps its redo stack and saved position: Redo, Revert and dirty as before', async () => {
+  const tmp = tempDir('edit-worker-history-');
+  const worker = ModelWorker.start({ modulePath: ENTRY });
+  try {
+    const file = copyUnet(tmp.dir, 'unet');
+    const [A, B, C] = [{ kind: 'bypass', module: BLOCK }, { kind: 'bypass', module: 'down_blocks.0.resnets.0' }, { kind: 'bypass', module: 'mid_block.attentions.0' }] as const;
+    const doc = await hooked(`exit:candidates:${file}`, () => worker.open({ path: file }));
+    const nodes = [doc.index.nodes.length];
+    await doc.apply(A);
+    await doc.apply(B);
+    nodes.push(doc.index.nodes.length);
+    await doc.save(join(tmp.dir, 'saved.onnx'));
+    await doc.apply(C);
+    nodes.push(doc.index.nodes.length);
+    await doc.undo();
+    await doc.undo();
+    assert.deepEqual([doc.state.version, doc.state.dirty, doc.state.canRedo], [1, true, true]);
+
+    // the thread dies; the next request re-opens the document
+    await assert.rejects(doc.candidates(), (e: Error) => e instanceof ModelWorkerStopped && !e.timedOut);
+    await doc.candidates();
+    assert.deepEqual([doc.state.version, doc.state.dirty, doc.state.canUndo, doc.state.canRedo], [1, true, true, true], 'where it stood, with Redo');
+    assert.deepEqual(doc.state.edits, [A]);
+    await doc.redo();
+    assert.deepEqual([doc.state.version, doc.state.dirty], [2, false], 'Redo reaches the saved state: clean again');
+    assert.equal(doc.index.nodes.length, nodes[1]);
+    await doc.redo();
+    assert.deepEqual([doc.state.version, doc.state.dirty, doc.state.canRedo], [3, true, false]);
+    assert.equal(doc.index.nodes.length, nodes[2]);
+    await doc.revert();
+    assert.deepEqual([doc.state.version, doc.state.dirty], [2, false], 'Revert goes to the saved state, not to the file');
+    assert.equal(doc.index.nodes.length, nodes[1]);
+    await doc.close();
+
+    // a saved state that was undone and overwritten stays unreachable: Revert goes to the file, Redo still works
+    const doc2 = await hooked(`exit:candidates:${file}`, () => worker.open({ path: file }));
+    await doc2.apply(A);
+    await doc2.save(join(tmp.dir, 'saved2.onnx'));
+    await doc2.undo();
+    await doc2.apply(B);
+    await assert.rejects(doc2.candidates(), (e: Error) => e instanceof ModelWorkerStopped);
+    await doc2.candidates();
+    assert.deepEqual([doc2.state.version, doc2.state.dirty, doc2.state.edits], [1, true, [B]]);
+    await doc2.revert();
+    assert.deepEqual([doc2.state.version, doc2.state.dirty, doc2.index.nodes.length], [0, true, nodes[0]], 'no saved state to go back to: the file, still dirty');
+    await doc2.redo();
+    assert.deepEqual(doc2.state.edits, [B]);
+    await doc2.close();
+  } finally {
+    await worker.dispose();
+    tmp.done();
+  }
+});
+
 test('a file-level request (no editor open on it) that hangs times out, and the shared thread starts again', async () => {
   const tmp = tempDir('edit-worker-hang-shared-');
   const worker = ModelWorker.start({ modulePath: ENTRY, timeoutMs: 8_000 });

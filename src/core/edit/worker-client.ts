@@ -10,7 +10,8 @@
 // cost is a V8 isolate per open model (a few MB beside the model itself, which is per document anyway).
 // Every request has a time limit: a thread that does not answer in time is stopped (terminate is the
 // only way to end a stuck analysis), its requests fail with a message naming the file and the step,
-// and the document is opened again, its edits re-applied, on the next request about it. A thread
+// and the document is opened again on the next request about it, with its whole edit stack (undone edits
+// included) and saved position, so Undo, Redo, Revert and the dirty state are as before. A thread
 // that dies (a crash, out of memory) is handled the same way.
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -237,6 +238,12 @@ export class WorkerDocument {
   lastPatch: GraphIndexPatch | undefined;
   private closed = false;
   private reviving: Promise<void> | undefined;
+  /**
+   * The document's edit stack as the host has seen it change (undone edits included) and its saved position, kept
+   * so that a thread that is stopped or dies is replaced by one with the same Redo, Revert and dirty state.
+   */
+  private history: ModelEdit[];
+  private savedAt: number;
 
   constructor(
     private readonly owner: ModelWorker,
@@ -247,6 +254,21 @@ export class WorkerDocument {
     public state: DocState,
   ) {
     this.json = indexJson;
+    this.history = [...state.edits];
+    // a hot-exit replay leaves the edits unsaved: the saved state is the file
+    this.savedAt = state.dirty ? 0 : state.version;
+  }
+
+  /** Follows the stack through a reply's state: `op` moved it from position `from`. */
+  private track(op: WorkerRequest['op'], from: number, s: DocState): void {
+    if (op === 'apply') {
+      // a new edit drops the undone ones; a saved state among them can no longer be reached
+      this.history = [...s.edits];
+      if (this.savedAt > from) this.savedAt = -1;
+    } else if (s.edits.length > this.history.length || s.edits.some((e, i) => JSON.stringify(e) !== JSON.stringify(this.history[i]))) {
+      this.history = [...s.edits]; // not a move along the known stack (never expected): trust the worker
+    }
+    if (!s.dirty) this.savedAt = s.version;
   }
 
   /** The graph index as JSON: as the worker sent it, with the later changes' patches applied on first use. */
@@ -297,7 +319,8 @@ export class WorkerDocument {
   private async revive(): Promise<void> {
     let r: Awaited<ReturnType<ModelWorker['reopen']>>;
     try {
-      r = await this.owner.reopen({ ...this.opened, replay: this.state.edits });
+      const { replay: _firstOpen, ...opened } = this.opened;
+      r = await this.owner.reopen({ ...opened, history: { edits: this.history, at: this.state.version, savedAt: this.savedAt } });
     } catch (e) {
       throw new Error(`${this.path}: the model worker had stopped and opening the model again failed: ${(e as Error).message}`);
     }
@@ -309,7 +332,9 @@ export class WorkerDocument {
   }
 
   private async change(req: WorkerRequest): Promise<ChangeSummary | undefined> {
+    const from = this.state.version;
     const r = await this.request((doc) => ({ ...req, doc }) as WorkerRequest);
+    if (r.state) this.track(req.op, from, r.state);
     if (r.indexJson) this.indexJson = r.indexJson;
     else if (r.indexPatch) {
       // kept, not applied: the host's thread applies them only if the whole index is asked for
@@ -340,6 +365,7 @@ export class WorkerDocument {
 
   async save(to?: string, overwriteOriginal = false): Promise<SaveResult> {
     const r = await this.request((doc) => ({ op: 'save', doc, to, overwriteOriginal }));
+    this.track('save', this.state.version, r.state!);
     this.state = r.state!;
     return r.saved!;
   }

@@ -15,6 +15,20 @@ export interface OpenRequest {
   latencyShare?: [string, number][];
   /** edits to re-apply after opening (a hot-exit backup) */
   replay?: ModelEdit[];
+  /**
+   * instead of `replay`, a document's whole history to restore (a thread that was stopped or died): every edit
+   * of its stack, undone ones included, the position it stood at and the saved one (-1: none reachable), so
+   * Redo, Revert and the dirty state are as before
+   */
+  history?: EditHistory;
+}
+
+export interface EditHistory {
+  edits: ModelEdit[];
+  /** edits[0, at) are applied; the rest are what Redo brings back */
+  at: number;
+  /** the saved position (0: the original file), -1 when the saved state was undone and overwritten */
+  savedAt: number;
 }
 
 export type WorkerRequest =
