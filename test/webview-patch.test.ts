@@ -116,6 +116,8 @@ test('an edit is drawn in place at once — same canvas, zoom and pan, open bloc
   const undo = JSON.parse(JSON.stringify(doc.graphIndexPatch(1))) as GraphIndexPatch;
 
   const page = await openWith(original);
+  // the view moves without animating, so that where things are can be read the moment they are drawn
+  await page.emulateMedia({ reducedMotion: 'reduce' });
   const SELECTED = 'up_blocks.1.resnets.1';
   // selected as the host's Reveal does (a click would open it), then left to finish centring it
   await page.evaluate(`window.postMessage(${JSON.stringify({ type: 'reveal', moduleId: SELECTED })}, '*')`);

@@ -67,6 +67,24 @@ export interface VEdge {
   value: string;
 }
 
+/**
+ * Shapes read before, by their text: a U-Net has a few hundred distinct shapes over thousands of
+ * values, and a graph read again after an edit has the same ones. The arrays are shared between
+ * values (and graphs): nothing may change them.
+ */
+const shapeCache = new Map<string, (number | string)[] | undefined>();
+const SHAPE_CACHE_MAX = 20_000;
+
+function shapeOf(text: string): (number | string)[] | undefined {
+  let shape = shapeCache.get(text);
+  if (shape === undefined && !shapeCache.has(text)) {
+    if (shapeCache.size >= SHAPE_CACHE_MAX) shapeCache.clear();
+    shape = parseShape(text);
+    shapeCache.set(text, shape);
+  }
+  return shape;
+}
+
 /** '[2,4,64,64]' → [2, 4, 64, 64]; '[batch,4,?,?]' keeps the names; '?' → undefined. */
 export function parseShape(s: string): (number | string)[] | undefined {
   const m = /^\[(.*)\]$/.exec(s.trim());
@@ -138,7 +156,7 @@ export class ViewGraph {
     const initIdx = new Set(index.initializers ?? []);
     const values: VValue[] = cols.name.map((name, i) => ({
       name,
-      shape: parseShape(cols.shape[i] ?? '?'),
+      shape: shapeOf(cols.shape[i] ?? '?'),
       dtype: cols.elemType[i] ? elemTypeName(cols.elemType[i]) : undefined,
       kind: inputIdx.has(i) ? 'input' : initIdx.has(i) ? 'initializer' : 'activation',
       producer: -1,
@@ -147,18 +165,16 @@ export class ViewGraph {
     for (const v of values) this.values.set(v.name, v);
     const valueName = (i: number) => (i >= 0 && i < values.length ? values[i].name : '');
 
-    this.nodes = index.nodes.map((n, i) => ({
-      index: i,
-      id: n.id,
-      op: n.op,
-      ...(n.domain ? { domain: n.domain } : {}),
-      module: moduleIds[n.module] ?? ROOT,
-      inputs: n.in.map(valueName),
-      outputs: n.out.map(valueName),
-      ...(n.noise ? { noise: n.noise } : {}),
-      ...(n.flops !== undefined ? { flops: n.flops } : {}),
-      ...(n.attrs ? { attrs: attrValues(n.attrs) } : {}),
-    }));
+    // optional fields assigned only when present (object spreads here cost a third of the whole
+    // constructor, which runs again on every edit)
+    this.nodes = index.nodes.map((n, i) => {
+      const v: VNode = { index: i, id: n.id, op: n.op, module: moduleIds[n.module] ?? ROOT, inputs: n.in.map(valueName), outputs: n.out.map(valueName) };
+      if (n.domain) v.domain = n.domain;
+      if (n.noise) v.noise = n.noise;
+      if (n.flops !== undefined) v.flops = n.flops;
+      if (n.attrs) v.attrs = attrValues(n.attrs);
+      return v;
+    });
     this.hidden = new Uint8Array(this.nodes.length);
     for (const n of this.nodes) {
       this.nodeIndex.set(n.id, n.index);
