@@ -1,7 +1,7 @@
 // Graph webview benchmark: time to first paint at module level and time to expand a block, in
 // headless Chromium, on SD-scale graph indexes. Prints JSON.
 //
-//   npm run build && npx tsx bench/webview.ts [--runs N] [--cpu-only] [--case SUBSTRING] [--baseline OLD/webview.js]
+//   npm run build && npx tsx bench/webview.ts [--runs N] [--cpu-only] [--case SUBSTRING] [--baseline OLD/webview.js] [--pause-ms N]
 //
 // Cases: the synthetic SD v1 U-Net of webview-ui/dev/syntheticUnet.ts with 1 and 3 transformer
 // blocks per attention (~4k and ~10k nodes; ~550 and ~1.1k modules), plus the index of
@@ -21,7 +21,11 @@
 //                   (webview-ui/src/layout/quickLayout.ts); `settledMs` is init → ELK's layout drawn in
 //                   its place (ld:settled; equal to the first paint when ELK was warm). The expansions
 //                   are clicked once it has settled, as a user's first click comes after seeing the graph.
-//   ld:expand       click on a block → its expansion laid out, drawn and painted
+//   ld:expand       click on a block → its expansion laid out, drawn and painted; `parts`: the page's
+//                   ld:layout (waiting for ELK, 0 when the layout was cached or laid out ahead) and
+//                   ld:render (drawing it). The clicks follow each other at once (the worst case: nothing
+//                   laid out ahead but the hovered block); --pause-ms N waits N ms before each click, as a
+//                   user reading the graph does, in which the view lays likely expansions out ahead
 //   editRedrawMs    (sd15-unet) a bypass of mid_block.attentions.0 and its undo as the view receives them
 //                   — a `patch` of its index; a --baseline from before patches gets a whole init — from
 //                   posting the message to the frame that shows the edited graph, with the patch's and the
@@ -34,8 +38,11 @@
 // the CPU time (process.cpuUsage, in node on the same V8 and the same ELK build) of the work
 // behind each step — index → view model for the first paint, visible graph + ELK layout for every
 // step, warm as in a running view — which is about what the wall time is on an idle core, plus
-// ~20-50 ms of DOM drawing (the page's ld:render measure).
+// ~20-50 ms of DOM drawing (the page's ld:render measure). `cpuMsFreshElk` is the same layouts' CPU in
+// a fresh process, each run once in the order a page runs them: ELK as it is in a page just opened,
+// its code not yet optimised (several times cpuMs: this, not the graph's size, is what an expansion waits for).
 // Needs Debian's chromium and playwright-core (bash test/e2e/setup.sh installs both).
+import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { cpus, loadavg } from 'node:os';
@@ -62,6 +69,8 @@ const cpuOnly = process.argv.includes('--cpu-only');
 const argOf = (flag: string) => (process.argv.includes(flag) ? process.argv[process.argv.indexOf(flag) + 1] : undefined);
 const caseFilter = argOf('--case');
 const baselineBundle = argOf('--baseline');
+/** wait this long before each expansion's click (a user reading the graph; the view may lay likely expansions out meanwhile) */
+const pauseMs = Number(argOf('--pause-ms') ?? 0);
 const BUDGET = { firstPaintMs: 1000, expandMs: 200 };
 /** issue 19's first paint for the full-scale SDXL and FLUX graphs */
 const XL_FIRST_PAINT_MS = 1500;
@@ -114,6 +123,30 @@ async function cpuCosts(index: GraphIndex, expand = true): Promise<Record<string
     }
   }
   return out;
+}
+
+/**
+ * CPU ms of each step's ELK layout in a fresh node process, in the order a page runs them (the
+ * warm-up graph, the module level, then each expansion once): ELK as it is in a page that has just
+ * opened, its code not yet optimised — against cpuMs, ELK after a few dozen layouts.
+ */
+function cpuCostsFreshElk(index: GraphIndex, expand = true): Record<string, number> {
+  const size = (it: { kind: string }) => ({ w: it.kind === 'node' ? 100 : 170, h: it.kind === 'node' ? 36 : 48 });
+  const g = new ViewGraph(index);
+  const steps: [string, string[]][] = [['moduleLevel', []], ...(expand ? CHAIN.map((_, i) => [CHAIN[i], CHAIN.slice(0, i + 1)] as [string, string[]]) : [])];
+  const inputs = [['warmUp', warmUpGraph()], ...steps.map(([name, expanded]) => [name, toElk(computeVisible(g, new Set(expanded)), size)])];
+  const script = `const ELK = require('elkjs/lib/elk.bundled.js');
+    const steps = JSON.parse(require('fs').readFileSync(0, 'utf8'));
+    const now = () => { const c = process.cpuUsage(); return (c.user + c.system) / 1000; };
+    (async () => {
+      const elk = new ELK();
+      const out = {};
+      for (const [name, graph] of steps) { const t = now(); await elk.layout(graph); out[name] = Math.round((now() - t) * 10) / 10; }
+      console.log(JSON.stringify(out));
+    })();`;
+  const r = spawnSync(process.execPath, ['-e', script], { cwd: ROOT, input: JSON.stringify(inputs), encoding: 'utf8', maxBuffer: 1 << 26 });
+  if (r.status !== 0) throw new Error(`fresh ELK process failed: ${r.stderr}`);
+  return JSON.parse(r.stdout) as Record<string, number>;
 }
 
 /** An edit first drawn from an interim layout: message posted → ELK's layout drawn in its place. */
@@ -177,7 +210,7 @@ async function main(): Promise<void> {
   const results = [];
   try {
     for (const c of cases) {
-      const per = new Map(pages.map((p) => [p.label, { first: [] as number[], settled: [] as number[], parts: { index: [] as number[], layout: [] as number[], render: [] as number[] }, expand: CHAIN.map(() => [] as number[]), redraw: [[], []] as number[][], redrawSettled: [[], []] as number[][], redrawParts: [[], []] as Record<string, number | undefined>[][] }]));
+      const per = new Map(pages.map((p) => [p.label, { first: [] as number[], settled: [] as number[], parts: { index: [] as number[], layout: [] as number[], render: [] as number[] }, expand: CHAIN.map(() => [] as number[]), expandParts: CHAIN.map(() => ({ layout: [] as number[], render: [] as number[] })), redraw: [[], []] as number[][], redrawSettled: [[], []] as number[][], redrawParts: [[], []] as Record<string, number | undefined>[][] }]));
       let size: Record<string, number> = {};
       for (let r = 0; r < runs; r++) {
         for (const p of pages) {
@@ -189,6 +222,10 @@ async function main(): Promise<void> {
           acc.parts.layout.push(m.layout);
           acc.parts.render.push(m.render);
           m.expand.forEach((d, i) => acc.expand[i].push(d));
+          m.expandParts.forEach((d, i) => {
+            acc.expandParts[i].layout.push(d.layout);
+            acc.expandParts[i].render.push(d.render);
+          });
           m.redraw.forEach((d, i) => acc.redraw[i].push(d));
           m.redrawSettled.forEach((d, i) => acc.redrawSettled[i].push(d));
           m.redrawParts.forEach((d, i) => acc.redrawParts[i].push(d));
@@ -209,14 +246,23 @@ async function main(): Promise<void> {
             undo: { median: round(median(acc.redraw[1])), runs: acc.redraw[1].map(round), ...settledOf(acc.redrawSettled[1]), parts: acc.redrawParts[1], patchBytes: JSON.stringify(c.edit.undo.patch).length, indexBytes: c.edit.undo.json.length },
           },
         } : {}),
-        ...(c.expand ? { expandMs: Object.fromEntries(CHAIN.map((id, i) => [id, { median: round(median(acc.expand[i])), runs: acc.expand[i].map(round) }])) } : {}),
+        ...(c.expand ? {
+          expandMs: Object.fromEntries(CHAIN.map((id, i) => [id, {
+            median: round(median(acc.expand[i])),
+            runs: acc.expand[i].map(round),
+            // medians of the page's ld:layout (waiting for ELK's layout, 0 when cached) and ld:render (drawing it)
+            parts: { layout: round(median(acc.expandParts[i].layout)), render: round(median(acc.expandParts[i].render)) },
+          }])),
+        } : {}),
         withinBudget: median(acc.first) <= c.firstPaintBudget && acc.expand.every((x) => !x.length || median(x) <= BUDGET.expandMs),
       });
+      const cpuMsFreshElk = cpuCostsFreshElk(c.index, c.expand);
       const cpuMs = await cpuCosts(c.index, c.expand);
       results.push({
         case: c.name,
         ...size,
         cpuMs,
+        cpuMsFreshElk,
         cpuWithinBudget: cpuWithinBudget(cpuMs, c.firstPaintBudget),
         ...summary(per.get('current')!),
         ...(baselineBundle ? { baseline: { bundle: resolve(baselineBundle), ...summary(per.get('baseline')!) } } : {}),
@@ -225,7 +271,7 @@ async function main(): Promise<void> {
   } finally {
     await browser.close();
   }
-  console.log(JSON.stringify({ bench: 'webview', runs, budget: BUDGET, machine: { cpus: cpus().length, loadavg1m: round(loadavg()[0]), cpuShare }, results }, null, 2));
+  console.log(JSON.stringify({ bench: 'webview', runs, pauseMs, budget: BUDGET, machine: { cpus: cpus().length, loadavg1m: round(loadavg()[0]), cpuShare }, results }, null, 2));
 }
 
 /** One fresh page of the harness `html` on case `c`: the first paint, its parts, and each expansion of CHAIN. */
@@ -247,7 +293,9 @@ async function measurePage(browser: any, c: Case, html: string) {
     return { first: d('ld:first-paint'), settled: settled ? settled.duration : d('ld:first-paint'), index: d('ld:index'), layout: d('ld:layout'), render: d('ld:render'), nodes: h.nodes.length, modules: h.modules.length, bytes: JSON.stringify(h).length };
   })()`);
   const expand: number[] = [];
+  const expandParts: { layout: number; render: number }[] = [];
   for (let i = 0; i < (c.expand ? CHAIN.length : 0); i++) {
+    if (pauseMs) await new Promise((res) => setTimeout(res, pauseMs));
     await page.click(`[data-key="m:${CHAIN[i]}"]`);
     // polled from here: waitForFunction would eval inside the page, which its CSP forbids
     const until = Date.now() + 30_000;
@@ -256,6 +304,10 @@ async function measurePage(browser: any, c: Case, html: string) {
       await new Promise((res) => setTimeout(res, 10));
     }
     expand.push(await page.evaluate(`performance.getEntriesByName('ld:expand', 'measure')[${i}].duration`));
+    expandParts.push(await page.evaluate(`(() => {
+      const last = (n) => { const e = performance.getEntriesByName(n, 'measure'); return e[e.length - 1].duration; };
+      return { layout: last('ld:layout'), render: last('ld:render') };
+    })()`));
   }
   // an edit and its undo as the view receives them: a patch (this build) or a whole init (a build from before patches)
   const redraw: number[] = [];
@@ -300,7 +352,7 @@ async function measurePage(browser: any, c: Case, html: string) {
   }
   if (errors.length) throw new Error(`${c.name} (${html}): page errors: ${errors.join('; ')}`);
   await page.close();
-  return { ...m, expand, redraw, redrawSettled, redrawParts: parts };
+  return { ...m, expand, expandParts, redraw, redrawSettled, redrawParts: parts };
 }
 
 /** The webview bundle a harness page loads. */

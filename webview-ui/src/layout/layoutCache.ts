@@ -42,7 +42,7 @@ export class LayoutCache {
 
   constructor(private readonly run: (graph: ElkNode) => Promise<ElkNode>, opts: LayoutCacheOptions = {}) {
     this.size = opts.size ?? 48;
-    this.idleMs = opts.idleMs ?? 400;
+    this.idleMs = opts.idleMs ?? 200;
   }
 
   static keyOf(graph: ElkNode): string {
