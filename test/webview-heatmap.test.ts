@@ -61,3 +61,19 @@ test('long candidate paths shrink their middle segments, never the block or the 
   assert.equal(compactId('mid_block.attentions.0', 40), 'mid_block.attentions.0');
   assert.equal(compactId('/up_blocks.3/attentions.1/transformer_blocks.0/attn1/to_q/MatMul', 40), '/up_blocks.3/a1/tb0/attn1/to_q/MatMul');
 });
+
+test('the tabulated score colours are the ramp\'s own to within a step, on linear and log domains', async () => {
+  const { interpolateYlOrRd } = await import('d3');
+  const rgb = (c: string) => c.match(/\d+/g)!.map(Number);
+  for (const d of [{ min: 0.2, max: 3, log: false }, { min: 1e-4, max: 2, log: true }]) {
+    const scale = heatScale(d);
+    for (let i = 0; i <= 40; i++) {
+      const score = d.log ? d.min * (d.max / d.min) ** (i / 40) : d.min + ((d.max - d.min) * i) / 40;
+      const exact = rgb(interpolateYlOrRd(0.12 + 0.88 * heatPosition(d, score)));
+      const got = rgb(scale(score));
+      assert.ok(got.every((c, k) => Math.abs(c - exact[k]) <= 3), `score ${score}: ${scale(score)} vs the ramp's ${exact}`);
+    }
+    assert.equal(scale(d.max * 10), scale(d.max), 'clamped above');
+    assert.equal(scale(-1), scale(d.min), 'clamped below (a log domain too)');
+  }
+});
