@@ -6,6 +6,9 @@
 // host for the graph (the index patch; a --baseline-worker from before patches sends the whole index). Prints JSON.
 // analysisMs: per edit, the document's re-analysis of the edited model in this process, full (as
 // before the incremental shape pass) beside incremental (re-inferring only what the edit changed).
+// applyPartsMs: per edit, where EditableModel.apply's time goes in this process (lastApplyMs: the edit
+// itself, re-analysis, checks, the change summary) and its total, medians over `runs` (candidates listed
+// beforehand, as after the worker's idle warm-up).
 // --baseline-worker W.js: the same steps on another model-worker bundle (an older commit's, built with
 // esbuild as scripts/build.mjs does), run by run beside dist/model-worker.js, medians side by side.
 //   npm run build && npx tsx bench/edit.ts [--model M.onnx] [--runs N] [--baseline-worker W.js]
@@ -56,6 +59,24 @@ async function analysisSideBySide(): Promise<Record<string, { fullMs: number; in
   return Object.fromEntries(Object.entries(times).map(([k, v]) => [k, { fullMs: r1(median(v.full)), incrementalMs: r1(median(v.incremental)) }]));
 }
 
+/** EditableModel.apply's parts for each edit in sequence, medians over `runs`, in this process. */
+async function applyParts(): Promise<Record<string, Record<string, number>>> {
+  const doc = await EditableModel.open(model);
+  const times: Record<string, Record<string, number[]>> = {};
+  for (let run = 0; run < runs; run++) {
+    for (const [label, edit] of EDITS) {
+      doc.candidates();
+      const t0 = performance.now();
+      await doc.apply(edit);
+      const total = performance.now() - t0;
+      const row = (times[label] ??= {});
+      for (const [k, v] of Object.entries({ ...doc.lastApplyMs!, total })) (row[k] ??= []).push(v);
+    }
+    for (let i = 0; i < EDITS.length; i++) doc.undo();
+  }
+  return Object.fromEntries(Object.entries(times).map(([k, parts]) => [k, Object.fromEntries(Object.entries(parts).map(([p, xs]) => [p, r1(median(xs))]))]));
+}
+
 type Rows = Record<string, { workerMs: number[]; roundTripMs: number[]; sentBytes: number[] }>;
 
 async function main() {
@@ -104,12 +125,14 @@ async function main() {
     if (baselineEntry) await measure(baselineEntry, baseRows);
     await measure(entry, rows);
   }
+  const applyPartsMs = await applyParts();
   const analysisMs = await analysisSideBySide();
   const medians = (r: Rows) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, { workerMs: r1(median(v.workerMs)), roundTripMs: r1(median(v.roundTripMs)), sentBytes: median(v.sentBytes) }]));
   console.log(JSON.stringify({
     model, nodes, indexJsonBytes: indexBytes, runs, cpus: cpus().length, loadAverage1m: r1(loadavg()[0]), budget: BUDGET,
     ...(baselineEntry ? { baselineWorker: baselineEntry, baselineMedians: medians(baseRows) } : {}),
     medians: medians(rows),
+    applyPartsMs,
     analysisMs,
   }, null, 2));
 }

@@ -5,7 +5,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { EditableModel, type ModelEdit } from '../src/core/edit';
+import { EditableModel, type ChangeSummary, type ModelEdit } from '../src/core/edit';
+import type { ModelAnalysis } from '../src/core/graph';
+import type { Node } from '../src/core/onnx/types';
 import { EXAMPLES, tempDir } from './pipeline-fixtures';
 
 const COND = join(EXAMPLES, 'digits-cond', 'unet', 'model.onnx');
@@ -84,6 +86,54 @@ test('a corpus model (expanded layer norm): edits and undos give the fresh analy
     assert.deepEqual(shown(doc), start);
     doc.redo();
     assert.deepEqual(shown(doc), await fromScratch(src, doc.edits));
+  } finally {
+    cleanup();
+  }
+});
+
+/**
+ * The change summary's node lists, found the plain way: every node of both snapshots by id, a node
+ * changed when its op, wiring or attributes differ (what the graph highlights and the status bar counts).
+ */
+function plainChanges(a: ModelAnalysis, b: ModelAnalysis) {
+  const byId = (x: ModelAnalysis) => new Map(x.view.nodes.map((n) => [x.view.nodeId(n), n] as const));
+  const A = byId(a);
+  const B = byId(b);
+  const same = (p: Node, q: Node) => p.opType === q.opType && JSON.stringify([p.inputs, p.outputs]) === JSON.stringify([q.inputs, q.outputs])
+    && p.attributes.length === q.attributes.length && p.attributes.every((x, i) => x === q.attributes[i] || (x.g !== undefined && x.name === q.attributes[i].name));
+  const added = [...B].filter(([id, n]) => !A.has(id) || !same(A.get(id)!, n)).map(([id]) => id);
+  const removed = [...A].filter(([id, n]) => !B.has(id) || !same(n, B.get(id)!)).map(([id]) => id);
+  const modules = new Set([...added.map((id) => b.tree.moduleOf.get(B.get(id)!)!.id), ...removed.filter((id) => !B.has(id)).map((id) => a.tree.moduleOf.get(A.get(id)!)!.id)]);
+  modules.delete('');
+  return { addedNodes: added, removedNodes: removed, modules: [...modules].sort() };
+}
+
+test('digits-cond: the change summaries of edits, undos, redos and a revert list the nodes a plain diff of the two snapshots finds', async () => {
+  const { doc, cleanup } = await openCopy(COND);
+  try {
+    const check = (what: string, s: ChangeSummary | undefined, from: ModelAnalysis) => {
+      assert.ok(s, what);
+      const got = { addedNodes: s.addedNodes, removedNodes: s.removedNodes, modules: s.modules };
+      assert.deepEqual(got, plainChanges(from, doc.analysis()), what);
+      return got;
+    };
+    let from = doc.analysis();
+    const bypass = check('a bypass', await doc.apply({ kind: 'bypass', module: 'down_blocks.0.attentions.0' }), from);
+    assert.ok(bypass.removedNodes.length > 10 && bypass.modules.some((m) => m.startsWith('down_blocks.0.attentions.0')), 'the bypassed block\'s nodes are listed as removed');
+    from = doc.analysis();
+    const rename = check('a rename', await doc.apply({ kind: 'rename-node', node: doc.analysis().view.nodeId(doc.model.graph.nodes[0]), to: 'stem' }), from);
+    assert.deepEqual(rename.addedNodes, ['stem']);
+    from = doc.analysis();
+    const undo = check('undo of the rename', doc.undo(), from);
+    assert.deepEqual([undo.addedNodes, undo.removedNodes], [rename.removedNodes, rename.addedNodes], 'an undo lists the edit\'s changes the other way round');
+    from = doc.analysis();
+    check('redo', doc.redo(), from);
+    from = doc.analysis();
+    check('another bypass', await doc.apply({ kind: 'bypass', module: 'up_blocks.1.attentions.0' }), from);
+    from = doc.analysis();
+    check('revert to the original (two snapshots apart)', doc.revert(), from);
+    from = doc.analysis();
+    check('redo after the revert', doc.redo(), from);
   } finally {
     cleanup();
   }

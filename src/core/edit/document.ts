@@ -58,6 +58,8 @@ export class EditableModel {
   private readonly patches = new Map<string, GraphIndexPatch>();
   /** node changes by 'from>to' snapshot positions (the way back swaps them), dropped with the patches */
   private readonly changes = new Map<string, NodeChanges>();
+  /** Where the last apply's time went, in ms: the edit itself (candidates it needed included), re-analysis, checks, the change summary. */
+  lastApplyMs: { edit: number; analysis: number; check: number; summary: number } | undefined;
 
   private constructor(readonly path: string, original: Model, analysis: ModelAnalysis, folded: Map<TensorData, number[]>, private readonly options: EditableOptions) {
     this.stack = [{ model: original, label: 'Open', touched: [], rejected: [], analysis }];
@@ -214,16 +216,20 @@ export class EditableModel {
    * throws EditRefused and nothing changes. Edits after the current position (undone ones) are dropped.
    */
   async apply(edit: ModelEdit): Promise<ChangeSummary> {
+    const t0 = performance.now();
     const cur = this.stack[this.at];
     const before = this.analysed(cur);
     const out = applyEdit({ model: cur.model, analysis: before, candidates: () => this.candidatesFor(cur, edit) }, edit);
     const rejected = edit.kind === 'reject-prunes' ? [...new Set([...cur.rejected, ...edit.modules])]
       : edit.kind === 'accept-prunes' ? cur.rejected.filter((id) => !edit.modules.includes(id)) : cur.rejected;
     const next: Snapshot = { model: out.model, edit, label: out.label, touched: out.touched, rejected };
+    const t1 = performance.now();
+    let t2 = t1;
     if (out.model !== cur.model) {
       await this.foldNew(out.model);
       // only the nodes downstream of the edit whose input shapes changed are re-inferred
       next.analysis = analyzeWithValues(out.model, this.folded, this.shapesFor(out.model), undefined, before, out.view);
+      t2 = performance.now();
       checkEdited(before, next.analysis, out.label);
       // declared value_info shapes the edit contradicts (a changed stride) are corrected
       fixValueInfo(out.model.graph.valueInfo, next.analysis);
@@ -236,7 +242,10 @@ export class EditableModel {
     this.stack.splice(this.at + 1, this.stack.length, next);
     if (this.savedAt > this.at) this.savedAt = -1; // the saved state was an undone one: it cannot be reached again
     this.at++;
-    return this.summary(this.at - 1, this.at, next.label);
+    const t3 = performance.now();
+    const summary = this.summary(this.at - 1, this.at, next.label);
+    this.lastApplyMs = { edit: t1 - t0, analysis: t2 - t1, check: t3 - t2, summary: performance.now() - t3 };
+    return summary;
   }
 
   /** Back one edit; undefined when at the original. */
