@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Tests the packaged extension in a real VS Code (code-server 4.100.3) driven by headless Chromium:
-//   1. build dist/ and package the VSIX, install it into a code-server whose state lives in .e2e/run/
+//   1. build dist/ and package the VSIX, install it into a code-server whose state lives in .e2e/run/ (a link to
+//      this run's own folder under .e2e/runs/, so runs at the same time in one tree keep apart)
 //   2. extension-host tests: test/e2e/suite (mocha) inside the real Node extension host
 //   3. UI tests: test/e2e/ui (explorer context menus, the graph webview's DOM, the LD Surgeon views),
 //      with screenshots in .e2e/screenshots/
@@ -13,6 +14,7 @@
 import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync, readFileSync, appendFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
+import { runFolders, startRun } from './lib/run-folders.mjs';
 import { fileURLToPath } from 'node:url';
 
 /** The last n lines of a log file (none when it does not exist). */
@@ -23,8 +25,10 @@ function tailLines(file, n) {
 const E2E = dirname(fileURLToPath(import.meta.url));
 const REPO = join(E2E, '..', '..');
 const OUT = join(REPO, '.e2e');
-const RUN = join(OUT, 'run');
-const SHOTS = join(OUT, 'screenshots');
+// Every run has its own folder, .e2e/runs/<pid>-<time>/{run,screenshots}: two runs in one working tree (two people,
+// two terminals) no longer delete each other's code-server state. .e2e/run and .e2e/screenshots link to the latest
+// run's, where people and CI look; a run's folder is removed by a later run once its process is gone.
+const { run: RUN, screenshots: SHOTS } = runFolders(OUT);
 const argv = process.argv.slice(2);
 const args = new Set(argv);
 /** `--grep PATTERN` / `--grep=PATTERN`: the host tests to run (all when absent) */
@@ -126,10 +130,8 @@ async function main() {
   const { bundleSuite, runHostTests } = await import('./lib/host-tests.mjs');
   const { runUiTests } = await import('./ui/index.mjs');
 
-  rmSync(RUN, { recursive: true, force: true });
-  rmSync(SHOTS, { recursive: true, force: true });
-  mkdirSync(RUN, { recursive: true });
-  mkdirSync(SHOTS, { recursive: true });
+  startRun(OUT, RUN, SHOTS);
+  log(`run folder ${RUN}`);
   if (!existsSync(EXAMPLE)) log(`warning: ${EXAMPLE} is missing; the model tests will fail`);
 
   if (!args.has('--no-build')) {
