@@ -207,7 +207,7 @@ function attributeText(a: Node['attributes'][number]): string {
   }
 }
 
-interface OrtTally { identity: number; bypass: number; outerRenames: number; skipped: Record<string, number> }
+interface OrtTally { identity: number; bypass: number; outerRenames: number; stack: number; skipped: Record<string, number> }
 
 async function sweep(id: string, doc: EditableModel, tally: Tally, ortTally: OrtTally, tmp: string): Promise<void> {
   const src = join(CORPUS, id, 'model.onnx');
@@ -339,6 +339,14 @@ async function sweep(id: string, doc: EditableModel, tally: Tally, ortTally: Ort
   await s.attempt(`${id}: reject a module that is not there`, { kind: 'reject-prunes', modules: ['no.such.module'] }, 'refuse', /there is no module/);
 
   const top = doc.version;
+  // the whole stack saved is a model onnxruntime loads and runs, its remaining outputs in their shapes
+  if (original && feeds) {
+    const out = join(dir, 'stack.onnx');
+    await doc.save(out, { durable: false });
+    const r = await ortRun(out, feeds);
+    for (const o of doc.model.graph.outputs) if (original[o.name]) assert.deepEqual(r[o.name]?.dims, original[o.name].dims, `${id}: after ${top} edits, output ${o.name} keeps its shape`);
+    ortTally.stack++;
+  }
   await s.undoTo(0, `${id}: the edit stack`);
   // redo everything at once: one patch across every snapshot
   while (doc.canRedo) doc.redo();
@@ -475,7 +483,7 @@ test('every edit kind over the whole ONNX backend corpus: patches equal fresh in
   ort.env.logLevel = 'fatal';
   const models = corpusModels();
   const tally = new Tally();
-  const ortTally: OrtTally = { identity: 0, bypass: 0, outerRenames: 0, skipped: {} };
+  const ortTally: OrtTally = { identity: 0, bypass: 0, outerRenames: 0, stack: 0, skipped: {} };
   const failures: string[] = [];
   const openFailures: Record<string, string[]> = {};
   const tmp = tempDir('edit-corpus-');
@@ -521,5 +529,6 @@ test('every edit kind over the whole ONNX backend corpus: patches equal fresh in
   assert.ok(ortTally.identity >= 100, `renames ran in onnxruntime on only ${ortTally.identity} models`);
   assert.ok(tally.applied('rename a value read by a subgraph') >= 15, `only ${tally.applied('rename a value read by a subgraph')} models rename values subgraphs read`);
   assert.ok(ortTally.outerRenames >= 3, `renames of values subgraphs read ran in onnxruntime on only ${ortTally.outerRenames} models`);
+  assert.ok(ortTally.stack >= 100, `the saved edit stack ran in onnxruntime on only ${ortTally.stack} models`);
   assert.ok(ortTally.bypass >= 20, `bypasses ran in onnxruntime on only ${ortTally.bypass} models`);
 });
