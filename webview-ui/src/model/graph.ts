@@ -182,7 +182,10 @@ export class ViewGraph {
       else this.modules.get(n.module)!.nodes.push(n.index);
     }
     index.nodes.forEach((n, i) => {
-      for (const x of new Set(n.in)) if (x >= 0 && x < values.length) values[x].consumers.push(i);
+      // a value used twice by one node is one consumer (inputs are a handful: no Set per node)
+      n.in.forEach((x, k) => {
+        if (x >= 0 && x < values.length && n.in.indexOf(x) === k) values[x].consumers.push(i);
+      });
       for (const x of n.out) if (x >= 0 && x < values.length) values[x].producer = i;
     });
     const count = (m: VModule): number => {
