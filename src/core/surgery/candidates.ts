@@ -93,22 +93,38 @@ function wanted(level: CandidateLevel, g: Granularity): boolean {
  * will run with: modifications depend on shapes).
  */
 export function findCandidates(a: ModelAnalysis, options: CandidateOptions = {}): Candidate[] {
+  const out: Candidate[] = [];
+  const each = eachCandidate(a, options);
+  walkModules(a.tree.root, (m) => {
+    const c = each(m);
+    if (c) out.push(c);
+  });
+  return dedupe(out);
+}
+
+/**
+ * The candidate of one module, before the listing merges modules with the same region (`dedupe`):
+ * undefined for a module that is no candidate.
+ */
+function eachCandidate(a: ModelAnalysis, options: CandidateOptions = {}): (m: ModuleNode) => Candidate | undefined {
   const granularity = options.granularity ?? 'both';
   if (!['block', 'layer', 'both'].includes(granularity)) throw new UserError(`granularity must be block, layer or both, got '${granularity}'`);
   const index = new Map<Node, number>();
   a.view.nodes.forEach((n, i) => index.set(n, i));
-  const out: Candidate[] = [];
-
-  const naming: Naming = isDiffusersUnet(a) ? 'unet' : isDiffusersTransformer(a) ? 'transformer' : 'other';
-  walkModules(a.tree.root, (m) => {
+  const naming = namingOf(a);
+  return (m) => {
     const c = classify(m, naming);
-    if (!c || !wanted(c.level, granularity)) return;
+    if (!c || !wanted(c.level, granularity)) return undefined;
     const nodes = subtreeNodes(a.tree, m);
-    if (!nodes.some((n) => !a.noise.has(n))) return;
+    if (!nodes.some((n) => !a.noise.has(n))) return undefined;
     const shortcut = a.tree.byId.get(`${m.id}.conv_shortcut`);
-    out.push(build(a, m.id, c.level, c.kind, nodes, shortcut && subtreeNodes(a.tree, shortcut), index, options.tokenChannelEdits === true));
-  });
-  return dedupe(out);
+    return build(a, m.id, c.level, c.kind, nodes, shortcut && subtreeNodes(a.tree, shortcut), index, options.tokenChannelEdits === true);
+  };
+}
+
+/** How the model names its modules, which decides what is a block or a layer. */
+function namingOf(a: ModelAnalysis): Naming {
+  return isDiffusersUnet(a) ? 'unet' : isDiffusersTransformer(a) ? 'transformer' : 'other';
 }
 
 /**
@@ -118,20 +134,9 @@ export function findCandidates(a: ModelAnalysis, options: CandidateOptions = {})
  * `id` alone when `id` is an alias.
  */
 export function findCandidate(a: ModelAnalysis, id: string, options: CandidateOptions = {}): Candidate | undefined {
-  const granularity = options.granularity ?? 'both';
   const m = a.tree.byId.get(id);
   if (!m) return undefined;
-  const naming: Naming = isDiffusersUnet(a) ? 'unet' : isDiffusersTransformer(a) ? 'transformer' : 'other';
-  const index = new Map<Node, number>();
-  a.view.nodes.forEach((n, i) => index.set(n, i));
-  const at = (x: ModuleNode): Candidate | undefined => {
-    const c = classify(x, naming);
-    if (!c || !wanted(c.level, granularity)) return undefined;
-    const nodes = subtreeNodes(a.tree, x);
-    if (!nodes.some((n) => !a.noise.has(n))) return undefined;
-    const shortcut = a.tree.byId.get(`${x.id}.conv_shortcut`);
-    return build(a, x.id, c.level, c.kind, nodes, shortcut && subtreeNodes(a.tree, shortcut), index, options.tokenChannelEdits === true);
-  };
+  const at = eachCandidate(a, options);
   const own = at(m);
   if (!own) return undefined;
   // the listing keeps the first module (in pre-order) of each region: only an ancestor can come before
