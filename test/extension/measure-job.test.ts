@@ -57,6 +57,9 @@ test('a measure job reports progress, outputs quality.json and hands back the re
   assert.ok(record, 'the record comes back as data');
   assert.deepEqual(readQualityRecord(pruned), record);
   assert.equal(record.original.pipeline, original, "the prune record's original");
+  // no --ep: auto, as scoring and pruning; the Jobs view names the provider that ran
+  assert.equal(record.executionProvider!.requested, 'auto');
+  assert.equal(s.executionProvider, record.executionProvider!.used);
 
   const card = qualityCard(record);
   assert.equal(card.metric, 'FID');

@@ -5,6 +5,7 @@ import { existsSync } from 'node:fs';
 import type { JobProtocol, JobRequest } from '../jobs/jobRunner';
 import { jsonLinesProtocol } from '../jobs/jsonLines';
 import type { QualityRecord } from '../../core/pipeline/measure-job';
+import type { EpRequest } from '../../core/scoring/settings';
 import type { QualityCard } from '../../protocol/webview';
 
 export interface MeasureJobSpec {
@@ -15,8 +16,8 @@ export interface MeasureJobSpec {
   n?: number;
   seed?: number;
   steps?: number;
-  /** execution providers, comma-separated as the CLI's --ep takes them */
-  ep?: string;
+  /** the execution provider (the CLI's --ep: auto, cpu, cuda, …); default the ldSurgeon.executionProvider setting's */
+  ep?: EpRequest;
 }
 
 /** What the graph's prune result card shows of a quality record. */
@@ -36,8 +37,12 @@ export function qualityCard(r: QualityRecord): QualityCard {
 function measureProtocol(): JobProtocol {
   return {
     interpret(message) {
-      const m = message as { type?: unknown; record?: unknown } | null;
-      if (m && m.type === 'result') return [{ type: 'data', payload: m.record }];
+      const m = message as { type?: unknown; record?: QualityRecord } | null;
+      if (m && m.type === 'result') {
+        // the provider that ran (the request may say auto), as a prune job reports it in the Jobs view
+        const used = m.record?.executionProvider?.used;
+        return [...(used ? [{ type: 'executionProvider' as const, name: used }] : []), { type: 'data', payload: m.record }];
+      }
       return jsonLinesProtocol.interpret(message);
     },
   };

@@ -2,6 +2,7 @@
 // record, or one the user picks); the result is a notification with both numbers, and the prune result
 // card in the original's graph view shows them (it reads quality.json again after a reload).
 import * as vscode from 'vscode';
+import { readSettings } from '../settings';
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { qualitySummary, type QualityRecord } from '../../core/pipeline/quality-record';
@@ -40,7 +41,8 @@ export function measureWorkflow(d: ExtensionServices): MeasureWorkflow {
 
   async function start(spec: MeasureJobSpec): Promise<RunningJob> {
     const title = `Measure quality: ${rel(spec.pipeline)}`;
-    const job = await d.jobs.start(measureJobRequest(cliPath, spec, title));
+    // on the provider scoring and pruning use (the setting), unless the caller named one
+    const job = await d.jobs.start(measureJobRequest(cliPath, { ...spec, ep: spec.ep ?? readSettings(vscode.Uri.file(spec.pipeline)).executionProvider }, title));
     tell(spec, { type: 'qualityState', pipeline: spec.pipeline, state: 'running' });
     let record: QualityRecord | undefined;
     job.onData((payload) => (record = payload as QualityRecord));
