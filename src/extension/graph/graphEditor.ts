@@ -106,6 +106,8 @@ export class GraphPanel implements vscode.Disposable {
       this.readyReject = rej;
     });
     this.ready.catch(() => undefined);
+    const dropFor = process.env.LD_SURGEON_TEST_DROP_WEBVIEW_READY;
+    this.dropReady = !!dropFor && modelPath.includes(dropFor);
     if (document.loadError) {
       // known now, whether or not the webview ever loads (a tab opened in the background does not until
       // it is shown): whoever waits for this graph gets the error at once instead of waiting for good
@@ -190,9 +192,21 @@ export class GraphPanel implements vscode.Disposable {
     }
   }
 
+  /**
+   * Test hook (LD_SURGEON_TEST_DROP_WEBVIEW_READY=PATH-SUBSTRING): the first `ready` of a graph view on a file whose
+   * path contains the substring is ignored, as if the webview had never started, so a test can prove the handshake
+   * watchdog loads the page again. Unset in normal use.
+   */
+  private dropReady = false;
+
   private async handle(msg: FromWebview): Promise<void> {
     switch (msg.type) {
       case 'ready':
+        if (this.dropReady) {
+          this.dropReady = false;
+          this.output.appendLine(`graph view ${path.basename(this.modelPath)}: test hook: the webview's first 'ready' ignored`);
+          return;
+        }
         this.handshaken = true;
         clearTimeout(this.handshakeTimer);
         if (msg.protocolVersion !== WEBVIEW_PROTOCOL_VERSION) {

@@ -7,7 +7,7 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { suite, suiteSetup, suiteTeardown, test } from './tdd';
-import { api, closeAllEditors, unetPath, waitFor, workspaceRoot } from './helpers';
+import { api, closeAllEditors, graphReady, unetPath, waitFor, workspaceRoot } from './helpers';
 import { numElements } from '../../../src/core/onnx/types';
 import { readModel } from '../../../src/core/onnx/reader';
 import { analyzeModel } from '../../../src/core/graph';
@@ -148,5 +148,42 @@ suite('graph editor: editing', () => {
     await reopened.ready;
     assert.ok(!nodes(reopened.document.indexJson).some(inBlock), 'the saved model has the block bypassed');
     assert.ok(nodes(reopened.document.indexJson).length > 1000);
+  });
+});
+
+suite('graph editor: handshake watchdog', () => {
+  const HOOK = 'LD_SURGEON_TEST_DROP_WEBVIEW_READY';
+  let a: LdSurgeonApi;
+
+  suiteSetup(async () => {
+    a = await api();
+    await closeAllEditors();
+  });
+  suiteTeardown(async () => {
+    delete process.env[HOOK];
+    await closeAllEditors();
+  });
+
+  test("a shown graph view that never says 'ready' is loaded again after 15 s, and the graph appears", async function () {
+    this.timeout(3 * 60_000);
+    // its own copy: the hook (read when the panel is made, in this very extension host) matches only this folder
+    const dir = path.join(workspaceRoot(), 'handshake-watchdog');
+    mkdirSync(dir, { recursive: true });
+    for (const f of ['model.onnx', 'config.json']) copyFileSync(path.join(path.dirname(unetPath()), f), path.join(dir, f));
+    const model = path.join(dir, 'model.onnx');
+    process.env[HOOK] = dir;
+    const t0 = Date.now();
+    try {
+      await vscode.commands.executeCommand('vscode.open', vscode.Uri.file(model));
+      const panel = await waitFor('the graph panel', () => a.graphs.panelsFor(model)[0], 60_000);
+      await graphReady(panel, 120_000);
+      const waited = Date.now() - t0;
+      assert.match(panel.describe(), /webview reloads 1,/, panel.describe());
+      assert.ok(waited >= 15_000, `ready after ${waited} ms: the first 'ready' was dropped, so only the reload can have made it`);
+      assert.equal(panel.received.filter((m) => m === 'ready').length, 2, `received: ${panel.received.join(', ')}`);
+      assert.ok(panel.sent.includes('init'), `sent: ${panel.sent.join(', ')}`);
+    } finally {
+      delete process.env[HOOK];
+    }
   });
 });
