@@ -46,6 +46,9 @@ const ORT_TYPES: Partial<Record<number, ort.Tensor['type']>> = {
 
 const wire = <T>(x: T): T => JSON.parse(JSON.stringify(x)) as T;
 
+/** Where the sweep's time goes (printed with the counts): onnxruntime sessions and the fresh analyses. */
+const spent = { ortMs: 0, freshIndexMs: 0 };
+
 /** FNV-1a of the seed and the name, as a fraction of 2^32: a stable, seeded sample of the corpus. */
 function sampled(id: string): boolean {
   if (process.env.EDIT_CORPUS_ORT_ALL) return true;
@@ -92,9 +95,12 @@ class Session {
 
   /** The index of a fresh, full analysis of the current model (a copy: nothing cached is shared). */
   async freshIndex(): Promise<GraphIndex> {
+    const t0 = performance.now();
     const m = structuredClone(this.doc.model);
     const given = perSampleInputShapes(m);
-    return wire(buildGraphIndex(await analyzeModel(m, { inputShapes: given })));
+    const index = wire(buildGraphIndex(await analyzeModel(m, { inputShapes: given })));
+    spent.freshIndexMs += performance.now() - t0;
+    return index;
   }
 
   /** Patches the shown index up to the document's version; `fresh`: also compare with a fresh analysis. */
@@ -170,6 +176,7 @@ async function corpusFeeds(dir: string, m: Model): Promise<Record<string, ort.Te
 
 /** Runs a model file; undefined when onnxruntime cannot load or run it (the original's problem, checked by the caller). */
 async function ortRun(path: string, feeds: Record<string, ort.Tensor>): Promise<Record<string, Ran>> {
+  const t0 = performance.now();
   const s = await ort.InferenceSession.create(path, { logSeverityLevel: 4, graphOptimizationLevel: 'basic', intraOpNumThreads: 1, interOpNumThreads: 1 });
   try {
     const own = Object.fromEntries(Object.entries(feeds).filter(([k]) => s.inputNames.includes(k)));
@@ -177,6 +184,7 @@ async function ortRun(path: string, feeds: Record<string, ort.Tensor>): Promise<
     return Object.fromEntries(Object.entries(out).map(([k, t]) => [k, { dims: [...t.dims], type: t.type, data: Array.from(t.data as ArrayLike<unknown>) }]));
   } finally {
     await s.release();
+    spent.ortMs += performance.now() - t0;
   }
 }
 
@@ -522,7 +530,7 @@ test('every edit kind over the whole ONNX backend corpus: patches equal fresh in
     tmp.done();
   }
   const opened = models.length - Object.values(openFailures).flat().length;
-  console.log(JSON.stringify({ models: models.length, opened, openFailures, edits: tally.counts, ort: ortTally, failures: failures.length, seconds: (Date.now() - started) / 1000 }, null, 1));
+  console.log(JSON.stringify({ models: models.length, opened, openFailures, edits: tally.counts, ort: ortTally, failures: failures.length, seconds: (Date.now() - started) / 1000, ortSeconds: Math.round(spent.ortMs) / 1000, freshIndexSeconds: Math.round(spent.freshIndexMs) / 1000, cpuSeconds: Math.round(process.cpuUsage().user / 1e3) / 1000 }, null, 1));
   if (failures.length) console.log(`${failures.length} corpus models failed:\n${failures.join('\n')}`);
   assert.deepStrictEqual(failures.slice(0, 20), [], `${failures.length} corpus models failed (all listed above)`);
   assert.ok(models.length > 1900, `only ${models.length} corpus models found`);
