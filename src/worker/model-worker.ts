@@ -147,9 +147,10 @@ async function handle(r: WorkerRequest): Promise<WorkerReply> {
   }
 }
 
-// Candidate warm-up runs only once the worker has been idle this long after a reply: listing them
-// takes 1-2 s on SD-1.5 and cannot be interrupted, so an undo/redo clicked right after an edit must
-// not queue behind it (the edit that needs them lists them itself; undo/redo keep each snapshot's).
+// Warm-up runs only once the worker has been idle this long after a reply, so an undo/redo clicked
+// right after an edit does not queue behind it. Candidates are not listed here: an edit builds only the
+// candidate it names (EditableModel.candidatesFor), and a listing (70-100 ms on SD-1.5 idle, 1-2 s on a
+// loaded machine, not interruptible) would only delay the user's next click.
 const WARM_AFTER_IDLE_MS = 300;
 let warmTimer: ReturnType<typeof setTimeout> | undefined;
 let waiting = 0;
@@ -158,8 +159,7 @@ function warmWhenIdle(docId: number): void {
   clearTimeout(warmTimer);
   warmTimer = setTimeout(() => {
     const d = docs.get(docId);
-    if (waiting === 0 && d && !d.candidatesListed) d.candidates();
-    // and the index patch an undo would send (diffing it costs ~50-150 ms on SD-1.5)
+    // the index patch an undo would send (after an edit it came with the edit's; a diff after a revert)
     if (waiting === 0 && d) d.prepareUndoPatch();
   }, WARM_AFTER_IDLE_MS);
 }
@@ -175,7 +175,7 @@ parentPort!.on('message', (m: { id: number; req: WorkerRequest }) => {
     try {
       const reply = await handle(m.req);
       parentPort!.postMessage({ id: m.id, ok: true, reply, ms: performance.now() - t0 });
-      // while the user looks at the graph: the candidates the next bypass/replace/accept needs
+      // while the user looks at the graph: what the next undo sends
       const r = m.req;
       if (r.op !== 'close' && r.op !== 'save' && r.op !== 'check' && r.op !== 'candidates' && r.op !== 'modules' && r.op !== 'node' && r.op !== 'weightStats' && waiting === 0) warmWhenIdle(r.doc);
     } catch (e) {
