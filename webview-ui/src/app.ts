@@ -49,8 +49,8 @@ interface Persisted {
 
 type InitMsg = Extract<ToWebview, { type: 'init' }>;
 
-/** Expansions laid out ahead after each layout: ~12 blocks are on screen at SD's module level. */
-const PREFETCH_MAX = 12;
+/** Expansions laid out ahead after each layout (SD's module level shows 10 expandable blocks, a block ≤ 6 inside). */
+const PREFETCH_MAX = 10;
 
 export class App {
   private graph!: ViewGraph;
@@ -506,9 +506,10 @@ export class App {
 
   /**
    * Lays out ahead, while the user reads the graph, the expansions a click is likely to ask for
-   * next: the blocks inside the one just opened first, largest first (the ones there is most to
-   * see inside, and the dearest to lay out), then the other expandable blocks on screen in model
-   * order (see layout/layoutCache.ts for why; the block under the pointer goes first).
+   * next: the blocks inside the one just opened, largest first (the ones there is most to see
+   * inside, and the dearest to lay out), or, when nothing was just opened, the expandable blocks on
+   * screen in model order (see layout/layoutCache.ts for why; the block under the pointer goes
+   * first). Bounded: each is an ELK run on another core, which a 2-core machine feels while drawing.
    */
   private prefetchExpansions(opened?: string): void {
     const vis = this.canvas.visible;
@@ -517,7 +518,7 @@ export class App {
     const blocks = vis.items.filter((it) => it.kind === 'block' && g.expandable(it.moduleId!)).map((it) => it.moduleId!);
     const ops = (id: string) => g.modules.get(id)?.shownCount ?? 0;
     const inside = opened ? blocks.filter((id) => g.modules.get(id)?.parent === opened).sort((a, b) => ops(b) - ops(a)) : [];
-    const order = [...inside, ...blocks.filter((id) => !inside.includes(id))].slice(0, PREFETCH_MAX);
+    const order = (inside.length ? inside : blocks).slice(0, PREFETCH_MAX);
     this.engine.prefetch(order.map((id) => () => this.canvas.layoutInput(this.expandedWith(id))));
   }
 
