@@ -11,8 +11,8 @@
 // 37-127 ms against 31-120 for the whole graph). Other ELK settings (thoroughness 1, other node
 // placers, polyline edges) saved at most ~10% on the deepest expansion and changed the picture.
 // So the view lays out, while the user reads the graph, the expansions they are likely to click
-// next: the block under the pointer first, then the children of the block just opened, then the
-// other blocks on screen. Each is a finished ELK layout of exactly the graph the click will ask
+// next: the block under the pointer first, then the blocks inside the one just opened (or, at
+// first, the blocks on screen). Each is a finished ELK layout of exactly the graph the click will ask
 // for (same input, same cache key), so the click draws it at once, and every prefetch also warms
 // ELK's code for the layouts that are not prefetched.
 // A prefetch starts only after the view has been idle for a moment, one at a time: a click that
