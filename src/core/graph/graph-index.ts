@@ -218,11 +218,16 @@ export function indexEdges(a: ModelAnalysis, order: readonly Node[], values: Rea
   const nodeIndex = new Map<Node, number>();
   order.forEach((n, i) => nodeIndex.set(n, i));
   const edges: [number, number, number][] = [];
-  order.forEach((n, to) => {
-    for (const x of view.allInputs(n, true)) {
-      const p = view.producer(x);
-      if (p) edges.push([nodeIndex.get(p)!, to, values.get(x)!]);
-    }
-  });
+  const add = (x: string, to: number) => {
+    const p = view.producer(x);
+    if (p) edges.push([nodeIndex.get(p)!, to, values.get(x)!]);
+  };
+  for (let to = 0; to < order.length; to++) {
+    const n = order[to];
+    // view.allInputs(n, true) without its array per node (an SD-scale index is built per edit)
+    const ins = n.inputs;
+    for (let k = 0; k < ins.length; k++) if (ins[k] !== '' && ins.indexOf(ins[k]) === k) add(ins[k], to);
+    for (const x of view.implicitInputs(n)) if (!ins.includes(x)) add(x, to);
+  }
   return edges;
 }

@@ -192,10 +192,17 @@ function remapModule(m: IndexModule, modules: (i: number) => number): IndexModul
 
 export function remapNode(n: IndexNode, maps: IndexMaps): IndexNode {
   const module = maps.modules(n.module);
-  const ins = n.in.map(maps.values);
-  const outs = n.out.map(maps.values);
-  if (module === n.module && ins.every((x, i) => x === n.in[i]) && outs.every((x, i) => x === n.out[i])) return n;
+  // arrays are copied only where an index in them moved (after an edit near the start, most nodes
+  // keep their values' positions and only their module's moved)
+  const ins = moved(n.in, maps.values);
+  const outs = moved(n.out, maps.values);
+  if (module === n.module && ins === n.in && outs === n.out) return n;
   return { ...n, module, in: ins, out: outs };
+}
+
+function moved(xs: number[], map: (i: number) => number): number[] {
+  for (let k = 0; k < xs.length; k++) if (map(xs[k]) !== xs[k]) return xs.map(map);
+  return xs;
 }
 
 function remapEdge(e: [number, number, number], maps: IndexMaps): [number, number, number] {
