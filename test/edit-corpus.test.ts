@@ -248,12 +248,19 @@ async function sweep(id: string, doc: EditableModel, tally: Tally, ortTally: Ort
   for (const c of doc.candidates()) {
     const what = `${id}: ${c.id}`;
     const entryType = c.entry ? elem0(c.entry) : undefined;
-    const boolForOther = !!c.exit && elem0(c.exit) === ElemType.BOOL && entryType !== undefined && entryType !== ElemType.BOOL;
-    if (boolForOther) {
-      // the element-type guard: a bool output may never be replaced by a float (or any other type)
-      assert.ok(!c.modification, `${what}: a bool output is not planned away for a ${elemTypeName(entryType)} input`);
-      tally.add(entryType === ElemType.FLOAT ? 'bool-for-float guard' : 'bool-for-other guard', true);
-      await s.attempt(`${what} replace by identity`, { kind: 'replace', module: c.id, with: 'identity' }, 'refuse', new RegExp(`is bool but its input .* is ${elemTypeName(entryType)}`));
+    const exitType = c.exit ? elem0(c.exit) : undefined;
+    const typeChange = entryType !== undefined && exitType !== undefined && entryType !== exitType;
+    if (typeChange) {
+      // the element-type guard: a bool output is never replaced by a float (Equal, Greater, IsNaN), nor a
+      // float by a bool (Not/And feeding a Where), nor any type by another
+      const kind = exitType === ElemType.BOOL ? (entryType === ElemType.FLOAT ? 'bool-for-float guard' : 'bool-for-other guard')
+        : entryType === ElemType.BOOL ? 'other-for-bool guard' : 'other type guard';
+      tally.add(kind, true);
+      assert.ok(!c.modification, `${what}: a ${elemTypeName(exitType)} output is not planned away for a ${elemTypeName(entryType)} input`);
+      // (where the shapes differ too, that is said first)
+      const sameShapes = JSON.stringify(a0.shapes.get(c.entry!)?.shape) === JSON.stringify(a0.shapes.get(c.exit!)?.shape);
+      const why = new RegExp(`is ${elemTypeName(exitType)} but its input .* is ${elemTypeName(entryType)}${sameShapes ? '' : '|differ in shape'}`);
+      await s.attempt(`${what} replace by identity`, { kind: 'replace', module: c.id, with: 'identity' }, 'refuse', why);
       await s.attempt(`${what} accept`, { kind: 'accept-prunes', modules: [c.id] }, 'refuse');
     }
     if (c.modification) {
@@ -273,7 +280,7 @@ async function sweep(id: string, doc: EditableModel, tally: Tally, ortTally: Ort
         await s.undoTo(0, `${what} accept`);
       }
     } else await s.attempt(`${what} bypass`, { kind: 'bypass', module: c.id }, 'refuse', /cannot bypass/);
-    if (await s.attempt(`${what} replace by identity`, { kind: 'replace', module: c.id, with: 'identity' }, boolForOther ? 'refuse' : 'either')) await s.undoTo(0, `${what} identity`);
+    if (await s.attempt(`${what} replace by identity`, { kind: 'replace', module: c.id, with: 'identity' }, typeChange ? 'refuse' : 'either')) await s.undoTo(0, `${what} identity`);
     const shortcut = c.modification?.method === 'shortcut' ? 'apply' : 'refuse';
     if (await s.attempt(`${what} replace by shortcut`, { kind: 'replace', module: c.id, with: 'shortcut' }, shortcut, /cannot replace .* by its shortcut/)) await s.undoTo(0, `${what} shortcut`);
   }
@@ -544,7 +551,9 @@ test('every edit kind over the whole ONNX backend corpus: patches equal fresh in
   for (const name of ['axis', 'perm', 'strides', 'kernel_shape', 'group']) {
     assert.ok(tally.applied(`set-attribute out of range (${name})`) >= 10, `an out-of-range ${name} was tried on only ${tally.applied(`set-attribute out of range (${name})`)} models`);
   }
+  assert.ok(tally.applied('other type guard') >= 100, `the element-type guard met only ${tally.applied('other type guard')} other modules`);
   assert.ok(tally.applied('bool-for-float guard') >= 40, `the bool-for-float guard met only ${tally.applied('bool-for-float guard')} modules`);
+  assert.ok(tally.applied('other-for-bool guard') >= 5, `the float-for-bool guard met only ${tally.applied('other-for-bool guard')} modules`);
   assert.ok(tally.applied('bool-for-other guard') >= 40, `the bool-for-int guard met only ${tally.applied('bool-for-other guard')} modules`);
   assert.ok(ortTally.identity >= 100, `renames ran in onnxruntime on only ${ortTally.identity} models`);
   assert.ok(tally.applied('rename a value read by a subgraph') >= 15, `only ${tally.applied('rename a value read by a subgraph')} models rename values subgraphs read`);
