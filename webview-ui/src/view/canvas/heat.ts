@@ -9,6 +9,7 @@ import type { ScoreBook } from '../../model/scores';
 import type { VisibleItem } from '../../model/visible';
 import { enclosingModules } from './ancestry';
 import { drawSparkline } from './sparkline';
+import { setText } from './write';
 
 export interface Heat {
   result: CandidateResult;
@@ -73,8 +74,10 @@ export class HeatOverlay {
     if (!body) return;
     const heat = this.of(it);
     const state = heatState(heat);
-    el.classList.remove('scored', 'inherited', 'unscored', 'unmodifiable');
-    el.classList.add(state);
+    if (!el.classList.contains(state)) {
+      el.classList.remove('scored', 'inherited', 'unscored', 'unmodifiable');
+      el.classList.add(state);
+    }
     const fill = heat && heat.result.score !== null && this.scale ? this.scale(heat.result.score) : '';
     if (state === 'scored' && fill) {
       body.style.fill = fill;
@@ -89,7 +92,7 @@ export class HeatOverlay {
     const spark = el.querySelector<SVGGElement>('.spark');
     if (spark) drawSparkline(spark, this.candidatesInside(it.moduleId!), b, this.scale);
     const scoreEl = el.querySelector('.score');
-    if (scoreEl) scoreEl.textContent = heat?.own ? (heat.result.modification === 'none' ? 'fixed' : formatScore(heat.result.score)) : '';
+    if (scoreEl) setText(scoreEl, heat?.own ? (heat.result.modification === 'none' ? 'fixed' : formatScore(heat.result.score)) : '');
   }
 
   /** Prunable candidates strictly inside a module, lowest score first (cached per score version). */

@@ -5,6 +5,7 @@ import type { ViewGraph } from '../../model/graph';
 import type { VisibleGraph, VisibleItem } from '../../model/visible';
 import { enclosingModules } from './ancestry';
 import type { TextMeasure } from './text';
+import { setAttr, setText } from './write';
 
 export class PruneMarks {
   private marked = new Set<string>();
@@ -42,14 +43,14 @@ export class PruneMarks {
         const m = markedInside.get(it.moduleId) ?? 0;
         const label = r ? `${r} removed` : m ? `${m} selected` : '';
         note.classList.toggle('is-removed', r > 0);
-        note.style.display = label ? '' : 'none';
+        if (note.style.display !== (label ? '' : 'none')) note.style.display = label ? '' : 'none';
         const textEl = note.querySelector('text')!;
-        textEl.textContent = label;
+        setText(textEl, label);
         const w = text.width(label, true, 10) + 12;
         const box = layout?.boxes.get(it.key);
-        note.querySelector('rect')!.setAttribute('width', w.toFixed(1));
-        textEl.setAttribute('x', (w / 2).toFixed(1));
-        if (box) note.setAttribute('transform', `translate(${(box.w - w - 10).toFixed(1)},-8)`);
+        setAttr(note.querySelector('rect')!, 'width', w.toFixed(1));
+        setAttr(textEl, 'x', (w / 2).toFixed(1));
+        if (box) setAttr(note, 'transform', `translate(${(box.w - w - 10).toFixed(1)},-8)`);
       }
     });
     svg.classList.toggle('before-after', !!this.removed);
