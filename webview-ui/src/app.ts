@@ -249,8 +249,9 @@ export class App {
     }
     const prev = this.graph;
     const seq = ++this.patchSeq;
+    // the shown graph's entries the patch did not touch are reused, not built again
+    this.graph = prev ? ViewGraph.patched(prev, this.index, patch, next) : new ViewGraph(next);
     this.index = next;
-    this.graph = new ViewGraph(next);
     this.entries = undefined;
     this.ancestorsCache.clear();
     this.expanded = new Set([...this.expanded].filter((id) => this.graph.modules.has(id)));

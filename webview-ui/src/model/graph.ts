@@ -9,7 +9,15 @@
 import { elemTypeName } from '../../../src/core/onnx/types';
 import type { GraphIndex } from '../../../src/protocol/webview';
 import type { IndexAttribute } from '../../../src/core/graph/graph-index';
+import type { GraphIndexPatch } from '../../../src/core/graph/index-patch';
 import { readStacks, type VStack } from './stacks';
+
+/** What a graph is patched from: the graph shown, its index, and the patch from that index. */
+interface PatchedFrom {
+  prev: ViewGraph;
+  prevIndex: GraphIndex;
+  patch: GraphIndexPatch;
+}
 
 export const ROOT = '';
 
@@ -104,8 +112,8 @@ export interface ViewOptions {
 export class ViewGraph {
   readonly modules = new Map<string, VModule>();
   readonly nodes: VNode[];
-  readonly nodeIndex = new Map<string, number>();
-  readonly values = new Map<string, VValue>();
+  readonly nodeIndex: Map<string, number>;
+  readonly values: Map<string, VValue>;
   readonly edges: VEdge[] = [];
   readonly inputs: string[];
   readonly outputs: string[];
@@ -116,8 +124,19 @@ export class ViewGraph {
   readonly stackById = new Map<string, VStack>();
   /** the stack each member module belongs to */
   readonly stackOfMember = new Map<string, VStack>();
+  /** whether exporter noise is drawn (a graph patched from this one must draw it the same way) */
+  readonly showNoise: boolean;
 
-  constructor(index: GraphIndex, options: ViewOptions = {}) {
+  /**
+   * The view model of `next`, the index `patch` made from `prevIndex` (the index `prev` was built
+   * from): equal to `new ViewGraph(next)`, with the entries the patch did not touch taken from `prev`
+   * (shared, read-only: `prev` is left as it was).
+   */
+  static patched(prev: ViewGraph, prevIndex: GraphIndex, patch: GraphIndexPatch, next: GraphIndex, options: ViewOptions = {}): ViewGraph {
+    return new ViewGraph(next, options, { prev, prevIndex, patch });
+  }
+
+  constructor(index: GraphIndex, options: ViewOptions = {}, from?: PatchedFrom) {
     const cols = index?.values;
     if (!index || !Array.isArray(index.modules) || !Array.isArray(index.nodes) || !cols || !Array.isArray(cols.name)) {
       throw new Error('the graph index is malformed (modules and nodes must be arrays, values columns)');
@@ -154,40 +173,129 @@ export class ViewGraph {
 
     const inputIdx = new Set(index.inputs);
     const initIdx = new Set(index.initializers ?? []);
-    const values: VValue[] = cols.name.map((name, i) => ({
-      name,
-      shape: shapeOf(cols.shape[i] ?? '?'),
-      dtype: cols.elemType[i] ? elemTypeName(cols.elemType[i]) : undefined,
-      kind: inputIdx.has(i) ? 'input' : initIdx.has(i) ? 'initializer' : 'activation',
-      producer: -1,
-      consumers: [],
-    }));
-    for (const v of values) this.values.set(v.name, v);
-    const valueName = (i: number) => (i >= 0 && i < values.length ? values[i].name : '');
+    const names = cols.name;
+    const valueName = (i: number) => (i >= 0 && i < names.length ? names[i] : '');
+    // the graph shown before this edit and the patch from its index to this one: every node and value
+    // entry the patch left as it was (same content, same position, same producer and consumers) is
+    // taken from it instead of being built again (an edit redraws within a frame budget; rebuilding
+    // all ~4,400 nodes and ~5,000 values of an SD-1.5 U-Net was most of the view model's time)
+    const base = from && (from.prev.showNoise === !!options.showNoise) ? from : undefined;
+    this.showNoise = !!options.showNoise;
+    const oldPos = (s: GraphIndexPatch['nodes'] | GraphIndexPatch['values'], oldLen: number, newLen: number) => {
+      const tailFrom = s.at + s.insert.length;
+      return (j: number) => (j < s.at ? j : j >= tailFrom ? j - newLen + oldLen : -1);
+    };
 
-    // optional fields assigned only when present (object spreads here cost a third of the whole
-    // constructor, which runs again on every edit)
+    // nodes: an entry is reused where its index entry is the very object the patch kept at the same
+    // position (applyGraphIndexPatch keeps a node object whose references did not move), so its module,
+    // value names and attributes are those of the entry shown
+    // values sent in `set` under another name (a rename is sent in place): a node reading one is built again
+    const valueOld = base ? oldPos(base.patch.values, base.prevIndex.values.name.length, names.length) : undefined;
+    const renamed = new Set<number>();
+    for (const [j] of base?.patch.values.set ?? []) {
+      const o = valueOld!(j);
+      if (o < 0 || base!.prevIndex.values.name[o] !== names[j]) renamed.add(j);
+    }
+    const readsRenamed = (xs: readonly number[]) => renamed.size > 0 && xs.some((x) => renamed.has(x));
+    const prevNodes = base?.prev.nodes;
+    const nodeOld = base ? oldPos(base.patch.nodes, base.prevIndex.nodes.length, index.nodes.length) : undefined;
     this.nodes = index.nodes.map((n, i) => {
-      const v: VNode = { index: i, id: n.id, op: n.op, module: moduleIds[n.module] ?? ROOT, inputs: n.in.map(valueName), outputs: n.out.map(valueName) };
+      const o = nodeOld ? nodeOld(i) : -1;
+      const was = o >= 0 ? base!.prevIndex.nodes[o] : undefined;
+      const sameNames = !!was && !readsRenamed(n.in) && !readsRenamed(n.out);
+      if (was === n && o === i && sameNames) return prevNodes![o];
+      // optional fields assigned only when present (object spreads here cost a third of the whole
+      // constructor, which runs again on every edit)
+      const shown = was ? prevNodes![o] : undefined;
+      const v: VNode = {
+        index: i, id: n.id, op: n.op, module: moduleIds[n.module] ?? ROOT,
+        // an array the patch did not copy holds the same value positions, hence the same names
+        inputs: shown && sameNames && was!.in === n.in ? shown.inputs : n.in.map(valueName),
+        outputs: shown && sameNames && was!.out === n.out ? shown.outputs : n.out.map(valueName),
+      };
       if (n.domain) v.domain = n.domain;
       if (n.noise) v.noise = n.noise;
       if (n.flops !== undefined) v.flops = n.flops;
-      if (n.attrs) v.attrs = attrValues(n.attrs);
+      if (n.attrs) v.attrs = shown && was!.attrs === n.attrs && shown.attrs ? shown.attrs : attrValues(n.attrs);
       return v;
     });
     this.hidden = new Uint8Array(this.nodes.length);
     for (const n of this.nodes) {
-      this.nodeIndex.set(n.id, n.index);
       if (n.noise && !options.showNoise) this.hidden[n.index] = 1;
       else this.modules.get(n.module)!.nodes.push(n.index);
     }
+    if (base) {
+      // ids after the splice moved (or were inserted); those before it did not
+      const s = base.patch.nodes;
+      this.nodeIndex = new Map(base.prev.nodeIndex);
+      const oldNodes = base.prevIndex.nodes;
+      const drop = (i: number) => {
+        if (i >= 0 && i < oldNodes.length && this.nodeIndex.get(oldNodes[i].id) === i) this.nodeIndex.delete(oldNodes[i].id);
+      };
+      for (let i = s.at; i < s.at + s.remove; i++) drop(i);
+      // an entry sent in `set` may be another node in the same place (a rename is sent so)
+      for (const [j] of s.set) drop(nodeOld!(j));
+      const end = s.insert.length === s.remove ? s.at + s.insert.length : this.nodes.length;
+      for (let i = s.at; i < end; i++) this.nodeIndex.set(this.nodes[i].id, i);
+      for (const [j] of s.set) if (this.nodes[j]) this.nodeIndex.set(this.nodes[j].id, j);
+    } else {
+      this.nodeIndex = new Map();
+      for (const n of this.nodes) this.nodeIndex.set(n.id, n.index);
+    }
+
+    // producers and consumers as numbers first (a consumer list per value, in node order), so a value
+    // whose lists did not change is reused without building them
+    const nv = names.length;
+    const producer = new Int32Array(nv).fill(-1);
+    const start = new Int32Array(nv + 1);
+    // a value used twice by one node is one consumer (inputs are a handful: no Set per node)
+    const eachConsumed = (fn: (x: number, node: number) => void) =>
+      index.nodes.forEach((n, i) => n.in.forEach((x, k) => {
+        if (x >= 0 && x < nv && n.in.indexOf(x) === k) fn(x, i);
+      }));
+    eachConsumed((x) => start[x + 1]++);
+    for (let x = 0; x < nv; x++) start[x + 1] += start[x];
+    const consumed = new Int32Array(start[nv]);
+    const fill = start.slice(0, nv);
+    eachConsumed((x, i) => (consumed[fill[x]++] = i));
     index.nodes.forEach((n, i) => {
-      // a value used twice by one node is one consumer (inputs are a handful: no Set per node)
-      n.in.forEach((x, k) => {
-        if (x >= 0 && x < values.length && n.in.indexOf(x) === k) values[x].consumers.push(i);
-      });
-      for (const x of n.out) if (x >= 0 && x < values.length) values[x].producer = i;
+      for (const x of n.out) if (x >= 0 && x < nv) producer[x] = i;
     });
+
+    const valueSet = new Set(base?.patch.values.set.map(([j]) => j));
+    const values: VValue[] = new Array(nv);
+    const fresh: number[] = [];
+    for (let i = 0; i < nv; i++) {
+      const kind: ValueKind = inputIdx.has(i) ? 'input' : initIdx.has(i) ? 'initializer' : 'activation';
+      const o = valueOld ? valueOld(i) : -1;
+      // a kept value outside the patch's `set` has the same name, shape and type as the one shown
+      const shown = o >= 0 && !valueSet.has(i) ? base!.prev.values.get(names[i]) : undefined;
+      if (shown && shown.name === names[i] && shown.kind === kind && shown.producer === producer[i] && sameConsumers(shown.consumers, consumed, start[i], start[i + 1])) {
+        values[i] = shown;
+        continue;
+      }
+      const consumers: number[] = [];
+      for (let k = start[i]; k < start[i + 1]; k++) consumers.push(consumed[k]);
+      values[i] = shown
+        ? { name: shown.name, shape: shown.shape, dtype: shown.dtype, kind, producer: producer[i], consumers }
+        : { name: names[i], shape: shapeOf(cols.shape[i] ?? '?'), dtype: cols.elemType[i] ? elemTypeName(cols.elemType[i]) : undefined, kind, producer: producer[i], consumers };
+      fresh.push(i);
+    }
+    if (base) {
+      this.values = new Map(base.prev.values);
+      const s = base.patch.values;
+      const oldNames = base.prevIndex.values.name;
+      for (let i = s.at; i < s.at + s.remove && i < oldNames.length; i++) this.values.delete(oldNames[i]);
+      // a value sent in `set` may be another one in the same place (a rename is sent so)
+      for (const [j] of s.set) {
+        const i = valueOld!(j);
+        if (i >= 0 && i < oldNames.length && this.values.get(oldNames[i]) === base.prev.values.get(oldNames[i])) this.values.delete(oldNames[i]);
+      }
+      for (const i of fresh) this.values.set(values[i].name, values[i]);
+    } else {
+      this.values = new Map();
+      for (const v of values) this.values.set(v.name, v);
+    }
     const count = (m: VModule): number => {
       let c = m.nodes.length;
       for (const ch of m.children) c += count(this.modules.get(ch)!);
@@ -279,6 +387,12 @@ export class ViewGraph {
     }
     return out;
   }
+}
+
+function sameConsumers(xs: readonly number[], flat: Int32Array, from: number, to: number): boolean {
+  if (xs.length !== to - from) return false;
+  for (let k = 0; k < xs.length; k++) if (xs[k] !== flat[from + k]) return false;
+  return true;
 }
 
 function lastSegment(id: string): string {
