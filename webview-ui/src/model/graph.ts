@@ -114,6 +114,8 @@ export class ViewGraph {
   readonly nodes: VNode[];
   readonly nodeIndex: Map<string, number>;
   readonly values: Map<string, VValue>;
+  /** the values by their position in the index (a patched graph reuses entries by position) */
+  readonly valueList: readonly VValue[];
   readonly edges: VEdge[] = [];
   readonly inputs: string[];
   readonly outputs: string[];
@@ -196,22 +198,28 @@ export class ViewGraph {
       const o = valueOld!(j);
       if (o < 0 || base!.prevIndex.values.name[o] !== names[j]) renamed.add(j);
     }
-    const readsRenamed = (xs: readonly number[]) => renamed.size > 0 && xs.some((x) => renamed.has(x));
+    // `now` (positions in this index) names the same values as `was` (positions in the one shown): each
+    // one is the kept entry of the other and was not renamed in place
+    const sameValues = (now: readonly number[], was: readonly number[]) => {
+      if (now.length !== was.length) return false;
+      for (let k = 0; k < now.length; k++) if (valueOld!(now[k]) !== was[k] || renamed.has(now[k])) return false;
+      return true;
+    };
     const prevNodes = base?.prev.nodes;
     const nodeOld = base ? oldPos(base.patch.nodes, base.prevIndex.nodes.length, index.nodes.length) : undefined;
     this.nodes = index.nodes.map((n, i) => {
       const o = nodeOld ? nodeOld(i) : -1;
       const was = o >= 0 ? base!.prevIndex.nodes[o] : undefined;
-      const sameNames = !!was && !readsRenamed(n.in) && !readsRenamed(n.out);
-      if (was === n && o === i && sameNames) return prevNodes![o];
+      const sameIns = !!was && sameValues(n.in, was.in);
+      const sameOuts = !!was && sameValues(n.out, was.out);
+      if (was === n && o === i && sameIns && sameOuts) return prevNodes![o];
       // optional fields assigned only when present (object spreads here cost a third of the whole
       // constructor, which runs again on every edit)
       const shown = was ? prevNodes![o] : undefined;
       const v: VNode = {
         index: i, id: n.id, op: n.op, module: moduleIds[n.module] ?? ROOT,
-        // an array the patch did not copy holds the same value positions, hence the same names
-        inputs: shown && sameNames && was!.in === n.in ? shown.inputs : n.in.map(valueName),
-        outputs: shown && sameNames && was!.out === n.out ? shown.outputs : n.out.map(valueName),
+        inputs: shown && sameIns ? shown.inputs : n.in.map(valueName),
+        outputs: shown && sameOuts ? shown.outputs : n.out.map(valueName),
       };
       if (n.domain) v.domain = n.domain;
       if (n.noise) v.noise = n.noise;
@@ -224,24 +232,10 @@ export class ViewGraph {
       if (n.noise && !options.showNoise) this.hidden[n.index] = 1;
       else this.modules.get(n.module)!.nodes.push(n.index);
     }
-    if (base) {
-      // ids after the splice moved (or were inserted); those before it did not
-      const s = base.patch.nodes;
-      this.nodeIndex = new Map(base.prev.nodeIndex);
-      const oldNodes = base.prevIndex.nodes;
-      const drop = (i: number) => {
-        if (i >= 0 && i < oldNodes.length && this.nodeIndex.get(oldNodes[i].id) === i) this.nodeIndex.delete(oldNodes[i].id);
-      };
-      for (let i = s.at; i < s.at + s.remove; i++) drop(i);
-      // an entry sent in `set` may be another node in the same place (a rename is sent so)
-      for (const [j] of s.set) drop(nodeOld!(j));
-      const end = s.insert.length === s.remove ? s.at + s.insert.length : this.nodes.length;
-      for (let i = s.at; i < end; i++) this.nodeIndex.set(this.nodes[i].id, i);
-      for (const [j] of s.set) if (this.nodes[j]) this.nodeIndex.set(this.nodes[j].id, j);
-    } else {
-      this.nodeIndex = new Map();
-      for (const n of this.nodes) this.nodeIndex.set(n.id, n.index);
-    }
+    // built again rather than copied from the graph shown: `new Map(map)` walks entry pairs, slower
+    // than setting ~4,400 ids one by one
+    this.nodeIndex = new Map();
+    for (const n of this.nodes) this.nodeIndex.set(n.id, n.index);
 
     // producers and consumers as numbers first (a consumer list per value, in node order), so a value
     // whose lists did not change is reused without building them
@@ -264,13 +258,12 @@ export class ViewGraph {
 
     const valueSet = new Set(base?.patch.values.set.map(([j]) => j));
     const values: VValue[] = new Array(nv);
-    const fresh: number[] = [];
     for (let i = 0; i < nv; i++) {
       const kind: ValueKind = inputIdx.has(i) ? 'input' : initIdx.has(i) ? 'initializer' : 'activation';
       const o = valueOld ? valueOld(i) : -1;
       // a kept value outside the patch's `set` has the same name, shape and type as the one shown
-      const shown = o >= 0 && !valueSet.has(i) ? base!.prev.values.get(names[i]) : undefined;
-      if (shown && shown.name === names[i] && shown.kind === kind && shown.producer === producer[i] && sameConsumers(shown.consumers, consumed, start[i], start[i + 1])) {
+      const shown = o >= 0 && !valueSet.has(i) ? base!.prev.valueList[o] : undefined;
+      if (shown && shown.kind === kind && shown.producer === producer[i] && sameConsumers(shown.consumers, consumed, start[i], start[i + 1])) {
         values[i] = shown;
         continue;
       }
@@ -279,23 +272,10 @@ export class ViewGraph {
       values[i] = shown
         ? { name: shown.name, shape: shown.shape, dtype: shown.dtype, kind, producer: producer[i], consumers }
         : { name: names[i], shape: shapeOf(cols.shape[i] ?? '?'), dtype: cols.elemType[i] ? elemTypeName(cols.elemType[i]) : undefined, kind, producer: producer[i], consumers };
-      fresh.push(i);
     }
-    if (base) {
-      this.values = new Map(base.prev.values);
-      const s = base.patch.values;
-      const oldNames = base.prevIndex.values.name;
-      for (let i = s.at; i < s.at + s.remove && i < oldNames.length; i++) this.values.delete(oldNames[i]);
-      // a value sent in `set` may be another one in the same place (a rename is sent so)
-      for (const [j] of s.set) {
-        const i = valueOld!(j);
-        if (i >= 0 && i < oldNames.length && this.values.get(oldNames[i]) === base.prev.values.get(oldNames[i])) this.values.delete(oldNames[i]);
-      }
-      for (const i of fresh) this.values.set(values[i].name, values[i]);
-    } else {
-      this.values = new Map();
-      for (const v of values) this.values.set(v.name, v);
-    }
+    this.valueList = values;
+    this.values = new Map();
+    for (const v of values) this.values.set(v.name, v);
     const count = (m: VModule): number => {
       let c = m.nodes.length;
       for (const ch of m.children) c += count(this.modules.get(ch)!);
