@@ -121,14 +121,16 @@ export function applyGraphIndexPatch(a: GraphIndex, p: GraphIndexPatch): GraphIn
     nodes: indexMap(a.nodes.length, a.nodes.length - p.nodes.remove + p.nodes.insert.length, p.nodes),
   };
   const modules = applySplice(a.modules, p.modules, (m) => remapModule(m, maps.modules));
-  const vrows = applySplice(rows(a), p.values, (r) => r);
+  // each value column spliced on its own (rows of three were ~5,000 arrays made and dropped per patch)
+  const column = <K extends 0 | 1 | 2>(k: K, col: readonly ValueRow[K][]) =>
+    applySplice(col, { ...p.values, insert: p.values.insert.map((r) => r[k]), set: p.values.set.map(([j, r]) => [j, r[k]]) }, same);
   const nodes = applySplice(a.nodes, p.nodes, (n) => remapNode(n, maps));
-  const edges = applySplice(a.edges.map((e) => remapEdge(e, maps)), p.edges, (e) => e);
+  const edges = applySplice(a.edges, p.edges, (e) => remapEdge(e, maps));
   const out: GraphIndex = {
     schema: a.schema,
     modules,
     nodes,
-    values: { name: vrows.map((r) => r[0]), shape: vrows.map((r) => r[1]), elemType: vrows.map((r) => r[2]) },
+    values: { name: column(0, a.values.name), shape: column(1, a.values.shape), elemType: column(2, a.values.elemType) },
     edges,
     inputs: p.inputs,
     outputs: p.outputs,
@@ -171,8 +173,15 @@ function splice<T>(
   return s;
 }
 
+const same = <T>(x: T): T => x;
+
 function applySplice<T>(a: readonly T[], s: Splice<T>, remap: (x: T) => T): T[] {
-  const out = [...a.slice(0, s.at).map(remap), ...s.insert, ...a.slice(s.at + s.remove).map(remap)];
+  // one array filled in place (slices, maps and spreads made four copies of every index array)
+  const out: T[] = new Array(a.length - s.remove + s.insert.length);
+  let j = 0;
+  for (let i = 0; i < s.at; i++) out[j++] = remap(a[i]);
+  for (const x of s.insert) out[j++] = x;
+  for (let i = s.at + s.remove; i < a.length; i++) out[j++] = remap(a[i]);
   for (const [j, x] of s.set) out[j] = x;
   return out;
 }
@@ -206,7 +215,10 @@ function moved(xs: number[], map: (i: number) => number): number[] {
 }
 
 function remapEdge(e: [number, number, number], maps: IndexMaps): [number, number, number] {
-  return [maps.nodes(e[0]), maps.nodes(e[1]), maps.values(e[2])];
+  const p = maps.nodes(e[0]);
+  const c = maps.nodes(e[1]);
+  const v = maps.values(e[2]);
+  return p === e[0] && c === e[1] && v === e[2] ? e : [p, c, v];
 }
 
 /** Field by field (the diff compares every kept node: JSON for each was most of its time on SD-1.5). */
