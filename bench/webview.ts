@@ -43,7 +43,7 @@
 // its code not yet optimised (several times cpuMs: this, not the graph's size, is what an expansion waits for).
 // Needs Debian's chromium and playwright-core (bash test/e2e/setup.sh installs both).
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -357,17 +357,19 @@ async function measurePage(browser: any, c: Case, html: string) {
 
 /** The webview bundle a harness page loads. */
 function bundleOf(html: string): string {
-  return html.endsWith('baseline/harness.html') ? join(html, '../webview.js') : join(ROOT, 'dist/webview.js');
+  return html.includes('/out/harness/baseline-') ? join(html, '../webview.js') : join(ROOT, 'dist/webview.js');
 }
 
 /**
  * A copy of the dev harness page that loads `bundle` instead of dist/webview.js (everything else
- * the same), under out/harness/baseline/.
+ * the same), under out/harness/baseline-PID/: a folder per run, as two benches at once would
+ * otherwise load each other's baseline.
  */
 function baselineHarness(bundle: string): string {
   if (!existsSync(bundle)) throw new Error(`--baseline ${bundle}: no such file (a copy of an older dist/webview.js)`);
-  const dir = join(ROOT, 'out/harness/baseline');
+  const dir = join(ROOT, `out/harness/baseline-${process.pid}`);
   mkdirSync(dir, { recursive: true });
+  process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
   copyFileSync(bundle, join(dir, 'webview.js'));
   const html = readFileSync(join(ROOT, 'webview-ui/dev/harness.html'), 'utf8')
     .replace('href="harness-theme.css"', 'href="../../../webview-ui/dev/harness-theme.css"')
