@@ -39,7 +39,10 @@ export function roundedPath(pts: Point[]): string {
 }
 
 function dist(a: Point, b: Point): number {
-  return Math.hypot(a.x - b.x, a.y - b.y);
+  // not Math.hypot: its overflow-safe generic path was the costliest function of drawing an expansion's edges
+  const dx = a.x - b.x;
+  const dy = a.y - b.y;
+  return Math.sqrt(dx * dx + dy * dy);
 }
 
 function toward(from: Point, to: Point, len: number): Point {
