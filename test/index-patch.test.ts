@@ -12,6 +12,7 @@ import { applyGraphIndexPatch, diffGraphIndex, invertGraphIndexPatch, type Graph
 import { buildGraphIndex, type GraphIndex } from '../src/core/graph';
 import { sdModels } from '../bench/common';
 import { EXAMPLES, tempDir } from './pipeline-fixtures';
+import { digitsCondEdits } from './helpers/unet-edits';
 
 const COND = join(EXAMPLES, 'digits-cond', 'unet', 'model.onnx');
 const CORPUS_MODEL = resolve(__dirname, '..', '..', 'shared', 'corpus', 'onnx-backend', 'node', 'test_layer_normalization_3d_axis1_epsilon_expanded', 'model.onnx');
@@ -149,21 +150,8 @@ async function incrementalMatchesWhole(path: string, edits: (doc: EditableModel)
   return patches;
 }
 
-const unetEdits = (doc: EditableModel): [string, ModelEdit][] => {
-  const first = doc.analysis().view.nodeId(doc.model.graph.nodes[0]);
-  return [
-    ['bypass', { kind: 'bypass', module: 'up_blocks.1.attentions.0' }],
-    ['rename a node', { kind: 'rename-node', node: first, to: 'stem' }],
-    ['rename a value', { kind: 'rename-value', value: doc.model.graph.nodes[3].outputs[0], to: 'renamed_value' }],
-    ['set an output', { kind: 'set-output', value: 'renamed_value' }],
-    ['a bypass near the start', { kind: 'bypass', module: 'down_blocks.0.attentions.0' }],
-    ['reject a prune', { kind: 'reject-prunes', modules: ['mid_block.attentions.0'] }],
-    ['clear the output', { kind: 'clear-output', value: 'renamed_value' }],
-  ];
-};
-
 test('digits-cond: each edit\'s index is built from the one before, equals a whole build, and a rename sends only what it renamed', async () => {
-  const patches = await incrementalMatchesWhole(COND, unetEdits);
+  const patches = await incrementalMatchesWhole(COND, digitsCondEdits);
   for (const what of ['rename a node', 'rename a value']) {
     const p = patches.get(what)!;
     assert.equal(p.edges.insert.length + p.edges.set.length + p.edges.remove, 0, `${what}: no edge is sent`);

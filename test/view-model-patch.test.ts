@@ -10,6 +10,7 @@ import type { GraphIndex } from '../src/core/graph';
 import { applyGraphIndexPatch, type GraphIndexPatch } from '../src/core/graph/index-patch';
 import { ViewGraph, type ViewOptions } from '../webview-ui/src/model/graph';
 import { EXAMPLES } from './pipeline-fixtures';
+import { digitsCondEdits } from './helpers/unet-edits';
 
 const COND = join(EXAMPLES, 'digits-cond', 'unet', 'model.onnx');
 const SD = process.env.LD_SURGEON_BENCH_MODELS ? join(process.env.LD_SURGEON_BENCH_MODELS, 'sd15-unet', 'model.onnx') : undefined;
@@ -59,29 +60,14 @@ async function walk(model: string, edits: (doc: EditableModel) => [string, Model
   return reused;
 }
 
-const unetEdits = (doc: EditableModel): [string, ModelEdit][] => {
-  const first = doc.analysis().view.nodeId(doc.model.graph.nodes[0]);
-  return [
-    ['bypass', { kind: 'bypass', module: 'up_blocks.1.attentions.0' }],
-    ['rename a node', { kind: 'rename-node', node: first, to: 'stem' }],
-    ['rename a value', { kind: 'rename-value', value: doc.model.graph.nodes[3].outputs[0], to: 'renamed_value' }],
-    ['set an output', { kind: 'set-output', value: 'renamed_value' }],
-    ['a bypass near the start', { kind: 'bypass', module: 'down_blocks.0.attentions.0' }],
-    ['set an attribute', { kind: 'set-attribute', node: '/down_blocks.0/resnets.0/norm1/InstanceNormalization', name: 'epsilon', input: { type: 'float', value: 1e-3 } }],
-    ['reject a prune', { kind: 'reject-prunes', modules: ['mid_block.attentions.0'] }],
-    ['replace by identity', { kind: 'replace', module: 'mid_block.attentions.0', with: 'identity' }],
-    ['clear the output', { kind: 'clear-output', value: 'renamed_value' }],
-  ];
-};
-
 test('digits-cond: the view model patched after each edit, undo and redo equals a fresh one, reusing what the edit left', async () => {
-  const reused = await walk(COND, unetEdits);
+  const reused = await walk(COND, digitsCondEdits);
   assert.ok(reused.get('bypass')! > 0, 'a bypass late in the graph reuses the entries before it');
   assert.ok(reused.get('rename a node')! > 0, 'a rename reuses the entries it did not rename');
 });
 
 test('digits-cond with exporter noise drawn: patched equals fresh', async () => {
-  await walk(COND, (doc) => unetEdits(doc).slice(0, 3), { showNoise: true });
+  await walk(COND, (doc) => digitsCondEdits(doc).slice(0, 3), { showNoise: true });
 });
 
 test('SD-1.5 U-Net: the view model patched after edits, undo and redo equals a fresh one', { skip: SD && existsSync(SD) ? false : 'LD_SURGEON_BENCH_MODELS has no sd15-unet' }, async () => {
