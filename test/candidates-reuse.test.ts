@@ -1,6 +1,6 @@
 // Candidates built without the whole listing: an edit of one block builds only that block's candidate
-// (findCandidate), and the listing of an edited snapshot reuses the previous snapshot's candidates where
-// the edit did not reach them. Both must give exactly what a fresh listing of the same model gives.
+// (findCandidate), which must be exactly what a fresh listing of the same model has for that block.
+// (Reusing the previous snapshot's listing after an edit was tried and dropped: slower than listing afresh.)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';

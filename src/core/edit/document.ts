@@ -206,7 +206,7 @@ export class EditableModel {
     return [...byRegion.values()];
   }
 
-  /** Whether the current snapshot's candidates are listed already (the worker warms them when idle). */
+  /** Whether the current snapshot's candidates are listed already (only a caller asking for the whole listing lists them). */
   get candidatesListed(): boolean {
     return this.stack[this.at].candidates !== undefined;
   }
