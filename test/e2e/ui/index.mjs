@@ -6,7 +6,7 @@ import { basename, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { launchBrowser } from '../lib/browser.mjs';
 import {
-  closeMenu, contextMenu, contextMenuWith, explorerRow, openViewContainer, pickMenuItem, quickPickItem, runFromPalette, viewRows,
+  closeMenu, contextMenu, contextMenuWith, explorerRow, openViewContainer, pickMenuItem, quickPickItem, runFromContextMenu, runFromPalette, viewRows,
   waitForWorkbench, webviewFrame, webviewFrameWithText,
 } from './workbench.mjs';
 
@@ -154,8 +154,7 @@ export async function runUiTests({ server, runDir, workspace, screenshots, log }
       await tree.filter({ hasText: /model\.onnx.*params/ }).first().waitFor({ timeout: 60_000 });
       await shot('reloaded-model-view');
       // the original's graph, opened as a user would: its blocks are coloured by score and its prune card is back
-      await contextMenu(page, await explorerRow(page, 'model.onnx', ['digits-cond', 'unet']));
-      await pickMenuItem(page, 'Open Graph');
+      await runFromContextMenu(page, await explorerRow(page, 'model.onnx', ['digits-cond', 'unet']), 'Open Graph');
       const frame = await webviewFrame(page, '.prunes .result-card', 120_000);
       const cls = await frame.locator('.prunes .result-card').first().getAttribute('class');
       expect(/\bok\b/.test(cls ?? ''), `prune result card after the reload: ${cls}`);

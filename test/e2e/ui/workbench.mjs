@@ -65,6 +65,26 @@ export async function pickMenuItem(page, label) {
   }
 }
 
+/**
+ * Opens `row`'s context menu and runs `label` from it; again when the menu closed before the pick (an
+ * editor restored after a window reload takes focus as its webview loads, and focus leaving closes a menu).
+ */
+export async function runFromContextMenu(page, row, label, timeoutMs = 90_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const items = await contextMenuWith(page, row, label, Math.max(1000, deadline - Date.now()));
+    if (!items.includes(label)) throw new Error(`the context menu never listed ${label} (it had: ${items.join(', ')})`);
+    try {
+      await page.locator('.monaco-menu .action-label', { hasText: label }).first().waitFor({ timeout: 2000 });
+      return await pickMenuItem(page, label);
+    } catch (e) {
+      if (Date.now() > deadline) throw e;
+      await page.keyboard.press('Escape');
+      await sleep(1000);
+    }
+  }
+}
+
 export async function closeMenu(page) {
   await page.keyboard.press('Escape');
   await page.locator('.monaco-menu').first().waitFor({ state: 'detached', timeout: 5000 }).catch(() => {});
