@@ -1,9 +1,9 @@
 // The model worker thread: opens, analyses and edits models for the host (the extension host, the
 // bench) so none of that work runs on the host's event loop. One EditableModel per document id.
 import { parentPort } from 'node:worker_threads';
-import { EditableModel, EditRefused, type EditableOptions } from '../core/edit';
+import { EditableModel, EditRefused } from '../core/edit';
 import { checkEditedModel } from '../core/edit/check-model';
-import type { DocState, EditHistory, WorkerReply, WorkerRequest } from '../core/edit/worker-protocol';
+import type { DocState, WorkerReply, WorkerRequest } from '../core/edit/worker-protocol';
 import { UserError } from '../core/errors';
 import { analyzeModel, indexModules, type ModelAnalysis } from '../core/graph';
 import { perSampleInputShapes } from '../core/graph/input-shapes';
@@ -57,28 +57,6 @@ function testHook(r: WorkerRequest): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);
 }
 
-/**
- * A document re-opened with its whole history (its thread was stopped or died): the edits up to the saved position
- * are replayed and marked saved, the rest applied, then undone back to where it stood — Redo, Revert and the dirty
- * state as they were. A saved state that was undone and overwritten (-1) is made the way the user made it: the first
- * edit saved, undone and applied again.
- */
-async function restore(path: string, options: EditableOptions, h: EditHistory): Promise<EditableModel> {
-  if (!(Number.isInteger(h.at) && h.at >= 0 && h.at <= h.edits.length && Number.isInteger(h.savedAt) && h.savedAt >= -1 && h.savedAt <= h.edits.length && (h.savedAt >= 0 || h.edits.length > 0))) {
-    throw new Error(`${path}: cannot restore the edit history (at ${h.at}, saved ${h.savedAt}, ${h.edits.length} edits)`);
-  }
-  const saved = h.savedAt >= 0 ? h.savedAt : 1;
-  const d = await EditableModel.open(path, options, h.edits.slice(0, saved));
-  d.markSaved();
-  if (h.savedAt < 0) {
-    d.undo();
-    await d.apply(h.edits[0]);
-  }
-  for (const e of h.edits.slice(saved)) await d.apply(e);
-  while (d.version > h.at) d.undo();
-  return d;
-}
-
 function state(d: EditableModel): DocState {
   return { version: d.version, dirty: d.dirty, canUndo: d.canUndo, canRedo: d.canRedo, edits: d.edits, rejected: [...d.rejected] };
 }
@@ -89,7 +67,7 @@ async function handle(r: WorkerRequest): Promise<WorkerReply> {
     case 'open': {
       const o = r.open;
       const options = { inputShapes: o.inputShapes, latencyShare: o.latencyShare && new Map(o.latencyShare) };
-      const d = o.history ? await restore(o.path, options, o.history) : await EditableModel.open(o.path, options, o.replay ?? []);
+      const d = o.history ? await EditableModel.restore(o.path, options, o.history) : await EditableModel.open(o.path, options, o.replay ?? []);
       docs.set(r.doc, d);
       return { indexJson: d.graphIndexJson(), state: state(d) };
     }

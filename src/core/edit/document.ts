@@ -18,6 +18,7 @@ import { checkEdited } from './checks';
 import { applyEdit } from './operations';
 import { saveEdited, type SaveOptions, type SaveResult } from './save';
 import { type ChangeSummary, type ModelEdit, type ModelFigures } from './types';
+import type { EditHistory } from './worker-protocol';
 
 /** Up to this many named modules, an edit builds their candidates alone instead of listing them all. */
 const FEW_CANDIDATES = 16;
@@ -76,6 +77,28 @@ export class EditableModel {
     const doc = new EditableModel(path, model, analysis, folded, opts);
     for (const e of replay) await doc.apply(e);
     return doc;
+  }
+
+  /**
+   * A document re-opened with its whole history (its model worker thread was stopped or died): the edits up to
+   * the saved position are replayed and marked saved, the rest applied, then undone back to where it stood —
+   * Redo, Revert and the dirty state as they were. A saved state that was undone and overwritten (-1) is made
+   * the way the user made it: the first edit saved, undone and applied again.
+   */
+  static async restore(path: string, options: EditableOptions, h: EditHistory): Promise<EditableModel> {
+    if (!(Number.isInteger(h.at) && h.at >= 0 && h.at <= h.edits.length && Number.isInteger(h.savedAt) && h.savedAt >= -1 && h.savedAt <= h.edits.length && (h.savedAt >= 0 || h.edits.length > 0))) {
+      throw new Error(`${path}: cannot restore the edit history (at ${h.at}, saved ${h.savedAt}, ${h.edits.length} edits)`);
+    }
+    const saved = h.savedAt >= 0 ? h.savedAt : 1;
+    const d = await EditableModel.open(path, options, h.edits.slice(0, saved));
+    d.markSaved();
+    if (h.savedAt < 0) {
+      d.undo();
+      await d.apply(h.edits[0]);
+    }
+    for (const e of h.edits.slice(saved)) await d.apply(e);
+    while (d.version > h.at) d.undo();
+    return d;
   }
 
   get model(): Model {
