@@ -17,8 +17,7 @@ import { findCandidate } from '../surgery/candidates';
 import { checkEdited } from './checks';
 import { applyEdit } from './operations';
 import { saveEdited, type SaveOptions, type SaveResult } from './save';
-import { type ChangeSummary, type ModelEdit, type ModelFigures } from './types';
-import type { EditHistory } from './worker-protocol';
+import { type ChangeSummary, type EditHistory, type ModelEdit, type ModelFigures } from './types';
 
 /** Up to this many named modules, an edit builds their candidates alone instead of listing them all. */
 const FEW_CANDIDATES = 16;

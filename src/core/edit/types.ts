@@ -77,3 +77,12 @@ export interface ChangeSummary {
   /** position in the edit stack after the change */
   version: number;
 }
+
+/** A document's whole edit stack, as a restarted worker or a hot-exit backup carries it. */
+export interface EditHistory {
+  edits: ModelEdit[];
+  /** edits[0, at) are applied; the rest are what Redo brings back */
+  at: number;
+  /** the saved position (0: the original file), -1 when the saved state was undone and overwritten */
+  savedAt: number;
+}

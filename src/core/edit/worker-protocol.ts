@@ -6,7 +6,7 @@ import type { GraphIndexPatch } from '../graph/index-patch';
 import type { WeightStats } from '../graph/tensor-stats';
 import type { EditCheckResult } from './check-model';
 import type { SaveResult } from './save';
-import type { ChangeSummary, ModelEdit } from './types';
+import type { ChangeSummary, EditHistory, ModelEdit } from './types';
 
 export interface OpenRequest {
   path: string;
@@ -21,14 +21,6 @@ export interface OpenRequest {
    * Redo, Revert and the dirty state are as before
    */
   history?: EditHistory;
-}
-
-export interface EditHistory {
-  edits: ModelEdit[];
-  /** edits[0, at) are applied; the rest are what Redo brings back */
-  at: number;
-  /** the saved position (0: the original file), -1 when the saved state was undone and overwritten */
-  savedAt: number;
 }
 
 export type WorkerRequest =
