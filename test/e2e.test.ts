@@ -18,7 +18,9 @@ test('the packaged extension works in a real VS Code: host tests and the UI flow
   for (const line of out.trimEnd().split('\n')) console.log(`# ${line}`);
   const summary = out.match(/^(\d+) passed, (\d+) failed$/m);
   assert.ok(summary, 'the e2e runner printed no summary line');
-  assert.equal(Number(summary[2]), 0, `${summary[2]} e2e test(s) failed (screenshots in .e2e/screenshots/)`);
+  // the failures themselves go in the assertion's message: a CI log that keeps only the test's error shows them
+  const failures = out.slice(out.indexOf('\nFailures:\n') + 1).split(/\n\[e2e /)[0];
+  assert.equal(Number(summary[2]), 0, `${summary[2]} e2e test(s) failed (screenshots in the run folder under .e2e/runs/)\n${out.includes('\nFailures:\n') ? failures : ''}`);
   assert.ok(Number(summary[1]) > 0, 'no e2e test ran');
   assert.equal(r.status, 0);
 });
