@@ -4,7 +4,7 @@
 // weight memory. The analysis of a snapshot (shapes, FLOPs, module totals), its candidates and its
 // graph index JSON are kept once computed, so undo/redo re-analyse nothing; the folded values of
 // small constant tensors are read once for the whole document.
-import { analyzeWithValues, buildGraphIndex, readFoldValues, type GraphIndex, type ModelAnalysis } from '../graph';
+import { analyzeWithValues, buildGraphIndex, readFoldValues, walkModules, type GraphIndex, type ModelAnalysis, type ModuleNode } from '../graph';
 import { foldCandidates as foldable } from '../graph/analyze';
 import { diffGraphIndex, invertGraphIndexPatch, type GraphIndexPatch } from '../graph/index-patch';
 import { updateGraphIndex } from '../graph/index-update';
@@ -21,6 +21,8 @@ import { type ChangeSummary, type EditHistory, type ModelEdit, type ModelFigures
 
 /** Up to this many named modules, an edit builds their candidates alone instead of listing them all. */
 const FEW_CANDIDATES = 16;
+/** A rehearsal looks for a block it can bypass among this many modules (each try is one step). */
+const REHEARSAL_TRIES = 12;
 
 export interface EditableOptions {
   /**
@@ -270,6 +272,57 @@ export class EditableModel {
     return summary;
   }
 
+  /**
+   * A throwaway edit of the current snapshot: a block bypassed, through the same functions as apply and
+   * the index patch (candidate, edit, incremental analysis, checks, index update, change summary), and the
+   * results discarded. The stack, the saved position, the kept patches and every snapshot's analysis and
+   * index are left as they were. Why: in a fresh worker thread an edit's code runs cold (interpreted,
+   * without type feedback), which made the first edits 2-3x slower than the same edit a few edits later;
+   * the model worker runs this while the user reads the graph. Each `yield` ends a step of a few tens of
+   * ms (warm, SD-1.5) so a request arriving meanwhile waits at most one step: the caller drops the
+   * generator when one arrives. Yields 'round' after each whole edit.
+   */
+  *rehearse(rounds = 1): Generator<'step' | 'round', void> {
+    const s = this.stack[this.at];
+    const before = this.analysed(s);
+    const prevIndex = this.indexOf(s);
+    yield 'step';
+    let c: Candidate | undefined;
+    for (const id of rehearsalModules(before, REHEARSAL_TRIES)) {
+      const found = findCandidate(before, id, { granularity: 'both' });
+      yield 'step';
+      if (found?.modification) {
+        c = found;
+        break;
+      }
+    }
+    if (!c) return;
+    const edit: ModelEdit = { kind: 'bypass', module: c.id };
+    for (let r = 0; r < rounds; r++) {
+      const found = c;
+      const out = applyEdit({ model: s.model, analysis: before, candidates: () => [found] }, edit);
+      yield 'step';
+      // tensors the edit made are not folded here (that reads files): the throwaway analysis leaves their values unknown
+      const after = analyzeWithValues(out.model, this.folded, this.shapesFor(out.model), undefined, before, out.view);
+      yield 'step';
+      try {
+        checkEdited(before, after, out.label);
+      } catch {
+        return; // refused: nothing more to rehearse with this block
+      }
+      fixValueInfo(out.model.graph.valueInfo, after);
+      yield 'step';
+      const { patch } = updateGraphIndex({ analysis: before, index: prevIndex }, after);
+      invertGraphIndexPatch(prevIndex, patch);
+      yield 'step';
+      const { added, removed } = diffNodes(before, after);
+      changedModules(before, after, added, removed);
+      figures(after);
+      this.speedup(after);
+      yield 'round';
+    }
+  }
+
   /** Back one edit; undefined when at the original. */
   undo(): ChangeSummary | undefined {
     if (!this.canUndo) return undefined;
@@ -413,6 +466,15 @@ function diffNodes(a: ModelAnalysis, b: ModelAnalysis): NodeChanges {
     if (!now || !sameNode(n, now)) removed.push(id);
   }
   return { added, removed };
+}
+
+/** Modules a rehearsal may bypass, most likely first: those with children (blocks), in pre-order, below the root. */
+function rehearsalModules(a: ModelAnalysis, limit: number): string[] {
+  const ids: string[] = [];
+  walkModules(a.tree.root, (m: ModuleNode) => {
+    if (m !== a.tree.root && m.children.length && ids.length < limit) ids.push(m.id);
+  });
+  return ids;
 }
 
 /** The innermost modules of the nodes added or changed (where they are now) and of those gone (where they were), sorted. */
