@@ -121,7 +121,7 @@ export function interimLayout(graph: ElkNode, before: Layout): ElkNode {
 }
 
 /** From the bottom of `s` to the top of `t` in orthogonal steps (a straight line when aligned). */
-function step(s: Box, t: Box): Point[] {
+export function step(s: Box, t: Box): Point[] {
   const sx = s.x + s.w / 2;
   const tx = t.x + t.w / 2;
   const sy = s.y + s.h;

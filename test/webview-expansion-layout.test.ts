@@ -1,0 +1,102 @@
+// The layout an expansion is drawn from when ELK's is not ready within a moment
+// (webview-ui/src/layout/expansionLayout.ts): on the synthetic SD U-Net, each block of the deepest
+// path opened from ELK's layout of the level above — the block's contents inside its group where the
+// block was, nothing overlapping anything (the opened group least of all), each group round what it
+// holds, what was above and left of it unmoved, and every edge from its source's border to its target's.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import ELK from 'elkjs/lib/elk.bundled.js';
+import { fromElk, toElk, type Box, type Layout } from '../webview-ui/src/model/elkGraph';
+import { ViewGraph } from '../webview-ui/src/model/graph';
+import { computeVisible, type VisibleGraph } from '../webview-ui/src/model/visible';
+import { expansionLayout } from '../webview-ui/src/layout/expansionLayout';
+import { syntheticUnet } from '../webview-ui/dev/syntheticUnet';
+
+const CHAIN = ['down_blocks.1', 'down_blocks.1.attentions.0', 'down_blocks.1.attentions.0.transformer_blocks.0', 'down_blocks.1.attentions.0.transformer_blocks.0.attn1'];
+const size = (kind: string) => ({ w: kind === 'node' ? 90 : 160, h: kind === 'node' ? 36 : 48 });
+const g = new ViewGraph(syntheticUnet({ depth: 1 }));
+const visOf = (expanded: string[]) => computeVisible(g, new Set(expanded));
+const inputOf = (vis: VisibleGraph) => toElk(vis, (it) => size(it.kind));
+const overlap = (a: Box, b: Box) => a.x < b.x + b.w - 0.5 && b.x < a.x + a.w - 0.5 && a.y < b.y + b.h - 0.5 && b.y < a.y + a.h - 0.5;
+const inside = (a: Box, b: Box) => a.x >= b.x - 0.5 && a.y >= b.y - 0.5 && a.x + a.w <= b.x + b.w + 0.5 && a.y + a.h <= b.y + b.h + 0.5;
+const onBorder = (p: { x: number; y: number }, b: Box) =>
+  p.x >= b.x - 0.5 && p.x <= b.x + b.w + 0.5 && p.y >= b.y - 0.5 && p.y <= b.y + b.h + 0.5
+  && (Math.abs(p.x - b.x) < 0.5 || Math.abs(p.x - b.x - b.w) < 0.5 || Math.abs(p.y - b.y) < 0.5 || Math.abs(p.y - b.y - b.h) < 0.5);
+
+/** Every item has a box inside its group's, no two items overlap unless one holds the other, every edge runs orthogonally between its ends' borders. */
+function assertDrawable(vis: VisibleGraph, layout: Layout): void {
+  const holds = (outer: string, inner: string): boolean => {
+    for (let p = vis.byKey.get(inner)?.parent ?? null; p !== null; p = vis.byKey.get(p)?.parent ?? null) if (p === outer) return true;
+    return false;
+  };
+  for (const it of vis.items) {
+    const b = layout.boxes.get(it.key);
+    assert.ok(b && b.w > 0 && b.h > 0, `box for ${it.key}`);
+    if (it.parent !== null) assert.ok(inside(b, layout.boxes.get(it.parent)!), `${it.key} lies inside its group ${it.parent}`);
+  }
+  for (let i = 0; i < vis.items.length; i++) {
+    for (let j = i + 1; j < vis.items.length; j++) {
+      const [a, b] = [vis.items[i].key, vis.items[j].key];
+      if (holds(a, b) || holds(b, a)) continue;
+      assert.ok(!overlap(layout.boxes.get(a)!, layout.boxes.get(b)!), `${a} and ${b} overlap`);
+    }
+  }
+  for (const e of vis.edges) {
+    const pts = layout.edges.get(e.key) ?? [];
+    assert.ok(pts.length >= 2, `route for ${e.key}`);
+    assert.ok(onBorder(pts[0], layout.boxes.get(e.src)!), `${e.key} leaves ${e.src} from its border`);
+    assert.ok(onBorder(pts[pts.length - 1], layout.boxes.get(e.dst)!), `${e.key} enters ${e.dst} at its border`);
+    for (let k = 1; k < pts.length; k++) assert.ok(Math.abs(pts[k].x - pts[k - 1].x) < 0.01 || Math.abs(pts[k].y - pts[k - 1].y) < 0.01, `${e.key} is orthogonal`);
+  }
+}
+
+test('each block of the deepest path, opened from ELK\'s layout of the level above, is drawn inside its group where the block was, with nothing overlapping and nothing above or left of it moved', async () => {
+  const elk = new ELK();
+  let expanded: string[] = [];
+  let shown = fromElk(await elk.layout(inputOf(visOf(expanded))));
+  for (const id of CHAIN) {
+    const key = `m:${id}`;
+    const was = shown.boxes.get(key)!;
+    assert.ok(was, `${id} is drawn as a block before it is opened`);
+    expanded = [...expanded, id];
+    const vis = visOf(expanded);
+    const interim = expansionLayout(inputOf(vis), shown, key);
+    assert.ok(interim, `an interim layout of ${id}`);
+    const layout = fromElk(interim);
+    assertDrawable(vis, layout);
+
+    const group = layout.boxes.get(key)!;
+    assert.deepEqual([group.x, group.y], [was.x, was.y], `${id}'s group opens where the block was`);
+    const kids = vis.items.filter((it) => it.parent === key);
+    assert.ok(kids.length >= 2, `${id} shows what it holds`);
+    for (const it of kids) assert.ok(layout.boxes.get(it.key)!.y >= group.y + 30, `${it.key} below ${id}'s header`);
+    // what was above or left of the block (and is not one of the groups holding it) did not move
+    const chain = new Set(expanded.map((m) => `m:${m}`));
+    for (const [k, b] of shown.boxes) {
+      if (chain.has(k) || !(b.y + b.h <= was.y + 0.5 || b.x + b.w <= was.x + 0.5) || b.y >= was.y + was.h - 0.5 || b.x >= was.x + was.w - 0.5) continue;
+      assert.deepEqual(layout.boxes.get(k), b, `${k} (above or left of ${id}) stays where it was`);
+    }
+    // what was below it moved down by as much as the group grew, at least
+    const below = [...shown.boxes].filter(([k, b]) => !chain.has(k) && b.y >= was.y + was.h - 0.5 && vis.byKey.get(k)?.parent === vis.byKey.get(key)!.parent);
+    for (const [k, b] of below) assert.ok(layout.boxes.get(k)!.y >= b.y + (group.h - was.h) - 0.5, `${k} pushed below ${id}'s group`);
+    shown = fromElk(await elk.layout(inputOf(vis)));
+  }
+});
+
+test('a block opened with a block inside it already open (a reveal): both laid out, the inner one as one box inside the outer', async () => {
+  const elk = new ELK();
+  const shown = fromElk(await elk.layout(inputOf(visOf([]))));
+  const vis = visOf(CHAIN.slice(0, 2));
+  const layout = fromElk(expansionLayout(inputOf(vis), shown, `m:${CHAIN[0]}`)!);
+  assertDrawable(vis, layout);
+  assert.ok(inside(layout.boxes.get(`m:${CHAIN[1]}`)!, layout.boxes.get(`m:${CHAIN[0]}`)!));
+  assert.ok(vis.items.filter((it) => it.parent === `m:${CHAIN[1]}`).length >= 2);
+});
+
+test('a layout shown that is not this graph\'s with the block closed gives no interim layout (the click waits for ELK)', async () => {
+  const elk = new ELK();
+  const shown = fromElk(await elk.layout(inputOf(visOf([]))));
+  // the layout shown lacks down_blocks.2's contents, which this graph has open too
+  assert.equal(expansionLayout(inputOf(visOf(['down_blocks.1', 'down_blocks.2'])), shown, 'm:down_blocks.1'), undefined);
+  assert.equal(expansionLayout(inputOf(visOf(['down_blocks.1'])), shown, 'm:no_such_block'), undefined);
+});
