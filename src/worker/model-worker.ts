@@ -133,9 +133,9 @@ const WARM_AFTER_IDLE_MS = 300;
 /**
  * Throwaway edits this thread rehearses once, while idle after an open (EditableModel.rehearse): in a
  * fresh thread the edit path runs cold, and the first real edits took 2-3x the time of later ones
- * (bench/edit.ts). Three rounds: V8 optimizes the long loops over the graph only after a few runs.
+ * (bench/edit.ts). Four rounds (two bypasses, two renames): V8 optimizes the long loops over the graph only after a few runs, and more rounds gained little (in process, loaded machine: first edit 421 ms CPU cold, 143 after 4 rounds, 111-170 after 8-12).
  */
-const REHEARSAL_ROUNDS = 3;
+const REHEARSAL_ROUNDS = 4;
 let rehearsed = 0;
 let warmTimer: ReturnType<typeof setTimeout> | undefined;
 let waiting = 0;

@@ -15,7 +15,7 @@ import type { Model, Node, TensorData } from '../onnx/types';
 import { findCandidates, type Candidate } from '../surgery';
 import { findCandidate } from '../surgery/candidates';
 import { checkEdited } from './checks';
-import { applyEdit } from './operations';
+import { applyEdit, type EditOutcome } from './operations';
 import { saveEdited, type SaveOptions, type SaveResult } from './save';
 import { type ChangeSummary, type EditHistory, type ModelEdit, type ModelFigures } from './types';
 
@@ -280,7 +280,8 @@ export class EditableModel {
    * without type feedback), which made the first edits 2-3x slower than the same edit a few edits later;
    * the model worker runs this while the user reads the graph. Each `yield` ends a step of a few tens of
    * ms (warm, SD-1.5) so a request arriving meanwhile waits at most one step: the caller drops the
-   * generator when one arrives. Yields 'round' after each whole edit.
+   * generator when one arrives. Yields 'round' after each whole edit; rounds alternate between a bypass and a
+   * node rename (an edit in place), so both kinds of analysis and index update are run.
    */
   *rehearse(rounds = 1): Generator<'step' | 'round', void> {
     const s = this.stack[this.at];
@@ -296,11 +297,21 @@ export class EditableModel {
         break;
       }
     }
-    if (!c) return;
-    const edit: ModelEdit = { kind: 'bypass', module: c.id };
-    for (let r = 0; r < rounds; r++) {
-      const found = c;
-      const out = applyEdit({ model: s.model, analysis: before, candidates: () => [found] }, edit);
+    // a rename of a node halfway down the graph: the analysis and index update of a change in place
+    const named = before.view.nodes[before.view.nodes.length >> 1];
+    const renamed = named && before.view.nodeId(named);
+    const edits: ModelEdit[] = [];
+    if (c) edits.push({ kind: 'bypass', module: c.id });
+    if (renamed) edits.push({ kind: 'rename-node', node: renamed, to: `${renamed} (rehearsal)` });
+    const found = c ? [c] : [];
+    for (let r = 0; r < rounds && edits.length; r++) {
+      const edit = edits[r % edits.length];
+      let out: EditOutcome;
+      try {
+        out = applyEdit({ model: s.model, analysis: before, candidates: () => found }, edit);
+      } catch {
+        return; // refused (a name taken): nothing is rehearsed rather than something else
+      }
       yield 'step';
       // tensors the edit made are not folded here (that reads files): the throwaway analysis leaves their values unknown
       const after = analyzeWithValues(out.model, this.folded, this.shapesFor(out.model), undefined, before, out.view);
@@ -308,7 +319,7 @@ export class EditableModel {
       try {
         checkEdited(before, after, out.label);
       } catch {
-        return; // refused: nothing more to rehearse with this block
+        return;
       }
       fixValueInfo(out.model.graph.valueInfo, after);
       yield 'step';
