@@ -2,15 +2,21 @@
 // (webview-ui/src/layout/expansionLayout.ts): on the synthetic SD U-Net, each block of the deepest
 // path opened from ELK's layout of the level above — the block's contents inside its group where the
 // block was, nothing overlapping anything (the opened group least of all), each group round what it
-// holds, what was above and left of it unmoved, and every edge from its source's border to its target's.
-import { test } from 'node:test';
+// holds, what was above and left of it unmoved, and every edge from its source's border to its target's;
+// and in the built webview, a click ELK cannot answer drawn from it at once, then replaced by ELK's.
+import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import ELK from 'elkjs/lib/elk.bundled.js';
 import { fromElk, toElk, type Box, type Layout } from '../webview-ui/src/model/elkGraph';
 import { ViewGraph } from '../webview-ui/src/model/graph';
 import { computeVisible, type VisibleGraph } from '../webview-ui/src/model/visible';
 import { expansionLayout } from '../webview-ui/src/layout/expansionLayout';
 import { syntheticUnet } from '../webview-ui/dev/syntheticUnet';
+import { harnessMissing, launchHarnessBrowser } from './helpers/harness-browser';
+
+const ROOT = resolve(__dirname, '..');
 
 const CHAIN = ['down_blocks.1', 'down_blocks.1.attentions.0', 'down_blocks.1.attentions.0.transformer_blocks.0', 'down_blocks.1.attentions.0.transformer_blocks.0.attn1'];
 const size = (kind: string) => ({ w: kind === 'node' ? 90 : 160, h: kind === 'node' ? 36 : 48 });
@@ -99,4 +105,85 @@ test('a layout shown that is not this graph\'s with the block closed gives no in
   // the layout shown lacks down_blocks.2's contents, which this graph has open too
   assert.equal(expansionLayout(inputOf(visOf(['down_blocks.1', 'down_blocks.2'])), shown, 'm:down_blocks.1'), undefined);
   assert.equal(expansionLayout(inputOf(visOf(['down_blocks.1'])), shown, 'm:no_such_block'), undefined);
+});
+
+/* eslint-disable @typescript-eslint/no-explicit-any */
+let browser: any;
+
+before(async () => {
+  if (!harnessMissing) browser = await launchHarnessBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+});
+
+async function openHarness(): Promise<any> {
+  const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+  const problems: string[] = [];
+  page.on('pageerror', (e: Error) => problems.push(e.message));
+  page.problems = problems;
+  await page.goto(`${pathToFileURL(join(ROOT, 'webview-ui/dev/harness.html')).href}?scores=none`);
+  await page.waitForSelector('#app[data-layout="settled"]', { timeout: 30_000 });
+  await page.emulateMedia({ reducedMotion: 'reduce' });
+  return page;
+}
+
+async function measured(page: any, name: string): Promise<void> {
+  const end = Date.now() + 30_000;
+  while (!(await page.evaluate(`performance.getEntriesByName('${name}', 'measure').length`))) {
+    if (Date.now() > end) throw new Error(`${name} was never measured`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** Each drawn item's and group's place (its translate) by key, and its box on screen. */
+const places = (page: any): Promise<Record<string, string>> =>
+  page.evaluate(`Object.fromEntries([...document.querySelectorAll('g.item, g.group')].map((e) => [e.getAttribute('data-key'), e.getAttribute('transform')]))`);
+const screenBoxes = (page: any): Promise<Record<string, Box>> =>
+  page.evaluate(`Object.fromEntries([...document.querySelectorAll('g.item, g.group')].map((e) => { const r = (e.querySelector(':scope > rect') ?? e).getBoundingClientRect(); return [e.getAttribute('data-key'), { x: r.x, y: r.y, w: r.width, h: r.height }]; }))`);
+
+test('in the page: a click whose layout ELK does not deliver is drawn at once from the interim layout (the block open where it was, its contents inside, nothing overlapping it), and ELK\'s layout replaces it when it comes — the same as a view that waited for ELK', { skip: harnessMissing || false }, async () => {
+  const BLOCK = CHAIN[0];
+  const page = await openHarness();
+  const blockOnScreen = (await screenBoxes(page))[`m:${BLOCK}`];
+  // every message to the layout worker held: ELK cannot answer the click
+  await page.evaluate(`(() => {
+    const post = Worker.prototype.postMessage;
+    const held = [];
+    Worker.prototype.postMessage = function (...args) { held.push(() => post.apply(this, args)); };
+    window.__releaseLayouts = () => { Worker.prototype.postMessage = post; for (const f of held.splice(0)) f(); };
+  })()`);
+  await page.click(`[data-key="m:${BLOCK}"]`);
+  await measured(page, 'ld:expand');
+  assert.equal(await page.evaluate(`document.querySelector('#app').dataset.layout`), 'provisional', 'drawn before ELK laid it out');
+  const interim = await places(page);
+  const boxes = await screenBoxes(page);
+  const group = boxes[`m:${BLOCK}`];
+  assert.ok(await page.evaluate(`!!document.querySelector('g.group[data-key="m:${BLOCK}"]')`), `${BLOCK} drawn open`);
+  assert.ok(Math.abs(group.x - blockOnScreen.x) < 1 && Math.abs(group.y - blockOnScreen.y) < 1, `${BLOCK} opens where the block was on screen`);
+  const inner = Object.keys(boxes).filter((k) => k.startsWith(`m:${BLOCK}.`));
+  assert.ok(inner.length >= 3, `its contents drawn: ${inner.join(' ')}`);
+  for (const k of inner) assert.ok(inside(boxes[k], group), `${k} inside ${BLOCK}'s group`);
+  for (const [k, b] of Object.entries(boxes)) {
+    if (k === `m:${BLOCK}` || inner.includes(k)) continue;
+    assert.ok(!overlap(b, group), `${k} overlaps the opened group`);
+  }
+
+  await page.evaluate('window.__releaseLayouts()');
+  await measured(page, 'ld:expand-settled');
+  await page.waitForSelector('#app[data-layout="settled"]', { timeout: 30_000 });
+  const settled = await places(page);
+  assert.notDeepEqual(settled, interim, 'ELK\'s layout replaced the interim one');
+  const after = (await screenBoxes(page))[`m:${BLOCK}`];
+  assert.ok(Math.abs(after.x - group.x) < 1 && Math.abs(after.y - group.y) < 1, 'the opened group stays where it was on screen when ELK\'s layout is drawn');
+
+  const fresh = await openHarness();
+  await fresh.click(`[data-key="m:${BLOCK}"]`);
+  await measured(fresh, 'ld:expand');
+  await fresh.waitForSelector('#app:not([data-layout="provisional"])', { timeout: 30_000 });
+  assert.deepEqual(settled, await places(fresh), 'the same places as a view that drew ELK\'s layout of the expansion');
+  assert.deepEqual([...page.problems, ...fresh.problems], []);
+  await page.close();
+  await fresh.close();
 });

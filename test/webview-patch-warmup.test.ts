@@ -110,6 +110,7 @@ test('the edit path warmed while the view is idle changes nothing on the page, a
     await page.waitForSelector('#app[data-layout="settled"]', { timeout: 30_000 });
     await page.click(`[data-key="m:${BLOCK}"]`);
     await page.waitForSelector(`g.group[data-key="m:${BLOCK}"]`, { timeout: 30_000 });
+    await page.waitForSelector('#app:not([data-layout="provisional"])', { timeout: 30_000 });
     await new Promise((r) => setTimeout(r, 500)); // the saved state is written 200 ms after a change
     if (warm) {
       const before = await seen(page);

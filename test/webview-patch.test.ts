@@ -38,6 +38,8 @@ async function openWith(index: GraphIndex): Promise<any> {
   await page.waitForSelector('#app[data-ready="true"]', { timeout: 30_000 });
   await page.click(`[data-key="m:${BLOCK}"]`);
   await page.waitForSelector(`g.group[data-key="m:${BLOCK}"]`, { timeout: 30_000 });
+  // an expansion ELK took long over is drawn from an interim layout first: what is compared is ELK's
+  await page.waitForSelector('#app:not([data-layout="provisional"])', { timeout: 30_000 });
   return page;
 }
 

@@ -96,6 +96,10 @@ export class App {
   /** the block whose expansion the pointer asked to lay out ahead (once per block per layout) */
   private hoverPrefetched: string | undefined;
   private panelQueued = false;
+  /** whether the first paint's ELK layout has been drawn (ld:settled) */
+  private firstSettled = false;
+  /** counts expansions: an interim expansion's ELK layout drawn after a newer one marks nothing */
+  private expandSeq = 0;
   /** whether the edit path was warmed in this page (warmPatchPathWhenIdle) */
   private patchPathWarm = false;
   private saveQueued = false;
@@ -331,9 +335,20 @@ export class App {
     requestAnimationFrame(() => this.layoutSettled());
   }
 
+  /**
+   * What was just drawn is ELK's layout unless the engine handed out a provisional one (the first
+   * paint's, while ELK is cold): an interim expansion replaced by a newer layout is no longer shown.
+   */
+  private elkLayoutShown(): void {
+    if (this.engine.provisional) return;
+    if (!this.firstSettled) return this.layoutSettled();
+    if (this.root.dataset.layout === 'provisional') this.root.dataset.layout = 'settled';
+  }
+
   /** `data-layout="settled"`: what is drawn is ELK's layout (ld:settled measures from init to it). */
   private layoutSettled(): void {
-    if (this.root.dataset.layout === 'settled') return;
+    if (this.firstSettled) return;
+    this.firstSettled = true;
     performance.mark('ld:settled');
     performance.measure('ld:settled', 'ld:init', 'ld:settled');
     this.root.dataset.layout = 'settled';
@@ -474,15 +489,36 @@ export class App {
     this.persist();
   }
 
+  /**
+   * Opens block `id`: drawn from ELK's layout when it is cached or quick, else from an interim one at
+   * once (GraphCanvas.showExpansion) with `data-layout` "provisional" until ELK's is drawn in its
+   * place (ld:expand measures the click to the first frame, ld:expand-settled to ELK's layout drawn).
+   */
   private async expand(id: string, how: 'pointer' | 'keyboard' | 'body'): Promise<void> {
     performance.mark('ld:expand-start');
+    const seq = ++this.expandSeq;
     for (const c of this.graph.moduleChain(id)) this.expanded.add(c);
     this.target = { module: id };
-    await this.relayout(moduleKey(id), id);
-    if (how === 'keyboard') this.canvas.focusItem(moduleKey(id));
+    this.hoverPrefetched = undefined;
+    const key = moduleKey(id);
+    const shown = await this.canvas.showExpansion(this.expanded, key, key);
+    if (!shown) return;
+    this.syncSelection(false);
+    this.persist();
+    if (how === 'keyboard') this.canvas.focusItem(key);
+    if (shown.interim) this.root.dataset.layout = 'provisional';
     requestAnimationFrame(() => {
       performance.mark('ld:expand-end');
       performance.measure('ld:expand', 'ld:expand-start', 'ld:expand-end');
+    });
+    this.prefetchExpansions(id);
+    if (!shown.interim || !(await shown.settled)) return;
+    this.syncSelection(false);
+    requestAnimationFrame(() => {
+      if (seq !== this.expandSeq) return;
+      performance.mark('ld:expand-settled');
+      performance.measure('ld:expand-settled', 'ld:expand-start', 'ld:expand-settled');
+      this.elkLayoutShown();
     });
   }
 
@@ -532,6 +568,7 @@ export class App {
     this.hoverPrefetched = undefined;
     const done = await this.canvas.show(this.expanded, anchor);
     if (!done) return;
+    this.elkLayoutShown();
     this.syncSelection(false);
     this.persist();
     this.prefetchExpansions(opened);
@@ -569,7 +606,8 @@ export class App {
       this.canvas.setOpenStacks(this.openStacks);
       this.target = undefined;
       this.hoverPrefetched = undefined;
-      void this.canvas.show(this.expanded).then(() => {
+      void this.canvas.show(this.expanded).then((done) => {
+        if (done) this.elkLayoutShown();
         this.canvas.fit();
         this.prefetchExpansions();
         this.syncSelection(false);

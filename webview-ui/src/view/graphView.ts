@@ -13,6 +13,7 @@ import type { HeatDomain } from '../model/heatmap';
 import type { ScoreBook } from '../model/scores';
 import { computeVisible, visibleKeyOf, type VisibleEdge, type VisibleGraph, type VisibleItem } from '../model/visible';
 import type { LayoutEngine } from '../layout/layoutEngine';
+import { expansionLayout } from '../layout/expansionLayout';
 import { interimLayout } from '../layout/interimLayout';
 import { ariaLabel } from './canvas/aria';
 import { edgeTitle, edgeWidth, roundedPath } from './canvas/edges';
@@ -27,6 +28,18 @@ import { s } from './dom';
 
 export { heatState, type Heat } from './canvas/heat';
 export { opCategory } from './canvas/items';
+
+/**
+ * How long an expansion waits for ELK's layout before it is drawn from an interim one
+ * (expansionLayout.ts). Once ELK is warm it lays most expansions out in 60-120 ms (SD-1.5, 2 cores):
+ * those are drawn exactly, in one step, without an interim picture that would be replaced a
+ * blink later. A click that would wait longer (ELK still cold right after the first paint: ~300 ms;
+ * the deepest expansions on a loaded machine) gets the interim layout at this point, which with
+ * its drawing (~10-50 ms) keeps the click within the 200 ms an expansion may take.
+ */
+const INTERIM_AFTER_MS = 100;
+
+const LATE = Symbol('late');
 
 export interface CanvasCallbacks {
   /**
@@ -58,6 +71,8 @@ export class GraphCanvas {
   private selectedMember: string | undefined;
   private openStacks: ReadonlySet<string> = new Set();
   private hasLaidOut = false;
+  /** counts show(), showExpansion() and redraw() calls: a layout that arrives after a newer call draws nothing */
+  private showSeq = 0;
   /**
    * After setGraph(): what each drawn item, group and edge showed (by its key in the new graph),
    * so that the next render builds again only those whose content the edit changed.
@@ -164,6 +179,7 @@ export class GraphCanvas {
    * screen, so the block the user clicked does not jump away.
    */
   async show(expanded: ReadonlySet<string>, anchor?: string): Promise<boolean> {
+    this.showSeq++;
     const t0 = performance.now();
     const { vis, elkGraph } = this.visibleNow(expanded);
     const t1 = performance.now();
@@ -175,6 +191,45 @@ export class GraphCanvas {
     performance.measure('ld:render', { start: t2, end: performance.now() });
     this.cb.laidOut?.({ items: vis.items.length, edges: vis.edges.length, ms: performance.now() - t0 });
     return true;
+  }
+
+  /**
+   * Shows the graph with `expanded` open, `opened` (an item key: the block just expanded) among
+   * them: ELK's layout when it is cached or ready within INTERIM_AFTER_MS, else at once an interim
+   * layout (expansionLayout.ts: the block's contents inside its group where the block was, the rest
+   * pushed out of its way) and ELK's in its place when it is ready. `anchor` stays where it was on
+   * screen both times. Resolves undefined when something newer was shown before this was drawn;
+   * `settled` resolves true once ELK's layout is drawn (at once when no interim one was), false
+   * when something newer was laid out meanwhile.
+   */
+  async showExpansion(expanded: ReadonlySet<string>, anchor: string, opened: string): Promise<{ interim: boolean; settled: Promise<boolean> } | undefined> {
+    const seq = ++this.showSeq;
+    const t0 = performance.now();
+    const { vis, elkGraph } = this.visibleNow(expanded);
+    const t1 = performance.now();
+    const shown = this.layoutResult;
+    const pending = this.engine.layout(elkGraph);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const first = shown
+      ? await Promise.race([pending, new Promise<typeof LATE>((res) => (timer = setTimeout(() => res(LATE), INTERIM_AFTER_MS)))])
+      : await pending;
+    clearTimeout(timer);
+    if (seq !== this.showSeq) return undefined;
+    const interim = first === LATE ? expansionLayout(elkGraph, shown!, opened) : undefined;
+    const laid = first === LATE ? (interim ?? (await pending)) : first;
+    if (!laid || seq !== this.showSeq) return undefined;
+    const t2 = performance.now();
+    performance.measure('ld:layout', { start: t1, end: t2 });
+    this.draw(vis, fromElk(laid), anchor);
+    performance.measure('ld:render', { start: t2, end: performance.now() });
+    this.cb.laidOut?.({ items: vis.items.length, edges: vis.edges.length, ms: performance.now() - t0 });
+    if (!interim) return { interim: false, settled: Promise.resolve(true) };
+    const settled = pending.then((elk) => {
+      if (!elk || seq !== this.showSeq) return false;
+      this.draw(vis, fromElk(elk), anchor);
+      return true;
+    }, () => false);
+    return { interim: true, settled };
   }
 
   private visibleNow(expanded: ReadonlySet<string>) {
@@ -290,6 +345,7 @@ export class GraphCanvas {
    * The selected item stays where it is on screen when ELK's layout is drawn.
    */
   redraw(expanded: ReadonlySet<string>): { interim: boolean; settled: Promise<boolean> } {
+    this.showSeq++;
     const { vis, elkGraph } = this.visibleNow(expanded);
     const hit = this.engine.cached(elkGraph);
     const shown = this.layoutResult;
