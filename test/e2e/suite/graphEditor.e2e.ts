@@ -178,9 +178,14 @@ suite('graph editor: handshake watchdog', () => {
       const panel = await waitFor('the graph panel', () => a.graphs.panelsFor(model)[0], 60_000);
       await graphReady(panel, 120_000);
       const waited = Date.now() - t0;
-      assert.match(panel.describe(), /webview reloads 1,/, panel.describe());
+      // one reload brings the graph; a second one is the watchdog doing its job too: on a loaded machine a
+      // reloaded page once took over 15 s to say 'ready' and was loaded a third time (seen in CI)
+      const reloads = Number(/webview reloads (\d+),/.exec(panel.describe())?.[1]);
+      assert.ok(reloads >= 1 && reloads <= 2, panel.describe());
       assert.ok(waited >= 15_000, `ready after ${waited} ms: the first 'ready' was dropped, so only the reload can have made it`);
-      assert.equal(panel.received.filter((m) => m === 'ready').length, 2, `received: ${panel.received.join(', ')}`);
+      // the dropped one and the one that made it (a page replaced before it said 'ready' sends none)
+      const readies = panel.received.filter((m) => m === 'ready').length;
+      assert.ok(readies >= 2 && readies <= reloads + 1, `received: ${panel.received.join(', ')}; ${panel.describe()}`);
       assert.ok(panel.sent.includes('init'), `sent: ${panel.sent.join(', ')}`);
     } finally {
       delete process.env[HOOK];
