@@ -273,42 +273,47 @@ export class EditableModel {
   }
 
   /**
-   * A throwaway edit of the current snapshot: a block bypassed, through the same functions as apply and
-   * the index patch (candidate, edit, incremental analysis, checks, index update, change summary), and the
-   * results discarded. The stack, the saved position, the kept patches and every snapshot's analysis and
-   * index are left as they were. Why: in a fresh worker thread an edit's code runs cold (interpreted,
-   * without type feedback), which made the first edits 2-3x slower than the same edit a few edits later;
-   * the model worker runs this while the user reads the graph. Each `yield` ends a step of a few tens of
-   * ms (warm, SD-1.5) so a request arriving meanwhile waits at most one step: the caller drops the
-   * generator when one arrives. Yields 'round' after each whole edit; rounds alternate between a bypass and a
-   * node rename (an edit in place), so both kinds of analysis and index update are run.
+   * Throwaway edits of the current snapshot, through the same functions as apply and the index patch
+   * (candidate, edit, incremental analysis, checks, index update, change summary), results discarded.
+   * The stack, the saved position, the kept patches and every snapshot's analysis and index are left as
+   * they were. Why: in a fresh worker thread an edit's code runs cold (interpreted, no type feedback): the
+   * first edits took 2-3x the time of the same edits a few edits later. Each round edits the result of
+   * the round before, as a user's second edit edits the first one's copy: objects copied from copies have
+   * other hidden classes than those read from the file, and code warmed on the original alone was
+   * deoptimized ('wrong map') by the user's second edit. Rounds alternate a bypass and a node rename (an
+   * edit in place). Each `yield` ends a step of a few tens of ms (SD-1.5), so a request arriving meanwhile
+   * waits at most one step: the caller drops the generator when one arrives. Yields 'round' after each edit.
    */
   *rehearse(rounds = 1): Generator<'step' | 'round', void> {
     const s = this.stack[this.at];
-    const before = this.analysed(s);
-    const prevIndex = this.indexOf(s);
+    let base = { model: s.model, analysis: this.analysed(s), index: this.indexOf(s) };
     yield 'step';
-    let c: Candidate | undefined;
-    for (const id of rehearsalModules(before, REHEARSAL_TRIES)) {
-      const found = findCandidate(before, id, { granularity: 'both' });
-      yield 'step';
-      if (found?.modification) {
-        c = found;
-        break;
+    // modules to try for a bypass, in order; those tried are not tried again
+    const modules = rehearsalModules(base.analysis, REHEARSAL_TRIES);
+    for (let r = 0; r < rounds; r++) {
+      const before = base.analysis;
+      let edit: ModelEdit | undefined;
+      let found: Candidate[] = [];
+      if (r % 2 === 0) {
+        while (modules.length && !edit) {
+          const c = findCandidate(before, modules.shift()!, { granularity: 'both' });
+          yield 'step';
+          if (c?.modification) {
+            edit = { kind: 'bypass', module: c.id };
+            found = [c];
+          }
+        }
       }
-    }
-    // a rename of a node halfway down the graph: the analysis and index update of a change in place
-    const named = before.view.nodes[before.view.nodes.length >> 1];
-    const renamed = named && before.view.nodeId(named);
-    const edits: ModelEdit[] = [];
-    if (c) edits.push({ kind: 'bypass', module: c.id });
-    if (renamed) edits.push({ kind: 'rename-node', node: renamed, to: `${renamed} (rehearsal)` });
-    const found = c ? [c] : [];
-    for (let r = 0; r < rounds && edits.length; r++) {
-      const edit = edits[r % edits.length];
+      if (!edit) {
+        // a rename of a node halfway down the graph
+        const n = before.view.nodes[before.view.nodes.length >> 1];
+        if (!n) return;
+        const id = before.view.nodeId(n);
+        edit = { kind: 'rename-node', node: id, to: `${id} (rehearsal ${r})` };
+      }
       let out: EditOutcome;
       try {
-        out = applyEdit({ model: s.model, analysis: before, candidates: () => found }, edit);
+        out = applyEdit({ model: base.model, analysis: before, candidates: () => found }, edit);
       } catch {
         return; // refused (a name taken): nothing is rehearsed rather than something else
       }
@@ -323,13 +328,14 @@ export class EditableModel {
       }
       fixValueInfo(out.model.graph.valueInfo, after);
       yield 'step';
-      const { patch } = updateGraphIndex({ analysis: before, index: prevIndex }, after);
-      invertGraphIndexPatch(prevIndex, patch);
+      const { index, patch } = updateGraphIndex({ analysis: before, index: base.index }, after);
+      invertGraphIndexPatch(base.index, patch);
       yield 'step';
       const { added, removed } = diffNodes(before, after);
       changedModules(before, after, added, removed);
       figures(after);
       this.speedup(after);
+      base = { model: out.model, analysis: after, index };
       yield 'round';
     }
   }
