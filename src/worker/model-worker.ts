@@ -132,8 +132,11 @@ async function handle(r: WorkerRequest): Promise<WorkerReply> {
 const WARM_AFTER_IDLE_MS = 300;
 /**
  * Throwaway edits this thread rehearses once, while idle after an open (EditableModel.rehearse): in a
- * fresh thread the edit path runs cold, and the first real edits took 2-3x the time of later ones
- * (bench/edit.ts). Four rounds (two bypasses, two renames): V8 optimizes the long loops over the graph only after a few runs, and more rounds gained little (in process, loaded machine: first edit 421 ms CPU cold, 143 after 4 rounds, 111-170 after 8-12).
+ * fresh thread the edit path runs cold, and the first real edits took 2-3x the time of later ones.
+ * Four rounds (bypass, rename, bypass, rename, each on the one before's result): V8 optimizes the long
+ * loops over the graph only after a few runs. Worker-thread CPU in one process, SD-1.5, loaded machine:
+ * first bypass 190-256 ms cold, 100-180 after the rehearsal; second 170-250 → 70-130 (bench/edit.ts
+ * --pause-ms measures it in the worker). The rehearsal costs ~0.5 s of one core, once per thread.
  */
 const REHEARSAL_ROUNDS = 4;
 let rehearsed = 0;
