@@ -306,6 +306,7 @@ async function measurePage(browser: any, c: Case, html: string) {
   const expandParts: { layout: number; render: number }[] = [];
   for (let i = 0; i < (c.expand ? CHAIN.length : 0); i++) {
     if (pauseMs) await new Promise((res) => setTimeout(res, pauseMs));
+    const settledBefore: number = await page.evaluate(`performance.getEntriesByName('ld:expand-settled', 'measure').length`);
     await page.click(`[data-key="m:${CHAIN[i]}"]`);
     // polled from here: waitForFunction would eval inside the page, which its CSP forbids
     const until = Date.now() + 30_000;
@@ -320,9 +321,11 @@ async function measurePage(browser: any, c: Case, html: string) {
     })()`));
     // a build that draws an expansion ELK is slow with from an interim layout first: until ELK's is drawn
     // in its place (ld:expand-settled; the expansion is then 'provisional' until it)
-    if ((await page.evaluate(`document.querySelector('#app').dataset.layout`)) === 'provisional') {
-      const n = await page.evaluate(`performance.getEntriesByName('ld:expand-settled', 'measure').length`);
-      while ((await page.evaluate(`performance.getEntriesByName('ld:expand-settled', 'measure').length`)) <= n) {
+    // (read in this order: the page measures ld:expand-settled before it marks the layout settled)
+    const provisional = (await page.evaluate(`document.querySelector('#app').dataset.layout`)) === 'provisional';
+    const settledCount = () => page.evaluate(`performance.getEntriesByName('ld:expand-settled', 'measure').length`);
+    if (provisional || (await settledCount()) > settledBefore) {
+      while ((await settledCount()) <= settledBefore) {
         if (Date.now() > until) throw new Error(`${c.name}: ELK's layout of ${CHAIN[i]} was never drawn`);
         await new Promise((res) => setTimeout(res, 10));
       }

@@ -55,6 +55,8 @@ const PREFETCH_MAX = 10;
 /** Warm-up runs of the edit path at most (see warmPatchPathWhenIdle), and the run time (ms) that ends them early. */
 const WARM_PATCH_RUNS = 8;
 const WARM_PATCH_FAST_MS = 12;
+/** How long the view must have drawn nothing new before a warm-up run (ms). */
+const WARM_PATCH_QUIET_MS = 600;
 
 export class App {
   private graph!: ViewGraph;
@@ -100,6 +102,8 @@ export class App {
   private firstSettled = false;
   /** counts expansions: an interim expansion's ELK layout drawn after a newer one marks nothing */
   private expandSeq = 0;
+  /** when the view last started or finished drawing a change (an expansion, collapse, edit) */
+  private lastRedrawAt = 0;
   /** whether the edit path was warmed in this page (warmPatchPathWhenIdle) */
   private patchPathWarm = false;
   private saveQueued = false;
@@ -249,6 +253,7 @@ export class App {
   private async applyPatch(patch: GraphIndexPatch): Promise<void> {
     if (!this.index || !this.lastInit) return this.ready();
     performance.mark('ld:patch');
+    this.lastRedrawAt = performance.now();
     const t0 = performance.now();
     let next: GraphIndex;
     try {
@@ -361,8 +366,9 @@ export class App {
    * patch so that the first real edit does not run it cold (model/patchWarmUp.ts). V8 optimises
    * this code only after it has run ~5-8 times (SD-1.5 in node: applying a bypass's patch and
    * building its view model takes 60-90 ms on the 1st-4th run, 8-20 ms from the 8th), so it runs
-   * up to WARM_PATCH_RUNS times, one run per idle moment of the page (a click waits at most for the
-   * run in progress), and stops once a run is fast. Nothing it computes is kept: the page and the
+   * up to WARM_PATCH_RUNS times, one run per idle moment of the page once it has drawn nothing new
+   * for WARM_PATCH_QUIET_MS (a click waits at most for the run in progress; a run between clicks
+   * in quick succession would hold up the drawing of an ELK layout in flight), and stops once a run is fast. Nothing it computes is kept: the page and the
    * view's state are as they were (test/webview-patch-warmup.test.ts).
    */
   private warmPatchPathWhenIdle(): void {
@@ -371,6 +377,10 @@ export class App {
     let runs = 0;
     const step = () => {
       if (!this.index || !this.graph) return;
+      // a click or an edit just drew (more are likely soon, and an ELK layout may be in flight,
+      // whose drawing a run would hold up): wait until the view has been quiet a moment
+      const quiet = performance.now() - this.lastRedrawAt;
+      if (quiet < WARM_PATCH_QUIET_MS) return void setTimeout(() => whenIdle(step), WARM_PATCH_QUIET_MS - quiet);
       const t0 = performance.now();
       const ms = warmPatchPath(this.index, this.graph);
       performance.measure('ld:warm-patch:model', { start: t0, end: performance.now() });
@@ -497,6 +507,7 @@ export class App {
   private async expand(id: string, how: 'pointer' | 'keyboard' | 'body'): Promise<void> {
     performance.mark('ld:expand-start');
     const seq = ++this.expandSeq;
+    this.lastRedrawAt = performance.now();
     for (const c of this.graph.moduleChain(id)) this.expanded.add(c);
     this.target = { module: id };
     this.hoverPrefetched = undefined;
@@ -512,7 +523,9 @@ export class App {
       performance.measure('ld:expand', 'ld:expand-start', 'ld:expand-end');
     });
     this.prefetchExpansions(id);
+    this.lastRedrawAt = performance.now();
     if (!shown.interim || !(await shown.settled)) return;
+    this.lastRedrawAt = performance.now();
     this.syncSelection(false);
     requestAnimationFrame(() => {
       if (seq !== this.expandSeq) return;
@@ -565,6 +578,7 @@ export class App {
 
   /** Draws the graph with what is expanded now; `opened`: the module just expanded. */
   private async relayout(anchor?: string, opened?: string): Promise<void> {
+    this.lastRedrawAt = performance.now();
     this.hoverPrefetched = undefined;
     const done = await this.canvas.show(this.expanded, anchor);
     if (!done) return;

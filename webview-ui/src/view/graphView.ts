@@ -31,13 +31,14 @@ export { opCategory } from './canvas/items';
 
 /**
  * How long an expansion waits for ELK's layout before it is drawn from an interim one
- * (expansionLayout.ts). Once ELK is warm it lays most expansions out in 60-120 ms (SD-1.5, 2 cores):
- * those are drawn exactly, in one step, without an interim picture that would be replaced a
- * blink later. A click that would wait longer (ELK still cold right after the first paint: ~300 ms;
- * the deepest expansions on a loaded machine) gets the interim layout at this point, which with
- * its drawing (~10-50 ms) keeps the click within the 200 ms an expansion may take.
+ * (expansionLayout.ts). Measured on SD-1.5 (bench/webview.ts, 2 loaded cores): with 100 ms the
+ * clicks that went interim took 160-200 ms to their frame (the wait, the interim layout, drawing
+ * it, and the frame), at the edge of the 200 ms an expansion may take; at 50 ms they stay well
+ * inside it on a loaded machine. Shorter would draw an interim picture, replaced a blink later, for
+ * the layouts ELK delivers quickly (cached or prefetched ones are drawn at once anyway: a small
+ * expansion once ELK is warm, a prefetch in flight that is nearly done).
  */
-const INTERIM_AFTER_MS = 100;
+const INTERIM_AFTER_MS = 50;
 
 const LATE = Symbol('late');
 
