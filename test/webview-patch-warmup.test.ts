@@ -111,7 +111,8 @@ test('the edit path warmed while the view is idle changes nothing on the page, a
     await page.click(`[data-key="m:${BLOCK}"]`);
     await page.waitForSelector(`g.group[data-key="m:${BLOCK}"]`, { timeout: 30_000 });
     await page.waitForSelector('#app:not([data-layout="provisional"])', { timeout: 30_000 });
-    await new Promise((r) => setTimeout(r, 500)); // the saved state is written 200 ms after a change
+    // the saved state is written 200 ms after a change; the warm-up waits until nothing new was drawn for 600 ms
+    await new Promise((r) => setTimeout(r, 1000));
     if (warm) {
       const before = await seen(page);
       // every warm-up run, as the idle moments would give them (each run queues the next)
