@@ -102,6 +102,8 @@ export class App {
   private firstSettled = false;
   /** counts expansions: an interim expansion's ELK layout drawn after a newer one marks nothing */
   private expandSeq = 0;
+  /** patches applied in this page (the edit path's warm-up stops at the first) */
+  private patchesApplied = 0;
   /** when the view last started or finished drawing a change (an expansion, collapse, edit) */
   private lastRedrawAt = 0;
   /** whether the edit path was warmed in this page (warmPatchPathWhenIdle) */
@@ -254,6 +256,7 @@ export class App {
     if (!this.index || !this.lastInit) return this.ready();
     performance.mark('ld:patch');
     this.lastRedrawAt = performance.now();
+    this.patchesApplied++;
     const t0 = performance.now();
     let next: GraphIndex;
     try {
@@ -302,6 +305,7 @@ export class App {
       });
     });
     if (!(await settled) || seq !== this.patchSeq) return;
+    this.lastRedrawAt = performance.now();
     this.syncSelection(false);
     requestAnimationFrame(() => {
       if (seq !== this.patchSeq) return;
@@ -376,7 +380,8 @@ export class App {
     this.patchPathWarm = true;
     let runs = 0;
     const step = () => {
-      if (!this.index || !this.graph) return;
+      // a real edit has run the code since: there is nothing left to warm
+      if (!this.index || !this.graph || this.patchesApplied) return;
       // a click or an edit just drew (more are likely soon, and an ELK layout may be in flight,
       // whose drawing a run would hold up): wait until the view has been quiet a moment
       const quiet = performance.now() - this.lastRedrawAt;
