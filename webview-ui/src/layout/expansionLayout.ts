@@ -19,7 +19,8 @@
 // before, none overlap after, and none overlaps the group (test/webview-expansion-layout.test.ts).
 import type { ElkExtendedEdge, ElkNode } from 'elkjs/lib/elk-api';
 import { GROUP_HEADER, GROUP_PAD, type Box, type Layout, type Point } from '../model/elkGraph';
-import { step } from './interimLayout';
+import { placed, step } from './interimLayout';
+import { longestPathLayers } from './layering';
 
 const LAYER_GAP = 30;
 const NODE_GAP = 20;
@@ -140,16 +141,9 @@ export function expansionLayout(graph: ElkNode, before: Layout, opened: string):
     right = Math.max(right, b.x + b.w + PAD);
     bottom = Math.max(bottom, b.y + b.h + PAD);
   }
-  const place = (n: ElkNode): ElkNode => {
-    const b = boxes.get(n.id)!;
-    const out: ElkNode = { id: n.id, x: b.x, y: b.y, width: b.w, height: b.h };
-    if (n.children) out.children = n.children.map(place);
-    if (n.edges?.length) out.edges = (n.edges as ElkExtendedEdge[]).map(route);
-    return out;
-  };
   return {
     id: graph.id, x: 0, y: 0, width: right, height: bottom,
-    children: (graph.children ?? []).map(place), edges: ((graph.edges ?? []) as ElkExtendedEdge[]).map(route),
+    children: (graph.children ?? []).map((c) => placed(c, boxes, route)), edges: ((graph.edges ?? []) as ElkExtendedEdge[]).map(route),
   };
 }
 
@@ -170,33 +164,14 @@ function layOutInside(group: ElkNode, edges: readonly ElkExtendedEdge[], boxes: 
     };
     mark(c);
   });
-  const succ: number[][] = kids.map(() => []);
-  const indeg = kids.map(() => 0);
+  const links: [number, number][] = [];
   for (const e of edges) {
     if (e.layoutOptions?.['elk.noLayout'] === 'true') continue;
     const a = holderOf.get(e.sources[0]);
     const b = holderOf.get(e.targets[0]);
-    if (a === undefined || b === undefined || a === b) continue;
-    succ[a].push(b);
-    indeg[b]++;
+    if (a !== undefined && b !== undefined) links.push([a, b]);
   }
-  const layer = kids.map(() => 0);
-  const queue = kids.map((_, i) => i).filter((i) => indeg[i] === 0);
-  const seen = new Set<number>();
-  for (let q = 0; q < queue.length; q++) {
-    const a = queue[q];
-    seen.add(a);
-    for (const b of succ[a]) {
-      layer[b] = Math.max(layer[b], layer[a] + 1);
-      if (--indeg[b] === 0) queue.push(b);
-    }
-  }
-  const deepest = Math.max(0, ...layer);
-  kids.forEach((_, i) => {
-    if (!seen.has(i)) layer[i] = deepest + 1;
-  });
-  const layers: number[][] = [];
-  kids.forEach((_, i) => (layers[layer[i]] ??= []).push(i));
+  const { layers } = longestPathLayers(kids.length, links);
   const rowWidth = (row: number[]) => row.reduce((w, i) => w + sizes[i].w, 0) + NODE_GAP * Math.max(0, row.length - 1);
   const widest = Math.max(0, ...layers.map((r) => (r ? rowWidth(r) : 0)));
   const w = Math.max(widest + 2 * GROUP_PAD, minWidth(group));

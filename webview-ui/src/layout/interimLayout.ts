@@ -94,13 +94,6 @@ export function interimLayout(graph: ElkNode, before: Layout): ElkNode {
     right = Math.max(right, b.x + b.w);
     lowest = Math.max(lowest, b.y + b.h);
   }
-  const place = (n: ElkNode): ElkNode => {
-    const b = boxes.get(n.id)!;
-    const out: ElkNode = { id: n.id, x: b.x, y: b.y, width: b.w, height: b.h };
-    if (n.children) out.children = n.children.map(place);
-    if (n.edges?.length) out.edges = (n.edges as ElkExtendedEdge[]).map(route);
-    return out;
-  };
   const route = (e: ElkExtendedEdge): ElkExtendedEdge => {
     const base = { id: e.id, sources: e.sources, targets: e.targets };
     // edges ELK does not lay out (broadcasts) are drawn as buses by fromElk, from the boxes
@@ -116,8 +109,17 @@ export function interimLayout(graph: ElkNode, before: Layout): ElkNode {
   };
   return {
     id: graph.id, x: 0, y: 0, width: Math.max(before.width, right + PAD), height: Math.max(before.height, lowest + PAD),
-    children: (graph.children ?? []).map(place), edges: ((graph.edges ?? []) as ElkExtendedEdge[]).map(route),
+    children: (graph.children ?? []).map((c) => placed(c, boxes, route)), edges: ((graph.edges ?? []) as ElkExtendedEdge[]).map(route),
   };
+}
+
+/** `n` and what it holds in ELK's output format, at their boxes, each edge routed by `route`. */
+export function placed(n: ElkNode, boxes: ReadonlyMap<string, Box>, route: (e: ElkExtendedEdge) => ElkExtendedEdge): ElkNode {
+  const b = boxes.get(n.id)!;
+  const out: ElkNode = { id: n.id, x: b.x, y: b.y, width: b.w, height: b.h };
+  if (n.children) out.children = n.children.map((c) => placed(c, boxes, route));
+  if (n.edges?.length) out.edges = (n.edges as ElkExtendedEdge[]).map(route);
+  return out;
 }
 
 /** From the bottom of `s` to the top of `t` in orthogonal steps (a straight line when aligned). */

@@ -10,6 +10,7 @@
 // plain layering (longest path from the inputs, model order within a layer), enough for the
 // mostly-chained module level of a diffusion model; anything compound is left to ELK.
 import type { ElkExtendedEdge, ElkNode } from 'elkjs/lib/elk-api';
+import { longestPathLayers } from './layering';
 
 const LAYER_GAP = 30;
 const NODE_GAP = 20;
@@ -24,34 +25,15 @@ export function quickLayout(graph: ElkNode): ElkNode | undefined {
   const index = new Map(kids.map((c, i) => [c.id, i]));
   const laid = (e: ElkExtendedEdge) => e.layoutOptions?.['elk.noLayout'] !== 'true';
   const edges = (graph.edges ?? []) as ElkExtendedEdge[];
-  const succ: number[][] = kids.map(() => []);
-  const indeg = kids.map(() => 0);
+  const links: [number, number][] = [];
   for (const e of edges) {
     if (!laid(e)) continue;
     const a = index.get(e.sources[0]);
     const b = index.get(e.targets[0]);
-    if (a === undefined || b === undefined || a === b) continue;
-    succ[a].push(b);
-    indeg[b]++;
+    if (a !== undefined && b !== undefined) links.push([a, b]);
   }
-  // longest path from the sources (Kahn's order); nodes left over by a cycle go below the rest
-  const layer = kids.map(() => 0);
-  const queue = kids.map((_, i) => i).filter((i) => indeg[i] === 0);
-  const seen = new Set<number>();
-  for (let q = 0; q < queue.length; q++) {
-    const a = queue[q];
-    seen.add(a);
-    for (const b of succ[a]) {
-      layer[b] = Math.max(layer[b], layer[a] + 1);
-      if (--indeg[b] === 0) queue.push(b);
-    }
-  }
-  const deepest = Math.max(0, ...layer);
-  kids.forEach((_, i) => {
-    if (!seen.has(i)) layer[i] = deepest + 1;
-  });
-  const layers: number[][] = [];
-  kids.forEach((_, i) => (layers[layer[i]] ??= []).push(i)); // model order within a layer
+  // nodes left over by a cycle go below the rest; model order within a layer
+  const { layer, layers } = longestPathLayers(kids.length, links);
 
   // layers stacked downwards, each centred on the widest one
   const rowWidth = (row: number[]) => row.reduce((w, i) => w + (kids[i].width ?? 0), 0) + NODE_GAP * Math.max(0, row.length - 1);
