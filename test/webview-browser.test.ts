@@ -282,10 +282,14 @@ test('predicted quality drop: the accepted set\'s latent score and calibrated FI
     const fid = parseFloat((await read<string>(`document.querySelector('.predicted-drop .predicted-metric').textContent`)).replace('FID ', '').replace('−', '-'));
     return { latent, fid };
   };
-  const first = await predicted();
-  assert.ok(first.latent > 0, `latent score ${first.latent}`);
   // the harness's report.json fit: 25 FID per latent-score unit
-  assert.ok(Math.abs(first.fid - 25 * first.latent) <= 0.002 + 0.01 * first.fid, `FID ${first.fid} for latent ${first.latent}`);
+  const fits = (v: { latent: number; fid: number }) => v.latent > 0 && Math.abs(v.fid - 25 * v.latent) <= 0.002 + 0.01 * v.fid;
+  // both numbers read in one go, and waited for: the panel may still be catching up with the last scores
+  // (read one at a time, a loaded machine once saw a new latent score beside the previous FID)
+  const both = `(() => { const l = document.querySelector('.predicted-drop .predicted-latent')?.textContent ?? ''; const m = document.querySelector('.predicted-drop .predicted-metric')?.textContent ?? ''; return { latent: parseFloat(l.replace('latent score ', '')), fid: parseFloat(m.replace('FID ', '').replace('−', '-')) }; })()`;
+  await until<{ latent: number; fid: number }>(both, fits, 'the predicted FID to be 25 × the latent score', 10_000);
+  const first = await predicted();
+  assert.ok(fits(first), `FID ${first.fid} for latent ${first.latent}`);
   assert.match(await read<string>(`document.querySelector('.predicted-drop').textContent`), /fit through the origin, n=12, ρ 0\.81/);
   // reject the highest-scored accepted candidate: both numbers drop
   await page.locator('.cand-row input:checked:not(:disabled)').last().click();
