@@ -36,3 +36,17 @@ export function foldCandidates(m: Model): TensorData[] {
   }
   return out;
 }
+
+/**
+ * CPU time a busy loop gets per second of wall time over 0.5 s: 1 on an idle core, less when others compete
+ * (the benches report it beside their timings, which scale roughly with its inverse).
+ */
+export function measureCpuShare(): number {
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  let x = 0;
+  while (performance.now() - t0 < 500) for (let i = 0; i < 10_000; i++) x = (x + i) | 0;
+  const c = process.cpuUsage(c0);
+  if (x === 0.5) console.error('unreachable');
+  return Math.round(((c.user + c.system) / 1000 / (performance.now() - t0)) * 100) / 100;
+}

@@ -22,7 +22,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { resolve } from 'node:path';
-import { sdModels } from './common';
+import { measureCpuShare, sdModels } from './common';
 import { EditableModel, ModelWorker, type ModelEdit } from '../src/core/edit';
 import { analyzeWithValues, readFoldValues } from '../src/core/graph';
 import { foldCandidates } from '../src/core/graph/analyze';
@@ -99,17 +99,6 @@ function threadsCpuMs(): number {
     }
   }
   return ns / 1e6;
-}
-
-/** The fraction of one core a busy loop gets over 0.5 s (~1 on an idle machine), as bench/webview.ts measures it. */
-function measureCpuShare(): number {
-  const c0 = process.cpuUsage();
-  const t0 = performance.now();
-  let x = 0;
-  while (performance.now() - t0 < 500) for (let i = 0; i < 10_000; i++) x = (x + i) | 0;
-  const c = process.cpuUsage(c0);
-  if (x === 0.5) console.error('unreachable');
-  return Math.round(((c.user + c.system) / 1000 / (performance.now() - t0)) * 100) / 100;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

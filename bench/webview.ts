@@ -65,7 +65,7 @@ import { analysisShapes } from '../src/core/scoring/prepare';
 import { resolveTarget } from '../src/core/scoring/target';
 import { EditableModel } from '../src/core/edit';
 import type { GraphIndexPatch } from '../src/core/graph/index-patch';
-import { BENCH_MODELS } from './common';
+import { BENCH_MODELS, measureCpuShare } from './common';
 
 const ROOT = resolve(__dirname, '..');
 const runs = process.argv.includes('--runs') ? Number(process.argv[process.argv.indexOf('--runs') + 1]) : 3;
@@ -439,17 +439,6 @@ export async function firstPaintOf(index: GraphIndex, runs: number): Promise<{ r
     await browser.close();
   }
   return out;
-}
-
-/** CPU time a busy loop gets per second of wall time: 1 on an idle core, less when others compete. */
-export function measureCpuShare(): number {
-  const c0 = process.cpuUsage();
-  const t0 = performance.now();
-  let x = 0;
-  while (performance.now() - t0 < 500) for (let i = 0; i < 10_000; i++) x = (x + i) | 0;
-  const c = process.cpuUsage(c0);
-  if (x === 0.5) console.error('unreachable');
-  return Math.round(((c.user + c.system) / 1000 / (performance.now() - t0)) * 100) / 100;
 }
 
 // bench/xl.ts imports this file for firstPaintOf: the benchmark itself runs only when started directly

@@ -26,8 +26,8 @@ import { CancelledError } from '../src/core/errors';
 import { pruneModel, type PruneProgress } from '../src/core/prune';
 import { analysisShapes } from '../src/core/scoring/prepare';
 import { resolveTarget } from '../src/core/scoring/target';
-import { BENCH_MODELS } from './common';
-import { firstPaintOf, measureCpuShare } from './webview';
+import { BENCH_MODELS, measureCpuShare } from './common';
+import { firstPaintOf } from './webview';
 
 const ROOT = resolve(__dirname, '..');
 const CLI = join(ROOT, 'dist', 'cli.js');
