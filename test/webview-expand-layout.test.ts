@@ -12,16 +12,10 @@ import { ViewGraph } from '../webview-ui/src/model/graph';
 import { computeVisible, type VisibleGraph } from '../webview-ui/src/model/visible';
 import { LayoutCache } from '../webview-ui/src/layout/layoutCache';
 import { syntheticUnet } from '../webview-ui/dev/syntheticUnet';
+import { CHAIN, inside, onBorder, overlap, size } from './helpers/layout-geometry';
 
-const CHAIN = ['down_blocks.1', 'down_blocks.1.attentions.0', 'down_blocks.1.attentions.0.transformer_blocks.0', 'down_blocks.1.attentions.0.transformer_blocks.0.attn1'];
-const size = (kind: string) => ({ w: kind === 'node' ? 90 : 160, h: kind === 'node' ? 36 : 48 });
 const g = new ViewGraph(syntheticUnet({ depth: 1 }));
 const inputOf = (expanded: string[]) => toElk(computeVisible(g, new Set(expanded)), (it) => size(it.kind));
-const overlap = (a: Box, b: Box) => a.x < b.x + b.w - 0.5 && b.x < a.x + a.w - 0.5 && a.y < b.y + b.h - 0.5 && b.y < a.y + a.h - 0.5;
-const inside = (a: Box, b: Box) => a.x >= b.x - 0.5 && a.y >= b.y - 0.5 && a.x + a.w <= b.x + b.w + 0.5 && a.y + a.h <= b.y + b.h + 0.5;
-const onBorder = (p: { x: number; y: number }, b: Box) =>
-  p.x >= b.x - 0.5 && p.x <= b.x + b.w + 0.5 && p.y >= b.y - 0.5 && p.y <= b.y + b.h + 0.5
-  && (Math.abs(p.x - b.x) < 0.5 || Math.abs(p.x - b.x - b.w) < 0.5 || Math.abs(p.y - b.y) < 0.5 || Math.abs(p.y - b.y - b.h) < 0.5);
 
 /** Each group holds its children, no two siblings overlap, each laid-out edge runs orthogonally from its source's border to its target's. */
 function assertExpandedDrawable(vis: VisibleGraph, layout: Layout): void {

@@ -14,20 +14,14 @@ import { ViewGraph } from '../webview-ui/src/model/graph';
 import { computeVisible, type VisibleGraph } from '../webview-ui/src/model/visible';
 import { expansionLayout } from '../webview-ui/src/layout/expansionLayout';
 import { syntheticUnet } from '../webview-ui/dev/syntheticUnet';
-import { harnessMissing, launchHarnessBrowser } from './helpers/harness-browser';
+import { CHAIN, inside, onBorder, overlap, size } from './helpers/layout-geometry';
+import { harnessMissing, holdLayouts, launchHarnessBrowser } from './helpers/harness-browser';
 
 const ROOT = resolve(__dirname, '..');
 
-const CHAIN = ['down_blocks.1', 'down_blocks.1.attentions.0', 'down_blocks.1.attentions.0.transformer_blocks.0', 'down_blocks.1.attentions.0.transformer_blocks.0.attn1'];
-const size = (kind: string) => ({ w: kind === 'node' ? 90 : 160, h: kind === 'node' ? 36 : 48 });
 const g = new ViewGraph(syntheticUnet({ depth: 1 }));
 const visOf = (expanded: string[]) => computeVisible(g, new Set(expanded));
 const inputOf = (vis: VisibleGraph) => toElk(vis, (it) => size(it.kind));
-const overlap = (a: Box, b: Box) => a.x < b.x + b.w - 0.5 && b.x < a.x + a.w - 0.5 && a.y < b.y + b.h - 0.5 && b.y < a.y + a.h - 0.5;
-const inside = (a: Box, b: Box) => a.x >= b.x - 0.5 && a.y >= b.y - 0.5 && a.x + a.w <= b.x + b.w + 0.5 && a.y + a.h <= b.y + b.h + 0.5;
-const onBorder = (p: { x: number; y: number }, b: Box) =>
-  p.x >= b.x - 0.5 && p.x <= b.x + b.w + 0.5 && p.y >= b.y - 0.5 && p.y <= b.y + b.h + 0.5
-  && (Math.abs(p.x - b.x) < 0.5 || Math.abs(p.x - b.x - b.w) < 0.5 || Math.abs(p.y - b.y) < 0.5 || Math.abs(p.y - b.y - b.h) < 0.5);
 
 /** Every item has a box inside its group's, no two items overlap unless one holds the other, every edge runs orthogonally between its ends' borders. */
 function assertDrawable(vis: VisibleGraph, layout: Layout): void {
@@ -148,12 +142,7 @@ test('in the page: a click whose layout ELK does not deliver is drawn at once fr
   const page = await openHarness();
   const blockOnScreen = (await screenBoxes(page))[`m:${BLOCK}`];
   // every message to the layout worker held: ELK cannot answer the click
-  await page.evaluate(`(() => {
-    const post = Worker.prototype.postMessage;
-    const held = [];
-    Worker.prototype.postMessage = function (...args) { held.push(() => post.apply(this, args)); };
-    window.__releaseLayouts = () => { Worker.prototype.postMessage = post; for (const f of held.splice(0)) f(); };
-  })()`);
+  await holdLayouts(page);
   await page.click(`[data-key="m:${BLOCK}"]`);
   await measured(page, 'ld:expand');
   assert.equal(await page.evaluate(`document.querySelector('#app').dataset.layout`), 'provisional', 'drawn before ELK laid it out');

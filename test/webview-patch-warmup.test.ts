@@ -12,7 +12,7 @@ import { applyGraphIndexPatch, type GraphIndexPatch } from '../src/core/graph/in
 import { ViewGraph } from '../webview-ui/src/model/graph';
 import { warmPatchPath, warmUpPatch } from '../webview-ui/src/model/patchWarmUp';
 import { syntheticUnet } from '../webview-ui/dev/syntheticUnet';
-import { harnessMissing, launchHarnessBrowser } from './helpers/harness-browser';
+import { drawnOnPage, harnessMissing, launchHarnessBrowser } from './helpers/harness-browser';
 import { EXAMPLES } from './pipeline-fixtures';
 
 const ROOT = resolve(__dirname, '..');
@@ -83,14 +83,7 @@ async function measures(page: any, name: string, count: number): Promise<void> {
   }
 }
 
-/** The drawn items, groups and edges by key. */
-async function drawn(page: any): Promise<{ items: string[]; groups: string[]; edges: string[] }> {
-  return page.evaluate(`(() => ({
-    items: [...document.querySelectorAll('g.item')].map((e) => e.getAttribute('data-key')).sort(),
-    groups: [...document.querySelectorAll('g.group')].map((e) => e.getAttribute('data-key')).sort(),
-    edges: [...document.querySelectorAll('path.edge')].map((e) => e.dataset.src + '>' + e.dataset.dst).sort(),
-  }))()`);
-}
+const drawn = drawnOnPage;
 
 test('the edit path warmed while the view is idle changes nothing on the page, and the next edit draws what a view that never warmed draws', { skip: harnessMissing || false }, async () => {
   const doc = await EditableModel.open(COND);

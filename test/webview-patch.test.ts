@@ -9,7 +9,7 @@ import { pathToFileURL } from 'node:url';
 import { EditableModel } from '../src/core/edit';
 import type { GraphIndex } from '../src/core/graph';
 import type { GraphIndexPatch } from '../src/core/graph/index-patch';
-import { harnessMissing, launchHarnessBrowser } from './helpers/harness-browser';
+import { drawnOnPage, harnessMissing, holdLayouts, launchHarnessBrowser } from './helpers/harness-browser';
 import { EXAMPLES } from './pipeline-fixtures';
 
 const ROOT = resolve(__dirname, '..');
@@ -43,14 +43,7 @@ async function openWith(index: GraphIndex): Promise<any> {
   return page;
 }
 
-/** What is drawn: items, groups and edges by key (edges by their ends), and the inspector's text. */
-async function drawn(page: any): Promise<{ items: string[]; groups: string[]; edges: string[] }> {
-  return page.evaluate(`(() => ({
-    items: [...document.querySelectorAll('g.item')].map((e) => e.getAttribute('data-key')).sort(),
-    groups: [...document.querySelectorAll('g.group')].map((e) => e.getAttribute('data-key')).sort(),
-    edges: [...document.querySelectorAll('path.edge')].map((e) => e.dataset.src + '>' + e.dataset.dst).sort(),
-  }))()`);
-}
+const drawn = drawnOnPage;
 
 async function post(page: any, patch: GraphIndexPatch): Promise<void> {
   await page.evaluate(`window.postMessage(${JSON.stringify({ type: 'patch', patch })}, '*')`);
@@ -86,16 +79,6 @@ test('a bypass sent as a patch draws what a fresh view of the edited model draws
 /** Each drawn item's and group's place in the layout (its translate), by key; operators included. */
 async function places(page: any): Promise<Record<string, string>> {
   return page.evaluate(`Object.fromEntries([...document.querySelectorAll('g.item, g.group')].map((e) => [e.getAttribute('data-key'), e.getAttribute('transform')]))`);
-}
-
-/** Holds every message to the layout worker (ELK) until release(): what is drawn meanwhile was drawn without it. */
-async function holdLayouts(page: any): Promise<void> {
-  await page.evaluate(`(() => {
-    const post = Worker.prototype.postMessage;
-    const held = [];
-    Worker.prototype.postMessage = function (...args) { held.push(() => post.apply(this, args)); };
-    window.__releaseLayouts = () => { Worker.prototype.postMessage = post; for (const f of held.splice(0)) f(); };
-  })()`);
 }
 
 async function measures(page: any, name: string, count: number): Promise<void> {

@@ -22,3 +22,24 @@ export async function launchHarnessBrowser(): Promise<any> {
     args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--allow-file-access-from-files'],
   });
 }
+
+/** Holds every message to the page's layout worker (ELK) until `window.__releaseLayouts()`: what is drawn meanwhile was drawn without it. */
+/* eslint-disable-next-line @typescript-eslint/no-explicit-any */
+export async function holdLayouts(page: any): Promise<void> {
+  await page.evaluate(`(() => {
+    const post = Worker.prototype.postMessage;
+    const held = [];
+    Worker.prototype.postMessage = function (...args) { held.push(() => post.apply(this, args)); };
+    window.__releaseLayouts = () => { Worker.prototype.postMessage = post; for (const f of held.splice(0)) f(); };
+  })()`);
+}
+
+/** What the page draws: items, groups and edges by key (edges by their ends), sorted. */
+/* eslint-disable-next-line @typescript-eslint/no-explicit-any */
+export async function drawnOnPage(page: any): Promise<{ items: string[]; groups: string[]; edges: string[] }> {
+  return page.evaluate(`(() => ({
+    items: [...document.querySelectorAll('g.item')].map((e) => e.getAttribute('data-key')).sort(),
+    groups: [...document.querySelectorAll('g.group')].map((e) => e.getAttribute('data-key')).sort(),
+    edges: [...document.querySelectorAll('path.edge')].map((e) => e.dataset.src + '>' + e.dataset.dst).sort(),
+  }))()`);
+}
