@@ -12,7 +12,7 @@ import { ViewGraph } from '../webview-ui/src/model/graph';
 import { computeVisible, type VisibleGraph } from '../webview-ui/src/model/visible';
 import { LayoutCache } from '../webview-ui/src/layout/layoutCache';
 import { syntheticUnet } from '../webview-ui/dev/syntheticUnet';
-import { CHAIN, inside, onBorder, overlap, size } from './helpers/layout-geometry';
+import { assertEdgesRouted, CHAIN, inside, overlap, size } from './helpers/layout-geometry';
 
 const g = new ViewGraph(syntheticUnet({ depth: 1 }));
 const inputOf = (expanded: string[]) => toElk(computeVisible(g, new Set(expanded)), (it) => size(it.kind));
@@ -33,13 +33,7 @@ function assertExpandedDrawable(vis: VisibleGraph, layout: Layout): void {
       }
     }
   }
-  for (const e of vis.edges) {
-    const pts = layout.edges.get(e.key) ?? [];
-    assert.ok(pts.length >= 2, `route for ${e.key}`);
-    assert.ok(onBorder(pts[0], layout.boxes.get(e.src)!), `${e.key} leaves ${e.src} from its border`);
-    assert.ok(onBorder(pts[pts.length - 1], layout.boxes.get(e.dst)!), `${e.key} enters ${e.dst} at its border`);
-    for (let k = 1; k < pts.length; k++) assert.ok(Math.abs(pts[k].x - pts[k - 1].x) < 0.01 || Math.abs(pts[k].y - pts[k - 1].y) < 0.01, `${e.key} is orthogonal`);
-  }
+  assertEdgesRouted(vis, layout);
 }
 
 /** An ELK run that counts itself and records what it laid out, in order. */

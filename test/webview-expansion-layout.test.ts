@@ -14,7 +14,7 @@ import { ViewGraph } from '../webview-ui/src/model/graph';
 import { computeVisible, type VisibleGraph } from '../webview-ui/src/model/visible';
 import { expansionLayout } from '../webview-ui/src/layout/expansionLayout';
 import { syntheticUnet } from '../webview-ui/dev/syntheticUnet';
-import { CHAIN, inside, onBorder, overlap, size } from './helpers/layout-geometry';
+import { assertEdgesRouted, CHAIN, inside, overlap, size } from './helpers/layout-geometry';
 import { harnessMissing, holdLayouts, launchHarnessBrowser } from './helpers/harness-browser';
 
 const ROOT = resolve(__dirname, '..');
@@ -41,13 +41,7 @@ function assertDrawable(vis: VisibleGraph, layout: Layout): void {
       assert.ok(!overlap(layout.boxes.get(a)!, layout.boxes.get(b)!), `${a} and ${b} overlap`);
     }
   }
-  for (const e of vis.edges) {
-    const pts = layout.edges.get(e.key) ?? [];
-    assert.ok(pts.length >= 2, `route for ${e.key}`);
-    assert.ok(onBorder(pts[0], layout.boxes.get(e.src)!), `${e.key} leaves ${e.src} from its border`);
-    assert.ok(onBorder(pts[pts.length - 1], layout.boxes.get(e.dst)!), `${e.key} enters ${e.dst} at its border`);
-    for (let k = 1; k < pts.length; k++) assert.ok(Math.abs(pts[k].x - pts[k - 1].x) < 0.01 || Math.abs(pts[k].y - pts[k - 1].y) < 0.01, `${e.key} is orthogonal`);
-  }
+  assertEdgesRouted(vis, layout);
 }
 
 test('each block of the deepest path, opened from ELK\'s layout of the level above, is drawn inside its group where the block was, with nothing overlapping and nothing above or left of it moved', async () => {
