@@ -3,6 +3,7 @@
 // undo/redo, dirty, the index and patches a view receives), wherever a real request interrupts it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { existsSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { EditableModel, ModelWorker, type ModelEdit } from '../src/core/edit';
 import type { GraphIndex } from '../src/core/graph';
@@ -35,8 +36,11 @@ test('a whole rehearsal changes nothing the host or a view sees, at any position
   assert.equal(rounds, 3, 'three throwaway edits were made');
   assert.ok(steps > 10);
   assert.deepEqual(seen(d), before);
+  // the models themselves (what Save writes), not only what was sent of them: no snapshot was touched
+  assert.deepEqual(d.model, control.model);
   // what the next changes send is what a document that never rehearsed sends
   assert.deepEqual(d.redo(), control.redo());
+  assert.deepEqual(d.model, control.model);
   assert.deepEqual(d.graphIndexPatch(1), control.graphIndexPatch(1));
   assert.deepEqual(d.undo(), control.undo());
   assert.deepEqual(d.graphIndexPatch(2), control.graphIndexPatch(2));
@@ -104,4 +108,23 @@ test('requests that arrive while the worker rehearses are answered as without a 
     delete process.env.LD_SURGEON_TEST_WARM_STEP_MS;
     await worker.dispose();
   }
+});
+
+// models nobody here made: the ONNX backend corpus's converted PyTorch models (a rehearsal there bypasses
+// or renames whatever they have, and must leave each document exactly as it was)
+const CORPUS = resolve(__dirname, '..', '..', 'shared', 'corpus', 'onnx-backend', 'pytorch-converted');
+test('a rehearsal leaves every converted PyTorch model of the ONNX backend corpus as it was', { skip: existsSync(CORPUS) ? false : `no corpus at ${CORPUS}` }, async () => {
+  let rehearsedEdits = 0;
+  const names = readdirSync(CORPUS).filter((n) => existsSync(join(CORPUS, n, 'model.onnx'))).sort();
+  assert.ok(names.length > 20, `${names.length} corpus models`);
+  for (const name of names) {
+    const path = join(CORPUS, name, 'model.onnx');
+    const d = await EditableModel.open(path);
+    const control = await EditableModel.open(path);
+    const before = seen(d);
+    for (const y of d.rehearse(2)) if (y === 'round') rehearsedEdits++;
+    assert.deepEqual(seen(d), before, name);
+    assert.deepEqual(d.model, control.model, name);
+  }
+  assert.ok(rehearsedEdits >= names.length, `${rehearsedEdits} throwaway edits over ${names.length} models`);
 });
