@@ -527,6 +527,9 @@ export class App {
       performance.mark('ld:expand-end');
       performance.measure('ld:expand', 'ld:expand-start', 'ld:expand-end');
     });
+    // ELK's own layout drawn at once (as relayout does): also the first paint's settling when the click
+    // came before ELK's first layout was in place
+    if (!shown.interim) this.elkLayoutShown();
     this.prefetchExpansions(id);
     this.lastRedrawAt = performance.now();
     if (!shown.interim || !(await shown.settled)) return;
@@ -581,8 +584,8 @@ export class App {
     return undefined;
   }
 
-  /** Draws the graph with what is expanded now; `opened`: the module just expanded. */
-  private async relayout(anchor?: string, opened?: string): Promise<void> {
+  /** Draws the graph with what is expanded now (a collapse, a depth stack, a reveal), `anchor` kept where it is on screen. */
+  private async relayout(anchor?: string): Promise<void> {
     this.lastRedrawAt = performance.now();
     this.hoverPrefetched = undefined;
     const done = await this.canvas.show(this.expanded, anchor);
@@ -590,7 +593,7 @@ export class App {
     this.elkLayoutShown();
     this.syncSelection(false);
     this.persist();
-    this.prefetchExpansions(opened);
+    this.prefetchExpansions();
   }
 
   /**
